@@ -1,0 +1,148 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrUnavailable means the database could not be reached or dropped the
+// connection: the pool had no connection within the acquire timeout, the
+// server refused or closed the connection, or it is shutting down. The
+// request may be retried later (HTTP 503 with Retry-After). When it happens
+// after a write was sent, the write may or may not have committed, which is
+// why Call never retries it.
+var ErrUnavailable = errors.New("database unavailable")
+
+// Identity is who a Call acts for. It becomes transaction-local settings
+// that app.current_user_id() trusts only for members of healthcare_api.
+type Identity struct {
+	// UserID is the verified token's subject; 0 means anonymous.
+	UserID int64
+	// RequestID is recorded as app.request_id for audit and log correlation.
+	RequestID string
+}
+
+// identitySQL sets the caller's identity and a statement timeout for the
+// current transaction only (is_local = true), so nothing survives on the
+// pooled connection once the batch's implicit transaction ends.
+const identitySQL = `select set_config('app.user_id', $1::text, true), ` +
+	`set_config('app.request_id', $2::text, true), ` +
+	`set_config('statement_timeout', $3::text, true)`
+
+// Call runs api.<fn>(args...) as the given identity and returns the JSON
+// text it produced (nil when the function returned SQL null).
+//
+// The identity statement and the function call travel as one pgx batch: one
+// network round trip and one implicit transaction that commits when the
+// batch's Sync is processed. Errors raised by SQL come back as a wrapped
+// *pgconn.PgError; connection-level failures as ErrUnavailable.
+func (db *DB) Call(ctx context.Context, id Identity, fn Func, args ...any) ([]byte, error) {
+	if fn.sql == "" {
+		return nil, errors.New("database: call with zero Func")
+	}
+	if len(args) != fn.argc {
+		return nil, fmt.Errorf("call api.%s: got %d arguments, want %d", fn.name, len(args), fn.argc)
+	}
+	out, err := db.call(ctx, id, fn, args)
+	if err != nil && pgconn.SafeToRetry(err) && ctx.Err() == nil {
+		// pgconn guarantees nothing reached the server (typically a pooled
+		// connection that died while idle), so even a write is safe to send
+		// once more on a fresh connection. Any other failure is not retried:
+		// the write might have committed.
+		out, err = db.call(ctx, id, fn, args)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("call api.%s: %w", fn.name, err)
+	}
+	return out, nil
+}
+
+func (db *DB) call(ctx context.Context, id Identity, fn Func, args []any) ([]byte, error) {
+	conn, err := db.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+
+	b := &pgx.Batch{}
+	b.Queue(identitySQL, userSetting(id.UserID), id.RequestID, db.statementTimeout)
+	b.Queue(fn.sql, args...)
+	br := conn.SendBatch(ctx, b)
+
+	var out []byte
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return nil, classify(ctx, conn, err)
+	}
+	if err := br.QueryRow().Scan(&out); err != nil {
+		_ = br.Close()
+		return nil, classify(ctx, conn, err)
+	}
+	// Close reads through the Sync, where the implicit transaction
+	// commits; a commit failure surfaces here and the result is discarded.
+	if err := br.Close(); err != nil {
+		return nil, classify(ctx, conn, err)
+	}
+	return out, nil
+}
+
+// userSetting is the text form of app.user_id: empty for anonymous, so
+// app.current_user_id() yields null rather than a user.
+func userSetting(id int64) string {
+	if id <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+// classify marks connection-level failures as ErrUnavailable and leaves
+// everything else (SQL errors, the caller's cancellation) as it is.
+func classify(ctx context.Context, conn *pgxpool.Conn, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if unavailableCode(pgErr.Code) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return err
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	if connectionFailure(conn, err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// unavailableCode lists server errors that say "not now" rather than "no":
+// connection exceptions (class 08), shutdowns (57P01..57P03) and a full
+// server (53300).
+func unavailableCode(code string) bool {
+	if len(code) == 5 && code[:2] == "08" {
+		return true
+	}
+	switch code {
+	case "57P01", "57P02", "57P03", "53300":
+		return true
+	}
+	return false
+}
+
+func connectionFailure(conn *pgxpool.Conn, err error) bool {
+	if conn != nil && conn.Conn().IsClosed() {
+		return true // pgx closes the connection on any network error
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &netErr) || errors.As(err, &connectErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		pgconn.Timeout(err)
+}

@@ -1,0 +1,66 @@
+package database
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Func names one api.* function together with its SQL parameter types. Its
+// fields are unexported, so the only Func values that exist are the ones
+// declared below: a function name can never come from request data.
+type Func struct {
+	name string
+	argc int
+	sql  string
+}
+
+// Name is the function's name inside schema api.
+func (f Func) Name() string { return f.name }
+
+// apiFunc builds the statement text once. Parameters carry explicit casts so
+// the same text resolves the same overload under every ExecMode, including
+// the unnamed and simple protocols where pgx guesses types from Go values.
+func apiFunc(name string, types ...string) Func {
+	params := make([]string, len(types))
+	for i, t := range types {
+		params[i] = "$" + strconv.Itoa(i+1) + "::" + t
+	}
+	return Func{
+		name: name,
+		argc: len(types),
+		sql:  "select api." + name + "(" + strings.Join(params, ", ") + ")::text",
+	}
+}
+
+// The api functions the server calls, as listed in notes/PLAN.md. Argument
+// order matches the SQL signature.
+var (
+	// Accounts and tokens (EXECUTE granted to healthcare_api only).
+	FnRegister           = apiFunc("register", "text", "text", "text")                             // username, email, password hash
+	FnCredentials        = apiFunc("credentials", "text")                                          // username
+	FnIssueRefreshToken  = apiFunc("issue_refresh_token", "bigint", "uuid", "uuid", "timestamptz") // user, jti, family, expires
+	FnRotateRefreshToken = apiFunc("rotate_refresh_token", "uuid", "uuid", "timestamptz")          // old jti, new jti, expires
+	FnRevokeRefreshToken = apiFunc("revoke_refresh_token", "uuid")                                 // jti
+	FnMe                 = apiFunc("me")
+
+	// Patients.
+	FnListPatients  = apiFunc("list_patients", "int", "int")                     // limit, offset
+	FnGetPatient    = apiFunc("get_patient", "bigint")                           // id
+	FnCreatePatient = apiFunc("create_patient", "text", "int", "text")           // name, age, gender
+	FnUpdatePatient = apiFunc("update_patient", "bigint", "text", "int", "text") // id, name, age, gender (null = keep)
+	FnDeletePatient = apiFunc("delete_patient", "bigint")                        // id
+
+	// Doctors.
+	FnListDoctors  = apiFunc("list_doctors", "text", "text", "int", "int") // specialization, search, limit, offset
+	FnGetDoctor    = apiFunc("get_doctor", "bigint")
+	FnCreateDoctor = apiFunc("create_doctor", "text", "text")           // name, specialization
+	FnUpdateDoctor = apiFunc("update_doctor", "bigint", "text", "text") // id, name, specialization (null = keep)
+	FnDeleteDoctor = apiFunc("delete_doctor", "bigint")
+
+	// Mappings.
+	FnListMappings       = apiFunc("list_mappings", "int", "int")
+	FnGetMapping         = apiFunc("get_mapping", "bigint")
+	FnCreateMapping      = apiFunc("create_mapping", "bigint", "bigint") // patient, doctor
+	FnDeleteMapping      = apiFunc("delete_mapping", "bigint")
+	FnListPatientDoctors = apiFunc("list_patient_doctors", "bigint", "int", "int") // patient, limit, offset
+)
