@@ -1,0 +1,296 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"unicode"
+	"unicode/utf8"
+
+	"healthcare/internal/auth"
+	"healthcare/internal/database"
+)
+
+// Account field limits, as Django's User model has them.
+const (
+	maxUsernameLen = 150
+	maxEmailLen    = 254
+)
+
+type registerInput struct {
+	Username field[string] `json:"username"`
+	Email    field[string] `json:"email"`
+	Password field[string] `json:"password"`
+}
+
+type credentialsInput struct {
+	Username field[string] `json:"username"`
+	Password field[string] `json:"password"`
+}
+
+type refreshInput struct {
+	Refresh field[string] `json:"refresh"`
+}
+
+// tokenPair is the body of a successful login or refresh (simplejwt's).
+type tokenPair struct {
+	Refresh string `json:"refresh"`
+	Access  string `json:"access"`
+}
+
+// validUsername follows Django's UnicodeUsernameValidator: letters, digits
+// and @ . + - _ only.
+func validUsername(s string) bool {
+	if s == "" || utf8.RuneCountInString(s) > maxUsernameLen {
+		return false
+	}
+	for _, c := range s {
+		if !unicode.IsLetter(c) && !unicode.IsDigit(c) && c != '_' && c != '.' && c != '@' && c != '+' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validEmail accepts a bare address (no display name), as Django's
+// EmailField does; empty means "no e-mail", which Django allows too.
+func validEmail(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) > maxEmailLen {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
+}
+
+func register(db *database.DB, hasher *auth.Hasher) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := decode[registerInput](r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		var v validator
+		if present(&v, "username", in.Username, true) && !validUsername(in.Username.Value) {
+			v.add("username", "Enter a valid username: up to 150 letters, digits and @/./+/-/_ characters.")
+		}
+		if present(&v, "email", in.Email, false) && !validEmail(in.Email.Value) {
+			v.add("email", "Enter a valid email address.")
+		}
+		if present(&v, "password", in.Password, true) {
+			if err := auth.ValidatePassword(in.Password.Value); err != nil {
+				v.add("password", err.Error())
+			}
+		}
+		if err := v.err(); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		hash, err := hasher.Hash(r.Context(), in.Password.Value)
+		if err != nil {
+			writeError(w, r, hashError(err))
+			return
+		}
+		callAPI(w, r, db, http.StatusCreated, database.FnRegister, in.Username.Value, in.Email.Value, hash)
+	})
+}
+
+// hashError: the hasher fails only when the request's context ended while
+// waiting for a slot (overload) or on a broken random source.
+func hashError(err error) error {
+	if errors.Is(err, auth.ErrPasswordTooLong) {
+		return invalidFields(fieldError{Field: "password", Message: err.Error()})
+	}
+	return fmt.Errorf("%w: %w", errUnavailable, err)
+}
+
+// storedCredentials is api.credentials' answer.
+type storedCredentials struct {
+	ID           int64  `json:"id"`
+	PasswordHash string `json:"password_hash"`
+	IsActive     bool   `json:"is_active"`
+}
+
+// login checks a password and issues a new token family. An unknown or
+// inactive user costs the same argon2 work as a wrong password and gets the
+// same answer, so usernames cannot be probed.
+func login(db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := decode[credentialsInput](r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		var v validator
+		present(&v, "username", in.Username, true)
+		present(&v, "password", in.Password, true)
+		if err := v.err(); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		userID, err := checkPassword(r, db, hasher, in.Username.Value, in.Password.Value)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		pair, err := issuePair(r, db, tokens, userID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeTokens(w, pair)
+	})
+}
+
+// checkPassword returns the user id when the password is right, else
+// errBadCredentials.
+func checkPassword(r *http.Request, db *database.DB, hasher *auth.Hasher, username, password string) (int64, error) {
+	raw, err := db.Call(r.Context(), identity(r), database.FnCredentials, username)
+	if err != nil {
+		return 0, err
+	}
+	var cred storedCredentials
+	if raw != nil {
+		if err := json.Unmarshal(raw, &cred); err != nil {
+			return 0, fmt.Errorf("read credentials: %w", err)
+		}
+	}
+	if raw == nil || !cred.IsActive {
+		if err := hasher.VerifyDummy(r.Context(), password); err != nil {
+			return 0, hashError(err)
+		}
+		return 0, errBadCredentials
+	}
+	ok, err := hasher.Verify(r.Context(), password, cred.PasswordHash)
+	if err != nil {
+		return 0, hashError(err)
+	}
+	if !ok {
+		return 0, errBadCredentials
+	}
+	return cred.ID, nil
+}
+
+// issuePair signs an access token and the first refresh token of a new
+// family, and records the refresh token so it can be rotated and revoked.
+// The first database call (credentials) and this one make login the one
+// route with two round trips; they cannot be merged because the password
+// check happens in Go between them.
+func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int64) (tokenPair, error) {
+	access, _, err := tokens.IssueAccess(userID)
+	if err != nil {
+		return tokenPair{}, err
+	}
+	refresh, rc, err := tokens.IssueRefresh(userID, "")
+	if err != nil {
+		return tokenPair{}, err
+	}
+	id := database.Identity{UserID: userID, RequestID: requestID(r.Context())}
+	if _, err := db.Call(r.Context(), id, database.FnIssueRefreshToken, userID, rc.ID, rc.Family, rc.ExpiresAt); err != nil {
+		return tokenPair{}, err
+	}
+	return tokenPair{Refresh: refresh, Access: access}, nil
+}
+
+func writeTokens(w http.ResponseWriter, pair tokenPair) {
+	body, _ := json.Marshal(pair) // two strings cannot fail to marshal
+	writeJSON(w, http.StatusOK, body)
+}
+
+// readRefresh decodes {"refresh": "..."} and verifies it as a refresh
+// token (signature, expiry, type); the database decides if it is current.
+func readRefresh(r *http.Request, tokens *auth.Tokens) (auth.Claims, error) {
+	in, err := decode[refreshInput](r)
+	if err != nil {
+		return auth.Claims{}, err
+	}
+	var v validator
+	present(&v, "refresh", in.Refresh, true)
+	if err := v.err(); err != nil {
+		return auth.Claims{}, err
+	}
+	claims, err := tokens.Verify(in.Refresh.Value, auth.TokenRefresh)
+	if err != nil {
+		e := *errBadToken
+		e.cause = err
+		return auth.Claims{}, &e
+	}
+	return claims, nil
+}
+
+// rotation is api.rotate_refresh_token's answer.
+type rotation struct {
+	Status string `json:"status"`
+	UserID int64  `json:"user_id"`
+	Family string `json:"family"`
+}
+
+// refresh rotates a refresh token: the old one is spent and a new pair is
+// issued in the same family. Presenting a spent token again makes the
+// database revoke the whole family (a stolen token was used), so even the
+// newest refresh token of that family stops working.
+func refresh(db *database.DB, tokens *auth.Tokens) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		old, err := readRefresh(r, tokens)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		next, nc, err := tokens.IssueRefresh(old.UserID, old.Family)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		id := database.Identity{UserID: old.UserID, RequestID: requestID(r.Context())}
+		raw, err := db.Call(r.Context(), id, database.FnRotateRefreshToken, old.ID, nc.ID, nc.ExpiresAt)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		var rot rotation
+		if err := json.Unmarshal(raw, &rot); err != nil {
+			writeError(w, r, fmt.Errorf("read rotation: %w", err))
+			return
+		}
+		if rot.Status != "ok" || rot.UserID != old.UserID {
+			e := *errBadToken
+			e.cause = fmt.Errorf("refresh token %s", rot.Status)
+			writeError(w, r, &e)
+			return
+		}
+		access, _, err := tokens.IssueAccess(rot.UserID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeTokens(w, tokenPair{Refresh: next, Access: access})
+	})
+}
+
+// logout revokes the presented refresh token. Repeating it is harmless.
+func logout(db *database.DB, tokens *auth.Tokens) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		old, err := readRefresh(r, tokens)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		id := database.Identity{UserID: old.UserID, RequestID: requestID(r.Context())}
+		_, err = db.Call(r.Context(), id, database.FnRevokeRefreshToken, old.ID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func me(db *database.DB) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		callAPI(w, r, db, http.StatusOK, database.FnMe)
+	})
+}

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"healthcare/internal/database"
+)
+
+// maxSpecializationLen bounds doctors' specialization (and its filter).
+const maxSpecializationLen = 200
+
+// doctorInput is the body of POST, PUT and PATCH /api/doctors/.
+type doctorInput struct {
+	Name           field[string] `json:"name"`
+	Specialization field[string] `json:"specialization"`
+}
+
+func doctorArgs(in doctorInput, all bool) ([]any, error) {
+	var v validator
+	name := v.text("name", in.Name, all, maxNameLen)
+	spec := v.text("specialization", in.Specialization, all, maxSpecializationLen)
+	if !all && len(v.errs) == 0 && name == nil && spec == nil {
+		v.add("non_field_errors", "Provide at least one of name, specialization.")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return []any{orNil(name), orNil(spec)}, nil
+}
+
+// listDoctors is public: the directory is readable without a token.
+func listDoctors(db *database.DB) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, offset, err := page(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		var v validator
+		spec := queryText(r, &v, "specialization", maxSpecializationLen)
+		search := queryText(r, &v, "search", maxNameLen)
+		if err := v.err(); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, http.StatusOK, database.FnListDoctors, orNil(spec), orNil(search), limit, offset)
+	})
+}
+
+func createDoctor(db *database.DB) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := decode[doctorInput](r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		args, err := doctorArgs(in, true)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, http.StatusCreated, database.FnCreateDoctor, args...)
+	})
+}
+
+func getDoctor(db *database.DB) http.Handler {
+	return byID(db, http.StatusOK, database.FnGetDoctor)
+}
+
+func deleteDoctor(db *database.DB) http.Handler {
+	return byID(db, http.StatusNoContent, database.FnDeleteDoctor)
+}
+
+// updateDoctor serves PUT (all fields) and PATCH (any non-empty subset).
+func updateDoctor(db *database.DB, all bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		in, err := decode[doctorInput](r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		args, err := doctorArgs(in, all)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, http.StatusOK, database.FnUpdateDoctor, append([]any{id}, args...)...)
+	})
+}

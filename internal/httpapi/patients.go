@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"healthcare/internal/database"
+)
+
+// Shape limits for patient fields; PostgreSQL enforces them again.
+const (
+	maxNameLen   = 200
+	maxGenderLen = 32
+	maxAge       = 150
+)
+
+// patientInput is the body of POST, PUT and PATCH /api/patients/.
+type patientInput struct {
+	Name   field[string] `json:"name"`
+	Age    field[int64]  `json:"age"`
+	Gender field[string] `json:"gender"`
+}
+
+// patientArgs shape-checks in and returns name, age, gender for the api
+// function: nil for a field to keep. all means every field must be present
+// (POST and PUT); gender may be left out on POST, meaning "unknown".
+func patientArgs(in patientInput, create, all bool) ([]any, error) {
+	var v validator
+	name := v.text("name", in.Name, all, maxNameLen)
+	age := v.intRange("age", in.Age, all, 0, maxAge)
+	gender := v.optionalText("gender", in.Gender, all && !create, maxGenderLen)
+	if !all && len(v.errs) == 0 && name == nil && age == nil && gender == nil {
+		v.add("non_field_errors", "Provide at least one of name, age, gender.")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var ageArg any
+	if age != nil {
+		ageArg = int32(*age)
+	}
+	return []any{orNil(name), ageArg, orNil(gender)}, nil
+}
+
+func listPatients(db *database.DB) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, offset, err := page(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, http.StatusOK, database.FnListPatients, limit, offset)
+	})
+}
+
+func createPatient(db *database.DB) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := decode[patientInput](r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		args, err := patientArgs(in, true, true)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, http.StatusCreated, database.FnCreatePatient, args...)
+	})
+}
+
+func getPatient(db *database.DB) http.Handler {
+	return byID(db, http.StatusOK, database.FnGetPatient)
+}
+
+func deletePatient(db *database.DB) http.Handler {
+	return byID(db, http.StatusNoContent, database.FnDeletePatient)
+}
+
+// updatePatient serves PUT (all fields) and PATCH (any non-empty subset).
+func updatePatient(db *database.DB, all bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		in, err := decode[patientInput](r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		args, err := patientArgs(in, false, all)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, http.StatusOK, database.FnUpdatePatient, append([]any{id}, args...)...)
+	})
+}
+
+// byID serves the routes whose only input is the record id in the path.
+func byID(db *database.DB, status int, fn database.Func) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, status, fn, id)
+	})
+}

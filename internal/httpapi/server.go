@@ -1,0 +1,105 @@
+// Package httpapi is the REST server: httprouter routes, middleware,
+// JSON decoding and shape checks, and problem+json errors over the
+// database package.
+//
+// It follows DESIGN.md's one rule: a handler verifies the token, checks
+// the shape of the input, makes exactly one database.Call and writes the
+// JSON PostgreSQL returned. It never filters rows or decides ownership;
+// row-level security in PostgreSQL does.
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/rs/zerolog"
+
+	"healthcare/internal/auth"
+	"healthcare/internal/database"
+)
+
+// DefaultMaxBodyBytes caps request bodies (1 MiB).
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configure NewServer. The zero value is usable.
+type Options struct {
+	// MaxBodyBytes caps request bodies; larger ones get 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// Observe, when set, is called once per finished request (metrics).
+	Observe func(RequestInfo)
+	// Ready, when set, is called by GET /readyz after the database ping,
+	// e.g. to compare the migration version with the binary's.
+	Ready func(ctx context.Context) error
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+}
+
+// Server is the REST API as an http.Handler.
+type Server struct {
+	handler http.Handler
+}
+
+// NewServer wires the middleware chain around the router:
+// recover -> request id -> access log -> security headers -> body limit ->
+// router (-> per route: token check -> handler).
+func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher, logger zerolog.Logger) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	router := newRouter()
+	addRoutes(router, opts, db, tokens, hasher)
+	var h http.Handler = router
+	h = limitBody(opts.MaxBodyBytes, h)
+	h = securityHeaders(h)
+	h = accessLog(logger, opts.Observe, h)
+	h = withRequestID(h)
+	h = recoverPanics(logger, h)
+	return &Server{handler: h}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// newRouter configures httprouter's edge cases: a missing or extra
+// trailing slash redirects to the seed's canonical path (301 for GET, 308
+// otherwise, so the method and body survive); wrong methods get 405 with
+// Allow; unknown paths a 404 problem.
+func newRouter() *httprouter.Router {
+	r := httprouter.New()
+	r.RedirectTrailingSlash = true
+	r.RedirectFixedPath = false // ids and usernames are case-sensitive; do not guess
+	r.HandleMethodNotAllowed = true
+	r.HandleOPTIONS = true
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errNotFound)
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// httprouter has already set the Allow header.
+		writeError(w, r, newError(http.StatusMethodNotAllowed, "method_not_allowed",
+			"Method "+r.Method+" is not allowed on this resource."))
+	})
+	return r
+}
+
+func healthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
+	})
+}
+
+func readyz(db *database.DB, ready func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := db.Ping(r.Context())
+		if err == nil && ready != nil {
+			err = ready(r.Context())
+		}
+		if err != nil {
+			e := *errUnavailable
+			e.cause = err
+			writeError(w, r, &e)
+			return
+		}
+		writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
+	})
+}
