@@ -289,7 +289,16 @@ func setup() error {
 		s.secret = randomHex(16) // the socket trusts everyone; any value works
 	}
 
-	admin, err := newPool(ctx, s.baseURL, 8)
+	cfg, err := pgxpool.ParseConfig(s.baseURL)
+	if err != nil {
+		return fmt.Errorf("test server URL: %w", err)
+	}
+	cfg.MaxConns = 8
+	// A fault test may restart the server under us; the admin pool must
+	// then not hand out a dead connection. Its statements are rare and
+	// slow (CREATE/DROP DATABASE), so a ping before each costs nothing.
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
+	admin, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect to the test server: %w", err)
 	}

@@ -172,3 +172,27 @@ func TestWithDatabaseKeepsTheServerAndChangesTheRest(t *testing.T) {
 		})
 	}
 }
+
+// Not parallel: it stops the server every test of the package shares, and
+// Go runs parallel tests only after the sequential ones.
+func TestClusterRestartKeepsTheURLs(t *testing.T) {
+	db := New(t)
+	c := db.Cluster()
+	if c == nil {
+		t.Skipf("%s chose the server", EnvURL)
+	}
+	ctx := context.Background()
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Pool.Ping(ctx); err == nil {
+		t.Fatal("Ping succeeded while the server was stopped")
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var one int
+	if err := db.AppPool(t).QueryRow(ctx, "select 1").Scan(&one); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+}
