@@ -1,0 +1,485 @@
+// Package config reads the server's settings from the environment and an
+// optional .env file, applies defaults, and validates them once at start.
+//
+// The seed's variable names (SECRET_KEY, DEBUG, DB_*, ACCESS_TOKEN_LIFETIME_MIN,
+// REFRESH_TOKEN_LIFETIME_DAYS) keep working. Variables() lists every variable
+// with its default and meaning; README and .env.example are checked against it.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Variable describes one environment variable.
+type Variable struct {
+	Name        string
+	Default     string // "" when there is none or it is computed (see Description)
+	Description string
+	Secret      bool // never printed
+}
+
+var variables = []Variable{
+	{Name: "SECRET_KEY", Secret: true, Description: "HS256 key for JWTs, at least 32 bytes. Required unless DEBUG is true; in DEBUG a missing key is replaced by a random one per process, so tokens do not survive a restart."},
+	{Name: "DEBUG", Default: "false", Description: "Development mode (true/false, 1/0, yes/no, on/off): allows a short or generated SECRET_KEY and argon2 parameters below OWASP's."},
+	{Name: "DATABASE_URL", Secret: true, Description: "Connection string of the server's login role (URL or key=value). Overrides DB_NAME, DB_USER, DB_PASSWORD, DB_HOST and DB_PORT."},
+	{Name: "DB_NAME", Default: "healthcare", Description: "Database name, used when DATABASE_URL is empty."},
+	{Name: "DB_USER", Default: "healthcare_app", Description: "Server's login role (a member of healthcare_api), used when DATABASE_URL is empty."},
+	{Name: "DB_PASSWORD", Secret: true, Description: "Password of DB_USER, used when DATABASE_URL is empty."},
+	{Name: "DB_HOST", Default: "localhost", Description: "Database host, or a socket directory starting with /, used when DATABASE_URL is empty."},
+	{Name: "DB_PORT", Default: "5432", Description: "Database port, used when DATABASE_URL is empty."},
+	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate` (creates roles and objects). The server never reads it."},
+	{Name: "HTTP_ADDR", Default: "127.0.0.1:8000", Description: "Address the HTTP server listens on (host:port)."},
+	{Name: "ACCESS_TOKEN_LIFETIME_MIN", Default: "60", Description: "Access token lifetime in minutes."},
+	{Name: "REFRESH_TOKEN_LIFETIME_DAYS", Default: "7", Description: "Refresh token lifetime in days."},
+	{Name: "JWT_ISSUER", Default: "healthcare", Description: "JWT iss claim, issued and required."},
+	{Name: "JWT_AUDIENCE", Default: "healthcare-api", Description: "JWT aud claim, issued and required."},
+	{Name: "LOG_LEVEL", Default: "info", Description: "Log level: trace, debug, info, warn, error."},
+	{Name: "DB_POOL_MAX_CONNS", Default: "8", Description: "Maximum connections in the server's pool."},
+	{Name: "DB_STATEMENT_TIMEOUT", Default: "5s", Description: "statement_timeout set in every request's transaction (Go duration; 0 disables)."},
+	{Name: "DB_ACQUIRE_TIMEOUT", Default: "2s", Description: "How long a request waits for a pool connection before answering 503 (Go duration)."},
+	{Name: "SHUTDOWN_TIMEOUT", Default: "10s", Description: "Grace period for in-flight requests on shutdown (Go duration)."},
+	{Name: "ARGON2_MEMORY_KIB", Default: "7168", Description: "argon2id memory per hash in KiB (OWASP: m=7168 with t=5)."},
+	{Name: "ARGON2_ITERATIONS", Default: "5", Description: "argon2id iterations."},
+	{Name: "ARGON2_PARALLELISM", Default: "1", Description: "argon2id lanes."},
+	{Name: "LOGIN_CONCURRENCY", Description: "Maximum argon2 hashes running at once; callers beyond it wait or get 503. Default: GOMAXPROCS."},
+	{Name: "CORS_ALLOWED_ORIGINS", Description: "Comma-separated origins allowed by CORS (e.g. https://app.example.com), or *; empty disables CORS."},
+	{Name: "MAX_BODY_BYTES", Default: "1048576", Description: "Largest accepted request body in bytes (larger: 413)."},
+}
+
+// Variables returns every environment variable the package reads, in
+// documentation order, with defaults and descriptions.
+func Variables() []Variable { return append([]Variable(nil), variables...) }
+
+// Config is the validated configuration.
+type Config struct {
+	SecretKey string
+	// SecretKeyGenerated is true when DEBUG was set without SECRET_KEY and
+	// Load made a random key; the caller should warn.
+	SecretKeyGenerated bool
+	Debug              bool
+
+	DatabaseURL          string // server's login role
+	MigrationDatabaseURL string // privileged; only for migrate
+
+	HTTPAddr    string
+	JWTIssuer   string
+	JWTAudience string
+	AccessTTL   time.Duration
+	RefreshTTL  time.Duration
+	LogLevel    string
+
+	DBPoolMaxConns     int32
+	DBStatementTimeout time.Duration
+	DBAcquireTimeout   time.Duration
+	ShutdownTimeout    time.Duration
+
+	Argon2MemoryKiB   uint32
+	Argon2Iterations  uint32
+	Argon2Parallelism uint8
+	LoginConcurrency  int
+
+	CORSAllowedOrigins []string
+	MaxBodyBytes       int64
+}
+
+// OWASP's argon2id floor: m=7168 KiB with t=5 is its lowest-memory entry,
+// and each listed pair costs at least m*t = 35840.
+const (
+	owaspMinMemoryKiB = 7168
+	owaspMinCost      = 7168 * 5
+	maxArgon2Memory   = 256 * 1024
+)
+
+// Defaults returns the configuration used when no variable is set (with no
+// SECRET_KEY, so it does not validate outside DEBUG).
+func Defaults() Config {
+	c, _ := parse(func(string) string { return "" })
+	return c
+}
+
+// Load reads the configuration. Values come from getenv first; a variable
+// that getenv reports empty is taken from the .env file at dotenvPath when
+// that file exists (an empty path or missing file is fine), then from the
+// default. So the real environment wins over .env, and an empty variable
+// counts as unset. The result is validated; errors name the variable.
+func Load(getenv func(string) string, dotenvPath string) (Config, error) {
+	file, err := readDotenv(dotenvPath)
+	if err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	get := func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return file[name]
+	}
+	c, err := parse(get)
+	if err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	if c.Debug && c.SecretKey == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return Config{}, fmt.Errorf("load config: generate SECRET_KEY: %w", err)
+		}
+		c.SecretKey = hex.EncodeToString(b)
+		c.SecretKeyGenerated = true
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	return c, nil
+}
+
+var defaults = func() map[string]string {
+	m := make(map[string]string, len(variables))
+	for _, v := range variables {
+		m[v.Name] = v.Default
+	}
+	return m
+}()
+
+// parse turns raw values into a Config, collecting every syntax error.
+func parse(get func(string) string) (Config, error) {
+	var errs []error
+	val := func(name string) string {
+		if _, ok := defaults[name]; !ok {
+			panic("config: undeclared variable " + name)
+		}
+		if v := strings.TrimSpace(get(name)); v != "" {
+			return v
+		}
+		return defaults[name]
+	}
+	bad := func(name, want string) {
+		v := val(name)
+		if isSecret(name) {
+			errs = append(errs, fmt.Errorf("%s: want %s", name, want))
+			return
+		}
+		errs = append(errs, fmt.Errorf("%s: want %s, got %q", name, want, v))
+	}
+	integer := func(name string, bits int) int64 {
+		n, err := strconv.ParseInt(val(name), 10, bits)
+		if err != nil {
+			bad(name, "an integer")
+		}
+		return n
+	}
+	unsigned := func(name string, bits int) uint64 {
+		n, err := strconv.ParseUint(val(name), 10, bits)
+		if err != nil {
+			bad(name, fmt.Sprintf("a non-negative integer below 2^%d", bits))
+		}
+		return n
+	}
+	duration := func(name string) time.Duration {
+		d, err := time.ParseDuration(val(name))
+		if err != nil {
+			bad(name, "a duration such as 5s or 250ms")
+		}
+		return d
+	}
+
+	c := Config{
+		SecretKey:            get("SECRET_KEY"), // untrimmed: spaces may be part of a key
+		MigrationDatabaseURL: val("MIGRATION_DATABASE_URL"),
+		HTTPAddr:             val("HTTP_ADDR"),
+		JWTIssuer:            val("JWT_ISSUER"),
+		JWTAudience:          val("JWT_AUDIENCE"),
+		LogLevel:             strings.ToLower(val("LOG_LEVEL")),
+	}
+	if d, err := parseBool(val("DEBUG")); err != nil {
+		bad("DEBUG", "true or false")
+	} else {
+		c.Debug = d
+	}
+
+	if u := val("DATABASE_URL"); u != "" {
+		c.DatabaseURL = u
+	} else {
+		port := val("DB_PORT")
+		if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+			bad("DB_PORT", "a port number 1-65535")
+		}
+		c.DatabaseURL = buildURL(val("DB_HOST"), port, val("DB_NAME"), val("DB_USER"), val("DB_PASSWORD"))
+	}
+
+	if m := integer("ACCESS_TOKEN_LIFETIME_MIN", 32); m <= 0 || m > 366*24*60 {
+		bad("ACCESS_TOKEN_LIFETIME_MIN", "minutes between 1 and 527040")
+	} else {
+		c.AccessTTL = time.Duration(m) * time.Minute
+	}
+	if d := integer("REFRESH_TOKEN_LIFETIME_DAYS", 32); d <= 0 || d > 3660 {
+		bad("REFRESH_TOKEN_LIFETIME_DAYS", "days between 1 and 3660")
+	} else {
+		c.RefreshTTL = time.Duration(d) * 24 * time.Hour
+	}
+
+	c.DBPoolMaxConns = int32(integer("DB_POOL_MAX_CONNS", 32))
+	c.DBStatementTimeout = duration("DB_STATEMENT_TIMEOUT")
+	c.DBAcquireTimeout = duration("DB_ACQUIRE_TIMEOUT")
+	c.ShutdownTimeout = duration("SHUTDOWN_TIMEOUT")
+	c.Argon2MemoryKiB = uint32(unsigned("ARGON2_MEMORY_KIB", 32))
+	c.Argon2Iterations = uint32(unsigned("ARGON2_ITERATIONS", 32))
+	c.Argon2Parallelism = uint8(unsigned("ARGON2_PARALLELISM", 8))
+	if val("LOGIN_CONCURRENCY") == "" {
+		c.LoginConcurrency = runtime.GOMAXPROCS(0)
+	} else {
+		c.LoginConcurrency = int(integer("LOGIN_CONCURRENCY", 32))
+	}
+	c.MaxBodyBytes = integer("MAX_BODY_BYTES", 64)
+	for _, o := range strings.Split(val("CORS_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func isSecret(name string) bool {
+	for _, v := range variables {
+		if v.Name == name {
+			return v.Secret
+		}
+	}
+	return false
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "1", "true", "yes", "on", "t", "y":
+		return true, nil
+	case "0", "false", "no", "off", "f", "n":
+		return false, nil
+	}
+	return false, errors.New("not a boolean")
+}
+
+// buildURL makes a postgres:// URL from the seed's DB_* parts, escaping each
+// part. A host starting with "/" is a Unix socket directory and goes in the
+// query, as libpq and pgx expect.
+func buildURL(host, port, name, user, password string) string {
+	u := url.URL{Scheme: "postgres", Path: "/" + name}
+	switch {
+	case user != "" && password != "":
+		u.User = url.UserPassword(user, password)
+	case user != "":
+		u.User = url.User(user)
+	}
+	if strings.HasPrefix(host, "/") {
+		u.RawQuery = url.Values{"host": {host}, "port": {port}}.Encode()
+	} else {
+		u.Host = net.JoinHostPort(host, port)
+	}
+	return u.String()
+}
+
+var logLevels = map[string]bool{"trace": true, "debug": true, "info": true, "warn": true, "error": true, "disabled": true}
+
+// Validate checks the whole configuration and reports every problem, each
+// prefixed with the variable at fault.
+func (c Config) Validate() error {
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	switch {
+	case c.SecretKey == "":
+		fail("SECRET_KEY", "required (at least 32 bytes; generate one with: openssl rand -hex 32)")
+	case len(c.SecretKey) < 32 && !c.Debug:
+		fail("SECRET_KEY", "must be at least 32 bytes, got %d", len(c.SecretKey))
+	}
+	if c.DatabaseURL == "" {
+		fail("DATABASE_URL", "required")
+	}
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
+		fail("HTTP_ADDR", "want host:port, got %q", c.HTTPAddr)
+	}
+	if c.JWTIssuer == "" {
+		fail("JWT_ISSUER", "required")
+	}
+	if c.JWTAudience == "" {
+		fail("JWT_AUDIENCE", "required")
+	}
+	if c.AccessTTL <= 0 {
+		fail("ACCESS_TOKEN_LIFETIME_MIN", "must be positive")
+	}
+	if c.RefreshTTL <= 0 {
+		fail("REFRESH_TOKEN_LIFETIME_DAYS", "must be positive")
+	}
+	if !logLevels[c.LogLevel] {
+		fail("LOG_LEVEL", "want trace, debug, info, warn, error or disabled, got %q", c.LogLevel)
+	}
+	if c.DBPoolMaxConns < 1 || c.DBPoolMaxConns > 1000 {
+		fail("DB_POOL_MAX_CONNS", "want 1-1000, got %d", c.DBPoolMaxConns)
+	}
+	if c.DBStatementTimeout < 0 {
+		fail("DB_STATEMENT_TIMEOUT", "must not be negative")
+	}
+	if c.DBAcquireTimeout <= 0 {
+		fail("DB_ACQUIRE_TIMEOUT", "must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		fail("SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	switch {
+	case c.Argon2Parallelism < 1:
+		fail("ARGON2_PARALLELISM", "must be at least 1")
+	case c.Argon2MemoryKiB < 8*uint32(c.Argon2Parallelism):
+		fail("ARGON2_MEMORY_KIB", "must be at least 8 KiB per lane")
+	case c.Argon2MemoryKiB > maxArgon2Memory:
+		fail("ARGON2_MEMORY_KIB", "must be at most %d", maxArgon2Memory)
+	case c.Argon2Iterations < 1 || c.Argon2Iterations > 64:
+		fail("ARGON2_ITERATIONS", "want 1-64, got %d", c.Argon2Iterations)
+	case !c.Debug && (c.Argon2MemoryKiB < owaspMinMemoryKiB || uint64(c.Argon2MemoryKiB)*uint64(c.Argon2Iterations) < owaspMinCost):
+		fail("ARGON2_MEMORY_KIB", "m=%d t=%d is below OWASP's argon2id minimum (e.g. m=7168 t=5, m=19456 t=2); allowed only with DEBUG",
+			c.Argon2MemoryKiB, c.Argon2Iterations)
+	}
+	if c.LoginConcurrency < 1 {
+		fail("LOGIN_CONCURRENCY", "must be at least 1")
+	}
+	if c.MaxBodyBytes < 1 {
+		fail("MAX_BODY_BYTES", "must be positive")
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			fail("CORS_ALLOWED_ORIGINS", "%q: %v", o, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkOrigin accepts "*" or a serialised origin: scheme://host[:port]
+// with no path, query or fragment (what browsers send in Origin).
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "/") {
+		return errors.New("want scheme://host[:port], e.g. https://app.example.com")
+	}
+	return nil
+}
+
+// Warnings lists settings that are allowed but the operator should hear
+// about at start-up (the caller logs them).
+func (c Config) Warnings() []string {
+	var w []string
+	if c.Debug {
+		w = append(w, "DEBUG is on: do not run like this in production")
+	}
+	if c.SecretKeyGenerated {
+		w = append(w, "SECRET_KEY is not set: using a random key for this process; tokens will not survive a restart")
+	} else if len(c.SecretKey) < 32 {
+		w = append(w, "SECRET_KEY is shorter than 32 bytes")
+	}
+	if uint64(c.Argon2MemoryKiB)*uint64(c.Argon2Iterations) < owaspMinCost || c.Argon2MemoryKiB < owaspMinMemoryKiB {
+		w = append(w, "argon2 parameters are below OWASP's minimum")
+	}
+	return w
+}
+
+const mask = "xxxxx"
+
+var dsnPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]*)`)
+
+// redactDSN hides the password in a URL or key=value connection string.
+func redactDSN(s string) string {
+	if s == "" {
+		return ""
+	}
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return mask
+		}
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", mask)
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
+	}
+	return dsnPassword.ReplaceAllString(s, "${1}"+mask)
+}
+
+func maskSecret(s string) string {
+	if s == "" {
+		return ""
+	}
+	return mask
+}
+
+// fields is the printable form of c, secrets masked.
+func (c Config) fields() [][2]string {
+	return [][2]string{
+		{"secret_key", maskSecret(c.SecretKey)},
+		{"secret_key_generated", strconv.FormatBool(c.SecretKeyGenerated)},
+		{"debug", strconv.FormatBool(c.Debug)},
+		{"database_url", redactDSN(c.DatabaseURL)},
+		{"migration_database_url", redactDSN(c.MigrationDatabaseURL)},
+		{"http_addr", c.HTTPAddr},
+		{"jwt_issuer", c.JWTIssuer},
+		{"jwt_audience", c.JWTAudience},
+		{"access_ttl", c.AccessTTL.String()},
+		{"refresh_ttl", c.RefreshTTL.String()},
+		{"log_level", c.LogLevel},
+		{"db_pool_max_conns", strconv.Itoa(int(c.DBPoolMaxConns))},
+		{"db_statement_timeout", c.DBStatementTimeout.String()},
+		{"db_acquire_timeout", c.DBAcquireTimeout.String()},
+		{"shutdown_timeout", c.ShutdownTimeout.String()},
+		{"argon2_memory_kib", strconv.FormatUint(uint64(c.Argon2MemoryKiB), 10)},
+		{"argon2_iterations", strconv.FormatUint(uint64(c.Argon2Iterations), 10)},
+		{"argon2_parallelism", strconv.Itoa(int(c.Argon2Parallelism))},
+		{"login_concurrency", strconv.Itoa(c.LoginConcurrency)},
+		{"cors_allowed_origins", strings.Join(c.CORSAllowedOrigins, ",")},
+		{"max_body_bytes", strconv.FormatInt(c.MaxBodyBytes, 10)},
+	}
+}
+
+// String prints the configuration with secrets masked.
+func (c Config) String() string {
+	var b strings.Builder
+	for i, f := range c.fields() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f[0])
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(f[1]))
+	}
+	return b.String()
+}
+
+// GoString masks secrets under %#v as well.
+func (c Config) GoString() string { return "config.Config{" + c.String() + "}" }
+
+// LogValue implements slog.LogValuer with secrets masked.
+func (c Config) LogValue() slog.Value {
+	fs := c.fields()
+	attrs := make([]slog.Attr, len(fs))
+	for i, f := range fs {
+		attrs[i] = slog.String(f[0], f[1])
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Fields returns the configuration as ordered key/value pairs with secrets
+// masked, for loggers other than slog (e.g. zerolog's Dict).
+func (c Config) Fields() [][2]string { return c.fields() }

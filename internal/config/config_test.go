@@ -1,0 +1,375 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+const goodKey = "0123456789abcdef0123456789abcdef" // 32 bytes, test only
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(map[string]string{"SECRET_KEY": goodKey}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		SecretKey:          goodKey,
+		DatabaseURL:        "postgres://healthcare_app@localhost:5432/healthcare",
+		HTTPAddr:           "127.0.0.1:8000",
+		JWTIssuer:          "healthcare",
+		JWTAudience:        "healthcare-api",
+		AccessTTL:          time.Hour,
+		RefreshTTL:         7 * 24 * time.Hour,
+		LogLevel:           "info",
+		DBPoolMaxConns:     8,
+		DBStatementTimeout: 5 * time.Second,
+		DBAcquireTimeout:   2 * time.Second,
+		ShutdownTimeout:    10 * time.Second,
+		Argon2MemoryKiB:    7168,
+		Argon2Iterations:   5,
+		Argon2Parallelism:  1,
+		LoginConcurrency:   runtime.GOMAXPROCS(0),
+		MaxBodyBytes:       1 << 20,
+	}
+	if fmt.Sprintf("%#v", c) != fmt.Sprintf("%#v", want) || c.SecretKey != want.SecretKey {
+		t.Fatalf("defaults:\n got %v\nwant %v", c, want)
+	}
+	if d := Defaults(); d.HTTPAddr != want.HTTPAddr || d.AccessTTL != time.Hour || d.SecretKey != "" {
+		t.Fatalf("Defaults() = %v", d)
+	}
+}
+
+func TestSeedVariables(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"DEBUG": "True", "SECRET_KEY": "your_secret_key",
+		"DB_NAME": "healthcare_db", "DB_USER": "healthcare_db_user", "DB_PASSWORD": "yourpassword",
+		"DB_HOST": "localhost", "DB_PORT": "5432",
+		"ACCESS_TOKEN_LIFETIME_MIN": "15", "REFRESH_TOKEN_LIFETIME_DAYS": "1",
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Debug || c.SecretKey != "your_secret_key" || c.SecretKeyGenerated {
+		t.Errorf("debug/key: %v", c)
+	}
+	if c.DatabaseURL != "postgres://healthcare_db_user:yourpassword@localhost:5432/healthcare_db" {
+		t.Errorf("DatabaseURL = %q", c.DatabaseURL)
+	}
+	if c.AccessTTL != 15*time.Minute || c.RefreshTTL != 24*time.Hour {
+		t.Errorf("ttl = %v %v", c.AccessTTL, c.RefreshTTL)
+	}
+	if len(c.Warnings()) == 0 {
+		t.Error("no warnings for DEBUG with a short key")
+	}
+}
+
+func TestDatabaseURL(t *testing.T) {
+	// DATABASE_URL overrides DB_* (and DB_PORT is then not even parsed).
+	c, err := Load(env(map[string]string{"SECRET_KEY": goodKey, "DATABASE_URL": "postgres://a@b/c", "DB_NAME": "x", "DB_PORT": "nope"}), "")
+	if err != nil || c.DatabaseURL != "postgres://a@b/c" {
+		t.Fatalf("%q %v", c.DatabaseURL, err)
+	}
+	// Escaping: every awkward character survives a round trip.
+	user, pw, name := "us@r:x", "p@ss:w/rd?#% é", "db/name?x"
+	c, err = Load(env(map[string]string{"SECRET_KEY": goodKey, "DB_USER": user, "DB_PASSWORD": pw, "DB_NAME": name, "DB_HOST": "::1", "DB_PORT": "6543"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotPW, _ := u.User.Password()
+	if u.User.Username() != user || gotPW != pw || strings.TrimPrefix(u.Path, "/") != name || u.Hostname() != "::1" || u.Port() != "6543" {
+		t.Fatalf("round trip of %q: user %q pw %q path %q host %q port %q", c.DatabaseURL, u.User.Username(), gotPW, u.Path, u.Hostname(), u.Port())
+	}
+	// Socket directory goes to the query.
+	c, _ = Load(env(map[string]string{"SECRET_KEY": goodKey, "DB_HOST": "/var/run/postgresql", "DB_PASSWORD": ""}), "")
+	u, _ = url.Parse(c.DatabaseURL)
+	if u.Host != "" || u.Query().Get("host") != "/var/run/postgresql" || u.Query().Get("port") != "5432" {
+		t.Fatalf("socket URL = %q", c.DatabaseURL)
+	}
+	// The migration URL is separate and never replaces the server's.
+	c, _ = Load(env(map[string]string{"SECRET_KEY": goodKey, "MIGRATION_DATABASE_URL": "postgres://owner:pw@h/db"}), "")
+	if c.MigrationDatabaseURL != "postgres://owner:pw@h/db" || strings.Contains(c.DatabaseURL, "owner") {
+		t.Fatalf("migration URL mixed up: %v", c)
+	}
+}
+
+func TestSecretKeyRules(t *testing.T) {
+	if _, err := Load(env(nil), ""); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Fatalf("missing key outside DEBUG: %v", err)
+	}
+	if _, err := Load(env(map[string]string{"SECRET_KEY": goodKey[:31]}), ""); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Fatalf("31-byte key accepted: %v", err)
+	}
+	c1, err := Load(env(map[string]string{"DEBUG": "1"}), "")
+	if err != nil || !c1.SecretKeyGenerated || len(c1.SecretKey) < 32 {
+		t.Fatalf("DEBUG without key: %v %v", c1, err)
+	}
+	c2, _ := Load(env(map[string]string{"DEBUG": "1"}), "")
+	if c1.SecretKey == c2.SecretKey {
+		t.Fatal("generated keys repeat")
+	}
+	if !strings.Contains(strings.Join(c1.Warnings(), ";"), "random key") {
+		t.Fatalf("warnings = %v", c1.Warnings())
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	for name, value := range map[string]string{
+		"DEBUG":                       "maybe",
+		"DB_PORT":                     "70000",
+		"ACCESS_TOKEN_LIFETIME_MIN":   "0",
+		"REFRESH_TOKEN_LIFETIME_DAYS": "seven",
+		"HTTP_ADDR":                   "8000",
+		"LOG_LEVEL":                   "loud",
+		"DB_POOL_MAX_CONNS":           "0",
+		"DB_STATEMENT_TIMEOUT":        "5",
+		"DB_ACQUIRE_TIMEOUT":          "0s",
+		"SHUTDOWN_TIMEOUT":            "-1s",
+		"ARGON2_MEMORY_KIB":           "1024",
+		"ARGON2_ITERATIONS":           "0",
+		"ARGON2_PARALLELISM":          "300",
+		"LOGIN_CONCURRENCY":           "-1",
+		"CORS_ALLOWED_ORIGINS":        "https://ok.example, https://bad.example/path",
+		"MAX_BODY_BYTES":              "1MB",
+		"JWT_ISSUER":                  " ",
+	} {
+		e := map[string]string{"SECRET_KEY": goodKey, name: value}
+		if name == "JWT_ISSUER" {
+			// Blank means default; an empty issuer can only come from code.
+			c, err := Load(env(e), "")
+			if err != nil || c.JWTIssuer != "healthcare" {
+				t.Errorf("blank JWT_ISSUER: %q %v", c.JWTIssuer, err)
+			}
+			c.JWTIssuer = ""
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "JWT_ISSUER") {
+				t.Errorf("empty issuer: %v", err)
+			}
+			continue
+		}
+		_, err := Load(env(e), "")
+		if err == nil || !strings.Contains(err.Error(), name+":") {
+			t.Errorf("%s=%q: err = %v", name, value, err)
+		}
+	}
+}
+
+func TestArgon2FloorRelaxedInDebug(t *testing.T) {
+	e := map[string]string{"SECRET_KEY": goodKey, "ARGON2_MEMORY_KIB": "19456", "ARGON2_ITERATIONS": "2"}
+	if _, err := Load(env(e), ""); err != nil {
+		t.Fatalf("OWASP m=19456 t=2 rejected: %v", err)
+	}
+	e["ARGON2_ITERATIONS"] = "1"
+	if _, err := Load(env(e), ""); err == nil {
+		t.Fatal("m=19456 t=1 accepted outside DEBUG")
+	}
+	e["DEBUG"] = "true"
+	c, err := Load(env(e), "")
+	if err != nil {
+		t.Fatalf("weak params in DEBUG: %v", err)
+	}
+	if !strings.Contains(strings.Join(c.Warnings(), ";"), "OWASP") {
+		t.Fatalf("no warning: %v", c.Warnings())
+	}
+}
+
+func TestSecretsMasked(t *testing.T) {
+	const pw, key, mpw = "hunter2-db-pass", "super-secret-signing-key-0123456789", "migr-pass-42"
+	c, err := Load(env(map[string]string{
+		"SECRET_KEY": key, "DB_PASSWORD": pw,
+		"MIGRATION_DATABASE_URL": "host=/tmp user=owner password='" + mpw + "' dbname=x",
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "config", c)
+	for _, out := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), logged.String()} {
+		for _, secret := range []string{pw, key, mpw} {
+			if strings.Contains(out, secret) {
+				t.Errorf("secret %q printed in %s", secret, out)
+			}
+		}
+		if !strings.Contains(out, "xxxxx") {
+			t.Errorf("no mask in %s", out)
+		}
+	}
+	for in, want := range map[string]string{
+		"postgres://u:p@h/d":                    "postgres://u:xxxxx@h/d",
+		"postgres://u@h/d?password=p&sslmode=x": "postgres://u@h/d?password=xxxxx&sslmode=x",
+		"host=h password=p user=u":              "host=h password=xxxxx user=u",
+		"host=h password = 'a b\\' c' user=u":   "host=h password = xxxxx user=u",
+		"host=h user=u":                         "host=h user=u",
+	} {
+		if got := redactDSN(in); got != want {
+			t.Errorf("redactDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Errors about secret variables do not echo them.
+	_, err = Load(env(map[string]string{"SECRET_KEY": "short-secret-value"}), "")
+	if err == nil || strings.Contains(err.Error(), "short-secret-value") {
+		t.Errorf("error leaks key: %v", err)
+	}
+}
+
+func TestDotenv(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".env")
+	content := "\ufeff# seed-style file\n\n" +
+		"DEBUG=True\n" +
+		"SECRET_KEY='from file, with # and $dollar'\n" +
+		"export DB_NAME=filedb # trailing comment\n" +
+		"DB_USER = \"quoted \\\"user\\\"\"\n" +
+		"DB_PASSWORD=p#ss\n" +
+		"LOG_LEVEL=warn\n" +
+		"HTTP_ADDR=\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(env(map[string]string{"LOG_LEVEL": "error"}), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Debug || c.SecretKey != "from file, with # and $dollar" || c.LogLevel != "error" || c.HTTPAddr != "127.0.0.1:8000" {
+		t.Fatalf("file values: %#v key=%q", c, c.SecretKey)
+	}
+	u, _ := url.Parse(c.DatabaseURL)
+	pw, _ := u.User.Password()
+	if u.Path != "/filedb" || u.User.Username() != `quoted "user"` || pw != "p#ss" {
+		t.Fatalf("DatabaseURL = %q", c.DatabaseURL)
+	}
+	// Missing file: fine. Empty path: not read.
+	if _, err := Load(env(map[string]string{"SECRET_KEY": goodKey}), filepath.Join(dir, "nope")); err != nil {
+		t.Fatal(err)
+	}
+	// Syntax errors carry the line number.
+	os.WriteFile(path, []byte("OK=1\nNOT A LINE\n"), 0o600)
+	if _, err := Load(env(map[string]string{"SECRET_KEY": goodKey}), path); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParseDotenv(t *testing.T) {
+	good := map[string]map[string]string{
+		"A=1":                      {"A": "1"},
+		"  A = 1  ":                {"A": "1"},
+		"A=":                       {"A": ""},
+		"A=a=b":                    {"A": "a=b"},
+		"A=x#y":                    {"A": "x#y"},
+		"A=x #y":                   {"A": "x"},
+		"A='x #y' # c":             {"A": "x #y"},
+		`A="a\nb\t\\\"c\d"`:        {"A": "a\nb\t\\\"c\\d"},
+		"A=1\nA=2":                 {"A": "2"},
+		"#A=1\n  # B=2\n\nC=3":     {"C": "3"},
+		"export A=1":               {"A": "1"},
+		"exportA=1":                {"exportA": "1"},
+		"A_1=x\r\nB=y\r\n":         {"A_1": "x", "B": "y"},
+		`A=""`:                     {"A": ""},
+		"A='it''s'":                nil, // error below
+		"A=\"open":                 nil,
+		"A='open":                  nil,
+		"1A=x":                     nil,
+		"A-B=x":                    nil,
+		"=x":                       nil,
+		"just text":                nil,
+		`A="x" y`:                  nil,
+		"A=postgres://u:p@h/d?x=1": {"A": "postgres://u:p@h/d?x=1"},
+	}
+	for in, want := range good {
+		got, err := parseDotenv(strings.NewReader(in))
+		if want == nil {
+			if err == nil {
+				t.Errorf("parseDotenv(%q) = %v, want error", in, got)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("parseDotenv(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
+
+// Load reads exactly the variables Variables() documents, each once, so the
+// list (and the README table and .env.example checked against it) cannot
+// drift from the code.
+func TestVariablesMatchLoad(t *testing.T) {
+	asked := map[string]int{}
+	getenv := func(k string) string {
+		asked[k]++
+		if k == "SECRET_KEY" {
+			return goodKey
+		}
+		return ""
+	}
+	if _, err := Load(getenv, ""); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, v := range Variables() {
+		if seen[v.Name] {
+			t.Errorf("%s listed twice", v.Name)
+		}
+		seen[v.Name] = true
+		names = append(names, v.Name)
+		if v.Description == "" {
+			t.Errorf("%s has no description", v.Name)
+		}
+		if asked[v.Name] == 0 {
+			t.Errorf("%s is documented but never read", v.Name)
+		}
+	}
+	for k := range asked {
+		if !seen[k] {
+			t.Errorf("%s is read but not documented", k)
+		}
+	}
+	for _, seed := range []string{"SECRET_KEY", "DEBUG", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST", "DB_PORT", "ACCESS_TOKEN_LIFETIME_MIN", "REFRESH_TOKEN_LIFETIME_DAYS", "DATABASE_URL"} {
+		if !seen[seed] {
+			t.Errorf("seed variable %s missing", seed)
+		}
+	}
+	// Every documented default parses and validates.
+	if len(names) != len(asked) {
+		t.Errorf("%d documented, %d read", len(names), len(asked))
+	}
+	d := Defaults()
+	d.SecretKey = goodKey
+	if err := d.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	// Variables returns a copy.
+	Variables()[0].Name = "CHANGED"
+	if Variables()[0].Name == "CHANGED" {
+		t.Fatal("Variables exposes its backing array")
+	}
+}
+
+func TestValidateReportsAll(t *testing.T) {
+	c := Defaults()
+	c.SecretKey = ""
+	c.MaxBodyBytes = 0
+	c.LogLevel = "nope"
+	err := c.Validate()
+	for _, name := range []string{"SECRET_KEY", "MAX_BODY_BYTES", "LOG_LEVEL"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("Validate missing %s: %v", name, err)
+		}
+	}
+	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 3 {
+		t.Errorf("Validate joined %d errors, want 3: %v", n, err)
+	}
+}
