@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestBadInputIsRefusedAndChangesNothing sends malformed and hostile
+// requests; each gets its exact 4xx as problem+json, and the stored data
+// is the same afterwards.
+func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	u := h.signup("ivan")
+	pid := h.createPatient(u, "Ivan", 33)
+	patient := fmt.Sprintf("/api/patients/%d/", pid)
+	snapshot := func() []byte { return h.do("GET", "/api/patients/", u.access, nil).body }
+	before := snapshot()
+
+	long := strings.Repeat("a", 100*1024)
+	huge := `{"name":"` + strings.Repeat("a", 10<<20) + `","age":1}`
+	tests := []struct {
+		name        string
+		method      string
+		path        string
+		body        string
+		contentType string
+		want        int
+		field       string
+	}{
+		{"a string age is a type error", "POST", "/api/patients/", `{"name":"x","age":"30"}`, "", 400, "age"},
+		{"a fractional age is a type error", "POST", "/api/patients/", `{"name":"x","age":30.5}`, "", 400, "age"},
+		{"a negative age is out of range", "POST", "/api/patients/", `{"name":"x","age":-1}`, "", 400, "age"},
+		{"an absurd age is out of range", "POST", "/api/patients/", `{"name":"x","age":100000}`, "", 400, "age"},
+		{"an age beyond int64 is a type error", "POST", "/api/patients/", `{"name":"x","age":1e30}`, "", 400, "age"},
+		{"a numeric name is a type error", "POST", "/api/patients/", `{"name":5,"age":3}`, "", 400, "name"},
+		{"an empty name is refused", "POST", "/api/patients/", `{"name":"","age":3}`, "", 400, "name"},
+		{"a blank name is refused", "POST", "/api/patients/", `{"name":"   ","age":3}`, "", 400, "name"},
+		{"a 100 KB name is refused", "POST", "/api/patients/", `{"name":"` + long + `","age":3}`, "", 400, "name"},
+		{"a missing name is refused", "POST", "/api/patients/", `{"age":3}`, "", 400, "name"},
+		{"a null age is refused", "POST", "/api/patients/", `{"name":"x","age":null}`, "", 400, "age"},
+		{"an unknown gender is refused by the database", "POST", "/api/patients/", `{"name":"x","age":3,"gender":"robot"}`, "", 400, "gender"},
+		{"an unknown field is refused", "POST", "/api/patients/", `{"name":"x","age":3,"owner":2}`, "", 400, "owner"},
+		{"a second JSON value is refused", "POST", "/api/patients/", `{"name":"x","age":3}{}`, "", 400, ""},
+		{"malformed JSON is refused", "POST", "/api/patients/", `{"name":`, "", 400, ""},
+		{"an array body is refused", "POST", "/api/patients/", `[1,2]`, "", 400, ""},
+		{"an empty body is refused", "POST", "/api/patients/", ``, "", 400, ""},
+		{"a 10 MB body is too large", "POST", "/api/patients/", huge, "", 413, ""},
+		{"a form body is the wrong media type", "POST", "/api/patients/", `name=x&age=3`, "application/x-www-form-urlencoded", 415, ""},
+		{"a missing content type is the wrong media type", "POST", "/api/patients/", `{"name":"x","age":3}`, "-", 415, ""},
+		{"PUT needs every field", "PUT", patient, `{"name":"x"}`, "", 400, "age"},
+		{"PATCH needs at least one field", "PATCH", patient, `{}`, "", 400, "non_field_errors"},
+		{"PATCH refuses null", "PATCH", patient, `{"name":null}`, "", 400, "name"},
+		{"a non-numeric path id is not found", "GET", "/api/patients/abc/", "", "", 404, ""},
+		{"an overflowing path id is not found", "GET", "/api/patients/99999999999999999999/", "", "", 404, ""},
+		{"a zero path id is not found", "DELETE", "/api/patients/0/", "", "", 404, ""},
+		{"a negative path id is not found", "PUT", "/api/patients/-1/", `{"name":"x","age":3,"gender":"m"}`, "", 404, ""},
+		{"a missing patient id is not found", "GET", "/api/patients/424242/", "", "", 404, ""},
+		{"a mapping to a string patient is a type error", "POST", "/api/mappings/", `{"patient":"1","doctor":1}`, "", 400, "patient"},
+		{"a mapping to a negative patient is refused", "POST", "/api/mappings/", `{"patient":-5,"doctor":1}`, "", 400, "patient"},
+		{"a mapping to a missing doctor is not found", "POST", "/api/mappings/", fmt.Sprintf(`{"patient":%d,"doctor":987654}`, pid), "", 404, "doctor"},
+		{"a negative limit is refused", "GET", "/api/patients/?limit=-1", "", "", 400, "limit"},
+		{"a non-numeric offset is refused", "GET", "/api/patients/?offset=x", "", "", 400, "offset"},
+		{"a short password is refused", "POST", "/api/auth/register/", `{"username":"newbie","password":"short","email":"n@example.com"}`, "", 400, "password"},
+		{"a bad username is refused", "POST", "/api/auth/register/", `{"username":"no spaces","password":"long enough","email":"n@example.com"}`, "", 400, "username"},
+		{"a bad email is refused", "POST", "/api/auth/register/", `{"username":"newbie","password":"long enough","email":"not-an-email"}`, "", 400, "email"},
+		{"a taken username conflicts", "POST", "/api/auth/register/", fmt.Sprintf(`{"username":%q,"password":"long enough","email":"n@example.com"}`, u.name), "", 409, "username"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body any
+			if tt.body != "" || tt.method == "POST" {
+				body = tt.body
+			}
+			headers := []string{}
+			switch tt.contentType {
+			case "":
+			case "-":
+				headers = append(headers, "Content-Type", "")
+			default:
+				headers = append(headers, "Content-Type", tt.contentType)
+			}
+			r := h.expect(h.do(tt.method, tt.path, u.access, body, headers...), tt.want, tt.name)
+			if tt.field != "" {
+				p := checkProblem(t, r, tt.want)
+				errs, _ := p["errors"].([]any)
+				found := false
+				for _, e := range errs {
+					if m, _ := e.(map[string]any); m["field"] == tt.field {
+						found = true
+					}
+				}
+				if !found {
+					t.Fatalf("problem %s does not name field %q", r.body, tt.field)
+				}
+			}
+		})
+	}
+	if after := snapshot(); !bytes.Equal(before, after) {
+		t.Fatalf("data changed:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+func TestHostileTextIsStoredVerbatim(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	u := h.signup("vera")
+	names := []string{
+		`Robert'); DROP TABLE app.patients;--`,
+		`%_\ " ' $1 ::text`,
+		"Zoë 🩺🏥 名前",
+	}
+	for _, name := range names {
+		r := h.expect(h.do("POST", "/api/patients/", u.access, map[string]any{"name": name, "age": 7}), 201, "create")
+		id := r.id(t, "id")
+		got := h.expect(h.do("GET", fmt.Sprintf("/api/patients/%d/", id), u.access, nil), 200, "get").json(t)["name"]
+		if got != name {
+			t.Errorf("stored %q, read back %q", name, got)
+		}
+		doc := h.expect(h.do("POST", "/api/doctors/", u.access, map[string]any{"name": name, "specialization": name}), 201, "doctor")
+		if doc.json(t)["specialization"] != name {
+			t.Errorf("doctor specialization %s, want %q", doc.body, name)
+		}
+	}
+	// The search filter treats LIKE wildcards literally.
+	r := h.expect(h.do("GET", "/api/doctors/?search=%25_", "", nil), 200, "search")
+	if ids := listIDs(t, r); len(ids) != 1 {
+		t.Errorf("search for %%_ matched %d doctors, want 1: %s", len(ids), r.body)
+	}
+}
