@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -113,22 +114,31 @@ var sqlStates = map[string]sqlState{
 	"40P01": {http.StatusServiceUnavailable, "retry", false, "A concurrent change interfered; try again."},
 }
 
-// knownFields are the request fields a constraint name may point at.
-var knownFields = []string{"username", "email", "password", "name", "age", "gender", "specialization", "patient", "doctor"}
+// knownFields are the request fields a constraint name may point at, and
+// tablePrefixes the table names that start constraint names.
+var (
+	knownFields   = []string{"username", "email", "password", "name", "age", "gender", "specialization", "patient", "doctor"}
+	tablePrefixes = []string{"patient_doctors_", "patients_", "doctors_", "users_"}
+)
 
 // fieldFromConstraint guesses the field behind a constraint named in the
-// <table>_<column>_<kind> convention (patients_age_check -> age). More than
-// one candidate (a unique pair) means no single field is at fault.
+// <table>_<column>_<kind> convention (patients_age_check -> age,
+// patient_doctors_doctor_id_fkey -> doctor). More than one candidate (a
+// unique pair) means no single field is at fault.
 func fieldFromConstraint(constraint string) string {
+	for _, p := range tablePrefixes {
+		if rest, ok := strings.CutPrefix(constraint, p); ok {
+			constraint = rest
+			break
+		}
+	}
 	found := ""
 	for _, part := range strings.Split(constraint, "_") {
-		for _, f := range knownFields {
-			if part == f {
-				if found != "" && found != f {
-					return ""
-				}
-				found = f
+		if slices.Contains(knownFields, part) {
+			if found != "" && found != part {
+				return ""
 			}
+			found = part
 		}
 	}
 	return found

@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+func TestRoutingEdgeCases(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	u := h.signup("ray")
+	patient := h.createPatient(u, "Ray", 9)
+	doctor := h.createDoctor(u, "Dr. Ray", "X")
+	mapping := h.expect(h.do("POST", "/api/mappings/", u.access, map[string]any{"patient": patient, "doctor": doctor}), 201, "map").id(t, "id")
+
+	t.Run("the patient segment under mappings lists a patient's doctors", func(t *testing.T) {
+		r := h.expect(h.do("GET", fmt.Sprintf("/api/mappings/patient/%d/", patient), u.access, nil), 200, "patient doctors")
+		if ids := listIDs(t, r); len(ids) != 1 || ids[0] != doctor {
+			t.Fatalf("doctors = %s", r.body)
+		}
+	})
+	t.Run("a numeric mapping id still reaches the mapping", func(t *testing.T) {
+		if got := h.expect(h.do("GET", fmt.Sprintf("/api/mappings/%d/", mapping), u.access, nil), 200, "get mapping").id(t, "id"); got != mapping {
+			t.Fatalf("mapping id %d, want %d", got, mapping)
+		}
+	})
+	t.Run("another word in place of patient is not found", func(t *testing.T) {
+		h.expect(h.do("GET", fmt.Sprintf("/api/mappings/doctor/%d/", doctor), u.access, nil), 404, "doctor segment")
+	})
+	t.Run("the bare patient segment is not found", func(t *testing.T) {
+		h.expect(h.do("GET", "/api/mappings/patient/", u.access, nil), 404, "bare patient")
+	})
+	t.Run("an unknown path is a 404 problem", func(t *testing.T) {
+		h.expect(h.do("GET", "/api/nothing/", u.access, nil), 404, "unknown")
+	})
+	t.Run("a wrong method is 405 with Allow", func(t *testing.T) {
+		r := h.expect(h.do("DELETE", "/api/patients/", u.access, nil), 405, "delete list")
+		if allow := r.header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {
+			t.Fatalf("Allow = %q", allow)
+		}
+	})
+	t.Run("a missing trailing slash redirects to the seed's path", func(t *testing.T) {
+		r := h.do("GET", "/api/patients", u.access, nil)
+		if r.status != http.StatusMovedPermanently || r.header.Get("Location") != "/api/patients/" {
+			t.Fatalf("status %d Location %q", r.status, r.header.Get("Location"))
+		}
+	})
+	t.Run("a client request id is echoed and a bad one replaced", func(t *testing.T) {
+		r := h.do("GET", "/api/doctors/", "", nil, "X-Request-Id", "abc-123")
+		if r.header.Get("X-Request-Id") != "abc-123" {
+			t.Fatalf("X-Request-Id %q", r.header.Get("X-Request-Id"))
+		}
+		r = h.do("GET", "/api/doctors/", "", nil, "X-Request-Id", "bad id with spaces")
+		if got := r.header.Get("X-Request-Id"); got == "" || strings.Contains(got, " ") {
+			t.Fatalf("X-Request-Id %q", got)
+		}
+	})
+	t.Run("responses carry hardening headers", func(t *testing.T) {
+		r := h.do("GET", "/api/patients/", u.access, nil)
+		if r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("headers %v", r.header)
+		}
+		if r.header.Get("Server") != "" {
+			t.Fatalf("server banner %q", r.header.Get("Server"))
+		}
+	})
+	t.Run("limit is clamped to 100", func(t *testing.T) {
+		r := h.expect(h.do("GET", "/api/doctors/?limit=100000000000000000000", "", nil), 200, "huge limit")
+		if !bytes.Contains(r.body, []byte(`"count"`)) {
+			t.Fatalf("body %s", r.body)
+		}
+	})
+	t.Run("the access log has the route pattern and never the token or raw id", func(t *testing.T) {
+		logs := h.logs.String()
+		if !strings.Contains(logs, `"route":"/api/patients/:id/"`) && !strings.Contains(logs, `"route":"/api/mappings/patient/:patient_id/"`) {
+			t.Fatalf("no route pattern in logs:\n%s", logs)
+		}
+		if strings.Contains(logs, u.access) || strings.Contains(logs, "correct horse") || strings.Contains(logs, "Dr. Ray") {
+			t.Fatal("the access log holds a token, password or record field")
+		}
+	})
+}
+
+func TestAPanicBecomesA500ProblemWithTheRequestID(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	h := recoverPanics(zerolog.New(&logs), withRequestID(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("boom")
+	})))
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/x", nil)
+	req.Header.Set("X-Request-Id", "panic-1")
+	h.ServeHTTP(rec, req)
+	if rec.Code != 500 || rec.Header().Get("Content-Type") != "application/problem+json" ||
+		!strings.Contains(rec.Body.String(), `"request_id":"panic-1"`) || strings.Contains(rec.Body.String(), "boom") {
+		t.Fatalf("status %d body %s", rec.Code, rec.Body.String())
+	}
+	if !strings.Contains(logs.String(), "boom") {
+		t.Fatal("the panic was not logged")
+	}
+}
+
+func TestAStreamedOversizedBodyIs413(t *testing.T) {
+	t.Parallel()
+	h := limitBody(1024, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := decode[patientInput](r)
+		writeError(w, r, err)
+	}))
+	body := io.MultiReader(strings.NewReader(`{"name":"`), strings.NewReader(strings.Repeat("a", 4096)), strings.NewReader(`"}`))
+	req := httptest.NewRequest("POST", "/api/patients/", body)
+	req.ContentLength = -1 // unknown length: only MaxBytesReader can stop it
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d body %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestFieldFromConstraintName(t *testing.T) {
+	tests := []struct{ constraint, want string }{
+		{"patients_age_check", "age"},
+		{"users_username_key", "username"},
+		{"patient_doctors_doctor_id_fkey", "doctor"},
+		{"patient_doctors_patient_id_doctor_id_key", ""},
+		{"something_else", ""},
+	}
+	for _, tt := range tests {
+		if got := fieldFromConstraint(tt.constraint); got != tt.want {
+			t.Errorf("fieldFromConstraint(%q) = %q, want %q", tt.constraint, got, tt.want)
+		}
+	}
+}
