@@ -39,6 +39,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"an empty name is refused", "POST", "/api/patients/", `{"name":"","age":3}`, "", 400, "name"},
 		{"a blank name is refused", "POST", "/api/patients/", `{"name":"   ","age":3}`, "", 400, "name"},
 		{"a 100 KB name is refused", "POST", "/api/patients/", `{"name":"` + long + `","age":3}`, "", 400, "name"},
+		{"a NUL character in a name is refused", "POST", "/api/patients/", `{"name":"a\u0000b","age":3}`, "", 400, ""},
 		{"a missing name is refused", "POST", "/api/patients/", `{"age":3}`, "", 400, "name"},
 		{"a null age is refused", "POST", "/api/patients/", `{"name":"x","age":null}`, "", 400, "age"},
 		{"an unknown gender is refused by the database", "POST", "/api/patients/", `{"name":"x","age":3,"gender":"robot"}`, "", 400, "gender"},
