@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/term"
+
+	"healthcare/internal/auth"
+)
+
+const createSuperuserAbout = `
+Create an admin account, like Django's createsuperuser. Asked for in turn:
+Username, Email address, Password, Password (again); the password is not
+echoed when stdin is a terminal.
+
+For scripts, give --username and --email (or SUPERUSER_USERNAME and
+SUPERUSER_EMAIL; Django's DJANGO_SUPERUSER_* names work too) and the
+password on stdin with --password-stdin or in SUPERUSER_PASSWORD, with
+--no-input to fail instead of prompting.
+
+The account is written over the privileged connection (--database-url or
+MIGRATION_DATABASE_URL) acting as healthcare_owner: runtime roles cannot
+create admins.`
+
+// superuserEnv returns SUPERUSER_<name>, else DJANGO_SUPERUSER_<name>.
+func superuserEnv(getenv func(string) string, name string) string {
+	if v := lookupEnv(getenv, "SUPERUSER_"+name); v != "" {
+		return v
+	}
+	return lookupEnv(getenv, "DJANGO_SUPERUSER_"+name)
+}
+
+func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("createsuperuser", "[--username NAME] [--email ADDR] [--password-stdin] [--no-input] [--database-url URL]",
+		createSuperuserAbout, stderr)
+	username := fs.String("username", "", "username (default SUPERUSER_USERNAME)")
+	email := fs.String("email", "", "email address (default SUPERUSER_EMAIL)")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	noInput := fs.Bool("no-input", false, "never prompt; fail when something is missing")
+	dbURL := fs.String("database-url", "", "privileged database connection (default MIGRATION_DATABASE_URL)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("createsuperuser: unexpected argument %q", fs.Arg(0))
+	}
+	url, err := privilegedURL(*dbURL, getenv)
+	if err != nil {
+		return err
+	}
+	if *username == "" {
+		*username = superuserEnv(getenv, "USERNAME")
+	}
+	if *email == "" {
+		*email = superuserEnv(getenv, "EMAIL")
+	}
+	password := ""
+	if *pwStdin {
+		if password, err = readLine(bufio.NewReader(stdin)); err != nil {
+			return fmt.Errorf("read password from stdin: %w", err)
+		}
+	} else {
+		password = superuserEnv(getenv, "PASSWORD")
+	}
+
+	// Prompt for what is still missing.
+	in := bufio.NewReader(stdin)
+	interactive := !*noInput && !*pwStdin
+	ask := func(prompt string) (string, error) {
+		if !interactive {
+			return "", usagef("createsuperuser: %s is required (--no-input or --password-stdin given)", strings.TrimSuffix(prompt, ": "))
+		}
+		fmt.Fprint(stderr, prompt)
+		return readLine(in)
+	}
+	for *username == "" {
+		if *username, err = ask("Username: "); err != nil {
+			return err
+		}
+		if *username == "" {
+			fmt.Fprintln(stderr, "Error: This field cannot be blank.")
+		}
+	}
+	if *email == "" && interactive && !*noInput && password == "" {
+		if *email, err = ask("Email address: "); err != nil {
+			return err
+		}
+	}
+	for password == "" {
+		if !interactive {
+			return usagef("createsuperuser: a password is required: --password-stdin or SUPERUSER_PASSWORD")
+		}
+		p1, err := readPassword(stdin, in, stderr, "Password: ")
+		if err != nil {
+			return err
+		}
+		p2, err := readPassword(stdin, in, stderr, "Password (again): ")
+		if err != nil {
+			return err
+		}
+		switch {
+		case p1 != p2:
+			fmt.Fprintln(stderr, "Error: Your passwords didn't match.")
+		case auth.ValidatePassword(p1) != nil:
+			fmt.Fprintln(stderr, "Error:", auth.ValidatePassword(p1))
+		default:
+			password = p1
+		}
+	}
+	if err := auth.ValidatePassword(password); err != nil {
+		return err
+	}
+
+	hasher, err := auth.NewHasher(auth.DefaultParams, 1)
+	if err != nil {
+		return err
+	}
+	hash, err := hasher.Hash(ctx, password)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	id, err := createAdmin(ctx, conn, *username, *email, hash)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Superuser created successfully (id %d, username %s).\n", id, *username)
+	return nil
+}
+
+// createAdmin inserts an active admin. The transaction acts as
+// healthcare_owner, whose policy all_owner on app.users allows it; the
+// database's own checks (username format, case-insensitive uniqueness,
+// e-mail shape, PHC prefix) still apply.
+func createAdmin(ctx context.Context, conn *pgx.Conn, username, email, hash string) (int64, error) {
+	var id int64
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "set local role healthcare_owner"); err != nil {
+			return fmt.Errorf("act as healthcare_owner (is the database migrated, and may this login act as it?): %w", err)
+		}
+		return tx.QueryRow(ctx,
+			`insert into app.users (username, email, password_hash, is_admin) values ($1, $2, $3, true) returning id`,
+			username, email, hash).Scan(&id)
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return 0, fmt.Errorf("a user named %q already exists", username)
+		case "23514":
+			return 0, fmt.Errorf("invalid %s (constraint %s): usernames are 1-150 of letters, digits and _.@+-; e-mails need an @",
+				fieldOf(pgErr.ConstraintName), pgErr.ConstraintName)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create superuser: %w", err)
+	}
+	return id, nil
+}
+
+func fieldOf(constraint string) string {
+	for _, f := range []string{"username", "email", "password"} {
+		if strings.Contains(constraint, f) {
+			return f
+		}
+	}
+	return "value"
+}
+
+// readLine reads one line without its line ending. EOF before any input
+// is an error (a closed stdin must not loop forever on prompts).
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		if errors.Is(err, io.EOF) {
+			return "", errors.New("unexpected end of input")
+		}
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// readPassword prompts and reads a password, without echo when stdin is
+// a terminal.
+func readPassword(stdin io.Reader, buf *bufio.Reader, stderr io.Writer, prompt string) (string, error) {
+	fmt.Fprint(stderr, prompt)
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	return readLine(buf)
+}

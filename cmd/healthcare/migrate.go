@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"healthcare/internal/database"
+)
+
+const migrateAbout = `
+Apply the migrations embedded in this binary (the files of sql/migrations),
+or show where the database stands. The version is recorded in
+public.schema_version, the same table tern.conf names, so the tern CLI and
+this command agree.
+
+  up       apply every migration not yet applied
+  status   print the applied and the latest version
+  to N     migrate up or down to version N (0 removes everything)
+
+Migrations create roles and objects, so they need the privileged
+connection: --database-url or MIGRATION_DATABASE_URL (a superuser, or a
+CREATEROLE role that is a member of healthcare_owner). The server's own
+DATABASE_URL is never used here.`
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", "[--database-url URL] up | status | to N", migrateAbout, stderr)
+	dbURL := fs.String("database-url", "", "privileged database connection (default MIGRATION_DATABASE_URL)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return usagef("migrate: say up, status or to N")
+	}
+	var target int32 = -1
+	switch rest[0] {
+	case "up", "status":
+		if len(rest) != 1 {
+			return usagef("migrate %s: unexpected argument %q", rest[0], rest[1])
+		}
+	case "to":
+		if len(rest) != 2 {
+			return usagef("migrate to: want exactly one version number")
+		}
+		n, err := strconv.ParseInt(rest[1], 10, 32)
+		if err != nil || n < 0 {
+			return usagef("migrate to: %q is not a version number", rest[1])
+		}
+		target = int32(n)
+	default:
+		return usagef("migrate: unknown action %q (want up, status or to N)", rest[0])
+	}
+	url, err := privilegedURL(*dbURL, getenv)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+
+	if rest[0] == "status" {
+		current, latest, err := database.MigrationStatus(ctx, conn)
+		if err != nil {
+			return err
+		}
+		state := "up to date"
+		if current < latest {
+			state = fmt.Sprintf("%d pending", latest-current)
+		} else if current > latest {
+			state = "ahead of this binary"
+		}
+		fmt.Fprintf(stdout, "version %d of %d (%s)\n", current, latest, state)
+		return nil
+	}
+	if err := migrateTo(ctx, conn, target); err != nil {
+		return err
+	}
+	current, latest, err := database.MigrationStatus(ctx, conn)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "migrated: version %d of %d\n", current, latest)
+	return nil
+}
+
+// migrateTo migrates and then lets the runtime group read the version
+// table, which `serve` checks at start-up. (The table is tern's, created
+// before the first migration runs.)
+func migrateTo(ctx context.Context, conn *pgx.Conn, target int32) error {
+	if err := database.MigrateTo(ctx, conn, target); err != nil {
+		return err
+	}
+	var hasGroup bool
+	if err := conn.QueryRow(ctx, `select exists (select from pg_catalog.pg_roles where rolname = 'healthcare_api')`).Scan(&hasGroup); err != nil {
+		return fmt.Errorf("grant version table: %w", err)
+	}
+	if hasGroup {
+		if _, err := conn.Exec(ctx, "grant select on "+database.VersionTable+" to healthcare_api"); err != nil {
+			return fmt.Errorf("grant select on %s to healthcare_api: %w", database.VersionTable, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"healthcare/internal/auth"
+	"healthcare/internal/config"
+	"healthcare/internal/database"
+	"healthcare/internal/httpapi"
+)
+
+const serveAbout = `
+Run the REST API. Settings come from the environment and .env (see the
+README's configuration table); --addr and --database-url override
+HTTP_ADDR and DATABASE_URL.
+
+The server connects as its runtime login (a plain member of
+healthcare_api). It refuses to start when that role could bypass row-level
+security (superuser, BYPASSRLS, table owner) or when the database is not
+migrated to the version this binary embeds (run "healthcare migrate up").
+SIGINT or SIGTERM stop it gracefully.`
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "[--addr host:port] [--database-url URL]", serveAbout, stderr)
+	addr := fs.String("addr", "", "listen address host:port (default HTTP_ADDR, 127.0.0.1:8000; port 0 picks a free port)")
+	dbURL := fs.String("database-url", "", "runtime database connection (default DATABASE_URL or DB_*)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := config.Load(overlay(getenv, map[string]string{"HTTP_ADDR": *addr, "DATABASE_URL": *dbURL}), envFile)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, stderr, nil)
+}
+
+// newLogger builds the process's one logger: JSON lines on w.
+func newLogger(level string, w io.Writer) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// serve opens the pool, runs the start-up checks, and serves until ctx
+// ends. onListen, when set, is called with the bound address once the
+// listener is open (dev prints its banner then).
+func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func(addr string)) error {
+	log := newLogger(cfg.LogLevel, logw)
+	for _, w := range cfg.Warnings() {
+		log.Warn().Msg(w)
+	}
+	if cfg.SecretKeyGenerated {
+		log.Warn().Msg("SECRET_KEY is not set: using a random key for this process; tokens will not survive a restart")
+	}
+
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
+		MaxConns:         cfg.DBPoolMaxConns,
+		AcquireTimeout:   cfg.DBAcquireTimeout,
+		StatementTimeout: cfg.DBStatementTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	// Fail closed: a role that can skip the policies must never serve.
+	if err := db.CheckRuntimeRole(ctx); err != nil {
+		return err
+	}
+	if err := checkMigrated(ctx, db); err != nil {
+		return err
+	}
+
+	hasher, err := auth.NewHasher(auth.Params{
+		Memory: cfg.Argon2MemoryKiB, Iterations: cfg.Argon2Iterations, Parallelism: cfg.Argon2Parallelism,
+		SaltLen: auth.DefaultParams.SaltLen, KeyLen: auth.DefaultParams.KeyLen,
+	}, cfg.LoginConcurrency)
+	if err != nil {
+		return fmt.Errorf("password hasher: %w", err)
+	}
+	tokens, err := auth.NewTokens(auth.TokenOptions{
+		Key: []byte(cfg.SecretKey), Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
+	})
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	handler := httpapi.NewServer(httpapi.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready:        func(ctx context.Context) error { return checkMigrated(ctx, db) },
+	}, db, tokens, hasher, log)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	addr := ln.Addr().String()
+	log.Info().Str("addr", "http://"+addr).Msg("listening")
+	if onListen != nil {
+		onListen(addr)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// checkMigrated refuses a database whose migration version differs from
+// the latest one embedded in this binary: an older schema lacks functions
+// the handlers call, a newer one may have changed them.
+func checkMigrated(ctx context.Context, db *database.DB) error {
+	conn, err := db.Pool().Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("check migrations: %w", err)
+	}
+	defer conn.Release()
+	// The runtime role may not create the version table (tern would try),
+	// so look before asking the migrator.
+	var exists, readable bool
+	err = conn.QueryRow(ctx, `select c.oid is not null,
+	        c.oid is not null and pg_catalog.has_table_privilege(c.oid, 'select')
+	   from (select pg_catalog.to_regclass($1) as oid) c`, database.VersionTable).Scan(&exists, &readable)
+	if err != nil {
+		return fmt.Errorf("check migrations: %w", err)
+	}
+	if !exists {
+		return errors.New("the database is not migrated: run `healthcare migrate up` with the privileged connection")
+	}
+	if !readable {
+		return fmt.Errorf("check migrations: the runtime role cannot read %s: run `healthcare migrate up` "+
+			"(it grants select on it to healthcare_api) or `grant select on %s to healthcare_api`",
+			database.VersionTable, database.VersionTable)
+	}
+	current, latest, err := database.MigrationStatus(ctx, conn.Conn())
+	if err != nil {
+		return fmt.Errorf("check migrations: %w", err)
+	}
+	if current != latest {
+		return fmt.Errorf("database is at migration version %d but this binary needs version %d: run `healthcare migrate up` with the privileged connection", current, latest)
+	}
+	return nil
+}
