@@ -522,4 +522,3 @@ func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, d
 	st.Seeded = true
 	return st.save(dir)
 }
-
