@@ -1,0 +1,444 @@
+package sql_test
+
+// Catalog guards: cheap queries over pg_catalog that catch a forgotten
+// `force row level security`, an unpinned search_path, a function left
+// executable by PUBLIC or a runtime role that could bypass the policies, the
+// moment a migration introduces it. And the reporting door: what the views
+// return, and that the way they read all rows opens nothing else.
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"healthcare/internal/pgtest"
+)
+
+// runtimeRoles can be reached by a client: the three groups and the logins
+// the tests make in them.
+var runtimeRoles = []string{"healthcare_api", "healthcare_user", "healthcare_reporting",
+	pgtest.AppRole, loginPsqlA, loginUnlinked, loginReporting}
+
+// The schemas the migrations own.
+var ourSchemas = []string{"app", "api", "reporting"}
+
+func queryStrings(t *testing.T, db *pgtest.DB, sql string, args ...any) [][]string {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), sql, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]string, error) {
+		vals, err := r.Values()
+		if err != nil {
+			return nil, err
+		}
+		s := make([]string, len(vals))
+		for i, v := range vals {
+			if v == nil {
+				s[i] = "NULL"
+			} else {
+				s[i] = fmt.Sprint(v)
+			}
+		}
+		return s, nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+func TestEveryAppTableForcesRowLevelSecurity(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	rows := queryStrings(t, db, `
+		select c.relname, c.relrowsecurity::text, c.relforcerowsecurity::text
+		  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+		 where n.nspname = 'app' and c.relkind in ('r', 'p')
+		 order by 1`)
+	if len(rows) < 5 {
+		t.Fatalf("found %d tables in app, want at least users, patients, doctors, patient_doctors, refresh_tokens", len(rows))
+	}
+	for _, r := range rows {
+		if r[1] != "true" || r[2] != "true" {
+			t.Errorf("app.%s: row security enabled=%s forced=%s, want both true", r[0], r[1], r[2])
+		}
+	}
+	// A policy granted to PUBLIC would apply to every role, current and future.
+	for _, r := range queryStrings(t, db, `
+		select c.relname || '.' || p.polname
+		  from pg_catalog.pg_policy p
+		  join pg_catalog.pg_class c on c.oid = p.polrelid
+		  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+		 where n.nspname = 'app' and 0::oid = any (p.polroles)`) {
+		t.Errorf("policy %s applies to PUBLIC; name the roles it is for", r[0])
+	}
+}
+
+func TestFunctionsAreOwnedPinnedAndNotPublic(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	rows := queryStrings(t, db, `
+		select n.nspname, p.oid::regprocedure::text, p.prosecdef::text,
+		       coalesce(array_to_string(p.proconfig, ';'), ''),
+		       pg_catalog.pg_get_userbyid(p.proowner)::text,
+		       exists (select from pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+		                where a.grantee = 0 and a.privilege_type = 'EXECUTE')::text
+		  from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+		 where n.nspname = any ($1)
+		 order by 1, 2`, ourSchemas)
+	if len(rows) < 30 {
+		t.Fatalf("found only %d functions in app/api", len(rows))
+	}
+	definers := 0
+	for _, r := range rows {
+		schema, fn, definer, config, owner, public := r[0], r[1], r[2] == "true", r[3], r[4], r[5] == "true"
+		if public {
+			t.Errorf("%s is executable by PUBLIC", fn)
+		}
+		if schema == "api" && definer {
+			t.Errorf("%s is security definer; api functions must run as the caller so the policies see them", fn)
+		}
+		if !definer {
+			if owner != "healthcare_owner" {
+				t.Errorf("%s is owned by %s, want healthcare_owner", fn, owner)
+			}
+			continue
+		}
+		definers++
+		if schema != "app" {
+			t.Errorf("%s: security definer outside schema app", fn)
+		}
+		if !slices.Contains(strings.Split(config, ";"), "search_path=pg_catalog, pg_temp") {
+			t.Errorf("%s is security definer with settings %q, want search_path=pg_catalog, pg_temp pinned", fn, config)
+		}
+		if owner != "healthcare_auth" {
+			t.Errorf("%s is security definer owned by %s, want healthcare_auth (whose narrow policies bound it)", fn, owner)
+		}
+	}
+	if definers == 0 {
+		t.Fatal("no security definer function found; app.current_user_id() must be one")
+	}
+	// The account and token definers read hashes and tokens: the REST
+	// server's group alone may run them, directly or through api.
+	db.EnsureLogin(t, loginPsqlA, "healthcare_user")
+	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
+	for _, fn := range []string{
+		"app.register_user(text,text,text)", "app.user_credentials(text)",
+		"app.issue_refresh_token(bigint,uuid,uuid,timestamp with time zone)",
+		"app.rotate_refresh_token(uuid,uuid,timestamp with time zone)", "app.revoke_refresh_token(uuid)",
+		"api.register(text,text,text)", "api.credentials(text)",
+		"api.issue_refresh_token(bigint,uuid,uuid,timestamp with time zone)",
+		"api.rotate_refresh_token(uuid,uuid,timestamp with time zone)", "api.revoke_refresh_token(uuid)",
+	} {
+		for _, role := range []string{"healthcare_user", "healthcare_reporting", "healthcare_reporter", loginPsqlA, loginReporting} {
+			var can bool
+			if err := db.Pool.QueryRow(context.Background(), "select pg_catalog.has_function_privilege($1, $2, 'execute')", role, fn).Scan(&can); err != nil {
+				t.Fatalf("%s for %s: %v", fn, role, err)
+			}
+			if can {
+				t.Errorf("%s may execute %s", role, fn)
+			}
+		}
+	}
+}
+
+func TestRuntimeRolesCannotBypassPolicies(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.EnsureLogin(t, loginPsqlA, "healthcare_user")
+	db.EnsureLogin(t, loginUnlinked, "healthcare_user")
+	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
+	names := append([]string{}, runtimeRoles...)
+	rows := queryStrings(t, db, `
+		select rolname::text, rolsuper::text, rolbypassrls::text, rolcreaterole::text, rolcreatedb::text
+		  from pg_catalog.pg_roles
+		 where rolname like 'healthcare\_%' or rolname = any ($1)
+		 order by 1`, names)
+	if len(rows) < len(runtimeRoles)+3 {
+		t.Fatalf("found roles %v, want the six healthcare_ roles and the test logins", rows)
+	}
+	for _, r := range rows {
+		if r[1] != "false" || r[2] != "false" || r[3] != "false" || r[4] != "false" {
+			t.Errorf("role %s: superuser=%s bypassrls=%s createrole=%s createdb=%s, want all false", r[0], r[1], r[2], r[3], r[4])
+		}
+	}
+	// What a role can become counts as much as what it is: pg_has_role
+	// MEMBER covers every role reachable by SET ROLE.
+	for _, role := range runtimeRoles {
+		for _, r := range queryStrings(t, db, `
+			select 'superuser or bypassrls role ' || r.rolname
+			  from pg_catalog.pg_roles r
+			 where (r.rolsuper or r.rolbypassrls) and pg_catalog.pg_has_role($1, r.oid, 'MEMBER')
+			union all
+			select 'owner of relation ' || n.nspname || '.' || c.relname
+			  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+			 where n.nspname = any ($2) and pg_catalog.pg_has_role($1, c.relowner, 'MEMBER')
+			union all
+			select 'owner of function ' || p.oid::regprocedure::text
+			  from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+			 where n.nspname = any ($2) and pg_catalog.pg_has_role($1, p.proowner, 'MEMBER')
+			union all
+			select 'owner of schema ' || n.nspname
+			  from pg_catalog.pg_namespace n
+			 where n.nspname = any ($2) and pg_catalog.pg_has_role($1, n.nspowner, 'MEMBER')`, role, ourSchemas) {
+			t.Errorf("runtime role %s can act as %s", role, r[0])
+		}
+	}
+	// The internal roles that read beyond the caller's rows are reachable
+	// from the owner alone (migrations hand objects to them).
+	for _, r := range queryStrings(t, db, `
+		select g.rolname || ' has member ' || m.rolname
+		  from pg_catalog.pg_auth_members am
+		  join pg_catalog.pg_roles g on g.oid = am.roleid
+		  join pg_catalog.pg_roles m on m.oid = am.member
+		 where g.rolname in ('healthcare_auth', 'healthcare_reporter', 'healthcare_owner')
+		   and m.rolname <> 'healthcare_owner' and not m.rolsuper`) {
+		t.Errorf("%s: only healthcare_owner (and a migrating superuser) may be a member", r[0])
+	}
+}
+
+func TestObjectsHaveTheirIntendedOwners(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	rows := queryStrings(t, db, `
+		select n.nspname, c.relname, c.relkind::text, pg_catalog.pg_get_userbyid(c.relowner)::text
+		  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+		 where n.nspname = any ($1) and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+		union all
+		select n.nspname, '', 'schema', pg_catalog.pg_get_userbyid(n.nspowner)::text
+		  from pg_catalog.pg_namespace n where n.nspname = any ($1)
+		order by 1, 2`, ourSchemas)
+	views := 0
+	for _, r := range rows {
+		schema, name, kind, owner := r[0], r[1], r[2], r[3]
+		want := "healthcare_owner"
+		if schema == "reporting" && kind == "v" {
+			want = "healthcare_reporter" // reads all rows through its own narrow policies
+			views++
+		}
+		if owner != want {
+			t.Errorf("%s.%s (%s) is owned by %s, want %s", schema, name, kind, owner, want)
+		}
+	}
+	if views != len(reportingViews) {
+		t.Errorf("found %d reporting views, want %d", views, len(reportingViews))
+	}
+}
+
+// TestReportingViews seeds patients across owners so each view has one group
+// at exactly 5 (reported) and one at 4 or fewer (suppressed), then reads the
+// views as a reporting login.
+func TestReportingViews(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
+	var d1, d2, d3 int64
+	seed := `
+		insert into app.users (username, password_hash) values ('u1', $1), ('u2', $1), ('u3', $1);
+		insert into app.patients (owner_id, name, age, gender)
+		select (select id from app.users where username = case when g <= 3 then 'u1' when g <= 7 then 'u2' else 'u3' end),
+		       'Patient ' || g,
+		       case when g <= 5 then 20 else 70 end,
+		       case when g <= 5 then 'female' else 'male' end
+		  from generate_series(1, 9) g;
+		insert into app.doctors (name, specialization) values ('Dr One', 'Cardiology'), ('Dr Two', 'Dermatology'), ('Dr Three', 'Cardiology');`
+	// Multi-statement text needs the simple protocol: inline the hash.
+	if _, err := db.Pool.Exec(ctx, strings.ReplaceAll(seed, "$1", "'"+fakeHash+"'")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Pool.QueryRow(ctx, `select (select id from app.doctors where name = 'Dr One'), (select id from app.doctors where name = 'Dr Two'), (select id from app.doctors where name = 'Dr Three')`).Scan(&d1, &d2, &d3); err != nil {
+		t.Fatal(err)
+	}
+	// Dr One: patients 1-5 (5, reported). Dr Three: patient 1 (suppressed;
+	// Cardiology still counts 5 distinct). Dr Two: patients 6-9 (4, suppressed).
+	if _, err := db.Pool.Exec(ctx, `
+		insert into app.patient_doctors (patient_id, doctor_id)
+		select p.id, case when p.name in ('Patient 1','Patient 2','Patient 3','Patient 4','Patient 5') then $1::bigint else $2::bigint end
+		  from app.patients p
+		union all
+		select p.id, $3::bigint from app.patients p where p.name = 'Patient 1'`, d1, d2, d3); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"reporting.patients_per_specialization": {"Cardiology|5|false", "Dermatology|NULL|true"},
+		"reporting.patients_by_age_band":        {"18-29|female|5|false", "65+|male|NULL|true"},
+		"reporting.mappings_per_doctor": {
+			fmt.Sprintf("%d|Cardiology|5|false", d1), fmt.Sprintf("%d|Dermatology|NULL|true", d2), fmt.Sprintf("%d|Cardiology|NULL|true", d3)},
+	}
+	for _, v := range reportingViews {
+		t.Run("reporting login reads "+v+" with small counts suppressed", func(t *testing.T) {
+			withConn(t, &fixture{db: db}, func(ctx context.Context, conn *pgx.Conn) {
+				tx := asCaller(t, ctx, conn, nil, &reporting)
+				defer func() { _ = tx.Rollback(ctx) }()
+				rows, err := tx.Query(ctx, "select * from "+v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+					vals, err := r.Values()
+					parts := make([]string, len(vals))
+					for i, x := range vals {
+						parts[i] = "NULL"
+						if x != nil {
+							parts[i] = fmt.Sprint(x)
+						}
+					}
+					return strings.Join(parts, "|"), err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.Sort(got)
+				w := slices.Clone(want[v])
+				slices.Sort(w)
+				if !slices.Equal(got, w) {
+					t.Fatalf("%s:\n got %q\nwant %q", v, got, w)
+				}
+			})
+		})
+	}
+	// Nothing in app or api, whichever table or function it tries.
+	var probes []string
+	for _, r := range queryStrings(t, db, `
+		select 'select * from ' || c.oid::regclass::text || ' limit 1'
+		  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+		 where n.nspname = 'app' and c.relkind in ('r', 'p', 'v')`) {
+		probes = append(probes, r[0])
+	}
+	probes = append(probes, "select api.list_doctors(null, null, 1, 0)", "select api.me()",
+		"select app.current_user_id()", "select app.normalize_gender('m')")
+	for _, p := range probes {
+		t.Run("reporting login is refused: "+p, func(t *testing.T) {
+			withConn(t, &fixture{db: db}, func(ctx context.Context, conn *pgx.Conn) {
+				tx := asCaller(t, ctx, conn, nil, &reporting)
+				defer func() { _ = tx.Rollback(ctx) }()
+				_, err := tx.Exec(ctx, p)
+				if code, _ := sqlState(err); code != "42501" {
+					t.Fatalf("%v, want 42501", err)
+				}
+			})
+		})
+	}
+	t.Run("reporting login cannot set role healthcare_reporter", func(t *testing.T) {
+		withConn(t, &fixture{db: db}, func(ctx context.Context, conn *pgx.Conn) {
+			tx := asCaller(t, ctx, conn, nil, &reporting)
+			defer func() { _ = tx.Rollback(ctx) }()
+			_, err := tx.Exec(ctx, "set role healthcare_reporter")
+			if code, _ := sqlState(err); code != "42501" {
+				t.Fatalf("%v, want 42501", err)
+			}
+		})
+	})
+}
+
+// identifying matches a column that could hold a name, a username or an
+// e-mail address, or secrets.
+var identifying = regexp.MustCompile(`(?i)name|mail|user|password|hash|jti|token`)
+
+// TestReportingExposesNoIdentifiers checks by catalog what the views show and
+// what they read, and that their owner's way to all rows opens nothing else.
+func TestReportingExposesNoIdentifiers(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
+	cols := queryStrings(t, db, `
+		select c.relname, a.attname
+		  from pg_catalog.pg_attribute a
+		  join pg_catalog.pg_class c on c.oid = a.attrelid
+		  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+		 where n.nspname = 'reporting' and a.attnum > 0 and not a.attisdropped`)
+	if len(cols) == 0 {
+		t.Fatal("no reporting view columns found")
+	}
+	for _, c := range cols {
+		if identifying.MatchString(c[1]) {
+			t.Errorf("reporting.%s exposes column %s", c[0], c[1])
+		}
+	}
+	// The base columns each view's query reads (its rewrite rule's
+	// dependencies): no name, no account data at all.
+	deps := queryStrings(t, db, `
+		select distinct v.relname, t.oid::regclass::text, a.attname
+		  from pg_catalog.pg_rewrite r
+		  join pg_catalog.pg_class v on v.oid = r.ev_class
+		  join pg_catalog.pg_namespace n on n.oid = v.relnamespace
+		  join pg_catalog.pg_depend d on d.classid = 'pg_catalog.pg_rewrite'::regclass and d.objid = r.oid
+		  join pg_catalog.pg_class t on t.oid = d.refobjid and t.oid <> v.oid
+		  join pg_catalog.pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
+		 where n.nspname = 'reporting'`)
+	if len(deps) == 0 {
+		t.Fatal("found no base columns the reporting views read")
+	}
+	for _, d := range deps {
+		if d[1] == "app.users" || d[1] == "app.refresh_tokens" || identifying.MatchString(d[2]) {
+			t.Errorf("reporting.%s reads %s.%s", d[0], d[1], d[2])
+		}
+	}
+	// healthcare_reporter reads exactly these columns, writes nothing, and
+	// owns nothing but the views.
+	wantCols := []string{
+		"app.doctors.id", "app.doctors.specialization",
+		"app.patient_doctors.doctor_id", "app.patient_doctors.patient_id",
+		"app.patients.age", "app.patients.gender", "app.patients.id",
+	}
+	var readable []string
+	for _, r := range queryStrings(t, db, `
+		select c.oid::regclass::text || '.' || a.attname
+		  from pg_catalog.pg_class c
+		  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+		  join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+		 where n.nspname = 'app' and c.relkind in ('r', 'p')
+		   and pg_catalog.has_column_privilege('healthcare_reporter', c.oid, a.attnum, 'SELECT')
+		 order by 1`) {
+		readable = append(readable, r[0])
+	}
+	if !slices.Equal(readable, wantCols) {
+		t.Errorf("healthcare_reporter can read %v, want exactly %v", readable, wantCols)
+	}
+	for _, r := range queryStrings(t, db, `
+		select c.oid::regclass::text || ' ' || p.priv
+		  from pg_catalog.pg_class c
+		  join pg_catalog.pg_namespace n on n.oid = c.relnamespace,
+		       unnest(array['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p(priv)
+		 where n.nspname = 'app' and c.relkind in ('r', 'p')
+		   and pg_catalog.has_table_privilege('healthcare_reporter', c.oid, p.priv)`) {
+		t.Errorf("healthcare_reporter has %s", r[0])
+	}
+	for _, r := range queryStrings(t, db, `
+		select polname || ' on ' || polrelid::regclass::text || ' for ' || polcmd::text
+		  from pg_catalog.pg_policy
+		 where 'healthcare_reporter'::regrole = any (polroles) and polcmd <> 'r'`) {
+		t.Errorf("healthcare_reporter policy %s is not select-only", r[0])
+	}
+	// The reporting group: select on the views, nothing in app or api.
+	for _, v := range reportingViews {
+		for _, priv := range []string{"SELECT", "INSERT", "UPDATE", "DELETE"} {
+			var has bool
+			if err := db.Pool.QueryRow(context.Background(), "select pg_catalog.has_table_privilege('healthcare_reporting', $1, $2)", v, priv).Scan(&has); err != nil {
+				t.Fatal(err)
+			}
+			if has != (priv == "SELECT") {
+				t.Errorf("healthcare_reporting %s on %s: %v", priv, v, has)
+			}
+		}
+	}
+	for _, s := range []string{"app", "api"} {
+		for _, role := range []string{"healthcare_reporting", loginReporting} {
+			var has bool
+			if err := db.Pool.QueryRow(context.Background(), "select pg_catalog.has_schema_privilege($1, $2, 'USAGE')", role, s).Scan(&has); err != nil {
+				t.Fatal(err)
+			}
+			if has {
+				t.Errorf("%s has usage on schema %s", role, s)
+			}
+		}
+	}
+}
