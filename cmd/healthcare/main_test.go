@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"healthcare/internal/database"
+	"healthcare/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is a getenv over a fixed map: tests never read the real environment.
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+// syncBuffer is a bytes.Buffer safe to write from the server goroutine
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for name := range commands {
+		args := []string{name, "--help"}
+		if name == "db-access" {
+			args = []string{name, "grant", "--help"}
+		}
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := dispatch(context.Background(), args, env(), strings.NewReader(""), &out, &errOut)
+			if !errors.Is(err, flag.ErrHelp) {
+				t.Fatalf("--help returned %v, want flag.ErrHelp", err)
+			}
+			if exitCode(err) != 0 {
+				t.Fatalf("--help exits %d", exitCode(err))
+			}
+			if !strings.Contains(errOut.String(), "Usage: healthcare "+name) {
+				t.Fatalf("no usage line in %q", errOut.String())
+			}
+		})
+	}
+	var out bytes.Buffer
+	if err := dispatch(context.Background(), []string{"--help"}, env(), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for name := range commands {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("top-level help does not list %s", name)
+		}
+	}
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string // in the error
+		code int
+	}{
+		{"no command is a usage error", nil, "no command", 2},
+		{"an unknown command is named", []string{"frobnicate"}, `unknown command "frobnicate"`, 2},
+		{"an unknown flag is refused", []string{"serve", "--nope"}, "flag provided but not defined", 2},
+		{"migrate needs an action", []string{"migrate"}, "up, status or to N", 2},
+		{"migrate to needs a number", []string{"migrate", "to", "x"}, "not a version number", 2},
+		{"migrate refuses to guess a connection", []string{"migrate", "up"}, "MIGRATION_DATABASE_URL", 2},
+		{"db-access needs an action", []string{"db-access"}, "grant or revoke", 2},
+		{"db-access grant needs a user", []string{"db-access", "grant", "--role", "x"}, "--user is required", 2},
+		{"db-access grant needs a role", []string{"db-access", "grant", "--user", "x"}, "--role is required", 2},
+		{"createsuperuser needs a connection", []string{"createsuperuser", "--username", "a"}, "MIGRATION_DATABASE_URL", 2},
+		{"serve without a secret key says which variable", []string{"serve", "--database-url", "postgres://x@127.0.0.1:1/x"}, "SECRET_KEY", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := dispatch(context.Background(), tc.args, env(), strings.NewReader(""), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if got := exitCode(err); got != tc.code {
+				t.Fatalf("exit code %d, want %d", got, tc.code)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := dispatch(context.Background(), []string{"version"}, env(), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "healthcare ") {
+		t.Fatalf("version printed %q", out.String())
+	}
+}
+
+func TestSCRAMVerifierShape(t *testing.T) {
+	v, err := scramVerifier("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`).MatchString(v) {
+		t.Fatalf("verifier %q", v)
+	}
+}
+
+const testSecret = "0123456789abcdef0123456789abcdef-test-only"
+
+// startServe runs `serve` on 127.0.0.1:0 against db as the runtime login
+// and returns its base URL once /healthz answers.
+func startServe(t *testing.T, db *pgtest.DB) string {
+	t.Helper()
+	// migrate up grants this; the template was migrated by pgtest.
+	if _, err := db.Pool.Exec(context.Background(), "grant select on "+database.VersionTable+" to healthcare_api"); err != nil {
+		t.Fatal(err)
+	}
+	appURL := db.EnsureLogin(t, pgtest.AppRole, pgtest.APIGroup)
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", appURL},
+			env("SECRET_KEY", testSecret, "ARGON2_MEMORY_KIB", "7168"), nil, io.Discard, logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop within 20s of cancel")
+		}
+	})
+	addrRE := regexp.MustCompile(`"addr":"(http://[^"]+)"`)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, logs.String())
+		default:
+		}
+		if m := addrRE.FindStringSubmatch(logs.String()); m != nil {
+			resp, err := http.Get(m[1] + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return m[1]
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("serve did not become healthy:\n%s", logs.String())
+	return ""
+}
+
+// api makes one JSON request and decodes the answer into out (if non-nil).
+func api(t *testing.T, method, url, token string, body any, wantStatus int, out any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantStatus {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, url, resp.StatusCode, wantStatus, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, url, err, data)
+		}
+	}
+}
+
+func login(t *testing.T, base, user, password string) string {
+	t.Helper()
+	var tok struct{ Access string }
+	api(t, "POST", base+"/api/auth/login/", "", map[string]string{"username": user, "password": password}, 200, &tok)
+	return tok.Access
+}
+
+func TestServeEndToEndWithCreateSuperuser(t *testing.T) {
+	db := pgtest.New(t)
+	base := startServe(t, db)
+
+	// The public directory answers without a token.
+	var page struct{ Count int }
+	api(t, "GET", base+"/api/doctors/", "", nil, 200, &page)
+
+	// createsuperuser by flags, password on stdin, over the privileged URL.
+	var out bytes.Buffer
+	err := runCreateSuperuser(context.Background(),
+		[]string{"--database-url", db.SuperURL, "--username", "root_admin", "--email", "root@example.com", "--password-stdin"},
+		env(), strings.NewReader("correct horse battery\n"), &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Superuser created successfully") {
+		t.Fatalf("output %q", out.String())
+	}
+	var me struct {
+		Username string
+		IsAdmin  bool `json:"is_admin"`
+	}
+	api(t, "GET", base+"/api/auth/me/", login(t, base, "root_admin", "correct horse battery"), nil, 200, &me)
+	if me.Username != "root_admin" || !me.IsAdmin {
+		t.Fatalf("me = %+v, want root_admin with is_admin", me)
+	}
+
+	// The same username again is a clear error, not a second admin.
+	err = runCreateSuperuser(context.Background(),
+		[]string{"--database-url", db.SuperURL, "--username", "ROOT_admin", "--password-stdin"},
+		env(), strings.NewReader("another password\n"), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("duplicate admin: %v", err)
+	}
+
+	// Environment variables work for scripts, and a short password is refused.
+	err = runCreateSuperuser(context.Background(), []string{"--database-url", db.SuperURL, "--no-input"},
+		env("SUPERUSER_USERNAME", "envadmin", "SUPERUSER_PASSWORD", "short"), nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "at least 8") {
+		t.Fatalf("short password: %v", err)
+	}
+}
+
+func TestDBAccessGrantSeesOnlyOwnPatients(t *testing.T) {
+	db := pgtest.New(t)
+	base := startServe(t, db)
+	for _, u := range []string{"carol", "dave"} {
+		api(t, "POST", base+"/api/auth/register/", "", map[string]string{"username": u, "password": u + "-password", "email": u + "@example.com"}, 201, nil)
+		tok := login(t, base, u, u+"-password")
+		for i := 0; i < 2; i++ {
+			api(t, "POST", base+"/api/patients/", tok, map[string]any{"name": fmt.Sprintf("%s patient %d", u, i), "age": 30 + i}, 201, nil)
+		}
+	}
+	role := "cmdtest_" + strings.ToLower(strings.ReplaceAll(db.Name, "pgtest_", ""))
+	var out bytes.Buffer
+	err := runDBAccess(context.Background(),
+		[]string{"grant", "--database-url", db.SuperURL, "--user", "carol", "--role", role, "--password-stdin"},
+		env(), strings.NewReader(db.LoginPassword(role)+"\n"), &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = runDBAccess(context.Background(), []string{"revoke", "--database-url", db.SuperURL, "--user", "carol", "--drop-role"},
+			env(), nil, io.Discard, io.Discard)
+	})
+	if !strings.Contains(out.String(), "created login "+role) {
+		t.Fatalf("output %q", out.String())
+	}
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.LoginURL(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var body string
+	if err := conn.QueryRow(ctx, "select api.list_patients()::text").Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Count   int
+		Results []struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
+		t.Fatal(err)
+	}
+	if page.Count != 2 {
+		t.Fatalf("linked login sees %d patients, want carol's 2: %s", page.Count, body)
+	}
+	for _, p := range page.Results {
+		if !strings.HasPrefix(p.Name, "carol ") {
+			t.Fatalf("linked login sees %q", p.Name)
+		}
+	}
+	// Trying to become someone else changes nothing.
+	var n int
+	if err := conn.QueryRow(ctx, "select set_config('app.user_id', (select max(id) from app.users)::text, false) is not null, (select count(*) from app.patients)").Scan(new(bool), &n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("after set app.user_id the login sees %d patients, want 2", n)
+	}
+
+	// A login that is already in healthcare_api can never be linked.
+	db.EnsureLogin(t, pgtest.AppRole, pgtest.APIGroup)
+	err = runDBAccess(ctx, []string{"grant", "--database-url", db.SuperURL, "--user", "dave", "--role", pgtest.AppRole},
+		env(), nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "cannot be a personal login") {
+		t.Fatalf("linking a healthcare_api member: %v", err)
+	}
+}
+
+func TestServeRefusesSuperuser(t *testing.T) {
+	db := pgtest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", db.SuperURL},
+		env("SECRET_KEY", testSecret), nil, io.Discard, io.Discard)
+	if !errors.Is(err, database.ErrUnsafeRole) {
+		t.Fatalf("serve as superuser returned %v, want ErrUnsafeRole", err)
+	}
+}
+
+func TestServeRefusesUnmigratedDatabase(t *testing.T) {
+	db := pgtest.New(t)
+	appURL := db.EnsureLogin(t, pgtest.AppRole, pgtest.APIGroup)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, "grant select on "+database.VersionTable+" to healthcare_api"); err != nil {
+		t.Fatal(err)
+	}
+	// Pretend the database is one migration behind this binary.
+	if _, err := db.Pool.Exec(ctx, "update "+database.VersionTable+" set version = version - 1"); err != nil {
+		t.Fatal(err)
+	}
+	err := runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", appURL},
+		env("SECRET_KEY", testSecret), nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "migrate up") {
+		t.Fatalf("serve on an old schema returned %v", err)
+	}
+}
