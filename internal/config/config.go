@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"runtime"
@@ -55,6 +56,15 @@ var variables = []Variable{
 	{Name: "LOGIN_CONCURRENCY", Description: "Maximum argon2 hashes running at once; callers beyond it wait or get 503. Default: GOMAXPROCS."},
 	{Name: "CORS_ALLOWED_ORIGINS", Description: "Comma-separated origins allowed by CORS (e.g. https://app.example.com), or *; empty disables CORS."},
 	{Name: "MAX_BODY_BYTES", Default: "1048576", Description: "Largest accepted request body in bytes (larger: 413)."},
+	{Name: "HTTP_READ_HEADER_TIMEOUT", Default: "5s", Description: "Time a client has to send the request line and headers; a slow client is cut off after it (Go duration)."},
+	{Name: "HTTP_READ_TIMEOUT", Default: "30s", Description: "Time a client has to send the whole request, body included (Go duration)."},
+	{Name: "HTTP_WRITE_TIMEOUT", Default: "30s", Description: "Time from the end of the request headers to the end of the response; keep it above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT (Go duration)."},
+	{Name: "HTTP_IDLE_TIMEOUT", Default: "120s", Description: "How long an idle keep-alive connection stays open (Go duration)."},
+	{Name: "HTTP_MAX_HEADER_BYTES", Default: "65536", Description: "Largest accepted request header block in bytes (larger: 431)."},
+	{Name: "LOGIN_MAX_FAILURES_PER_ACCOUNT", Default: "5", Description: "Failed logins per account (any address) within LOGIN_FAILURE_WINDOW before further attempts get 429. Counted in PostgreSQL, so shared by every server copy."},
+	{Name: "LOGIN_MAX_FAILURES_PER_ADDRESS", Default: "50", Description: "Failed logins per client address (any account) within LOGIN_FAILURE_WINDOW before further attempts get 429."},
+	{Name: "LOGIN_FAILURE_WINDOW", Default: "15m", Description: "Length of the login failure window; a throttled client may retry when the window that began with its first failure ends (Go duration, at least 1s)."},
+	{Name: "TRUSTED_PROXIES", Description: "Comma-separated proxy addresses or CIDRs (e.g. 10.0.0.0/8) whose X-Forwarded-For is believed when finding the client address for login throttling; empty: the connection's address is used and X-Forwarded-For ignored."},
 }
 
 // Variables returns every environment variable the package reads, in
@@ -91,6 +101,21 @@ type Config struct {
 
 	CORSAllowedOrigins []string
 	MaxBodyBytes       int64
+
+	// http.Server limits: a slow or hostile client cannot hold a
+	// connection longer than these.
+	HTTPReadHeaderTimeout time.Duration
+	HTTPReadTimeout       time.Duration
+	HTTPWriteTimeout      time.Duration
+	HTTPIdleTimeout       time.Duration
+	HTTPMaxHeaderBytes    int
+
+	// Login throttling, enforced in PostgreSQL (migration 007).
+	LoginMaxFailuresPerAccount int
+	LoginMaxFailuresPerAddress int
+	LoginFailureWindow         time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // OWASP's argon2id floor: m=7168 KiB with t=5 is its lowest-memory entry,
@@ -240,12 +265,45 @@ func parse(get func(string) string) (Config, error) {
 		c.LoginConcurrency = int(integer("LOGIN_CONCURRENCY", 32))
 	}
 	c.MaxBodyBytes = integer("MAX_BODY_BYTES", 64)
+	c.HTTPReadHeaderTimeout = duration("HTTP_READ_HEADER_TIMEOUT")
+	c.HTTPReadTimeout = duration("HTTP_READ_TIMEOUT")
+	c.HTTPWriteTimeout = duration("HTTP_WRITE_TIMEOUT")
+	c.HTTPIdleTimeout = duration("HTTP_IDLE_TIMEOUT")
+	c.HTTPMaxHeaderBytes = int(integer("HTTP_MAX_HEADER_BYTES", 32))
+	c.LoginMaxFailuresPerAccount = int(integer("LOGIN_MAX_FAILURES_PER_ACCOUNT", 32))
+	c.LoginMaxFailuresPerAddress = int(integer("LOGIN_MAX_FAILURES_PER_ADDRESS", 32))
+	c.LoginFailureWindow = duration("LOGIN_FAILURE_WINDOW")
+	for _, p := range strings.Split(val("TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			bad("TRUSTED_PROXIES", "IP addresses or CIDRs such as 10.0.0.0/8")
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
 	for _, o := range strings.Split(val("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// parsePrefix reads a CIDR or a single address (as a /32 or /128).
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func isSecret(name string) bool {
@@ -353,6 +411,27 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 1 {
 		fail("MAX_BODY_BYTES", "must be positive")
 	}
+	for name, d := range map[string]time.Duration{
+		"HTTP_READ_HEADER_TIMEOUT": c.HTTPReadHeaderTimeout, "HTTP_READ_TIMEOUT": c.HTTPReadTimeout,
+		"HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout,
+	} {
+		// Zero would mean "no limit" to net/http: refuse it.
+		if d <= 0 {
+			fail(name, "must be positive")
+		}
+	}
+	if c.HTTPMaxHeaderBytes < 1024 || c.HTTPMaxHeaderBytes > 16<<20 {
+		fail("HTTP_MAX_HEADER_BYTES", "want 1024-16777216, got %d", c.HTTPMaxHeaderBytes)
+	}
+	if c.LoginMaxFailuresPerAccount < 1 {
+		fail("LOGIN_MAX_FAILURES_PER_ACCOUNT", "must be at least 1")
+	}
+	if c.LoginMaxFailuresPerAddress < 1 {
+		fail("LOGIN_MAX_FAILURES_PER_ADDRESS", "must be at least 1")
+	}
+	if c.LoginFailureWindow < time.Second {
+		fail("LOGIN_FAILURE_WINDOW", "must be at least 1s")
+	}
 	for _, o := range c.CORSAllowedOrigins {
 		if err := checkOrigin(o); err != nil {
 			fail("CORS_ALLOWED_ORIGINS", "%q: %v", o, err)
@@ -389,6 +468,9 @@ func (c Config) Warnings() []string {
 		w = append(w, "SECRET_KEY is not set: using a random key for this process; tokens will not survive a restart")
 	} else if len(c.SecretKey) < 32 {
 		w = append(w, "SECRET_KEY is shorter than 32 bytes")
+	}
+	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= c.DBAcquireTimeout+c.DBStatementTimeout {
+		w = append(w, "HTTP_WRITE_TIMEOUT is not above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT: slow requests may be cut off without an answer")
 	}
 	if uint64(c.Argon2MemoryKiB)*uint64(c.Argon2Iterations) < owaspMinCost || c.Argon2MemoryKiB < owaspMinMemoryKiB {
 		w = append(w, "argon2 parameters are below OWASP's minimum")
@@ -450,7 +532,24 @@ func (c Config) fields() [][2]string {
 		{"login_concurrency", strconv.Itoa(c.LoginConcurrency)},
 		{"cors_allowed_origins", strings.Join(c.CORSAllowedOrigins, ",")},
 		{"max_body_bytes", strconv.FormatInt(c.MaxBodyBytes, 10)},
+		{"http_read_header_timeout", c.HTTPReadHeaderTimeout.String()},
+		{"http_read_timeout", c.HTTPReadTimeout.String()},
+		{"http_write_timeout", c.HTTPWriteTimeout.String()},
+		{"http_idle_timeout", c.HTTPIdleTimeout.String()},
+		{"http_max_header_bytes", strconv.Itoa(c.HTTPMaxHeaderBytes)},
+		{"login_max_failures_per_account", strconv.Itoa(c.LoginMaxFailuresPerAccount)},
+		{"login_max_failures_per_address", strconv.Itoa(c.LoginMaxFailuresPerAddress)},
+		{"login_failure_window", c.LoginFailureWindow.String()},
+		{"trusted_proxies", prefixesString(c.TrustedProxies)},
 	}
+}
+
+func prefixesString(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // String prints the configuration with secrets masked.

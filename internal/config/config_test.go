@@ -41,6 +41,15 @@ func TestDefaults(t *testing.T) {
 		Argon2Parallelism:  1,
 		LoginConcurrency:   runtime.GOMAXPROCS(0),
 		MaxBodyBytes:       1 << 20,
+
+		HTTPReadHeaderTimeout:      5 * time.Second,
+		HTTPReadTimeout:            30 * time.Second,
+		HTTPWriteTimeout:           30 * time.Second,
+		HTTPIdleTimeout:            120 * time.Second,
+		HTTPMaxHeaderBytes:         64 << 10,
+		LoginMaxFailuresPerAccount: 5,
+		LoginMaxFailuresPerAddress: 50,
+		LoginFailureWindow:         15 * time.Minute,
 	}
 	if fmt.Sprintf("%#v", c) != fmt.Sprintf("%#v", want) || c.SecretKey != want.SecretKey {
 		t.Fatalf("defaults:\n got %v\nwant %v", c, want)
@@ -371,5 +380,31 @@ func TestValidateReportsAll(t *testing.T) {
 	}
 	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 3 {
 		t.Errorf("Validate joined %d errors, want 3: %v", n, err)
+	}
+}
+
+func TestLimitsAndThrottleSettings(t *testing.T) {
+	c, err := Load(env(map[string]string{"SECRET_KEY": goodKey, "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,::1",
+		"HTTP_READ_HEADER_TIMEOUT": "2s", "LOGIN_MAX_FAILURES_PER_ACCOUNT": "3", "LOGIN_FAILURE_WINDOW": "1m"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := prefixesString(c.TrustedProxies); got != "10.0.0.0/8,192.168.1.7/32,::1/128" {
+		t.Fatalf("TRUSTED_PROXIES = %s", got)
+	}
+	if c.HTTPReadHeaderTimeout != 2*time.Second || c.LoginMaxFailuresPerAccount != 3 || c.LoginFailureWindow != time.Minute {
+		t.Fatalf("config = %v", c)
+	}
+	for name, value := range map[string]string{
+		"TRUSTED_PROXIES":                "not-an-ip",
+		"HTTP_READ_TIMEOUT":              "0s",
+		"HTTP_MAX_HEADER_BYTES":          "10",
+		"LOGIN_MAX_FAILURES_PER_ADDRESS": "0",
+		"LOGIN_FAILURE_WINDOW":           "10ms",
+	} {
+		_, err := Load(env(map[string]string{"SECRET_KEY": goodKey, name: value}), "")
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: err = %v; want an error naming the variable", name, value, err)
+		}
 	}
 }

@@ -42,6 +42,10 @@ var (
 	FnRotateRefreshToken = apiFunc("rotate_refresh_token", "uuid", "uuid", "timestamptz")          // old jti, new jti, expires
 	FnRevokeRefreshToken = apiFunc("revoke_refresh_token", "uuid")                                 // jti
 	FnMe                 = apiFunc("me")
+	// Login throttling (migration 007): attempt = throttle check, advance
+	// count and credentials in one call; complete = reset and refresh token.
+	FnLoginAttempt  = apiFunc("login_attempt", "text", "text", "int", "int", "int")                      // username, address, max per account, max per address, window seconds
+	FnCompleteLogin = apiFunc("complete_login", "text", "text", "bigint", "uuid", "uuid", "timestamptz") // username, address, user, jti, family, expires
 
 	// Patients.
 	FnListPatients  = apiFunc("list_patients", "int", "int")                     // limit, offset
