@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
+	"net/netip"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -117,8 +119,10 @@ type storedCredentials struct {
 
 // login checks a password and issues a new token family. An unknown or
 // inactive user costs the same argon2 work as a wrong password and gets the
-// same answer, so usernames cannot be probed.
-func login(db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher) http.Handler {
+// same answer, so usernames cannot be probed. Failures are counted in
+// PostgreSQL per account and per client address; past the limits the
+// answer is 429 with Retry-After, whatever the password.
+func login(db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher, limits LoginThrottle, trusted []netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := decode[credentialsInput](r)
 		if err != nil {
@@ -132,12 +136,13 @@ func login(db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher) http.Handl
 			writeError(w, r, err)
 			return
 		}
-		userID, err := checkPassword(r, db, hasher, in.Username.Value, in.Password.Value)
+		address := clientAddress(r, trusted)
+		userID, err := checkPassword(r, db, hasher, limits, in.Username.Value, address, in.Password.Value)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		pair, err := issuePair(r, db, tokens, userID)
+		pair, err := issuePair(r, db, tokens, userID, in.Username.Value, address)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -146,20 +151,32 @@ func login(db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher) http.Handl
 	})
 }
 
+// loginAttempt is api.login_attempt's answer.
+type loginAttempt struct {
+	Throttled   bool               `json:"throttled"`
+	RetryAfter  int                `json:"retry_after"`
+	Credentials *storedCredentials `json:"credentials"`
+}
+
 // checkPassword returns the user id when the password is right, else
-// errBadCredentials.
-func checkPassword(r *http.Request, db *database.DB, hasher *auth.Hasher, username, password string) (int64, error) {
-	raw, err := db.Call(r.Context(), identity(r), database.FnCredentials, username)
+// errBadCredentials, or a 429 when the account or address is throttled.
+// One round trip: api.login_attempt checks the limits, counts this attempt
+// as a failure in advance and returns the credentials.
+func checkPassword(r *http.Request, db *database.DB, hasher *auth.Hasher, limits LoginThrottle, username, address, password string) (int64, error) {
+	raw, err := db.Call(r.Context(), identity(r), database.FnLoginAttempt, username, address,
+		int32(limits.MaxPerAccount), int32(limits.MaxPerAddress), int32(limits.Window/time.Second))
 	if err != nil {
 		return 0, err
 	}
-	var cred storedCredentials
-	if raw != nil {
-		if err := json.Unmarshal(raw, &cred); err != nil {
-			return 0, fmt.Errorf("read credentials: %w", err)
-		}
+	var attempt loginAttempt
+	if err := json.Unmarshal(raw, &attempt); err != nil {
+		return 0, fmt.Errorf("read login attempt: %w", err)
 	}
-	if raw == nil || !cred.IsActive {
+	if attempt.Throttled {
+		return 0, throttled(attempt.RetryAfter)
+	}
+	cred := attempt.Credentials
+	if cred == nil || !cred.IsActive {
 		if err := hasher.VerifyDummy(r.Context(), password); err != nil {
 			return 0, hashError(err)
 		}
@@ -176,11 +193,12 @@ func checkPassword(r *http.Request, db *database.DB, hasher *auth.Hasher, userna
 }
 
 // issuePair signs an access token and the first refresh token of a new
-// family, and records the refresh token so it can be rotated and revoked.
-// The first database call (credentials) and this one make login the one
-// route with two round trips; they cannot be merged because the password
-// check happens in Go between them.
-func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int64) (tokenPair, error) {
+// family, and records the refresh token so it can be rotated and revoked;
+// the same call resets the account's failure count. The first database
+// call (login_attempt) and this one make a successful login the one route
+// with two round trips; they cannot be merged because the password check
+// happens in Go between them. A failed login takes one.
+func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int64, username, address string) (tokenPair, error) {
 	access, _, err := tokens.IssueAccess(userID)
 	if err != nil {
 		return tokenPair{}, err
@@ -190,7 +208,7 @@ func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int
 		return tokenPair{}, err
 	}
 	id := database.Identity{UserID: userID, RequestID: requestID(r.Context())}
-	if _, err := db.Call(r.Context(), id, database.FnIssueRefreshToken, userID, rc.ID, rc.Family, rc.ExpiresAt); err != nil {
+	if _, err := db.Call(r.Context(), id, database.FnCompleteLogin, username, address, userID, rc.ID, rc.Family, rc.ExpiresAt); err != nil {
 		return tokenPair{}, err
 	}
 	return tokenPair{Refresh: refresh, Access: access}, nil

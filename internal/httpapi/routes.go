@@ -30,7 +30,7 @@ func addRoutes(r *httprouter.Router, opts Options, db *database.DB, tokens *auth
 
 	// Accounts and tokens.
 	handle(post, "/api/auth/register/", register(db, hasher))
-	handle(post, "/api/auth/login/", login(db, tokens, hasher))
+	handle(post, "/api/auth/login/", login(db, tokens, hasher, opts.LoginThrottle.withDefaults(), opts.TrustedProxies))
 	handle(post, "/api/auth/refresh/", refresh(db, tokens))
 	handle(post, "/api/auth/logout/", logout(db, tokens))
 	handle(get, "/api/auth/me/", a.Require(me(db)))

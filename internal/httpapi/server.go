@@ -11,6 +11,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/netip"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/rs/zerolog"
@@ -33,6 +34,14 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
+	// LoginThrottle limits failed logins per account and per address.
+	LoginThrottle LoginThrottle
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// address for login throttling; empty means the connection's peer.
+	TrustedProxies []netip.Prefix
+	// CORSAllowedOrigins is the CORS allow-list ("*" for any origin);
+	// empty, the default, turns CORS off.
+	CORSAllowedOrigins []string
 }
 
 // Server is the REST API as an http.Handler.
@@ -41,8 +50,8 @@ type Server struct {
 }
 
 // NewServer wires the middleware chain around the router:
-// recover -> request id -> access log -> security headers -> body limit ->
-// router (-> per route: token check -> handler).
+// recover -> request id -> access log -> security headers -> CORS ->
+// body limit -> router (-> per route: token check -> handler).
 func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher, logger zerolog.Logger) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -51,6 +60,7 @@ func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.
 	addRoutes(router, opts, db, tokens, hasher)
 	var h http.Handler = router
 	h = limitBody(opts.MaxBodyBytes, h)
+	h = cors(opts.CORSAllowedOrigins, h)
 	h = securityHeaders(h)
 	h = accessLog(logger, opts.Observe, h)
 	h = withRequestID(h)
