@@ -15,6 +15,7 @@ import (
 	"healthcare/internal/config"
 	"healthcare/internal/database"
 	"healthcare/internal/httpapi"
+	"healthcare/internal/metrics"
 )
 
 const serveAbout = `
@@ -97,9 +98,21 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
+	m := metrics.New(db.Pool().Stat)
 	handler := httpapi.NewServer(httpapi.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        func(ctx context.Context) error { return checkMigrated(ctx, db) },
+		Observe: func(ri httpapi.RequestInfo) {
+			m.ObserveRequest(ri.Method, ri.Route, ri.Status, ri.Duration)
+		},
+		Metrics: m.Handler(),
+		LoginThrottle: httpapi.LoginThrottle{
+			MaxPerAccount: cfg.LoginMaxFailuresPerAccount,
+			MaxPerAddress: cfg.LoginMaxFailuresPerAddress,
+			Window:        cfg.LoginFailureWindow,
+		},
+		TrustedProxies:     cfg.TrustedProxies,
+		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 	}, db, tokens, hasher, log)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
