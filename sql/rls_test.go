@@ -126,6 +126,7 @@ var (
 	psqlASetRole   = loginCaller("psql login of A after `set role healthcare_user`", loginPsqlA, "set role healthcare_user")
 	psqlAAll       = loginCaller("psql login of A after set role and set app.user_id = B", loginPsqlA,
 		"set role healthcare_user", "set app.user_id = '{B}'", "select set_config('app.user_id', '{B}', false)")
+	psqlAJunk = loginCaller("psql login of A after `set app.user_id = 'junk'`", loginPsqlA, "set app.user_id = 'junk'")
 	unlinked  = loginCaller("unlinked psql login", loginUnlinked)
 	reporting = loginCaller("reporting login", loginReporting)
 )
@@ -808,6 +809,9 @@ func TestIdentityCannotBeSpoofed(t *testing.T) {
 		{&psqlASetRole, func(f *fixture) *int64 { return &f.userA }},
 		{&psqlAAll, func(f *fixture) *int64 { return &f.userA }},
 		{&unlinked, func(*fixture) *int64 { return nil }},
+		// For a psql login the setting is never read, so junk must not
+		// even raise an error.
+		{&psqlAJunk, func(f *fixture) *int64 { return &f.userA }},
 	}
 	for _, w := range who {
 		t.Run(w.c.desc+" is identified correctly", func(t *testing.T) {
@@ -1188,4 +1192,29 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 			}
 		})
 	}
+	// Every policy and api function asks app.current_user_id() (and
+	// app.current_user_is_admin()) first: that lookup must be an index probe
+	// too, or every request scans all accounts.
+	t.Run("the identity lookup reaches app.users by index", func(t *testing.T) {
+		plans = nil
+		tx := asCaller(t, ctx, conn, nil, &a)
+		defer func() { _ = tx.Rollback(ctx) }()
+		var got int64
+		if err := tx.QueryRow(ctx, "select app.current_user_id() from app.current_user_is_admin()").Scan(&got); err != nil || got != userA {
+			t.Fatalf("app.current_user_id() = %d, %v; want %d", got, err, userA)
+		}
+		found := 0
+		for _, p := range plans {
+			if !strings.Contains(p, "from app.users u") {
+				continue
+			}
+			found++
+			if strings.Contains(p, "Seq Scan on users") {
+				t.Errorf("sequential scan of app.users (%d accounts) to identify the caller:\n%s", 2000, p)
+			}
+		}
+		if found == 0 {
+			t.Fatalf("auto_explain reported no lookup in app.users; plans seen:\n%s", strings.Join(plans, "\n---\n"))
+		}
+	})
 }
