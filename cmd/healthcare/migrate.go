@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -24,11 +25,16 @@ this command agree.
 Migrations create roles and objects, so they need the privileged
 connection: --database-url or MIGRATION_DATABASE_URL (a superuser, or a
 CREATEROLE role that is a member of healthcare_owner). The server's own
-DATABASE_URL is never used here.`
+DATABASE_URL is never used here.
+
+--runtime-role NAME (with up) also creates the server's login role, a plain
+member of healthcare_api, with the password in DB_PASSWORD.`
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", "[--database-url URL] up | status | to N", migrateAbout, stderr)
+	fs := newFlagSet("migrate", "[--database-url URL] [--runtime-role NAME] up | status | to N", migrateAbout, stderr)
 	dbURL := fs.String("database-url", "", "privileged database connection (default MIGRATION_DATABASE_URL)")
+	runtimeRole := fs.String("runtime-role", "", "after up: create or update this LOGIN role as a plain member of healthcare_api, "+
+		"with the password in DB_PASSWORD (for docker-compose and first deployments)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -81,6 +87,16 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	if err := migrateTo(ctx, conn, target); err != nil {
 		return err
+	}
+	if *runtimeRole != "" {
+		password := lookupEnv(getenv, "DB_PASSWORD")
+		if password == "" {
+			return errors.New("migrate --runtime-role: set DB_PASSWORD to the runtime login's password")
+		}
+		if err := ensureLogin(ctx, conn, *runtimeRole, "healthcare_api", password); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "runtime login %s is a member of healthcare_api\n", *runtimeRole)
 	}
 	current, latest, err := database.MigrationStatus(ctx, conn)
 	if err != nil {

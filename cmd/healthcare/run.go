@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"db-access":       {"give an app user a personal psql login, or take it away", runDBAccess},
 	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000", runDev},
 	"version":         {"print the version", runVersion},
+	"healthcheck":     {"exit 0 when the server's /healthz answers (for containers)", runHealthcheck},
 }
 
 // usageError is a mistake in the command line: exit status 2, as flag
