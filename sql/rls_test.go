@@ -179,7 +179,7 @@ type access struct {
 	delA, delB outcome
 }
 
-// Shorthands for the rows that repeat. Each is spelled out in full once.
+// Shorthands for rows that repeat across callers.
 var (
 	allDenied = access{selA: denied, selB: denied, insA: denied, insB: denied, updA: denied, updB: denied, delA: denied, delB: denied}
 	// reads decided by policy, every write refused by missing grants.
@@ -207,7 +207,7 @@ type relation struct {
 }
 
 func relations() []relation {
-	pick := func(f *fixture, b bool, a, bb any) any {
+	pick := func(b bool, a, bb any) any {
 		if b {
 			return bb
 		}
@@ -223,7 +223,7 @@ func relations() []relation {
 	rels := []relation{
 		{
 			name: "app.users", noun: "account of", insNouns: [2]string{"an account"},
-			key: func(f *fixture, b bool) any { return pick(f, b, f.userA, f.userB) },
+			key: func(f *fixture, b bool) any { return pick(b, f.userA, f.userB) },
 			sel: `select id from app.users where id = $1`,
 			ins: func(*fixture, bool) (string, []any) {
 				return `insert into app.users (username, password_hash) values ('mallory', $1) returning id::text`, []any{fakeHash}
@@ -240,7 +240,7 @@ func relations() []relation {
 		},
 		{
 			name: "app.patients", noun: "patient of", insNouns: [2]string{"a patient"},
-			key: func(f *fixture, b bool) any { return pick(f, b, f.patientA, f.patientB) },
+			key: func(f *fixture, b bool) any { return pick(b, f.patientA, f.patientB) },
 			sel: `select id from app.patients where id = $1`,
 			ins: func(*fixture, bool) (string, []any) {
 				return `insert into app.patients (name, age, gender) values ('Matrix Patient', 33, 'other') returning id::text`, nil
@@ -263,7 +263,7 @@ func relations() []relation {
 		},
 		{
 			name: "app.doctors", noun: "doctor of", insNouns: [2]string{"a doctor"},
-			key: func(f *fixture, b bool) any { return pick(f, b, f.doctorA, f.doctorB) },
+			key: func(f *fixture, b bool) any { return pick(b, f.doctorA, f.doctorB) },
 			sel: `select id from app.doctors where id = $1`,
 			ins: func(*fixture, bool) (string, []any) {
 				return `insert into app.doctors (name, specialization) values ('Dr Matrix', 'Matrixology') returning id::text`, nil
@@ -290,7 +290,7 @@ func relations() []relation {
 		},
 		{
 			name: "app.patient_doctors", noun: "mapping of", insNouns: [2]string{"a mapping of A's patient", "a mapping of B's patient"},
-			key: func(f *fixture, b bool) any { return pick(f, b, f.mappingA, f.mappingB) },
+			key: func(f *fixture, b bool) any { return pick(b, f.mappingA, f.mappingB) },
 			sel: `select id from app.patient_doctors where id = $1`,
 			// A new pair each: the patient with the other user's doctor.
 			ins: func(f *fixture, b bool) (string, []any) {
@@ -319,7 +319,7 @@ func relations() []relation {
 		},
 		{
 			name: "app.refresh_tokens", noun: "refresh token of", insNouns: [2]string{"a refresh token"},
-			key: func(f *fixture, b bool) any { return pick(f, b, f.tokenA, f.tokenB) },
+			key: func(f *fixture, b bool) any { return pick(b, f.tokenA, f.tokenB) },
 			sel: `select jti from app.refresh_tokens where jti = $1::uuid`,
 			ins: func(f *fixture, _ bool) (string, []any) {
 				return `insert into app.refresh_tokens (jti, family, user_id, expires_at)
