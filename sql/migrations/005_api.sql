@@ -573,8 +573,11 @@ reset role;
 
 set local role healthcare_owner;
 drop schema api cascade;
+-- The owner role may not create schemas; the migrating role does, as in 001.
+reset role;
 create schema api authorization healthcare_owner;
 grant usage on schema api to healthcare_api, healthcare_user;
+set local role healthcare_owner;
 drop function app.require_user(), app.page_limit(integer), app.page_offset(integer), app.url_encode(text),
   app.page(bigint, json, text, integer, integer, text),
   app.patient_json(app.patients), app.doctor_json(app.doctors), app.mapping_json(app.patient_doctors),
