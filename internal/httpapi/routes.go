@@ -7,6 +7,7 @@ import (
 
 	"healthcare/internal/auth"
 	"healthcare/internal/database"
+	"healthcare/internal/openapi"
 )
 
 // addRoutes is the whole API surface, readable top to bottom. Paths keep
@@ -27,6 +28,9 @@ func addRoutes(r *httprouter.Router, opts Options, db *database.DB, tokens *auth
 	if opts.Metrics != nil {
 		handle(get, "/metrics", opts.Metrics)
 	}
+
+	// The OpenAPI 3.1 document describing every route below.
+	handle(get, openapi.Path, openapi.Handler())
 
 	// Accounts and tokens.
 	handle(post, "/api/auth/register/", register(db, hasher))

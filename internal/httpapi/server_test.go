@@ -18,6 +18,7 @@ import (
 
 	"healthcare/internal/auth"
 	"healthcare/internal/database"
+	"healthcare/internal/openapi"
 	"healthcare/internal/pgtest"
 )
 
@@ -146,7 +147,33 @@ func (h *harness) do(method, path, token string, body any, headers ...string) re
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	h.checkDocumented(req, resp, b)
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// specValidator is built once per test binary.
+var specValidator = sync.OnceValues(openapi.NewValidator)
+
+// checkDocumented fails the test when a response to a documented route does
+// not match the OpenAPI document (status, headers and body schema), so the
+// document cannot drift from what the server answers. Requests to paths the
+// document does not describe (probes for unknown routes) are not checked.
+func (h *harness) checkDocumented(req *http.Request, resp *http.Response, body []byte) {
+	h.t.Helper()
+	if (resp.StatusCode >= 300 && resp.StatusCode < 400) || resp.StatusCode == http.StatusMethodNotAllowed {
+		return // redirects and wrong methods are the router's answers, not an operation's
+	}
+	spec, err := specValidator()
+	if err != nil {
+		h.t.Fatalf("load OpenAPI document: %v", err)
+	}
+	if _, _, err := spec.FindRoute(req); err != nil {
+		return
+	}
+	if err := spec.ValidateResponse(req.Context(), req, resp.StatusCode, resp.Header, body); err != nil {
+		h.t.Fatalf("%s %s: response %d does not match the OpenAPI document: %v\nbody: %s",
+			req.Method, req.URL.Path, resp.StatusCode, err, body)
+	}
 }
 
 var noRedirect = &http.Client{
