@@ -1,0 +1,83 @@
+package faulttest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"healthcare/internal/pgtest"
+)
+
+// The server fails closed: a role that could get around row-level
+// security never serves, and says why.
+func TestServeRefusesRolesThatBypassRLS(t *testing.T) {
+	tdb := pgtest.New(t)
+	bypassURL := tdb.EnsureLogin(t, "faulttest_bypassrls", "healthcare_api")
+	if _, err := tdb.Pool.Exec(ctx(t), "alter role faulttest_bypassrls bypassrls"); err != nil {
+		t.Fatal(err)
+	}
+	ownerURL := tdb.EnsureLogin(t, "faulttest_owner", "healthcare_owner")
+	tests := []struct {
+		name, url, reason string
+	}{
+		{"a superuser", tdb.SuperURL, "superuser"},
+		{"a role with BYPASSRLS", bypassURL, "BYPASSRLS"},
+		{"a member of the table owner role", ownerURL, "owns tables in schema app"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := run(t, baseEnv(tt.url))
+			if err == nil {
+				t.Fatalf("serve started as %s at %s", tt.name, s.url)
+			}
+			code, exited := s.wait(30 * time.Second)
+			if !exited || code == 0 {
+				t.Fatalf("exit code %d (exited %v), want non-zero", code, exited)
+			}
+			out := s.logs.String()
+			if !strings.Contains(out, "can bypass row-level security") || !strings.Contains(out, tt.reason) {
+				t.Fatalf("message does not say why:\n%s", out)
+			}
+		})
+	}
+}
+
+// /readyz is 200 only while the database answers and its migration
+// version is the binary's; /metrics counts requests and logins.
+func TestReadyzAndMetrics(t *testing.T) {
+	tdb := pgtest.New(t)
+	s := start(t, baseEnv(tdb.AppURL()))
+	s.must("GET", "/healthz", "", nil, 200)
+	s.must("GET", "/readyz", "", nil, 200)
+
+	if _, err := tdb.Pool.Exec(ctx(t), "update public.schema_version set version = version - 1"); err != nil {
+		t.Fatal(err)
+	}
+	r := s.must("GET", "/readyz", "", nil, 503)
+	if !isProblem(r) || r.header.Get("Retry-After") == "" {
+		t.Fatalf("not ready answer: %v %s", r.header, r.body)
+	}
+	s.must("GET", "/healthz", "", nil, 200) // alive, just not ready
+	if _, err := tdb.Pool.Exec(ctx(t), "update public.schema_version set version = version + 1"); err != nil {
+		t.Fatal(err)
+	}
+	s.must("GET", "/readyz", "", nil, 200)
+
+	s.signup("metrics_user")
+	s.must("POST", "/api/auth/login/", "", map[string]string{"username": "metrics_user", "password": "wrong"}, 401)
+	s.must("GET", "/api/doctors/", "", nil, 200)
+	out := string(s.must("GET", "/metrics", "", nil, 200).body)
+	for _, want := range []string{
+		`healthcare_http_requests_total{method="GET",route="/api/doctors/",status="200"} 1`,
+		`healthcare_http_requests_total{method="GET",route="/readyz",status="503"} 1`,
+		`healthcare_http_request_duration_seconds_count{method="POST",route="/api/auth/login/"} 2`,
+		`healthcare_login_failures_total 1`,
+		`healthcare_login_throttled_total 0`,
+		`healthcare_db_pool_max_conns 8`,
+		`healthcare_db_pool_acquires_total`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
