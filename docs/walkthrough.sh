@@ -24,7 +24,10 @@ call() {
   [[ -n $token ]] && args+=(-H "Authorization: Bearer $token")
   local shown=$data
   [[ -n ${REFRESH:-} ]] && shown=${shown//$REFRESH/\$REFRESH}
-  echo "\$ curl -X $method $BASE$path${shown:+ -d '$shown'}${token:+ -H 'Authorization: Bearer \$ACCESS'}"
+  # Show a command that works when pasted: shell variables in double quotes.
+  local quoted="'$shown'"
+  [[ $shown == *'$REFRESH'* ]] && quoted="\"${shown//\"/\\\"}\""
+  echo "\$ curl -X $method $BASE$path${shown:+ -H 'Content-Type: application/json' -d $quoted}${token:+ -H \"Authorization: Bearer \$ACCESS\"}"
   local status
   status=$(curl "${args[@]}")
   BODY=$(cat /tmp/walkthrough.$$)
