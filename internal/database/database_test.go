@@ -227,26 +227,53 @@ func TestCallIsOneRoundTrip(t *testing.T) {
 				}})
 			ctx := context.Background()
 			id := database.Identity{UserID: registerUser(t, db, "dave"+strconv.Itoa(i)), RequestID: "rt"}
-			call := func() {
-				if _, err := db.Call(ctx, id, database.FnListPatients, int32(10), int32(0)); err != nil {
-					t.Fatalf("list patients: %v", err)
-				}
-			}
 			mu.Lock()
 			if len(conns) != 1 {
 				t.Fatalf("dialed %d connections, want 1", len(conns))
 			}
 			cc := conns[0]
 			mu.Unlock()
-			cc.reset()
-			call() // prepares list_patients on the connection
-			if n := cc.reset(); m.mode == database.ExecCached && n != 2 {
-				// Proves the counter sees a second trip when there is one.
-				t.Fatalf("first cached Call took %d round trips, want 2 (prepare, then run)", n)
+			// An authenticated read and an authenticated write: each is
+			// one round trip once its statement is prepared, and the write
+			// is committed by then (the next Call sees it).
+			var created struct{ ID int64 }
+			calls := []struct {
+				name string
+				call func() error
+			}{
+				{"list patients", func() error {
+					_, err := db.Call(ctx, id, database.FnListPatients, int32(10), int32(0))
+					return err
+				}},
+				{"create patient", func() error {
+					raw, err := db.Call(ctx, id, database.FnCreatePatient, "Round Trip", int32(30), "o")
+					if err == nil {
+						err = json.Unmarshal(raw, &created)
+					}
+					return err
+				}},
+				{"get the created patient", func() error {
+					_, err := db.Call(ctx, id, database.FnGetPatient, created.ID)
+					return err
+				}},
 			}
-			call()
-			if n := cc.reset(); n != 1 {
-				t.Fatalf("a Call took %d round trips, want 1", n)
+			for _, c := range calls {
+				cc.reset()
+				if err := c.call(); err != nil { // prepares the statement on the connection
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				if n := cc.reset(); m.mode == database.ExecCached && n != 2 {
+					// Proves the counter sees a second trip when there is one.
+					t.Fatalf("first cached %s took %d round trips, want 2 (prepare, then run)", c.name, n)
+				}
+				for j := 0; j < 3; j++ {
+					if err := c.call(); err != nil {
+						t.Fatalf("%s: %v", c.name, err)
+					}
+					if n := cc.reset(); n != 1 {
+						t.Fatalf("%s took %d round trips, want 1", c.name, n)
+					}
+				}
 			}
 		})
 	}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// route is one benchmarked REST route together with the SQL transaction
+// the server sends for it, written for pgbench.
+type route struct {
+	Name string // "GET /api/patients/"
+	Key  string // short name for files and JSON
+	// lua is the body of wrk's request() function. In scope: hdr[i] (the
+	// headers of token i), ntok, nusers, per, ndoc, half, and nextk() for
+	// the write routes that need unique pairs.
+	lua string
+	// pgSet are pgbench meta-commands that pick the variables; pgCall is
+	// the api call exactly as database.Call sends it (same text, same
+	// casts; with -M prepared the :vars become $n parameters).
+	pgSet  string
+	pgCall string
+	// pgTxns, when set, replaces the single identity+call transaction
+	// (login makes two database calls).
+	pgTxns []string
+	// uniquePairs marks routes whose each request consumes one (patient,
+	// doctor) pair, which must never repeat.
+	uniquePairs bool
+}
+
+// identityCall is database.identitySQL with pgbench variables.
+const identityCall = `select set_config('app.user_id', :uid::text, true), ` +
+	`set_config('app.request_id', :rid::text, true), ` +
+	`set_config('statement_timeout', :st::text, true);`
+
+var routes = []route{
+	{
+		Name: "GET /api/doctors/", Key: "list_doctors",
+		lua:    `local i = math.random(ntok); return wrk.format("GET", "/api/doctors/", hdr[i])`,
+		pgSet:  `\set uid random(1, :ntok)`,
+		pgCall: `select api.list_doctors(NULL::text, NULL::text, :lim::int, :off::int)::text;`,
+	},
+	{
+		Name: "GET /api/patients/", Key: "list_patients",
+		lua:    `local i = math.random(ntok); return wrk.format("GET", "/api/patients/", hdr[i])`,
+		pgSet:  `\set uid random(1, :ntok)`,
+		pgCall: `select api.list_patients(:lim::int, :off::int)::text;`,
+	},
+	{
+		Name: "GET /api/patients/<id>/", Key: "get_patient",
+		lua: `local i = math.random(ntok); local k = math.random(0, per - 1)
+		      return wrk.format("GET", "/api/patients/" .. (i + k * nusers) .. "/", hdr[i])`,
+		pgSet: `\set uid random(1, :ntok)
+\set pid :uid + random(0, :per - 1) * :nusers`,
+		pgCall: `select api.get_patient(:pid::bigint)::text;`,
+	},
+	{
+		Name: "POST /api/patients/", Key: "create_patient",
+		lua: `local i = math.random(ntok)
+		      return wrk.format("POST", "/api/patients/", phdr[i], '{"name":"Bench Patient","age":' .. math.random(0, 99) .. ',"gender":"female"}')`,
+		pgSet: `\set uid random(1, :ntok)
+\set age random(0, 99)`,
+		pgCall: `select api.create_patient(:pname::text, :age::int, :gender::text)::text;`,
+	},
+	{
+		Name: "POST /api/mappings/", Key: "create_mapping", uniquePairs: true,
+		lua: `local k = nextk(); local t = k % ntok; local j = math.floor(k / ntok)
+		      local pid = (t + 1) + (j % per) * nusers; local doc = half + 1 + math.floor(j / per) % (ndoc - half)
+		      return wrk.format("POST", "/api/mappings/", phdr[t + 1], '{"patient":' .. pid .. ',"doctor":' .. doc .. '}')`,
+		pgSet: `\set k :base + :client_id + :nclients * :n
+\set n :n + 1
+\set t :k % :ntok
+\set j :k / :ntok
+\set uid :t + 1
+\set pid :uid + (:j % :per) * :nusers
+\set doc :half + 1 + (:j / :per) % (:ndoc - :half)`,
+		pgCall: `select api.create_mapping(:pid::bigint, :doc::bigint)::text;`,
+	},
+	{
+		Name: "POST /api/auth/login/", Key: "login",
+		lua: `local i = math.random(ntok)
+		      return wrk.format("POST", "/api/auth/login/", jhdr, '{"username":"user' .. i .. '","password":"` + benchPass + `"}')`,
+		pgSet: `\set uid random(1, :ntok)`,
+		// Login's two calls, each its own transaction; the refresh token's
+		// ids come from gen_random_uuid() because pgbench cannot make UUIDs
+		// (the server makes them in Go and sends them as parameters).
+		pgTxns: []string{
+			`select api.credentials('user' || :uid::text)::text;`,
+			`select api.issue_refresh_token(:uid::bigint, gen_random_uuid(), gen_random_uuid(), now() + interval '7 days')::text;`,
+		},
+	},
+}
+
+func routeByKey(key string) (route, bool) {
+	for _, r := range routes {
+		if r.Key == key {
+			return r, true
+		}
+	}
+	return route{}, false
+}
+
+// loadParams describe the data the scripts address.
+type loadParams struct {
+	ntok, nusers, per, ndoc, half int
+	base                          int64 // first pair index for uniquePairs routes
+}
+
+// measurement is one load run, from wrk or pgbench.
+type measurement struct {
+	RPS      float64 `json:"rps"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+}
+
+// wrkScript writes the Lua script for r: tokens are embedded, headers are
+// built once per thread, and each thread draws its own random sequence.
+func wrkScript(dir string, r route, tokens []string, p loadParams, nthreads int) (string, error) {
+	var b strings.Builder
+	b.WriteString("-- generated by cmd/bench\nlocal tokens = {\n")
+	for _, t := range tokens[:p.ntok] {
+		fmt.Fprintf(&b, "%q,\n", t)
+	}
+	fmt.Fprintf(&b, `}
+ntok, nusers, per, ndoc, half = %d, %d, %d, %d, %d
+local base, nthreads = %d, %d
+local nthread = 0
+function setup(thread)
+  thread:set("tid", nthread)
+  nthread = nthread + 1
+end
+hdr, phdr = {}, {}
+jhdr = {["Content-Type"] = "application/json"}
+local counter = 0
+function nextk()
+  local k = base + tid + nthreads * counter
+  counter = counter + 1
+  return k
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+  for i = 1, #tokens do
+    hdr[i] = {["Authorization"] = "Bearer " .. tokens[i]}
+    phdr[i] = {["Authorization"] = "Bearer " .. tokens[i], ["Content-Type"] = "application/json"}
+  end
+end
+function request()
+  %s
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('BENCHJSON {"requests":%%d,"duration_us":%%d,"errors":%%d,"p50_us":%%d,"p99_us":%%d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout + e.status,
+    latency:percentile(50), latency:percentile(99)))
+end
+`, p.ntok, p.nusers, p.per, p.ndoc, p.half, p.base, nthreads, r.lua)
+	path := filepath.Join(dir, "wrk-"+r.Key+".lua")
+	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// runWrk drives url with wrk and returns its measurement.
+func runWrk(ctx context.Context, script, url string, threads, conns int, dur time.Duration) (measurement, error) {
+	threads = min(threads, conns)
+	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
+		"-d", strconv.Itoa(int(dur.Seconds()))+"s", "--timeout", "5s", "-s", script, url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return measurement{}, fmt.Errorf("wrk: %w\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if js, ok := strings.CutPrefix(line, "BENCHJSON "); ok {
+			var v struct {
+				Requests   int64 `json:"requests"`
+				DurationUS int64 `json:"duration_us"`
+				Errors     int64 `json:"errors"`
+				P50US      int64 `json:"p50_us"`
+				P99US      int64 `json:"p99_us"`
+			}
+			if err := json.Unmarshal([]byte(js), &v); err != nil {
+				return measurement{}, fmt.Errorf("wrk output %q: %w", js, err)
+			}
+			m := measurement{Requests: v.Requests, Errors: v.Errors,
+				P50ms: float64(v.P50US) / 1000, P99ms: float64(v.P99US) / 1000}
+			if v.DurationUS > 0 {
+				m.RPS = float64(v.Requests) / (float64(v.DurationUS) / 1e6)
+			}
+			return m, nil
+		}
+	}
+	return measurement{}, fmt.Errorf("wrk printed no result:\n%s", out)
+}
+
+// pgbenchScript writes r's transaction for pgbench: pipelined (one
+// \startpipeline ... \endpipeline per transaction, the ceiling: exactly the
+// messages of one pgx batch) or as BEGIN ... END with a round trip per
+// statement.
+func pgbenchScript(dir string, r route, pipelined bool) (string, error) {
+	var b strings.Builder
+	b.WriteString(r.pgSet + "\n")
+	txns := r.pgTxns
+	if txns == nil {
+		txns = []string{r.pgCall}
+	}
+	for _, call := range txns {
+		if pipelined {
+			b.WriteString("\\startpipeline\n" + identityCall + "\n" + call + "\n\\endpipeline\n")
+		} else {
+			b.WriteString("begin;\n" + identityCall + "\n" + call + "\nend;\n")
+		}
+	}
+	kind := "begin"
+	if pipelined {
+		kind = "pipeline"
+	}
+	path := filepath.Join(dir, "pgbench-"+r.Key+"-"+kind+".sql")
+	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+var tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// runPgbench runs script as the server's login role with -M prepared and
+// computes latency percentiles from pgbench's per-transaction log.
+func runPgbench(ctx context.Context, e *env, ds *dataset, script string, p loadParams, threads, conns int, dur time.Duration) (measurement, error) {
+	logDir, err := os.MkdirTemp(e.dir, "pgblog")
+	if err != nil {
+		return measurement{}, err
+	}
+	defer os.RemoveAll(logDir)
+	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(conns), "-j", strconv.Itoa(min(threads, conns)),
+		"-T", strconv.Itoa(int(dur.Seconds())), "-f", script,
+		"-h", e.cluster.SocketDir(), "-p", strconv.Itoa(e.cluster.Port()), "-U", appRole,
+		"--log", "--log-prefix", filepath.Join(logDir, "tx"),
+		"-D", "ntok=" + strconv.Itoa(p.ntok), "-D", "nusers=" + strconv.Itoa(p.nusers),
+		"-D", "per=" + strconv.Itoa(p.per), "-D", "ndoc=" + strconv.Itoa(p.ndoc), "-D", "half=" + strconv.Itoa(p.half),
+		"-D", "base=" + strconv.FormatInt(p.base, 10), "-D", "nclients=" + strconv.Itoa(conns), "-D", "n=0",
+		"-D", "rid=" + requestIDVal, "-D", "st=5000", "-D", "lim=50", "-D", "off=0",
+		"-D", "pname=Bench Patient", "-D", "gender=female",
+		ds.db}
+	cmd := exec.CommandContext(ctx, "pgbench", args...)
+	cmd.Dir = logDir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return measurement{}, fmt.Errorf("pgbench %s: %w\n%s", filepath.Base(script), err, out)
+	}
+	mm := tpsRE.FindSubmatch(out)
+	if mm == nil {
+		return measurement{}, fmt.Errorf("pgbench printed no tps:\n%s", out)
+	}
+	m := measurement{}
+	m.RPS, _ = strconv.ParseFloat(string(mm[1]), 64)
+	lat, failed, err := readPgbenchLogs(logDir)
+	if err != nil {
+		return measurement{}, err
+	}
+	m.Requests, m.Errors = int64(len(lat)), failed
+	m.P50ms, m.P99ms = percentile(lat, 50), percentile(lat, 99)
+	return m, nil
+}
+
+// readPgbenchLogs reads every per-transaction log line: the third field is
+// the latency in microseconds, or "failed"/"skipped".
+func readPgbenchLogs(dir string) ([]float64, int64, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "tx*"))
+	if err != nil {
+		return nil, 0, err
+	}
+	var lat []float64
+	var failed int64
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, 0, err
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 3 {
+				continue
+			}
+			us, err := strconv.ParseFloat(fields[2], 64)
+			if err != nil {
+				failed++
+				continue
+			}
+			lat = append(lat, us/1000)
+		}
+		fh.Close()
+	}
+	sort.Float64s(lat)
+	return lat, failed, nil
+}
+
+// percentile of sorted values, nearest rank.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p/100+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
