@@ -24,12 +24,18 @@ type outcome struct {
 	end      time.Time
 }
 
-// SIGTERM under load: the server stops accepting, finishes what it
+// SIGTERM (and SIGINT) under load: the server stops accepting, finishes what it
 // accepted, closes the pool and exits 0 within SHUTDOWN_TIMEOUT. "Accepted"
 // is read from the server's own access log: every request id it logged
 // must have reached the client as a complete response with the logged
 // status. Requests the server never read may fail (connection refused).
 func TestGracefulShutdownUnderLoad(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) { shutdownUnderLoad(t, sig) })
+	}
+}
+
+func shutdownUnderLoad(t *testing.T, sig syscall.Signal) {
 	tdb := pgtest.New(t)
 	// Make the doctor list take half a second, so requests are surely in
 	// flight when the signal arrives.
@@ -89,7 +95,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 
 	time.Sleep(1500 * time.Millisecond) // let the load build
 	signalled := time.Now()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	code, exited := s.wait(shutdownTimeout + 5*time.Second)
@@ -98,10 +104,10 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	if !exited {
-		t.Fatalf("serve still running %v after SIGTERM", shutdownTimeout+5*time.Second)
+		t.Fatalf("serve still running %v after %v", shutdownTimeout+5*time.Second, sig)
 	}
 	if code != 0 {
-		t.Fatalf("serve exited with %d after SIGTERM\n%s", code, s.logs)
+		t.Fatalf("serve exited with %d after %v\n%s", code, sig, s.logs)
 	}
 
 	// What the server says it answered.
@@ -139,9 +145,9 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			refused++
 		}
 	}
-	t.Logf("requests accepted by the server: %d; slow ones completed after SIGTERM: %d; not accepted (refused or never sent): %d; broken: %d; exit 0 after %v",
+	t.Logf("requests accepted by the server: %d; slow ones completed after the signal: %d; not accepted (refused or never sent): %d; broken: %d; exit 0 after %v",
 		accepted, completeAfterSignal, refused, broken, exitedAfter.Round(time.Millisecond))
 	if completeAfterSignal == 0 {
-		t.Fatal("no request was in flight at SIGTERM; the test proved nothing")
+		t.Fatalf("no request was in flight at %v; the test proved nothing", sig)
 	}
 }
