@@ -62,6 +62,7 @@ type options struct {
 	jsonOut     string
 	serverEnv   string
 	keep        bool
+	profileDir  string
 }
 
 func main() {
@@ -94,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.noExtras, "no-extras", false, "skip the 16-connection, login-flood and compare measurements")
 	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory (server logs, wrk and pgbench scripts) at exit; the data directory goes with it")
+	fs.StringVar(&o.profileDir, "profile", "", "save the server's CPU profile of each route's first run and a heap profile after it into this directory (pprof)")
 	fs.StringVar(&o.serverEnv, "server-env", "", "extra KEY=VALUE settings for the server, comma-separated (e.g. GOGC=200,DB_POOL_MAX_CONNS=4)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -224,6 +226,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	e.keep = o.keep
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+		e.profileDir = o.profileDir
+	}
 	defer e.close()
 
 	logf("building ./cmd/healthcare")
@@ -322,9 +330,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
+			var profErr chan error
+			if i == 0 && o.profileDir != "" && o.duration >= 2*time.Second {
+				profErr = make(chan error, 1)
+				secs := int(o.duration.Seconds()) - 1
+				go func() {
+					profErr <- srv.profile(fmt.Sprintf("profile?seconds=%d", secs), filepath.Join(o.profileDir, r.Key+".cpu.pprof"))
+				}()
+			}
 			a, err := runWrk(ctx, script, srv.url, o.threads, o.connections, o.duration)
 			if err != nil {
 				return err
+			}
+			if profErr != nil {
+				if err := <-profErr; err != nil {
+					return err
+				}
+				if err := srv.profile("heap", filepath.Join(o.profileDir, r.Key+".heap.pprof")); err != nil {
+					return err
+				}
 			}
 			rr.Server = append(rr.Server, a)
 			if r.uniquePairs {

@@ -51,6 +51,8 @@ type env struct {
 	cluster *pgcluster.Cluster
 	hash    string // argon2id hash of benchPass, shared by every seeded user
 	keep    bool   // leave dir (server logs, scripts) behind at exit
+	// profileDir, when set, receives CPU and heap profiles of the server.
+	profileDir string
 }
 
 // startCluster initialises and starts a private PostgreSQL in a temporary
@@ -190,10 +192,36 @@ func (e *env) seed(ctx context.Context, name string, users, patients, doctors, m
 
 // server is one running `healthcare serve` process.
 type server struct {
-	cmd     *exec.Cmd
-	url     string
-	logPath string
-	done    chan error
+	cmd      *exec.Cmd
+	url      string
+	pprofURL string // "" unless profiling
+	logPath  string
+	done     chan error
+}
+
+// profile saves the server's pprof profile name (e.g. "profile?seconds=5"
+// for CPU, "heap") to path.
+func (s *server) profile(name, path string) error {
+	if s.pprofURL == "" {
+		return nil
+	}
+	resp, err := http.Get(s.pprofURL + name)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof %s: %s", name, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // startServer builds nothing: bin is the healthcare binary. It runs `serve`
@@ -214,7 +242,17 @@ func (e *env) startServer(ctx context.Context, bin string, ds *dataset, secret s
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "serve", "--addr", addr)
+	args := []string{"serve", "--addr", addr}
+	pprofURL := ""
+	if e.profileDir != "" {
+		pport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--pprof-addr", "127.0.0.1:"+strconv.Itoa(pport))
+		pprofURL = "http://127.0.0.1:" + strconv.Itoa(pport) + "/debug/pprof/"
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = wd
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append([]string{
@@ -238,7 +276,7 @@ func (e *env) startServer(ctx context.Context, bin string, ds *dataset, secret s
 		logf.Close()
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	s := &server{cmd: cmd, url: "http://" + addr, logPath: logPath, done: make(chan error, 1)}
+	s := &server{cmd: cmd, url: "http://" + addr, pprofURL: pprofURL, logPath: logPath, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait(); logf.Close() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {

@@ -32,8 +32,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs := newFlagSet("serve", "[--addr host:port] [--database-url URL]", serveAbout, stderr)
 	addr := fs.String("addr", "", "listen address host:port (default HTTP_ADDR, 127.0.0.1:8000; port 0 picks a free port)")
 	dbURL := fs.String("database-url", "", "runtime database connection (default DATABASE_URL or DB_*)")
+	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this loopback host:port (off by default)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		if err := startPprof(ctx, *pprofAddr, stderr); err != nil {
+			return err
+		}
 	}
 	if fs.NArg() > 0 {
 		return usagef("serve: unexpected argument %q", fs.Arg(0))

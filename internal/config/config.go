@@ -53,7 +53,7 @@ var variables = []Variable{
 	{Name: "ARGON2_MEMORY_KIB", Default: "7168", Description: "argon2id memory per hash in KiB (OWASP: m=7168 with t=5)."},
 	{Name: "ARGON2_ITERATIONS", Default: "5", Description: "argon2id iterations."},
 	{Name: "ARGON2_PARALLELISM", Default: "1", Description: "argon2id lanes."},
-	{Name: "LOGIN_CONCURRENCY", Description: "Maximum argon2 hashes running at once; callers beyond it wait or get 503. Default: GOMAXPROCS."},
+	{Name: "LOGIN_CONCURRENCY", Description: "Maximum argon2 hashes running at once; callers beyond it wait or get 503. Default: half of GOMAXPROCS, at least 1, so a login flood leaves the other cores to the other routes (and the 7 MiB argon2 matrices within the memory budget)."},
 	{Name: "CORS_ALLOWED_ORIGINS", Description: "Comma-separated origins allowed by CORS (e.g. https://app.example.com), or *; empty disables CORS."},
 	{Name: "MAX_BODY_BYTES", Default: "1048576", Description: "Largest accepted request body in bytes (larger: 413)."},
 	{Name: "HTTP_READ_HEADER_TIMEOUT", Default: "5s", Description: "Time a client has to send the request line and headers; a slow client is cut off after it (Go duration)."},
@@ -260,7 +260,7 @@ func parse(get func(string) string) (Config, error) {
 	c.Argon2Iterations = uint32(unsigned("ARGON2_ITERATIONS", 32))
 	c.Argon2Parallelism = uint8(unsigned("ARGON2_PARALLELISM", 8))
 	if val("LOGIN_CONCURRENCY") == "" {
-		c.LoginConcurrency = runtime.GOMAXPROCS(0)
+		c.LoginConcurrency = DefaultLoginConcurrency()
 	} else {
 		c.LoginConcurrency = int(integer("LOGIN_CONCURRENCY", 32))
 	}
@@ -582,3 +582,10 @@ func (c Config) LogValue() slog.Value {
 // Fields returns the configuration as ordered key/value pairs with secrets
 // masked, for loggers other than slog (e.g. zerolog's Dict).
 func (c Config) Fields() [][2]string { return c.fields() }
+
+// DefaultLoginConcurrency is LOGIN_CONCURRENCY's default: half the cores
+// Go may use, rounded up. argon2 is pure CPU and 7 MiB per hash, so
+// bounding it to half the cores keeps the other routes answering during a
+// login flood and the server within its 40 MiB memory budget on two cores
+// (docs/benchmarks.md has the measurements).
+func DefaultLoginConcurrency() int { return max(1, (runtime.GOMAXPROCS(0)+1)/2) }

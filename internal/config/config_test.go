@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +38,7 @@ func TestDefaults(t *testing.T) {
 		Argon2MemoryKiB:    7168,
 		Argon2Iterations:   5,
 		Argon2Parallelism:  1,
-		LoginConcurrency:   runtime.GOMAXPROCS(0),
+		LoginConcurrency:   DefaultLoginConcurrency(),
 		MaxBodyBytes:       1 << 20,
 
 		HTTPReadHeaderTimeout:      5 * time.Second,
