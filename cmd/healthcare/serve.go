@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -64,7 +65,9 @@ func newLogger(level string, w io.Writer) zerolog.Logger {
 // ends. onListen, when set, is called with the bound address once the
 // listener is open (dev prints its banner then).
 func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func(addr string)) error {
-	log := newLogger(cfg.LogLevel, logw)
+	lb := newLogBuffer(logw, 32<<10, 100*time.Millisecond)
+	defer lb.Close()
+	log := newLogger(cfg.LogLevel, lb)
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)
 	}
