@@ -122,6 +122,12 @@ type measurement struct {
 	P99ms    float64 `json:"p99_ms"`
 	Requests int64   `json:"requests"`
 	Errors   int64   `json:"errors"`
+	// CPU time per request (microseconds) of the server, of PostgreSQL
+	// (every backend, the postmaster and its helpers) and of the load
+	// generator, over the run: where the two cores went.
+	ServerCPUus   float64 `json:"server_cpu_us"`
+	PostgresCPUus float64 `json:"postgres_cpu_us"`
+	LoadgenCPUus  float64 `json:"loadgen_cpu_us"`
 }
 
 // wrkScript writes the Lua script for r: tokens are embedded, headers are
@@ -170,7 +176,7 @@ end
 }
 
 // runWrk drives url with wrk and returns its measurement.
-func runWrk(ctx context.Context, script, url string, threads, conns int, dur time.Duration) (measurement, error) {
+func runWrk(ctx context.Context, meter *cpuMeter, script, url string, threads, conns int, dur time.Duration) (measurement, error) {
 	threads = min(threads, conns)
 	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(int(dur.Seconds()))+"s", "--timeout", "5s", "-s", script, url)
@@ -194,6 +200,9 @@ func runWrk(ctx context.Context, script, url string, threads, conns int, dur tim
 				P50ms: float64(v.P50US) / 1000, P99ms: float64(v.P99US) / 1000}
 			if v.DurationUS > 0 {
 				m.RPS = float64(v.Requests) / (float64(v.DurationUS) / 1e6)
+			}
+			if meter != nil {
+				meter.stop(&m, cmd)
 			}
 			return m, nil
 		}
@@ -249,6 +258,7 @@ func runPgbench(ctx context.Context, e *env, ds *dataset, script string, p loadP
 		ds.db}
 	cmd := exec.CommandContext(ctx, "pgbench", args...)
 	cmd.Dir = logDir
+	meter := startCPU(e, nil)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return measurement{}, fmt.Errorf("pgbench %s: %w\n%s", filepath.Base(script), err, out)
@@ -265,6 +275,7 @@ func runPgbench(ctx context.Context, e *env, ds *dataset, script string, p loadP
 	}
 	m.Requests, m.Errors = int64(len(lat)), failed
 	m.P50ms, m.P99ms = percentile(lat, 50), percentile(lat, 99)
+	meter.stop(&m, cmd)
 	return m, nil
 }
 

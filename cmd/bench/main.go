@@ -295,7 +295,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = runWrk(ctx, script, srv.url, o.threads, o.connections, time.Second)
+		_, err = runWrk(ctx, nil, script, srv.url, o.threads, o.connections, time.Second)
 		return err
 	}
 
@@ -338,7 +338,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					profErr <- srv.profile(fmt.Sprintf("profile?seconds=%d", secs), filepath.Join(o.profileDir, r.Key+".cpu.pprof"))
 				}()
 			}
-			a, err := runWrk(ctx, script, srv.url, o.threads, o.connections, o.duration)
+			a, err := runWrk(ctx, startCPU(e, srv), script, srv.url, o.threads, o.connections, o.duration)
 			if err != nil {
 				return err
 			}
@@ -371,8 +371,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			rr.Begin = append(rr.Begin, c)
-			logf("%-24s run %d: server %8.0f/s p99 %6.2fms err %d | pipeline %8.0f/s | begin %8.0f/s",
-				r.Name, i+1, a.RPS, a.P99ms, a.Errors, b.RPS, c.RPS)
+			logf("%-24s run %d: server %8.0f/s p99 %6.2fms err %d | pipeline %8.0f/s | begin %8.0f/s | CPU us/req server %.0f pg %.0f wrk %.0f; pipeline: pg %.0f pgbench %.0f",
+				r.Name, i+1, a.RPS, a.P99ms, a.Errors, b.RPS, c.RPS, a.ServerCPUus, a.PostgresCPUus, a.LoadgenCPUus, b.PostgresCPUus, b.LoadgenCPUus)
 		}
 		rr.RSSMiB = mib(srv.peakRSS())
 		summarise(&rr)
@@ -416,7 +416,7 @@ func extras(ctx context.Context, o options, e *env, ds *dataset, srv *server, bi
 		}
 		rr := routeResult{Route: r.Name, Connections: o.p99Conns}
 		for i := 0; i < o.runs; i++ {
-			m, err := runWrk(ctx, script, srv.url, o.threads, o.p99Conns, o.duration)
+			m, err := runWrk(ctx, startCPU(e, srv), script, srv.url, o.threads, o.p99Conns, o.duration)
 			if err != nil {
 				return err
 			}
@@ -442,7 +442,7 @@ func extras(ctx context.Context, o options, e *env, ds *dataset, srv *server, bi
 	fr := &floodResult{Connections: o.connections, OtherRoute: get.Name, OtherConnections: 8}
 	var alone, during, logins []measurement
 	for i := 0; i < o.runs; i++ {
-		a, err := runWrk(ctx, getScript, srv.url, 1, 8, o.duration)
+		a, err := runWrk(ctx, nil, getScript, srv.url, 1, 8, o.duration)
 		if err != nil {
 			return err
 		}
@@ -453,11 +453,11 @@ func extras(ctx context.Context, o options, e *env, ds *dataset, srv *server, bi
 		}
 		lc := make(chan out, 1)
 		go func() {
-			m, err := runWrk(ctx, loginScript, srv.url, 1, o.connections, o.duration+time.Second)
+			m, err := runWrk(ctx, nil, loginScript, srv.url, 1, o.connections, o.duration+time.Second)
 			lc <- out{m, err}
 		}()
 		time.Sleep(500 * time.Millisecond) // let the flood build up first
-		d, err := runWrk(ctx, getScript, srv.url, 1, 8, o.duration)
+		d, err := runWrk(ctx, nil, getScript, srv.url, 1, 8, o.duration)
 		lo := <-lc
 		if err != nil {
 			return err
@@ -518,16 +518,16 @@ func compareScale(ctx context.Context, o options, e *env, ds *dataset, srv *serv
 		if err != nil {
 			return err
 		}
-		if _, err := runWrk(ctx, bigScript, bsrv.url, o.threads, o.p99Conns, time.Second); err != nil {
+		if _, err := runWrk(ctx, nil, bigScript, bsrv.url, o.threads, o.p99Conns, time.Second); err != nil {
 			return err
 		}
 		var bm, lm []measurement
 		for i := 0; i < o.runs; i++ {
-			a, err := runWrk(ctx, baseScript, srv.url, o.threads, o.p99Conns, o.duration)
+			a, err := runWrk(ctx, nil, baseScript, srv.url, o.threads, o.p99Conns, o.duration)
 			if err != nil {
 				return err
 			}
-			b, err := runWrk(ctx, bigScript, bsrv.url, o.threads, o.p99Conns, o.duration)
+			b, err := runWrk(ctx, nil, bigScript, bsrv.url, o.threads, o.p99Conns, o.duration)
 			if err != nil {
 				return err
 			}
@@ -584,6 +584,10 @@ func median(ms []measurement) measurement {
 		P99ms:    get(func(m measurement) float64 { return m.P99ms }),
 		Requests: int64(get(func(m measurement) float64 { return float64(m.Requests) })),
 		Errors:   int64(get(func(m measurement) float64 { return float64(m.Errors) })),
+
+		ServerCPUus:   get(func(m measurement) float64 { return m.ServerCPUus }),
+		PostgresCPUus: get(func(m measurement) float64 { return m.PostgresCPUus }),
+		LoadgenCPUus:  get(func(m measurement) float64 { return m.LoadgenCPUus }),
 	}
 }
 
@@ -642,6 +646,13 @@ func printTable(w io.Writer, o options, res *result) {
 		fmt.Fprintf(w, "%-24s %9.0f %8.2f %8.2f %6d %9.0f %9.0f %7.2f %7.2f %8.1f\n",
 			r.Route, s.RPS, s.P50ms, s.P99ms, s.Errors, r.PipelineMedian.RPS, r.BeginMedian.RPS,
 			r.RatioPipeline, r.RatioBegin, r.RSSMiB)
+	}
+	fmt.Fprintf(w, "\nCPU per request in microseconds (medians; 2 cores = %d us of CPU per second):\n", 2*1000000)
+	fmt.Fprintf(w, "%-24s %8s %8s %8s | %8s %8s | %8s %8s\n", "route", "server", "postgres", "wrk", "pipe pg", "pgbench", "begin pg", "pgbench")
+	for _, r := range res.Routes {
+		s, p, b := r.ServerMedian, r.PipelineMedian, r.BeginMedian
+		fmt.Fprintf(w, "%-24s %8.0f %8.0f %8.0f | %8.0f %8.0f | %8.0f %8.0f\n", r.Route,
+			s.ServerCPUus, s.PostgresCPUus, s.LoadgenCPUus, p.PostgresCPUus, p.LoadgenCPUus, b.PostgresCPUus, b.LoadgenCPUus)
 	}
 	if len(res.Latency16) > 0 {
 		fmt.Fprintf(w, "\nserver at %d connections:\n", res.Latency16[0].Connections)
