@@ -35,6 +35,9 @@ type route struct {
 	// uniquePairs marks routes whose each request consumes one (patient,
 	// doctor) pair, which must never repeat.
 	uniquePairs bool
+	// writes marks routes that add patients or mappings; the bench deletes
+	// what they added afterwards, so later measurements see the seeded data.
+	writes bool
 }
 
 // identityCall is database.identitySQL with pgbench variables.
@@ -64,7 +67,7 @@ var routes = []route{
 		pgCall: `select api.get_patient(:pid::bigint)::text;`,
 	},
 	{
-		Name: "POST /api/patients/", Key: "create_patient",
+		Name: "POST /api/patients/", Key: "create_patient", writes: true,
 		lua: `local i = math.random(ntok)
 		      return wrk.format("POST", "/api/patients/", phdr[i], '{"name":"Bench Patient","age":' .. math.random(0, 99) .. ',"gender":"female"}')`,
 		pgSet: `\set uid random(1, :ntok)
@@ -72,7 +75,7 @@ var routes = []route{
 		pgCall: `select api.create_patient(:pname::text, :age::int, :gender::text)::text;`,
 	},
 	{
-		Name: "POST /api/mappings/", Key: "create_mapping", uniquePairs: true,
+		Name: "POST /api/mappings/", Key: "create_mapping", uniquePairs: true, writes: true,
 		lua: `local k = nextk(); local t = k % ntok; local j = math.floor(k / ntok)
 		      local pid = (t + 1) + (j % per) * nusers; local doc = half + 1 + math.floor(j / per) % (ndoc - half)
 		      return wrk.format("POST", "/api/mappings/", phdr[t + 1], '{"patient":' .. pid .. ',"doctor":' .. doc .. '}')`,

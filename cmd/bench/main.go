@@ -377,6 +377,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rr.RSSMiB = mib(srv.peakRSS())
 		summarise(&rr)
 		res.Routes = append(res.Routes, rr)
+		if r.writes {
+			if err := e.restore(ctx, ds); err != nil {
+				return err
+			}
+		}
 		logf("server memory after %s: %s", r.Name, srv.memory())
 	}
 

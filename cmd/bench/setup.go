@@ -190,6 +190,26 @@ func (e *env) seed(ctx context.Context, name string, users, patients, doctors, m
 	return ds, nil
 }
 
+// restore deletes the patients and mappings the write routes added (ids
+// past the seeded ones), so every user's list is the seeded size again.
+func (e *env) restore(ctx context.Context, ds *dataset) error {
+	conn, err := pgx.Connect(ctx, ds.superURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	for _, q := range []string{
+		fmt.Sprintf("delete from app.patient_doctors where id > %d", ds.mappings),
+		fmt.Sprintf("delete from app.patients where id > %d", ds.patients),
+		"vacuum analyze app.patients, app.patient_doctors",
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("restore seeded data: %w", err)
+		}
+	}
+	return nil
+}
+
 // server is one running `healthcare serve` process.
 type server struct {
 	cmd      *exec.Cmd
