@@ -18,7 +18,7 @@ import (
 
 	"healthcare/internal/auth"
 	"healthcare/internal/database"
-	"healthcare/internal/openapi"
+	"healthcare/internal/openapi/openapitest"
 	"healthcare/internal/pgtest"
 )
 
@@ -152,7 +152,7 @@ func (h *harness) do(method, path, token string, body any, headers ...string) re
 }
 
 // specValidator is built once per test binary.
-var specValidator = sync.OnceValues(openapi.NewValidator)
+var specValidator = sync.OnceValues(openapitest.NewValidator)
 
 // checkDocumented fails the test when a response to a documented route does
 // not match the OpenAPI document (status, headers and body schema), so the

@@ -1,70 +1,33 @@
-// Package openapi holds the API's OpenAPI 3.1 document, serves it at
-// GET /api/openapi.json, and checks requests and responses against it in
-// tests, so the document cannot drift from what the server does.
+// Package openapi holds the API's OpenAPI 3.1 document and serves it at
+// GET /api/openapi.json.
 //
 // The document is written by hand in openapi.yaml (easier to review than
-// JSON) and embedded; it is parsed with github.com/getkin/kin-openapi once,
-// at first use, and served as JSON. kin-openapi understands OpenAPI 3.1
-// (type arrays with "null", const, JSON Schema 2020-12) and validates 3.1
-// documents with its JSON Schema 2020-12 validator.
+// JSON). openapi.json is its rendering, committed beside it and embedded, so
+// the server serves static bytes and links no YAML or OpenAPI library; the
+// tests in openapitest fail when the two differ or when a response of the
+// HTTP tests does not match the document.
 package openapi
 
 import (
-	"bytes"
-	"context"
 	_ "embed"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"sync"
-
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
 )
 
 //go:embed openapi.yaml
 var source []byte
 
+//go:embed openapi.json
+var rendered []byte
+
 // Path is where Handler is meant to be mounted.
 const Path = "/api/openapi.json"
 
-var load = sync.OnceValues(func() (*openapi3.T, error) {
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(source)
-	if err != nil {
-		return nil, fmt.Errorf("openapi: parse openapi.yaml: %w", err)
-	}
-	return doc, nil
-})
+// YAML returns the hand-written source document.
+func YAML() []byte { return source }
 
-var specJSON = sync.OnceValues(func() ([]byte, error) {
-	doc, err := load()
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("openapi: encode document: %w", err)
-	}
-	return b, nil
-})
-
-// Document returns the parsed document. The value is shared: do not modify it.
-func Document() (*openapi3.T, error) { return load() }
-
-// Spec returns the document as JSON. It panics if the embedded document
-// does not parse, which TestDocumentIsValid rules out before any release.
-func Spec() []byte {
-	b, err := specJSON()
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+// Spec returns the document as JSON.
+func Spec() []byte { return rendered }
 
 // Handler serves Spec as application/json. It needs no token: the
 // document describes the API, not anyone's data.
@@ -80,126 +43,4 @@ func Handler() http.Handler {
 			_, _ = w.Write(body)
 		}
 	})
-}
-
-// Validator checks request/response pairs against the document. Build one
-// per test binary with NewValidator; it is safe for concurrent use.
-type Validator struct {
-	router routers.Router
-}
-
-// NewValidator builds a Validator. The document's servers are dropped from
-// its copy so requests to any host (httptest's random ports) find their
-// route.
-func NewValidator() (*Validator, error) {
-	doc, err := load()
-	if err != nil {
-		return nil, err
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, fmt.Errorf("openapi: invalid document: %w", err)
-	}
-	cp := *doc
-	cp.Servers = nil
-	router, err := legacy.NewRouter(&cp)
-	if err != nil {
-		return nil, fmt.Errorf("openapi: build router: %w", err)
-	}
-	return &Validator{router: router}, nil
-}
-
-// FindRoute returns the document's route (path template) for req, or an
-// error when the document has no operation for its method and path.
-func (v *Validator) FindRoute(req *http.Request) (*routers.Route, map[string]string, error) {
-	return v.router.FindRoute(req)
-}
-
-// ValidateResponse checks that the response (status, headers, body) is one
-// the document allows for req's operation. Statuses the operation does not
-// list are errors. The request's own body is not checked here (tests send
-// invalid bodies on purpose); use ValidateRequest for that.
-//
-// req.Body is not read, so callers may pass the request they already sent.
-func (v *Validator) ValidateResponse(ctx context.Context, req *http.Request, status int, header http.Header, body []byte) error {
-	route, params, err := v.router.FindRoute(req)
-	if err != nil {
-		return fmt.Errorf("openapi: %s %s: %w", req.Method, req.URL.Path, err)
-	}
-	in := &openapi3filter.RequestValidationInput{
-		Request:    req,
-		PathParams: params,
-		Route:      route,
-		Options:    &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-	}
-	out := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: in,
-		Status:                 status,
-		Header:                 header,
-		Body:                   io.NopCloser(bytes.NewReader(body)),
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-		return fmt.Errorf("openapi: response %d to %s %s: %w", status, req.Method, route.Path, err)
-	}
-	return nil
-}
-
-// ValidateRequest checks req (parameters and body) against the document.
-// It reads and restores req.Body. Security requirements are not checked:
-// the server's own tests cover tokens.
-func (v *Validator) ValidateRequest(ctx context.Context, req *http.Request) error {
-	route, params, err := v.router.FindRoute(req)
-	if err != nil {
-		return fmt.Errorf("openapi: %s %s: %w", req.Method, req.URL.Path, err)
-	}
-	in := &openapi3filter.RequestValidationInput{
-		Request:    req,
-		PathParams: params,
-		Route:      route,
-		Options: &openapi3filter.Options{
-			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-			MultiError:         true,
-		},
-	}
-	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-		return fmt.Errorf("openapi: request %s %s: %w", req.Method, route.Path, err)
-	}
-	return nil
-}
-
-// Client returns an http.Client whose transport validates every response
-// it receives against the document and fails the call (with an error from
-// Do) when it does not conform. base is the transport to wrap (nil means
-// http.DefaultTransport). Handy in HTTP tests: every call is checked for free.
-func (v *Validator) Client(base http.RoundTripper) *http.Client {
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return &http.Client{Transport: validatingTransport{v: v, base: base}}
-}
-
-type validatingTransport struct {
-	v    *Validator
-	base http.RoundTripper
-}
-
-func (t validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	// Redirects (trailing-slash fixes) are the router's, not operations.
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return resp, nil
-	}
-	if err := t.v.ValidateResponse(req.Context(), req, resp.StatusCode, resp.Header, body); err != nil {
-		return nil, err
-	}
-	return resp, nil
 }
