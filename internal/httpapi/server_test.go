@@ -2,19 +2,15 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"healthcare/internal/auth"
 	"healthcare/internal/database"
@@ -59,29 +55,9 @@ const (
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	tdb := pgtest.New(t)
-	ctx := context.Background()
-	db, err := database.Open(ctx, tdb.AppURL(), database.Options{MaxConns: 16})
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(db.Close)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	tokens, err := auth.NewTokens(auth.TokenOptions{Key: key, Issuer: testIssuer, Audience: testAudience,
-		AccessTTL: 5 * time.Minute, RefreshTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Cheap argon2 parameters: the tests are about the flow, not the cost.
-	hasher, err := auth.NewHasher(auth.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	srv := httptest.NewServer(NewServer(Options{}, db, tokens, hasher, zerolog.New(logs)))
-	t.Cleanup(srv.Close)
-	return &harness{t: t, url: srv.URL, db: db, tdb: tdb, tokens: tokens, key: key, logs: logs}
+	return newHarnessWith(t, pgtest.New(t), key, Options{}, database.Options{MaxConns: 16})
 }
 
 // response is what a test looks at.
