@@ -25,7 +25,8 @@ import (
 )
 
 // Names the bench gives its objects. The server's login role is created
-// here, not by migrations (PLAN.md: login roles are made by tests and dev).
+// here, not by migrations: login roles are a deployment's choice (the
+// migrations create only the group roles).
 const (
 	appRole      = "healthcare_app"
 	benchPass    = "bench-password-1" // every seeded user's password

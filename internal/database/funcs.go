@@ -32,8 +32,8 @@ func apiFunc(name string, types ...string) Func {
 	}
 }
 
-// The api functions the server calls, as listed in notes/PLAN.md. Argument
-// order matches the SQL signature.
+// The api functions the server calls (sql/migrations/005_api.sql and later).
+// Argument order matches the SQL signature.
 var (
 	// Accounts and tokens (EXECUTE granted to healthcare_api only).
 	FnRegister           = apiFunc("register", "text", "text", "text")                             // username, email, password hash

@@ -90,8 +90,9 @@ type sqlState struct {
 	detail        string
 }
 
-// sqlStates is THE table from SQLSTATE to HTTP (see notes/PLAN.md). Class R
-// codes are raised by the api functions; the rest are PostgreSQL's own.
+// sqlStates is THE table from SQLSTATE to HTTP. Class R codes are raised by
+// the api functions (their registry heads sql/migrations/005_api.sql); the
+// rest are PostgreSQL's own.
 var sqlStates = map[string]sqlState{
 	"RNTFD": {http.StatusNotFound, "not_found", true, ""},
 	"RFRBD": {http.StatusForbidden, "forbidden", true, ""},
