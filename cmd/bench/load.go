@@ -93,12 +93,14 @@ var routes = []route{
 		lua: `local i = math.random(ntok)
 		      return wrk.format("POST", "/api/auth/login/", jhdr, '{"username":"user' .. i .. '","password":"` + benchPass + `"}')`,
 		pgSet: `\set uid random(1, :ntok)`,
-		// Login's two calls, each its own transaction; the refresh token's
-		// ids come from gen_random_uuid() because pgbench cannot make UUIDs
-		// (the server makes them in Go and sends them as parameters).
+		// Login's two calls, each its own transaction: the throttle check
+		// with the credentials, then (after the password check in Go) the
+		// count reset with the new refresh token. The token's ids come from
+		// gen_random_uuid() because pgbench cannot make UUIDs (the server
+		// makes them in Go and sends them as parameters).
 		pgTxns: []string{
-			`select api.credentials('user' || :uid::text)::text;`,
-			`select api.issue_refresh_token(:uid::bigint, gen_random_uuid(), gen_random_uuid(), now() + interval '7 days')::text;`,
+			`select api.login_attempt('user' || :uid::text, '127.0.0.1', 5, 50, 900)::text;`,
+			`select api.complete_login('user' || :uid::text, '127.0.0.1', :uid::bigint, gen_random_uuid(), gen_random_uuid(), now() + interval '7 days')::text;`,
 		},
 	},
 }

@@ -36,11 +36,9 @@ func apiFunc(name string, types ...string) Func {
 // Argument order matches the SQL signature.
 var (
 	// Accounts and tokens (EXECUTE granted to healthcare_api only).
-	FnRegister           = apiFunc("register", "text", "text", "text")                             // username, email, password hash
-	FnCredentials        = apiFunc("credentials", "text")                                          // username
-	FnIssueRefreshToken  = apiFunc("issue_refresh_token", "bigint", "uuid", "uuid", "timestamptz") // user, jti, family, expires
-	FnRotateRefreshToken = apiFunc("rotate_refresh_token", "uuid", "uuid", "timestamptz")          // old jti, new jti, expires
-	FnRevokeRefreshToken = apiFunc("revoke_refresh_token", "uuid")                                 // jti
+	FnRegister           = apiFunc("register", "text", "text", "text")                    // username, email, password hash
+	FnRotateRefreshToken = apiFunc("rotate_refresh_token", "uuid", "uuid", "timestamptz") // old jti, new jti, expires
+	FnRevokeRefreshToken = apiFunc("revoke_refresh_token", "uuid")                        // jti
 	FnMe                 = apiFunc("me")
 	// Login throttling (migration 007): attempt = throttle check, advance
 	// count and credentials in one call; complete = reset and refresh token.
