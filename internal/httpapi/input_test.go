@@ -66,6 +66,8 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"a non-numeric offset is refused", "GET", "/api/patients/?offset=x", "", "", 400, "offset"},
 		{"a short password is refused", "POST", "/api/auth/register/", `{"username":"newbie","password":"short","email":"n@example.com"}`, "", 400, "password"},
 		{"a bad username is refused", "POST", "/api/auth/register/", `{"username":"no spaces","password":"long enough","email":"n@example.com"}`, "", 400, "username"},
+		{"a non-ASCII username is refused, as the database would", "POST", "/api/auth/register/", `{"username":"José","password":"long enough","email":"n@example.com"}`, "", 400, "username"},
+		{"a username taken in another case conflicts", "POST", "/api/auth/register/", fmt.Sprintf(`{"username":%q,"password":"long enough","email":"n@example.com"}`, strings.ToUpper(u.name)), "", 409, "username"},
 		{"a bad email is refused", "POST", "/api/auth/register/", `{"username":"newbie","password":"long enough","email":"not-an-email"}`, "", 400, "email"},
 		{"a taken username conflicts", "POST", "/api/auth/register/", fmt.Sprintf(`{"username":%q,"password":"long enough","email":"n@example.com"}`, u.name), "", 409, "username"},
 	}
