@@ -37,13 +37,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usagef("serve: unexpected argument %q", fs.Arg(0))
+	}
 	if *pprofAddr != "" {
 		if err := startPprof(ctx, *pprofAddr, stderr); err != nil {
 			return err
 		}
-	}
-	if fs.NArg() > 0 {
-		return usagef("serve: unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := config.Load(overlay(getenv, map[string]string{"HTTP_ADDR": *addr, "DATABASE_URL": *dbURL}), envFile)
 	if err != nil {
@@ -161,10 +161,17 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 	return nil
 }
 
+// readyTimeout bounds the migration check of start-up and /readyz.
+const readyTimeout = 5 * time.Second
+
 // checkMigrated refuses a database whose migration version differs from
 // the latest one embedded in this binary: an older schema lacks functions
 // the handlers call, a newer one may have changed them.
 func checkMigrated(ctx context.Context, db *database.DB) error {
+	// /readyz calls this per probe: a saturated pool must answer "not
+	// ready" in bounded time, not hold the probe until it gives up.
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
 	conn, err := db.Pool().Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("check migrations: %w", err)
