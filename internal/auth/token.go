@@ -289,22 +289,27 @@ func (t *Tokens) verify(token string, want TokenType) (Claims, error) {
 	return c, nil
 }
 
-// checkHeader requires the compact serialisation (three base64url parts, the
-// last a canonically encoded 32-byte MAC) and a protected header whose alg is exactly HS256 with no crit
-// extensions. jwx would also fail these tokens on the signature; checking
-// first makes the rule explicit and independent of the library.
+// checkHeader requires the compact serialisation in its one canonical
+// spelling (three parts of the base64url alphabet, each strictly encoded,
+// the last a 32-byte MAC) and a protected header whose alg is exactly HS256
+// with no crit extensions. Base64 decoders skip line breaks and tolerate
+// stray trailing bits, so without this a signed token would have other
+// spellings that still verify. jwx would fail a wrong alg on the signature;
+// checking first makes the rule explicit and independent of the library.
 func checkHeader(token string) error {
 	h, rest, ok := strings.Cut(token, ".")
 	if !ok || strings.Count(rest, ".") != 1 || h == "" {
 		return invalid("malformed", nil)
 	}
-	// One canonical encoding of the 32-byte MAC, so a token has one spelling.
-	sig := rest[strings.IndexByte(rest, '.')+1:]
-	if len(sig) != 43 {
+	payload, sig, _ := strings.Cut(rest, ".")
+	if len(sig) != 43 || !canonicalBase64URL(sig) {
 		return invalid("malformed_signature", nil)
 	}
-	if _, err := base64.RawURLEncoding.Strict().DecodeString(sig); err != nil {
-		return invalid("malformed_signature", err)
+	if payload == "" || !canonicalBase64URL(payload) {
+		return invalid("malformed_payload", nil)
+	}
+	if !canonicalBase64URL(h) {
+		return invalid("malformed_header", nil)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(h)
 	if err != nil {
@@ -324,6 +329,19 @@ func checkHeader(token string) error {
 		return invalid("crit_header", nil)
 	}
 	return nil
+}
+
+// canonicalBase64URL reports whether s uses only the unpadded base64url
+// alphabet and decodes with zero trailing bits.
+func canonicalBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	_, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil
 }
 
 func jwxReason(err error) string {

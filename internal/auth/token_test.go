@@ -250,6 +250,13 @@ func TestVerifyRejectsForgeries(t *testing.T) {
 			return string(b)
 		}(),
 		"too long": good + strings.Repeat("A", MaxTokenBytes),
+		// Other spellings of a validly signed token: decoders skip line
+		// breaks and ignore trailing bits, the signature does not.
+		"line break in payload":  parts[0] + "." + parts[1][:20] + "\n" + parts[1][20:] + "." + parts[2],
+		"CR in header":           parts[0][:10] + "\r" + parts[0][10:] + "." + parts[1] + "." + parts[2],
+		"padded payload":         parts[0] + "." + parts[1] + "==." + parts[2],
+		"payload trailing bits":  parts[0] + "." + withTrailingBits(t, parts[1]) + "." + parts[2],
+		"std alphabet signature": parts[0] + "." + parts[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(parts[2]),
 	}
 	for name, tok := range cases {
 		c, err := tk.Verify(tok, TokenAccess)
@@ -280,6 +287,27 @@ func TestVerifyRejectsForgeries(t *testing.T) {
 	if _, err := tk.Verify(good, TokenType("")); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("empty wanted type accepted: %v", err)
 	}
+}
+
+// withTrailingBits respells a base64url part with non-zero unused bits in
+// its last character, which a non-strict decoder reads as the same bytes.
+func withTrailingBits(t *testing.T, part string) string {
+	t.Helper()
+	if len(part)%4 == 0 {
+		t.Fatalf("part %q has no unused bits", part)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, part[len(part)-1])
+	alt := part[:len(part)-1] + string(alphabet[last|1])
+	if alt == part {
+		t.Fatalf("part %q already has trailing bits", part)
+	}
+	a, _ := base64.RawURLEncoding.DecodeString(alt)
+	b, _ := base64.RawURLEncoding.DecodeString(part)
+	if string(a) != string(b) {
+		t.Fatalf("respelling changed the bytes of %q", part)
+	}
+	return alt
 }
 
 func TestVerifyExpiry(t *testing.T) {
