@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/julienschmidt/httprouter"
 )
 
 // field is a JSON member that remembers whether it was present and whether
@@ -194,7 +192,7 @@ func (v *validator) id(name string, f field[int64]) int64 {
 // anything that is not a positive integer in int64 range simply matches no
 // record: 404, the same answer as an id that does not exist.
 func pathID(r *http.Request, name string) (int64, error) {
-	s := httprouter.ParamsFromContext(r.Context()).ByName(name)
+	s := pathParam(r, name)
 	if s == "" || len(s) > 19 || s[0] == '0' {
 		return 0, errNotFound
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/rs/zerolog"
 
 	"healthcare/internal/database"
 )
@@ -209,12 +208,13 @@ func toAPIError(err error) *apiError {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
 	status := e.status
-	log := zerolog.Ctx(r.Context())
+	st := stateFrom(r.Context())
+	log := st.logger()
 	switch {
 	case status >= 500:
-		log.Error().Err(err).Str("code", e.code).Msg("request failed")
+		log.Error().Str("request_id", st.id).Err(err).Str("code", e.code).Msg("request failed")
 	case e.cause != nil:
-		log.Debug().Err(err).Str("code", e.code).Msg("request refused")
+		log.Debug().Str("request_id", st.id).Err(err).Str("code", e.code).Msg("request refused")
 	}
 	if status == 499 {
 		status = http.StatusServiceUnavailable
@@ -228,7 +228,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Errors: e.fields,
 	}
 	if status >= 500 {
-		p.RequestID = requestID(r.Context())
+		p.RequestID = st.id
 	}
 	body, mErr := json.Marshal(p)
 	if mErr != nil {

@@ -3,8 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/julienschmidt/httprouter"
-
 	"healthcare/internal/database"
 )
 
@@ -57,7 +55,7 @@ func deleteMapping(db *database.DB) http.Handler {
 // segment other than "patient" is a 404.
 func patientDoctors(db *database.DB) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if httprouter.ParamsFromContext(r.Context()).ByName("id") != "patient" {
+		if pathParam(r, "id") != "patient" {
 			writeError(w, r, errNotFound)
 			return
 		}

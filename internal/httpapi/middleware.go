@@ -2,23 +2,31 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/julienschmidt/httprouter"
 	"github.com/rs/zerolog"
 
 	"healthcare/internal/auth"
 )
 
 // requestState is created once per request by the outermost middleware and
-// filled in on the way in (request id, route pattern, user), so the access
-// log and the panic handler, which run outside the router, can read it.
+// filled in on the way in (request id, route pattern, verified claims), so
+// the access log and the panic handler, which run outside the router, can
+// read it. One context value per request: every further layer writes here
+// instead of copying the request with a new context.
 type requestState struct {
 	id     string
 	route  string
-	userID int64
+	claims auth.Claims // zero for an anonymous request
+	params httprouter.Params
+	log    *zerolog.Logger
 }
 
 type stateKey struct{}
@@ -32,6 +40,16 @@ func stateFrom(ctx context.Context) *requestState {
 }
 
 func requestID(ctx context.Context) string { return stateFrom(ctx).id }
+
+var nopLogger = zerolog.Nop()
+
+// logger is the server's logger; events carry the request id.
+func (st *requestState) logger() *zerolog.Logger {
+	if st.log == nil {
+		return &nopLogger
+	}
+	return st.log
+}
 
 // statusWriter records the status code for the access log and for recover.
 type statusWriter struct {
@@ -64,7 +82,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // request state every inner layer fills in.
 func recoverPanics(log zerolog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{}
+		st := &requestState{log: &log}
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		defer func() {
@@ -78,7 +96,7 @@ func recoverPanics(log zerolog.Logger, next http.Handler) http.Handler {
 			log.Error().Str("request_id", st.id).Interface("panic", v).
 				Bytes("stack", debug.Stack()).Msg("handler panicked")
 			if sw.status == 0 {
-				writeError(sw, r.WithContext(log.WithContext(r.Context())), errPanic)
+				writeError(sw, r, errPanic)
 			}
 		}()
 		next.ServeHTTP(sw, r)
@@ -104,16 +122,34 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// requestIDs makes request ids: a random prefix chosen at start-up, so ids
+// from several server copies or restarts do not collide, and a counter, so
+// making one costs an atomic add rather than a random UUID.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
+}
+
+func (g *requestIDs) next() string {
+	return g.prefix + strconv.FormatUint(g.n.Add(1), 10)
+}
+
 // withRequestID takes a sane X-Request-Id from the client (so a gateway's
 // id follows the request into PostgreSQL) or makes one, and returns it.
-func withRequestID(next http.Handler) http.Handler {
+func withRequestID(ids *requestIDs, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !validRequestID(id) {
-			id = uuid.NewString()
+			id = ids.next()
 		}
 		stateFrom(r.Context()).id = id
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -129,14 +165,11 @@ type RequestInfo struct {
 
 // accessLog writes one JSON line per request: ids, method, route pattern
 // (never the raw path, which holds record ids), status, duration and user.
-// Never headers, bodies, tokens or passwords. It also puts a request logger
-// in the context for writeError.
+// Never headers, bodies, tokens or passwords.
 func accessLog(log zerolog.Logger, observe func(RequestInfo), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		st := stateFrom(r.Context())
-		reqLog := log.With().Str("request_id", st.id).Logger()
-		r = r.WithContext(reqLog.WithContext(r.Context()))
 		sw, ok := w.(*statusWriter)
 		if !ok {
 			sw = &statusWriter{ResponseWriter: w}
@@ -151,58 +184,76 @@ func accessLog(log zerolog.Logger, observe func(RequestInfo), next http.Handler)
 				route = "unmatched"
 			}
 			dur := time.Since(start)
-			reqLog.Info().Str("method", r.Method).Str("route", route).Int("status", status).
-				Float64("duration_ms", float64(dur.Microseconds())/1000).Int64("user_id", st.userID).
+			log.Info().Str("request_id", st.id).Str("method", r.Method).Str("route", route).Int("status", status).
+				Float64("duration_ms", float64(dur.Microseconds())/1000).Int64("user_id", st.claims.UserID).
 				Int64("bytes", sw.bytes).Msg("request")
 			if observe != nil {
-				observe(RequestInfo{Method: r.Method, Route: st.route, Status: status, Duration: dur, UserID: st.userID})
+				observe(RequestInfo{Method: r.Method, Route: st.route, Status: status, Duration: dur, UserID: st.claims.UserID})
 			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
 
+// Header values every response shares. net/http only reads them, and
+// assigning a shared slice saves the allocation Header.Set makes.
+var (
+	headerNosniff = []string{"nosniff"}
+	headerNoStore = []string{"no-store"}
+)
+
 // securityHeaders hardens every response. Anything but an anonymous GET may
 // carry personal data or tokens, so it must not be stored by caches.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
+		h["X-Content-Type-Options"] = headerNosniff
 		if r.Header.Get("Authorization") != "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
-			h.Set("Cache-Control", "no-store")
+			h["Cache-Control"] = headerNoStore
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
 // limitBody caps request bodies; decode reports the overflow as 413. A
-// declared length over the limit is refused before reading anything.
+// declared length over the limit is refused before reading anything. A
+// request without a body (net/http's NoBody) has nothing to cap.
 func limitBody(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
 			writeError(w, r, &http.MaxBytesError{Limit: limit})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// route records the matched pattern for the access log.
-func route(pattern string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		stateFrom(r.Context()).route = pattern
+// route records the matched pattern for the access log and the path
+// parameters for pathParam. It is an httprouter.Handle rather than an
+// http.Handler so the parameters go into the request state instead of a
+// copy of the request with a new context.
+func route(pattern string, next http.Handler) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		st := stateFrom(r.Context())
+		st.route = pattern
+		st.params = ps
 		next.ServeHTTP(w, r)
-	})
+	}
 }
 
-type claimsKey struct{}
+// pathParam is the value of the route's path parameter name, "" if none.
+func pathParam(r *http.Request, name string) string {
+	return stateFrom(r.Context()).params.ByName(name)
+}
 
 // claimsFrom returns the verified access token's claims; ok is false for
 // anonymous requests.
 func claimsFrom(ctx context.Context) (auth.Claims, bool) {
-	c, ok := ctx.Value(claimsKey{}).(auth.Claims)
-	return c, ok
+	c := stateFrom(ctx).claims
+	return c, c.UserID != 0
 }
 
 // authenticator verifies access tokens. Nothing but the verified claims is
@@ -239,7 +290,7 @@ func (a authenticator) check(required bool, next http.Handler) http.Handler {
 			writeError(w, r, &e)
 			return
 		}
-		stateFrom(r.Context()).userID = claims.UserID
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
+		stateFrom(r.Context()).claims = claims
+		next.ServeHTTP(w, r)
 	})
 }

@@ -7,11 +7,14 @@ import (
 	"healthcare/internal/database"
 )
 
+// headerJSON is shared by every JSON response (see headerNosniff).
+var headerJSON = []string{"application/json"}
+
 // writeJSON writes body, the JSON text PostgreSQL produced, unchanged.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = headerJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -16,7 +16,7 @@ import (
 func addRoutes(r *httprouter.Router, opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher) {
 	a := authenticator{tokens: tokens}
 	handle := func(method, pattern string, h http.Handler) {
-		r.Handler(method, pattern, route(pattern, h))
+		r.Handle(method, pattern, route(pattern, h))
 	}
 	const (
 		get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
@@ -62,6 +62,6 @@ func addRoutes(r *httprouter.Router, opts Options, db *database.DB, tokens *auth
 	handle(post, "/api/mappings/", a.Require(createMapping(db)))
 	handle(get, "/api/mappings/:id/", a.Require(getMapping(db)))
 	handle(del, "/api/mappings/:id/", a.Require(deleteMapping(db)))
-	r.Handler(get, "/api/mappings/:id/:patient_id/",
+	r.Handle(get, "/api/mappings/:id/:patient_id/",
 		route("/api/mappings/patient/:patient_id/", a.Require(patientDoctors(db))))
 }

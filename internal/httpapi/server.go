@@ -63,7 +63,7 @@ func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.
 	h = cors(opts.CORSAllowedOrigins, h)
 	h = securityHeaders(h)
 	h = accessLog(logger, opts.Observe, h)
-	h = withRequestID(h)
+	h = withRequestID(newRequestIDs(), h)
 	h = recoverPanics(logger, h)
 	return &Server{handler: h}
 }

@@ -12,6 +12,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -32,6 +33,21 @@ type Metrics struct {
 	duration       *prometheus.HistogramVec
 	loginFailures  prometheus.Counter
 	loginThrottled prometheus.Counter
+	// series caches the children of requests and duration per label set
+	// (seriesKey -> *series): the label sets are few and fixed (route
+	// patterns, a bounded method set, status codes), and a cache hit skips
+	// hashing the label values on every request.
+	series sync.Map
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New registers the request and login metrics, the Go runtime and process
@@ -83,8 +99,17 @@ func (m *Metrics) ObserveRequest(method, route string, status int, d time.Durati
 	if !knownMethods[method] {
 		method = "OTHER"
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+	key := seriesKey{route: route, method: method, status: status}
+	v, ok := m.series.Load(key)
+	if !ok {
+		v, _ = m.series.LoadOrStore(key, &series{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			duration: m.duration.WithLabelValues(route, method),
+		})
+	}
+	s := v.(*series)
+	s.requests.Inc()
+	s.duration.Observe(d.Seconds())
 	if route == LoginRoute {
 		switch status {
 		case http.StatusUnauthorized:
