@@ -171,6 +171,9 @@ func (e *env) seed(ctx context.Context, name string, users, patients, doctors, m
 		     from generate_series(0, $4::int - 1) k, generate_series(1, $1::int) p
 		    limit $2::int`, []any{patients, mappings, half, (mappings + patients - 1) / patients}},
 		{"vacuum", `vacuum analyze`, nil},
+		// Write the seeded pages out now, so that a timed checkpoint does
+		// not flush hundreds of megabytes in the middle of a measurement.
+		{"checkpoint", `checkpoint`, nil},
 	}
 	for _, s := range stmts {
 		if _, err := conn.Exec(ctx, s.sql, s.args...); err != nil {
@@ -192,18 +195,23 @@ func (e *env) seed(ctx context.Context, name string, users, patients, doctors, m
 }
 
 // restore deletes the patients and mappings the write routes added (ids
-// past the seeded ones), so every user's list is the seeded size again.
-func (e *env) restore(ctx context.Context, ds *dataset) error {
+// past the seeded ones), so every user's list is the seeded size again,
+// then vacuums and checkpoints (as after seeding) so that no autovacuum or
+// timed checkpoint flushes the last route's writes during the next one.
+func (e *env) restore(ctx context.Context, ds *dataset, deleteAdded bool) error {
 	conn, err := pgx.Connect(ctx, ds.superURL)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	for _, q := range []string{
-		fmt.Sprintf("delete from app.patient_doctors where id > %d", ds.mappings),
-		fmt.Sprintf("delete from app.patients where id > %d", ds.patients),
-		"vacuum analyze app.patients, app.patient_doctors",
-	} {
+	var qs []string
+	if deleteAdded {
+		qs = append(qs,
+			fmt.Sprintf("delete from app.patient_doctors where id > %d", ds.mappings),
+			fmt.Sprintf("delete from app.patients where id > %d", ds.patients))
+	}
+	qs = append(qs, "vacuum analyze", "checkpoint")
+	for _, q := range qs {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("restore seeded data: %w", err)
 		}
