@@ -43,7 +43,8 @@ func requestID(ctx context.Context) string { return stateFrom(ctx).id }
 
 var nopLogger = zerolog.Nop()
 
-// logger is the server's logger; events carry the request id.
+// logger is the server's logger, a no-op outside the middleware chain;
+// callers add the request id to their events.
 func (st *requestState) logger() *zerolog.Logger {
 	if st.log == nil {
 		return &nopLogger
