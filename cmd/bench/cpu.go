@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times; 100 on
@@ -47,6 +48,13 @@ func procTimes(pid int, withChildren bool) (cpu float64, ppid int, ok bool) {
 // postgresCPU is the CPU seconds used so far by the cluster: the
 // postmaster, its reaped children (backends of finished pgbench runs) and
 // its live children.
+//
+// A child reaped while the children are being read would be in neither
+// sum (its time moves into the postmaster's cutime after that was read,
+// and its /proc entry is gone), and right after a load run dozens of
+// backends exit at once. So the postmaster is read before and after the
+// children, and the reading is retried until no child was reaped in
+// between.
 func (e *env) postgresCPU() float64 {
 	b, err := os.ReadFile(filepath.Join(e.cluster.DataDir(), "postmaster.pid"))
 	if err != nil {
@@ -56,14 +64,28 @@ func (e *env) postgresCPU() float64 {
 	if err != nil {
 		return 0
 	}
-	total, _, _ := procTimes(pm, true)
+	var total float64
+	for attempt := 0; attempt < 50; attempt++ {
+		before, _, _ := procTimes(pm, true)
+		total = before + childrenCPU(pm)
+		if after, _, _ := procTimes(pm, true); after == before {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return total
+}
+
+// childrenCPU sums the CPU seconds of the live children of ppid.
+func childrenCPU(parent int) float64 {
+	var total float64
 	entries, _ := os.ReadDir("/proc")
 	for _, d := range entries {
 		pid, err := strconv.Atoi(d.Name())
-		if err != nil || pid == pm {
+		if err != nil || pid == parent {
 			continue
 		}
-		if t, ppid, ok := procTimes(pid, false); ok && ppid == pm {
+		if t, ppid, ok := procTimes(pid, false); ok && ppid == parent {
 			total += t
 		}
 	}
