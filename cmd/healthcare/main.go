@@ -6,6 +6,6 @@ package main
 import "os"
 
 func main() {
-	setMemoryLimit()
+	applyRuntimeLimits = setMemoryLimit
 	os.Exit(exitCode(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)))
 }

@@ -3,9 +3,7 @@ package main
 import (
 	"os"
 	"runtime/debug"
-	"strconv"
 
-	"healthcare/internal/auth"
 	"healthcare/internal/config"
 )
 
@@ -13,10 +11,10 @@ import (
 // from argon2 matrices, with room for garbage between collections.
 const baseMemoryLimit = 15 << 20
 
-// setMemoryLimit gives the Go runtime a soft memory limit unless
-// GOMEMLIMIT chose one: baseMemoryLimit plus one argon2 matrix per
-// concurrent login hash (LOGIN_CONCURRENCY x ARGON2_MEMORY_KIB), 22 MiB
-// with the defaults on two cores.
+// memoryLimit is the soft memory limit for a server with cfg:
+// baseMemoryLimit plus one argon2 matrix per concurrent login hash
+// (LOGIN_CONCURRENCY x ARGON2_MEMORY_KIB), 22 MiB with the defaults on two
+// cores.
 //
 // Why: the server's budget is 40 MiB resident, of which the binary's own
 // pages take about 18 MiB. Under load the live heap is about 12 MiB (7 MiB
@@ -25,20 +23,15 @@ const baseMemoryLimit = 15 << 20
 // collects sooner; on a heap this small that costs little CPU
 // (docs/benchmarks.md). The limit follows the login settings so that
 // raising LOGIN_CONCURRENCY cannot make the collector run without end.
-//
-// It runs in main, not in a subcommand, because it is process-wide: tests
-// that call the subcommands in-process keep their own runtime settings.
-func setMemoryLimit() {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
+func memoryLimit(cfg config.Config) int64 {
+	return baseMemoryLimit + int64(cfg.LoginConcurrency)*int64(cfg.Argon2MemoryKiB)<<10
+}
+
+// setMemoryLimit applies memoryLimit unless GOMEMLIMIT chose a limit. main
+// installs it as applyRuntimeLimits, because the limit is process-wide:
+// tests that run the subcommands in-process keep their own.
+func setMemoryLimit(cfg config.Config) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit(cfg))
 	}
-	hashes := config.DefaultLoginConcurrency()
-	if n, err := strconv.Atoi(os.Getenv("LOGIN_CONCURRENCY")); err == nil && n > 0 {
-		hashes = n
-	}
-	kib := int64(auth.DefaultParams.Memory)
-	if n, err := strconv.ParseInt(os.Getenv("ARGON2_MEMORY_KIB"), 10, 64); err == nil && n > 0 {
-		kib = n
-	}
-	debug.SetMemoryLimit(baseMemoryLimit + int64(hashes)*kib<<10)
 }

@@ -61,10 +61,17 @@ func newLogger(level string, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
+// applyRuntimeLimits, when set, adjusts the Go runtime to the loaded
+// configuration before serve starts (main sets it to setMemoryLimit).
+var applyRuntimeLimits func(config.Config)
+
 // serve opens the pool, runs the start-up checks, and serves until ctx
 // ends. onListen, when set, is called with the bound address once the
 // listener is open (dev prints its banner then).
 func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func(addr string)) error {
+	if applyRuntimeLimits != nil {
+		applyRuntimeLimits(cfg)
+	}
 	lb := newLogBuffer(logw, 32<<10, 100*time.Millisecond)
 	defer lb.Close()
 	log := newLogger(cfg.LogLevel, lb)
