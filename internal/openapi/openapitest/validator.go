@@ -92,15 +92,9 @@ func (v *Validator) FindRoute(req *http.Request) (*routers.Route, map[string]str
 //
 // req.Body is not read, so callers may pass the request they already sent.
 func (v *Validator) ValidateResponse(ctx context.Context, req *http.Request, status int, header http.Header, body []byte) error {
-	route, params, err := v.router.FindRoute(req)
+	in, err := v.requestInput(req, &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc})
 	if err != nil {
-		return fmt.Errorf("openapi: %s %s: %w", req.Method, req.URL.Path, err)
-	}
-	in := &openapi3filter.RequestValidationInput{
-		Request:    req,
-		PathParams: params,
-		Route:      route,
-		Options:    &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		return err
 	}
 	out := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in,
@@ -110,7 +104,7 @@ func (v *Validator) ValidateResponse(ctx context.Context, req *http.Request, sta
 		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-		return fmt.Errorf("openapi: response %d to %s %s: %w", status, req.Method, route.Path, err)
+		return fmt.Errorf("openapi: response %d to %s %s: %w", status, req.Method, in.Route.Path, err)
 	}
 	return nil
 }
@@ -119,23 +113,27 @@ func (v *Validator) ValidateResponse(ctx context.Context, req *http.Request, sta
 // It reads and restores req.Body. Security requirements are not checked:
 // the server's own tests cover tokens.
 func (v *Validator) ValidateRequest(ctx context.Context, req *http.Request) error {
-	route, params, err := v.router.FindRoute(req)
+	in, err := v.requestInput(req, &openapi3filter.Options{
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		MultiError:         true,
+	})
 	if err != nil {
-		return fmt.Errorf("openapi: %s %s: %w", req.Method, req.URL.Path, err)
-	}
-	in := &openapi3filter.RequestValidationInput{
-		Request:    req,
-		PathParams: params,
-		Route:      route,
-		Options: &openapi3filter.Options{
-			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-			MultiError:         true,
-		},
+		return err
 	}
 	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-		return fmt.Errorf("openapi: request %s %s: %w", req.Method, route.Path, err)
+		return fmt.Errorf("openapi: request %s %s: %w", req.Method, in.Route.Path, err)
 	}
 	return nil
+}
+
+// requestInput finds req's operation in the document; an undocumented
+// method and path is an error.
+func (v *Validator) requestInput(req *http.Request, opts *openapi3filter.Options) (*openapi3filter.RequestValidationInput, error) {
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	return &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}, nil
 }
 
 // Client returns an http.Client whose transport validates every response
