@@ -250,13 +250,6 @@ func pathParam(r *http.Request, name string) string {
 	return stateFrom(r.Context()).params.ByName(name)
 }
 
-// claimsFrom returns the verified access token's claims; ok is false for
-// anonymous requests.
-func claimsFrom(ctx context.Context) (auth.Claims, bool) {
-	c := stateFrom(ctx).claims
-	return c, c.UserID != 0
-}
-
 // authenticator verifies access tokens. Nothing but the verified claims is
 // derived from the token; PostgreSQL decides what the user may do.
 type authenticator struct{ tokens *auth.Tokens }

@@ -21,8 +21,8 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 
 // identity is who the request acts for inside PostgreSQL.
 func identity(r *http.Request) database.Identity {
-	c, _ := claimsFrom(r.Context())
-	return database.Identity{UserID: c.UserID, RequestID: requestID(r.Context())}
+	st := stateFrom(r.Context())
+	return database.Identity{UserID: st.claims.UserID, RequestID: st.id}
 }
 
 // callAPI makes the request's one database call and writes its result with
