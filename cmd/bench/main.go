@@ -653,7 +653,7 @@ func printTable(w io.Writer, o options, res *result) {
 			r.Route, s.RPS, s.P50ms, s.P99ms, s.Errors, r.PipelineMedian.RPS, r.BeginMedian.RPS,
 			r.RatioPipeline, r.RatioBegin, r.RSSMiB)
 	}
-	fmt.Fprintf(w, "\nCPU per request in microseconds (medians; 2 cores = %d us of CPU per second):\n", 2*1000000)
+	fmt.Fprintf(w, "\nCPU per request in microseconds (medians; %d cores = %d us of CPU per second):\n", runtime.NumCPU(), runtime.NumCPU()*1000000)
 	fmt.Fprintf(w, "%-24s %8s %8s %8s | %8s %8s | %8s %8s\n", "route", "server", "postgres", "wrk", "pipe pg", "pgbench", "begin pg", "pgbench")
 	for _, r := range res.Routes {
 		s, p, b := r.ServerMedian, r.PipelineMedian, r.BeginMedian
