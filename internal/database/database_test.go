@@ -20,7 +20,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // openApp opens a DB as the REST server's role on a fresh database.
-func openApp(t *testing.T, tdb *pgtest.DB, opts database.Options) *database.DB {
+func openApp(t testing.TB, tdb *pgtest.DB, opts database.Options) *database.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -33,7 +33,7 @@ func openApp(t *testing.T, tdb *pgtest.DB, opts database.Options) *database.DB {
 }
 
 // registerUser creates an account through api.register and returns its id.
-func registerUser(t *testing.T, db *database.DB, name string) int64 {
+func registerUser(t testing.TB, db *database.DB, name string) int64 {
 	t.Helper()
 	raw, err := db.Call(context.Background(), database.Identity{RequestID: "test"}, database.FnRegister,
 		name, name+"@example.com", "$argon2id$v=19$m=7168,t=5,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U")
