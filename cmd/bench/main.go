@@ -63,9 +63,17 @@ type options struct {
 	serverEnv   string
 	keep        bool
 	profileDir  string
+	floor       bool
 }
 
 func main() {
+	if os.Getenv(floorAddrEnv) != "" {
+		if err := floorMain(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -96,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory (server logs, wrk and pgbench scripts) at exit; the data directory goes with it")
 	fs.StringVar(&o.profileDir, "profile", "", "save the server's CPU profile of each route's first run and a heap profile after it into this directory (pprof)")
+	fs.BoolVar(&o.floor, "floor", false, "also measure the floor (net/http, httprouter and database.Call with nothing else) on the list and get routes, as a fourth step D of every run")
 	fs.StringVar(&o.serverEnv, "server-env", "", "extra KEY=VALUE settings for the server, comma-separated (e.g. GOGC=200,DB_POOL_MAX_CONNS=4)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -152,6 +161,7 @@ type routeResult struct {
 	Server      []measurement `json:"server_runs"`
 	Pipeline    []measurement `json:"pgbench_pipeline_runs,omitempty"`
 	Begin       []measurement `json:"pgbench_begin_runs,omitempty"`
+	Floor       []measurement `json:"floor_runs,omitempty"`
 	RSSMiB      float64       `json:"server_peak_rss_mib"`
 	// Medians over the runs; ratios are medians of the per-run pairs.
 	ServerMedian   measurement `json:"server"`
@@ -159,6 +169,9 @@ type routeResult struct {
 	BeginMedian    measurement `json:"pgbench_begin"`
 	RatioPipeline  float64     `json:"ratio_pipeline"`
 	RatioBegin     float64     `json:"ratio_begin"`
+	// With --floor: the floor's medians and its ratio to the pipeline.
+	FloorMedian        *measurement `json:"floor,omitempty"`
+	RatioFloorPipeline float64      `json:"ratio_floor_pipeline,omitempty"`
 }
 
 type floodResult struct {
@@ -272,6 +285,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.stop()
 	logf("server %s (pid %d); memory at start: %s", srv.url, srv.cmd.Process.Pid, srv.memory())
+	var floor *server
+	if o.floor {
+		if floor, err = e.startFloor(ds, tokens); err != nil {
+			return err
+		}
+		defer floor.stop()
+		logf("floor %s (pid %d)", floor.url, floor.cmd.Process.Pid)
+	}
 
 	p := loadParams{ntok: o.tokenUsers, nusers: o.users, per: ds.perUser, ndoc: o.doctors, half: ds.mapHalf}
 	pairCapacity := int64(p.ntok) * int64(p.per) * int64(p.ndoc-p.half)
@@ -288,14 +309,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return b, nil
 	}
 
-	warm := func(r route) error {
+	warm := func(r route, s *server) error {
 		// A short untimed pass fills the server's token cache and pool and
 		// PostgreSQL's caches, so run 1 is not a cold-start outlier.
 		script, err := wrkScript(e.dir, r, tokens, p, o.threads)
 		if err != nil {
 			return err
 		}
-		_, err = runWrk(ctx, nil, script, srv.url, o.threads, o.connections, time.Second)
+		_, err = runWrk(ctx, nil, script, s.url, o.threads, o.connections, time.Second)
 		return err
 	}
 
@@ -306,8 +327,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		if err := warm(r); err != nil {
+		withFloor := floor != nil && floorRoutes[r.Key]
+		if err := warm(r, srv); err != nil {
 			return err
+		}
+		if withFloor {
+			if err := warm(r, floor); err != nil {
+				return err
+			}
 		}
 		pipeScript, err := pgbenchScript(e.dir, r, true)
 		if err != nil {
@@ -371,6 +398,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			rr.Begin = append(rr.Begin, c)
+			if withFloor {
+				d, err := runWrk(ctx, startCPU(e, floor), script, floor.url, o.threads, o.connections, o.duration)
+				if err != nil {
+					return err
+				}
+				rr.Floor = append(rr.Floor, d)
+				logf("%-24s run %d: floor %8.0f/s p99 %6.2fms err %d | CPU us/req floor %.0f pg %.0f wrk %.0f",
+					r.Name, i+1, d.RPS, d.P99ms, d.Errors, d.ServerCPUus, d.PostgresCPUus, d.LoadgenCPUus)
+			}
 			logf("%-24s run %d: server %8.0f/s p99 %6.2fms err %d | pipeline %8.0f/s | begin %8.0f/s | CPU us/req server %.0f pg %.0f wrk %.0f; pipeline: pg %.0f pgbench %.0f",
 				r.Name, i+1, a.RPS, a.P99ms, a.Errors, b.RPS, c.RPS, a.ServerCPUus, a.PostgresCPUus, a.LoadgenCPUus, b.PostgresCPUus, b.LoadgenCPUus)
 		}
@@ -570,6 +606,17 @@ func summarise(rr *routeResult) {
 		}
 	}
 	rr.RatioPipeline, rr.RatioBegin = medianOf(rp), medianOf(rb)
+	if len(rr.Floor) > 0 {
+		m := median(rr.Floor)
+		rr.FloorMedian = &m
+		var rf []float64
+		for i := range rr.Floor {
+			if i < len(rr.Pipeline) {
+				rf = append(rf, ratio(rr.Floor[i].RPS, rr.Pipeline[i].RPS))
+			}
+		}
+		rr.RatioFloorPipeline = medianOf(rf)
+	}
 }
 
 // median takes each field's median independently.
@@ -660,6 +707,7 @@ func printTable(w io.Writer, o options, res *result) {
 		fmt.Fprintf(w, "%-24s %8.0f %8.0f %8.0f | %8.0f %8.0f | %8.0f %8.0f\n", r.Route,
 			s.ServerCPUus, s.PostgresCPUus, s.LoadgenCPUus, p.PostgresCPUus, p.LoadgenCPUus, b.PostgresCPUus, b.LoadgenCPUus)
 	}
+	printFloor(w, res.Routes)
 	if len(res.Latency16) > 0 {
 		fmt.Fprintf(w, "\nserver at %d connections:\n", res.Latency16[0].Connections)
 		for _, r := range res.Latency16 {
@@ -683,4 +731,26 @@ func printTable(w io.Writer, o options, res *result) {
 		}
 	}
 	fmt.Fprintf(w, "\nserver peak RSS (VmHWM) over the whole run: %.1f MiB\n", res.PeakRSSMiB)
+}
+
+// printFloor adds the floor's lines, when it was measured: the same load
+// against a server that does nothing but route and call the database.
+func printFloor(w io.Writer, routes []routeResult) {
+	header := false
+	for _, r := range routes {
+		f := r.FloorMedian
+		if f == nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(w, "\nfloor (net/http + httprouter + database.Call, nothing else), same load:\n")
+			fmt.Fprintf(w, "%-24s %9s %8s %7s %7s | %8s %8s %8s | %s\n",
+				"route", "floor/s", "p99 ms", "/pipe", "server/", "floor us", "postgres", "wrk", "server us - floor us")
+			header = true
+		}
+		s := r.ServerMedian
+		fmt.Fprintf(w, "%-24s %9.0f %8.2f %7.2f %7.2f | %8.0f %8.0f %8.0f | %.0f\n",
+			r.Route, f.RPS, f.P99ms, r.RatioFloorPipeline, ratio(s.RPS, f.RPS),
+			f.ServerCPUus, f.PostgresCPUus, f.LoadgenCPUus, s.ServerCPUus-f.ServerCPUus)
+	}
 }

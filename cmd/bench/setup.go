@@ -283,7 +283,6 @@ func (e *env) startServer(ctx context.Context, bin string, ds *dataset, secret s
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = wd
-	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + wd,
@@ -300,10 +299,17 @@ func (e *env) startServer(ctx context.Context, bin string, ds *dataset, secret s
 		"LOGIN_MAX_FAILURES_PER_ACCOUNT=1000000",
 	}, passThroughEnv()...)
 	cmd.Env = append(cmd.Env, extraEnv...)
+	return launch(cmd, logf, logPath, addr, pprofURL)
+}
+
+// launch starts cmd, a server that will listen on addr, with its output
+// going to logf, and waits until it answers GET /healthz.
+func launch(cmd *exec.Cmd, logf *os.File, logPath, addr, pprofURL string) (*server, error) {
+	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start server: %w", err)
+		return nil, fmt.Errorf("start %s: %w", filepath.Base(cmd.Path), err)
 	}
 	s := &server{cmd: cmd, url: "http://" + addr, pprofURL: pprofURL, logPath: logPath, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait(); logf.Close() }()
