@@ -14,6 +14,9 @@
 //	   \startpipeline ... \endpipeline): the ceiling
 //	C  pgbench sending it as BEGIN; identity; call; END (a round trip each)
 //
+//	D  (--floor, list and get only) wrk against the floor: net/http,
+//	   httprouter and database.Call with nothing else (floor.go)
+//
 // at the same concurrency, so that drift on a shared machine hits all of
 // them alike. It prints medians and the paired ratios A/B and A/C, and
 // writes everything as JSON. Extra measurements: p99 at 16 connections,
@@ -398,6 +401,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			rr.Begin = append(rr.Begin, c)
+			logf("%-24s run %d: server %8.0f/s p99 %6.2fms err %d | pipeline %8.0f/s | begin %8.0f/s | CPU us/req server %.0f pg %.0f wrk %.0f; pipeline: pg %.0f pgbench %.0f",
+				r.Name, i+1, a.RPS, a.P99ms, a.Errors, b.RPS, c.RPS, a.ServerCPUus, a.PostgresCPUus, a.LoadgenCPUus, b.PostgresCPUus, b.LoadgenCPUus)
 			if withFloor {
 				d, err := runWrk(ctx, startCPU(e, floor), script, floor.url, o.threads, o.connections, o.duration)
 				if err != nil {
@@ -407,8 +412,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				logf("%-24s run %d: floor %8.0f/s p99 %6.2fms err %d | CPU us/req floor %.0f pg %.0f wrk %.0f",
 					r.Name, i+1, d.RPS, d.P99ms, d.Errors, d.ServerCPUus, d.PostgresCPUus, d.LoadgenCPUus)
 			}
-			logf("%-24s run %d: server %8.0f/s p99 %6.2fms err %d | pipeline %8.0f/s | begin %8.0f/s | CPU us/req server %.0f pg %.0f wrk %.0f; pipeline: pg %.0f pgbench %.0f",
-				r.Name, i+1, a.RPS, a.P99ms, a.Errors, b.RPS, c.RPS, a.ServerCPUus, a.PostgresCPUus, a.LoadgenCPUus, b.PostgresCPUus, b.LoadgenCPUus)
 		}
 		rr.RSSMiB = mib(srv.peakRSS())
 		summarise(&rr)
