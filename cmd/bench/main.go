@@ -13,7 +13,6 @@
 //	B  pgbench sending the route's transaction as one pipeline (-M prepared,
 //	   \startpipeline ... \endpipeline): the ceiling
 //	C  pgbench sending it as BEGIN; identity; call; END (a round trip each)
-//
 //	D  (--floor, list and get only) wrk against the floor: net/http,
 //	   httprouter and database.Call with nothing else (floor.go)
 //
