@@ -23,8 +23,8 @@ import (
 // net/http and httprouter in front, database.Call (the pool, pgx and the
 // same identity batch) behind, and nothing else. It trusts a table of the
 // bench's tokens instead of verifying them, and it has no access log, no
-// metrics, no request id, no security headers, no body limit and no error
-// mapping. Measured beside the server (--floor), it splits the server's
+// metrics, no request id, no security headers, no body limit, no error
+// mapping and no whole-request read or write deadline. Measured beside the server (--floor), it splits the server's
 // CPU per request into what the stack costs anyway and what the server's
 // own work adds, and its ratio to pgbench bounds what any server on this
 // stack could reach on this machine.
@@ -84,9 +84,17 @@ func floorMain() error {
 	if err != nil {
 		return err
 	}
-	// The server's pool settings: the defaults, which are also its
-	// configuration's (DB_POOL_MAX_CONNS=8).
-	db, err := database.Open(ctx, os.Getenv("DATABASE_URL"), database.Options{})
+	// The server's pool size: its default unless DB_POOL_MAX_CONNS is set
+	// for the bench (passThroughEnv forwards it to both).
+	var opts database.Options
+	if v := os.Getenv("DB_POOL_MAX_CONNS"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 1 {
+			return fmt.Errorf("DB_POOL_MAX_CONNS: want a positive integer, got %q", v)
+		}
+		opts.MaxConns = int32(n)
+	}
+	db, err := database.Open(ctx, os.Getenv("DATABASE_URL"), opts)
 	if err != nil {
 		return err
 	}
