@@ -47,33 +47,22 @@ func (e *env) startFloor(ds *dataset, tokens []string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	sp, err := e.newScratchProcess("floor")
 	if err != nil {
 		return nil, err
 	}
-	wd := filepath.Join(e.dir, "floor")
-	if err := os.MkdirAll(wd, 0o755); err != nil {
-		return nil, err
-	}
-	tokensPath := filepath.Join(wd, "tokens")
+	tokensPath := filepath.Join(sp.dir, "tokens")
 	if err := os.WriteFile(tokensPath, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(wd, "floor.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(self)
-	cmd.Dir = wd
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
-		floorAddrEnv + "=" + addr,
+		floorAddrEnv + "=" + sp.addr,
 		floorTokensEnv + "=" + tokensPath,
 		"DATABASE_URL=" + ds.appURL,
 	}, passThroughEnv()...)
-	return launch(cmd, logf, logPath, addr, "")
+	return sp.launch(cmd, "")
 }
 
 // floorMain is the floor process: it serves until SIGTERM.

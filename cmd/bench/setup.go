@@ -257,21 +257,11 @@ func (s *server) profile(name, path string) error {
 // in a scratch directory (so no .env is read), logging at info level to a
 // file: the access log is part of what a request costs.
 func (e *env) startServer(ctx context.Context, bin string, ds *dataset, secret string, extraEnv []string, tag string) (*server, error) {
-	port, err := freePort()
+	sp, err := e.newScratchProcess("server-" + tag)
 	if err != nil {
 		return nil, err
 	}
-	wd := filepath.Join(e.dir, "server-"+tag)
-	if err := os.MkdirAll(wd, 0o755); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(wd, "server.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	args := []string{"serve", "--addr", addr}
+	args := []string{"serve", "--addr", sp.addr}
 	pprofURL := ""
 	if e.profileDir != "" {
 		pport, err := freePort()
@@ -282,10 +272,9 @@ func (e *env) startServer(ctx context.Context, bin string, ds *dataset, secret s
 		pprofURL = "http://127.0.0.1:" + strconv.Itoa(pport) + "/debug/pprof/"
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Dir = wd
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + wd,
+		"HOME=" + sp.dir,
 		"DATABASE_URL=" + ds.appURL,
 		"SECRET_KEY=" + secret,
 		"JWT_ISSUER=" + jwtIssuer,
@@ -299,25 +288,49 @@ func (e *env) startServer(ctx context.Context, bin string, ds *dataset, secret s
 		"LOGIN_MAX_FAILURES_PER_ACCOUNT=1000000",
 	}, passThroughEnv()...)
 	cmd.Env = append(cmd.Env, extraEnv...)
-	return launch(cmd, logf, logPath, addr, pprofURL)
+	return sp.launch(cmd, pprofURL)
 }
 
-// launch starts cmd, a server that will listen on addr, with its output
-// going to logf, and waits until it answers GET /healthz.
-func launch(cmd *exec.Cmd, logf *os.File, logPath, addr, pprofURL string) (*server, error) {
+// scratchProcess is where a server process the bench starts lives: its
+// own directory under the scratch directory, a free loopback address and
+// a log file.
+type scratchProcess struct {
+	dir, addr, logPath string
+}
+
+func (e *env) newScratchProcess(name string) (scratchProcess, error) {
+	port, err := freePort()
+	if err != nil {
+		return scratchProcess{}, err
+	}
+	dir := filepath.Join(e.dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return scratchProcess{}, err
+	}
+	return scratchProcess{dir: dir, addr: "127.0.0.1:" + strconv.Itoa(port), logPath: filepath.Join(dir, name+".log")}, nil
+}
+
+// launch starts cmd, a server that will listen on sp.addr, in sp.dir with
+// its output going to sp.logPath, and waits until it answers GET /healthz.
+func (sp scratchProcess) launch(cmd *exec.Cmd, pprofURL string) (*server, error) {
+	logf, err := os.Create(sp.logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Dir = sp.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(cmd.Path), err)
 	}
-	s := &server{cmd: cmd, url: "http://" + addr, pprofURL: pprofURL, logPath: logPath, done: make(chan error, 1)}
+	s := &server{cmd: cmd, url: "http://" + sp.addr, pprofURL: pprofURL, logPath: sp.logPath, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait(); logf.Close() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-s.done:
-			return nil, fmt.Errorf("server exited at start (%v); log:\n%s", err, tail(logPath, 20))
+			return nil, fmt.Errorf("server exited at start (%v); log:\n%s", err, tail(sp.logPath, 20))
 		case <-time.After(100 * time.Millisecond):
 		}
 		resp, err := http.Get(s.url + "/healthz")
@@ -329,7 +342,7 @@ func launch(cmd *exec.Cmd, logf *os.File, logPath, addr, pprofURL string) (*serv
 		}
 	}
 	s.stop()
-	return nil, fmt.Errorf("server did not answer /healthz within 60s; log:\n%s", tail(logPath, 20))
+	return nil, fmt.Errorf("server did not answer /healthz within 60s; log:\n%s", tail(sp.logPath, 20))
 }
 
 // passThroughEnv forwards the Go runtime knobs, so `GOGC=50 go run
