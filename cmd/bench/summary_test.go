@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"healthcare/internal/auth"
+)
+
+// The reported ratios are medians of the per-round pairs, not ratios of
+// the medians: a round where the machine slowed down slows both sides.
+func TestSummariseTakesMediansOfPairedRatios(t *testing.T) {
+	rps := func(v ...float64) []measurement {
+		ms := make([]measurement, len(v))
+		for i, x := range v {
+			ms[i] = measurement{RPS: x}
+		}
+		return ms
+	}
+	rr := routeResult{
+		Server:   rps(60, 100, 30),
+		Pipeline: rps(100, 200, 100),
+		Begin:    rps(60, 100, 60),
+		Floor:    rps(80, 120, 50),
+	}
+	summarise(&rr)
+	if rr.ServerMedian.RPS != 60 || rr.PipelineMedian.RPS != 100 {
+		t.Errorf("medians: server %v, pipeline %v; want 60, 100", rr.ServerMedian.RPS, rr.PipelineMedian.RPS)
+	}
+	// Per round 0.6, 0.5, 0.3 against the pipeline (the ratio of the
+	// medians would be 0.6); 1, 1, 0.5 against BEGIN..END.
+	if rr.RatioPipeline != 0.5 || rr.RatioBegin != 1 {
+		t.Errorf("ratios: pipeline %v, begin %v; want 0.5, 1", rr.RatioPipeline, rr.RatioBegin)
+	}
+	if rr.FloorMedian == nil || rr.FloorMedian.RPS != 80 || rr.RatioFloorPipeline != 0.6 {
+		t.Errorf("floor: median %+v, ratio %v; want 80 req/s, 0.6 (0.8, 0.6, 0.5)", rr.FloorMedian, rr.RatioFloorPipeline)
+	}
+
+	noFloor := routeResult{Server: rps(1), Pipeline: rps(2)}
+	summarise(&noFloor)
+	if noFloor.FloorMedian != nil || noFloor.RatioFloorPipeline != 0 {
+		t.Errorf("without --floor the floor fields must stay empty (omitted from JSON): %+v", noFloor)
+	}
+}
+
+// The floor acts for the user each token was minted for, the one the
+// server reads from the verified token.
+func TestFloorTokensMapToTheirUsers(t *testing.T) {
+	const secret = "0123456789abcdef0123456789abcdef"
+	tokens, err := mintTokens(secret, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewTokens(auth.TokenOptions{Key: []byte(secret), Issuer: jwtIssuer, Audience: jwtAudience,
+		AccessTTL: time.Hour, RefreshTTL: time.Hour, CacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte(tokens[0]+"\n"+tokens[1]+"\n"+tokens[2]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users, err := readFloorTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 3 {
+		t.Fatalf("read %d tokens, want 3", len(users))
+	}
+	for i, tok := range tokens {
+		c, err := verifier.Verify(tok, auth.TokenAccess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if users[tok] != c.UserID {
+			t.Errorf("token %d: the floor acts for user %d, the server for %d", i, users[tok], c.UserID)
+		}
+	}
+}
