@@ -256,7 +256,7 @@ func TestVerifyRejectsForgeries(t *testing.T) {
 		"CR in header":           parts[0][:10] + "\r" + parts[0][10:] + "." + parts[1] + "." + parts[2],
 		"padded payload":         parts[0] + "." + parts[1] + "==." + parts[2],
 		"payload trailing bits":  parts[0] + "." + withTrailingBits(t, parts[1]) + "." + parts[2],
-		"std alphabet signature": parts[0] + "." + parts[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(parts[2]),
+		"std alphabet signature": stdAlphabetSignature(t, tk),
 	}
 	for name, tok := range cases {
 		c, err := tk.Verify(tok, TokenAccess)
@@ -287,6 +287,27 @@ func TestVerifyRejectsForgeries(t *testing.T) {
 	if _, err := tk.Verify(good, TokenType("")); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("empty wanted type accepted: %v", err)
 	}
+}
+
+// stdAlphabetSignature respells a valid token's signature in the standard
+// base64 alphabet ("+" and "/" for "-" and "_"). A quarter of signatures
+// contain neither character and would not change, so it issues tokens
+// until one does.
+func stdAlphabetSignature(t *testing.T, tk *Tokens) string {
+	t.Helper()
+	toStd := strings.NewReplacer("-", "+", "_", "/")
+	for range 100 {
+		tok, _, err := tk.IssueAccess(42)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := strings.Split(tok, ".")
+		if std := toStd.Replace(p[2]); std != p[2] {
+			return p[0] + "." + p[1] + "." + std
+		}
+	}
+	t.Fatal("no signature with - or _ in 100 tokens")
+	return ""
 }
 
 // withTrailingBits respells a base64url part with non-zero unused bits in
