@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -142,9 +143,11 @@ func externalDatabase(getenv func(string) string) bool {
 }
 
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("dev", "[--data DIR] [--addr host:port]", devAbout, stderr)
+	fs := newFlagSet("dev", "[--data DIR] [--addr host:port] [--reset [--yes]]", devAbout, stderr)
 	dataDir := fs.String("data", devDefaultData, "folder of the private cluster and the generated credentials")
 	addr := fs.String("addr", devDefaultAddr, "HTTP listen address")
+	reset := fs.Bool("reset", false, "delete the private cluster in --data (after asking) and start from an empty one")
+	yes := fs.Bool("yes", false, "with --reset: do not ask")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -154,6 +157,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	dir, err := filepath.Abs(*dataDir)
 	if err != nil {
 		return err
+	}
+	if *reset {
+		if err := devReset(dir, *yes, stdin, stderr); err != nil {
+			return err
+		}
 	}
 	if externalDatabase(getenv) {
 		return devExternal(ctx, dir, *addr, getenv, stdout, stderr)
@@ -212,6 +220,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	superURL := cluster.URL(devDatabase)
 	appURL := cluster.TCPURL(devDatabase, devAppRole, st.AppPassword)
 	if err := devPrepare(ctx, superURL, appURL, st, dir, stderr); err != nil {
+		if errors.Is(err, database.ErrPredatesMigrations) {
+			return fmt.Errorf("this dev database predates the current migrations: delete %s or run `healthcare dev --reset`", dir)
+		}
 		return err
 	}
 	doors := devDoors{
@@ -224,6 +235,32 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 		return err
 	}
 	return devServe(ctx, getenv, appURL, *addr, st, dir, doors, stdout, stderr)
+}
+
+// devReset deletes the private cluster's folder, after asking unless yes.
+// It refuses a folder that does not look like one dev made, so a mistyped
+// --data cannot delete anything else.
+func devReset(dir string, yes bool, stdin io.Reader, stderr io.Writer) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, marker := range []string{"PG_VERSION", devStateFile} {
+		if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
+			return fmt.Errorf("dev --reset: %s has no %s, so it is not a dev cluster; not deleting it", dir, marker)
+		}
+	}
+	if !yes {
+		fmt.Fprintf(stderr, "Delete %s (the dev cluster, its data and its generated passwords)? [y/N] ", dir)
+		answer, _ := bufio.NewReader(stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			return errors.New("dev --reset: not confirmed; nothing deleted (--yes skips the question)")
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("dev --reset: %w", err)
+	}
+	fmt.Fprintf(stderr, "dev: deleted %s; starting from an empty cluster\n", dir)
+	return nil
 }
 
 // devDoors says how to reach the database for the printed psql lines.

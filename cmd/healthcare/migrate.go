@@ -15,7 +15,7 @@ import (
 const migrateAbout = `
 Apply the migrations embedded in this binary (the files of sql/migrations),
 or show where the database stands. The version is recorded in
-public.schema_version, the same table tern.conf names, so the tern CLI and
+public.healthcare_schema_version, the same table tern.conf names, so the tern CLI and
 this command agree.
 
   up       apply every migration not yet applied

@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 
@@ -12,7 +13,17 @@ import (
 )
 
 // VersionTable is where tern records the applied migration version.
-const VersionTable = "public.schema_version"
+const VersionTable = "public.healthcare_schema_version"
+
+// legacyVersionTable is where databases made before the migrations were
+// folded into their final form (001-008) recorded their version. Its
+// numbers mean other files, so such a database cannot be migrated.
+const legacyVersionTable = "public.schema_version"
+
+// ErrPredatesMigrations means the database was migrated by the history
+// before the fold: its objects and version numbers do not match these
+// migrations, and applying them would fail half way. Recreate it.
+var ErrPredatesMigrations = errors.New("the database predates the current migrations")
 
 // newMigrator loads the embedded migrations for conn.
 func newMigrator(ctx context.Context, conn *pgx.Conn) (*migrate.Migrator, error) {
@@ -40,6 +51,9 @@ func Migrate(ctx context.Context, conn *pgx.Conn) error {
 // MigrateTo migrates up or down to version target; a negative target means
 // the latest embedded version.
 func MigrateTo(ctx context.Context, conn *pgx.Conn, target int32) error {
+	if err := checkNotLegacy(ctx, conn); err != nil {
+		return err
+	}
 	m, err := newMigrator(ctx, conn)
 	if err != nil {
 		return err
@@ -51,6 +65,21 @@ func MigrateTo(ctx context.Context, conn *pgx.Conn, target int32) error {
 	}
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// checkNotLegacy returns ErrPredatesMigrations for a database that has the
+// old version table and not the current one.
+func checkNotLegacy(ctx context.Context, conn *pgx.Conn) error {
+	var legacy bool
+	err := conn.QueryRow(ctx, `select pg_catalog.to_regclass($1) is not null and pg_catalog.to_regclass($2) is null`,
+		legacyVersionTable, VersionTable).Scan(&legacy)
+	if err != nil {
+		return fmt.Errorf("check migration history: %w", err)
+	}
+	if legacy {
+		return fmt.Errorf("%w (it has %s, not %s)", ErrPredatesMigrations, legacyVersionTable, VersionTable)
 	}
 	return nil
 }

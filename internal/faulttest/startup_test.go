@@ -50,7 +50,7 @@ func TestReadyzAndMetrics(t *testing.T) {
 	s.must("GET", "/healthz", "", nil, 200)
 	s.must("GET", "/readyz", "", nil, 200)
 
-	if _, err := tdb.Pool.Exec(ctx(t), "update public.schema_version set version = version - 1"); err != nil {
+	if _, err := tdb.Pool.Exec(ctx(t), "update public.healthcare_schema_version set version = version - 1"); err != nil {
 		t.Fatal(err)
 	}
 	r := s.must("GET", "/readyz", "", nil, 503)
@@ -58,7 +58,7 @@ func TestReadyzAndMetrics(t *testing.T) {
 		t.Fatalf("not ready answer: %v %s", r.header, r.body)
 	}
 	s.must("GET", "/healthz", "", nil, 200) // alive, just not ready
-	if _, err := tdb.Pool.Exec(ctx(t), "update public.schema_version set version = version + 1"); err != nil {
+	if _, err := tdb.Pool.Exec(ctx(t), "update public.healthcare_schema_version set version = version + 1"); err != nil {
 		t.Fatal(err)
 	}
 	s.must("GET", "/readyz", "", nil, 200)

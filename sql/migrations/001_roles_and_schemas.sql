@@ -1,4 +1,4 @@
--- Roles and schemas: the identity model of DESIGN.md.
+-- Roles and schemas: the identity model of docs/design.md.
 --
 -- Roles are cluster-wide, so every role is created only when missing: a second
 -- database on the same cluster, or a second run, must not fail. No role made

@@ -28,6 +28,9 @@ create table app.users (
 create unique index users_username_lower_idx on app.users (lower(username));
 
 comment on table app.users is 'Application accounts. Usernames are unique regardless of case.';
+comment on column app.users.username is 'Login name, unique regardless of case; personal data.';
+comment on column app.users.is_active is 'False when the account is deactivated: it then has no identity at any door.';
+comment on column app.users.date_joined is 'When the account was created.';
 comment on column app.users.password_hash is 'argon2id PHC string computed by the server; never readable by runtime roles.';
 comment on column app.users.email is 'Contact address; personal data.';
 comment on column app.users.is_admin is 'Admins may read, change and delete every patient, doctor and mapping (see the *_admin policies).';
@@ -36,30 +39,43 @@ comment on column app.users.db_role is 'Personal PostgreSQL login linked to this
 alter table app.users enable row level security;
 alter table app.users force row level security;
 
--- The identity function. Security definer because a psql login must find its
--- own link without seeing other accounts; owned by healthcare_auth, whose
--- narrow policy select_auth lets it read app.users.
+-- The identity function, evaluated several times in every request (by
+-- app.require_user and once per statement by each policy's sub-select), so
+-- each door is a lookup by index: members of healthcare_api by the
+-- transaction-local app.user_id (primary key), everyone else by the account
+-- linked to their login role (users_db_role_key). plpgsql keeps each
+-- branch's plan cached in the session; a CASE inside one WHERE clause would
+-- scan every account on every call. Security definer because a psql login
+-- must find its own link without seeing other accounts; owned by
+-- healthcare_auth, whose narrow policy select_auth lets it read app.users.
 create function app.current_user_id() returns bigint
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select u.id
-    from app.users u
-   where u.is_active
-     and case
-           when pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member')
-             then u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::bigint
-           else u.db_role = session_user
-         end
+begin
+  if pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then
+    return (select u.id
+              from app.users u
+             where u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::bigint
+               and u.is_active);
+  end if;
+  return (select u.id
+            from app.users u
+           where u.db_role = session_user
+             and u.is_active);
+end
 $$;
 comment on function app.current_user_id() is
   'The calling app user: app.user_id for members of healthcare_api, the linked account of the login role otherwise; NULL when anonymous or inactive. Security definer (owner healthcare_auth, policy users.select_auth) so the lookup sees the account row.';
 
+-- plpgsql, so its lookup is planned once per session.
 create function app.current_user_is_admin() returns boolean
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce((select u.is_admin from app.users u where u.id = app.current_user_id()), false)
+begin
+  return coalesce((select u.is_admin from app.users u where u.id = app.current_user_id()), false);
+end
 $$;
 comment on function app.current_user_is_admin() is
   'True when the caller is an active admin. Security definer (owner healthcare_auth, policy users.select_auth).';

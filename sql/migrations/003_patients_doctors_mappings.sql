@@ -1,7 +1,7 @@
 -- Health records: patient profiles, the public doctor directory, and the
 -- mappings between them, each with its whole security contract.
 --
--- Ownership (DESIGN.md): a patient profile is visible only to the user who
+-- Ownership (docs/design.md): a patient profile is visible only to the user who
 -- created it and to admins; doctors are a public directory that any signed-in
 -- user extends and only the creator or an admin changes; a mapping is visible
 -- exactly when its patient is (its policies ask app.patients, whose own
@@ -57,6 +57,8 @@ create index doctors_created_by_idx on app.doctors (created_by);
 
 comment on table app.doctors is 'Public doctor directory. Anyone lists it; the creator or an admin changes it.';
 comment on column app.doctors.created_by is 'App user who listed the doctor; NULL once that account is removed.';
+comment on column app.doctors.name is 'The doctor''s name, public in the directory; personal data of the doctor.';
+comment on column app.doctors.specialization is 'Specialty as listed, 1 to 100 characters; reporting counts by it.';
 
 create trigger doctors_touch_updated_at before update on app.doctors
   for each row execute function app.touch_updated_at();
@@ -72,6 +74,8 @@ create table app.patient_doctors (
 create index patient_doctors_doctor_id_idx on app.patient_doctors (doctor_id);
 
 comment on table app.patient_doctors is 'Which doctors treat which patient. Removing either side removes the mapping.';
+comment on column app.patient_doctors.patient_id is 'The patient; the mapping is visible exactly when this patient is.';
+comment on column app.patient_doctors.doctor_id is 'The doctor treating the patient; health data, since it tells a patient''s care.';
 
 -- Row-level security, forced so that even the owner role meets it.
 alter table app.patients enable row level security;
@@ -144,12 +148,13 @@ create policy delete_patient_visible on app.patient_doctors for delete to health
   using (exists (select from app.patients p where p.id = patient_id));
 comment on policy delete_patient_visible on app.patient_doctors is 'Only mappings of patients you can see can be removed.';
 
--- Maps the old system's free-text gender onto the stored set; NULL when unrecognised.
+-- Maps the old system's free-text gender onto the stored set; NULL when
+-- unrecognised. No search_path clause (it names pg_catalog itself) so the
+-- planner can inline it into every patient write.
 create function app.normalize_gender(p_gender text) returns text
 language sql immutable
-set search_path = pg_catalog, pg_temp
 as $$
-  select case lower(btrim(coalesce(p_gender, '')))
+  select case pg_catalog.lower(pg_catalog.btrim(coalesce(p_gender, '')))
     when 'm' then 'male' when 'male' then 'male' when 'man' then 'male'
     when 'f' then 'female' when 'female' then 'female' when 'woman' then 'female'
     when 'o' then 'other' when 'other' then 'other'

@@ -28,6 +28,12 @@ create index refresh_tokens_user_id_idx on app.refresh_tokens (user_id);
 create index refresh_tokens_expires_at_idx on app.refresh_tokens (expires_at);
 
 comment on table app.refresh_tokens is 'Issued refresh tokens: rotated, revoked on logout, family revoked on reuse.';
+comment on column app.refresh_tokens.jti is 'The token''s JWT id; the token itself is never stored.';
+comment on column app.refresh_tokens.family is 'The session: every token rotated from one login shares it; logout revokes it whole.';
+comment on column app.refresh_tokens.user_id is 'The account the session belongs to.';
+comment on column app.refresh_tokens.issued_at is 'When the token was issued.';
+comment on column app.refresh_tokens.expires_at is 'After this the token is refused.';
+comment on column app.refresh_tokens.revoked_at is 'When the session was logged out or its family revoked for reuse; NULL while valid.';
 comment on column app.refresh_tokens.replaced_by is 'jti of the token this one was rotated into; a second use of a rotated token revokes the family.';
 
 alter table app.refresh_tokens enable row level security;

@@ -75,11 +75,18 @@ comment on function app.url_encode(text) is 'Percent-encodes a query parameter v
 
 -- A page of results in the shape of Django REST Framework's limit/offset
 -- pagination: total count, relative links to the neighbouring pages, results.
+--
+-- This and the three *_json helpers below are `stable` (json_build_object
+-- formats timestamps by the session's settings) and have no search_path
+-- clause, naming pg_catalog themselves: a `language sql` function with either
+-- a pinned search_path or a declared volatility below its body's cannot be
+-- inlined, and is then parsed and planned again on every call, once per row
+-- of a list. They are security invoker and only called from functions that
+-- pin search_path.
 create function app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) returns json
-language sql immutable
-set search_path = pg_catalog, pg_temp
+language sql stable
 as $$
-  select json_build_object(
+  select pg_catalog.json_build_object(
     'count', p_count,
     'next', case when p_offset + p_limit < p_count
                  then p_path || '?limit=' || p_limit || '&offset=' || (p_offset + p_limit) || coalesce(p_query, '') end,
@@ -90,27 +97,27 @@ $$;
 comment on function app.page(bigint, json, text, integer, integer, text) is 'Builds a list response: count, next, previous, results.';
 
 create function app.patient_json(p app.patients) returns json
-language sql immutable
-set search_path = pg_catalog, pg_temp
+language sql stable
 as $$
-  select json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
-                           'user', p.owner_id, 'created_at', p.created_at, 'updated_at', p.updated_at)
+  select pg_catalog.json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
+                                      'user', p.owner_id, 'created_at', p.created_at, 'updated_at', p.updated_at)
 $$;
+comment on function app.patient_json(app.patients) is 'A patient as the REST API shows it (owner_id becomes "user").';
 
 create function app.doctor_json(d app.doctors) returns json
-language sql immutable
-set search_path = pg_catalog, pg_temp
+language sql stable
 as $$
-  select json_build_object('id', d.id, 'name', d.name, 'specialization', d.specialization,
-                           'created_by', d.created_by, 'created_at', d.created_at, 'updated_at', d.updated_at)
+  select pg_catalog.json_build_object('id', d.id, 'name', d.name, 'specialization', d.specialization,
+                                      'created_by', d.created_by, 'created_at', d.created_at, 'updated_at', d.updated_at)
 $$;
+comment on function app.doctor_json(app.doctors) is 'A doctor as the REST API shows it.';
 
 create function app.mapping_json(m app.patient_doctors) returns json
-language sql immutable
-set search_path = pg_catalog, pg_temp
+language sql stable
 as $$
-  select json_build_object('id', m.id, 'patient', m.patient_id, 'doctor', m.doctor_id, 'created_at', m.created_at)
+  select pg_catalog.json_build_object('id', m.id, 'patient', m.patient_id, 'doctor', m.doctor_id, 'created_at', m.created_at)
 $$;
+comment on function app.mapping_json(app.patient_doctors) is 'A mapping as the REST API shows it.';
 
 -- Field checks with messages a client can show; the table constraints stay the
 -- last word.
@@ -127,6 +134,7 @@ begin
   return btrim(p_value);
 end
 $$;
+comment on function app.check_name(text, text, integer) is 'Trims a name-like field; error RINVL naming the field when blank or longer than p_max.';
 
 create function app.check_age(p_age integer) returns integer
 language plpgsql immutable
@@ -139,6 +147,7 @@ begin
   return p_age;
 end
 $$;
+comment on function app.check_age(integer) is 'Error RINVL (field age) unless 0 to 150.';
 
 create function app.check_gender(p_gender text) returns text
 language plpgsql immutable
@@ -153,6 +162,7 @@ begin
   return v_gender;
 end
 $$;
+comment on function app.check_gender(text) is 'app.normalize_gender, or error RINVL (field gender) when unrecognised.';
 
 -- accounts -----------------------------------------------------------------
 
@@ -161,18 +171,6 @@ language sql volatile
 set search_path = pg_catalog, pg_temp
 as $$ select app.register_user(p_username, p_email, p_password_hash) $$;
 comment on function api.register(text, text, text) is 'POST /api/auth/register/ (REST server only; the hash is computed there).';
-
-create function api.credentials(p_username text) returns json
-language sql stable
-set search_path = pg_catalog, pg_temp
-as $$ select app.user_credentials(p_username) $$;
-comment on function api.credentials(text) is 'Login: id, password hash and active flag, or NULL for an unknown user (REST server only).';
-
-create function api.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamptz) returns json
-language sql volatile
-set search_path = pg_catalog, pg_temp
-as $$ select app.issue_refresh_token(p_user_id, p_jti, p_family, p_expires_at) $$;
-comment on function api.issue_refresh_token(bigint, uuid, uuid, timestamptz) is 'Login: records the new refresh token (REST server only).';
 
 create function api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamptz) returns json
 language sql volatile
@@ -384,6 +382,7 @@ begin
   raise exception 'doctor not found' using errcode = 'RNTFD';
 end
 $$;
+comment on function app.raise_doctor_not_writable(bigint) is 'After a doctor write touched no row: RFRBD (403) when the doctor exists, RNTFD (404) when not.';
 
 create function api.update_doctor(p_id bigint, p_name text default null, p_specialization text default null) returns json
 language plpgsql volatile
@@ -562,8 +561,7 @@ grant execute on function
 
 -- Accounts and tokens: the REST server alone.
 grant execute on function
-  api.register(text, text, text), api.credentials(text),
-  api.issue_refresh_token(bigint, uuid, uuid, timestamptz),
+  api.register(text, text, text),
   api.rotate_refresh_token(uuid, uuid, timestamptz), api.revoke_refresh_token(uuid)
   to healthcare_api;
 

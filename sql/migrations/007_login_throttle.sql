@@ -32,6 +32,8 @@ comment on table app.login_failures is
   'Login attempts counted per account (lower(username)) and per client address, in fixed windows; read and written only by the login functions owned by healthcare_auth.';
 comment on column app.login_failures.key is
   'lower(username) for scope account, the client address for scope address: personal data, kept only while a window is open.';
+comment on column app.login_failures.scope is 'What is counted: account (a username) or address (a client address).';
+comment on column app.login_failures.failures is 'Attempts counted in the current window; a correct password takes its attempt back.';
 comment on column app.login_failures.window_start is
   'Time of the first counted failure of the current window; the window ends window_start + the configured length later.';
 
