@@ -1,0 +1,2791 @@
+-- The schema after every migration, as pg_dump reports it. Generated:
+-- go test ./sql -run TestSchemaSnapshot -update
+-- Do not edit by hand; change a migration (append-only) and regenerate.
+--
+-- PostgreSQL database dump
+--
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: api; Type: SCHEMA; Schema: -; Owner: healthcare_owner
+--
+
+CREATE SCHEMA api;
+
+ALTER SCHEMA api OWNER TO healthcare_owner;
+
+--
+-- Name: SCHEMA api; Type: COMMENT; Schema: -; Owner: healthcare_owner
+--
+
+COMMENT ON SCHEMA api IS 'One function per REST operation; psql users call the same functions and get the same JSON.';
+
+--
+-- Name: app; Type: SCHEMA; Schema: -; Owner: healthcare_owner
+--
+
+CREATE SCHEMA app;
+
+ALTER SCHEMA app OWNER TO healthcare_owner;
+
+--
+-- Name: SCHEMA app; Type: COMMENT; Schema: -; Owner: healthcare_owner
+--
+
+COMMENT ON SCHEMA app IS 'Tables, policies and private helpers. Row-level security decides every row anyone sees.';
+
+--
+-- Name: reporting; Type: SCHEMA; Schema: -; Owner: healthcare_owner
+--
+
+CREATE SCHEMA reporting;
+
+ALTER SCHEMA reporting OWNER TO healthcare_owner;
+
+--
+-- Name: SCHEMA reporting; Type: COMMENT; Schema: -; Owner: healthcare_owner
+--
+
+COMMENT ON SCHEMA reporting IS 'De-identified aggregate views for reporting tools; small counts are suppressed.';
+
+--
+-- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) RETURNS json
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select app.complete_login(p_username, p_address, p_user_id, p_jti, p_family, p_expires_at) $$;
+
+ALTER FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'POST /api/auth/login/ step 2 after a correct password: resets the throttle and records the refresh token (REST server only).';
+
+--
+-- Name: create_doctor(text, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.create_doctor(p_name text, p_specialization text) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_doctor app.doctors;
+begin
+  perform app.require_user();
+  insert into app.doctors (name, specialization)
+  values (app.check_name(p_name, 'name', 200), app.check_name(p_specialization, 'specialization', 100))
+  returning * into v_doctor;
+  return app.doctor_json(v_doctor);
+end
+$$;
+
+ALTER FUNCTION api.create_doctor(p_name text, p_specialization text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION create_doctor(p_name text, p_specialization text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.create_doctor(p_name text, p_specialization text) IS 'POST /api/doctors/: any signed-in user, recorded as creator.';
+
+--
+-- Name: create_mapping(bigint, bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_mapping app.patient_doctors;
+begin
+  perform app.require_user();
+  if not exists (select from app.patients p where p.id = p_patient) then
+    raise exception 'patient not found' using errcode = 'RNTFD', column = 'patient';
+  end if;
+  if not exists (select from app.doctors d where d.id = p_doctor) then
+    raise exception 'doctor not found' using errcode = 'RNTFD', column = 'doctor';
+  end if;
+  -- ON CONFLICT instead of an exception block: no subtransaction per call, and
+  -- of many concurrent identical requests exactly one inserts.
+  insert into app.patient_doctors (patient_id, doctor_id)
+  values (p_patient, p_doctor)
+  on conflict (patient_id, doctor_id) do nothing
+  returning * into v_mapping;
+  if not found then
+    raise exception 'this doctor is already assigned to this patient' using errcode = 'RCNFL', column = 'doctor';
+  end if;
+  return app.mapping_json(v_mapping);
+end
+$$;
+
+ALTER FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION create_mapping(p_patient bigint, p_doctor bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) IS 'POST /api/mappings/: assigns a doctor to one of the caller''s patients; a pair is mapped once.';
+
+--
+-- Name: create_patient(text, integer, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.create_patient(p_name text, p_age integer, p_gender text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_patient app.patients;
+begin
+  perform app.require_user();
+  insert into app.patients (name, age, gender)
+  values (app.check_name(p_name, 'name', 200), app.check_age(p_age), app.check_gender(p_gender))
+  returning * into v_patient;
+  return app.patient_json(v_patient);
+end
+$$;
+
+ALTER FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION create_patient(p_name text, p_age integer, p_gender text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) IS 'POST /api/patients/: a profile owned by the caller.';
+
+--
+-- Name: delete_doctor(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.delete_doctor(p_id bigint) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_id bigint;
+begin
+  perform app.require_user();
+  delete from app.doctors d where d.id = p_id returning d.id into v_id;
+  if v_id is null then
+    perform app.raise_doctor_not_writable(p_id);
+  end if;
+  return json_build_object('id', v_id);
+end
+$$;
+
+ALTER FUNCTION api.delete_doctor(p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION delete_doctor(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.delete_doctor(p_id bigint) IS 'DELETE /api/doctors/<id>/: creator or admin; removes the doctor''s mappings.';
+
+--
+-- Name: delete_mapping(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.delete_mapping(p_id bigint) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_id bigint;
+begin
+  perform app.require_user();
+  delete from app.patient_doctors m where m.id = p_id returning m.id into v_id;
+  if v_id is null then
+    raise exception 'mapping not found' using errcode = 'RNTFD';
+  end if;
+  return json_build_object('id', v_id);
+end
+$$;
+
+ALTER FUNCTION api.delete_mapping(p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION delete_mapping(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.delete_mapping(p_id bigint) IS 'DELETE /api/mappings/<id>/.';
+
+--
+-- Name: delete_patient(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.delete_patient(p_id bigint) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_id bigint;
+begin
+  perform app.require_user();
+  delete from app.patients p where p.id = p_id returning p.id into v_id;
+  if v_id is null then
+    raise exception 'patient not found' using errcode = 'RNTFD';
+  end if;
+  return json_build_object('id', v_id);
+end
+$$;
+
+ALTER FUNCTION api.delete_patient(p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION delete_patient(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.delete_patient(p_id bigint) IS 'DELETE /api/patients/<id>/: removes the profile and its mappings.';
+
+--
+-- Name: get_doctor(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.get_doctor(p_id bigint) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result json;
+begin
+  select app.doctor_json(d) into v_result from app.doctors d where d.id = p_id;
+  if v_result is null then
+    raise exception 'doctor not found' using errcode = 'RNTFD';
+  end if;
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION api.get_doctor(p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION get_doctor(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.get_doctor(p_id bigint) IS 'GET /api/doctors/<id>/ (public).';
+
+--
+-- Name: get_mapping(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.get_mapping(p_id bigint) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result json;
+begin
+  perform app.require_user();
+  select app.mapping_json(m) into v_result from app.patient_doctors m where m.id = p_id;
+  if v_result is null then
+    raise exception 'mapping not found' using errcode = 'RNTFD';
+  end if;
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION api.get_mapping(p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION get_mapping(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.get_mapping(p_id bigint) IS 'GET /api/mappings/<id>/: a mapping of a patient the caller may see.';
+
+--
+-- Name: get_patient(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.get_patient(p_id bigint) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result json;
+begin
+  perform app.require_user();
+  select app.patient_json(p) into v_result from app.patients p where p.id = p_id;
+  if v_result is null then
+    raise exception 'patient not found' using errcode = 'RNTFD';
+  end if;
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION api.get_patient(p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION get_patient(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.get_patient(p_id bigint) IS 'GET /api/patients/<id>/: one profile the caller may see (owner or admin).';
+
+--
+-- Name: list_doctors(text, text, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.list_doctors(p_specialization text DEFAULT NULL::text, p_search text DEFAULT NULL::text, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_spec text := nullif(btrim(p_specialization), '');
+  v_search text := nullif(btrim(p_search), '');
+  v_pattern text;
+  v_query text := '';
+  v_count bigint;
+  v_rows json;
+begin
+  if v_search is not null then
+    -- Search is a substring match; escape LIKE's wildcards in the input.
+    v_pattern := '%' || replace(replace(replace(v_search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+  end if;
+  if v_spec is not null then
+    v_query := v_query || '&specialization=' || app.url_encode(v_spec);
+  end if;
+  if v_search is not null then
+    v_query := v_query || '&search=' || app.url_encode(v_search);
+  end if;
+  select count(*) into v_count from app.doctors d
+   where (v_spec is null or lower(d.specialization) = lower(v_spec))
+     and (v_pattern is null or d.name ilike v_pattern or d.specialization ilike v_pattern);
+  select json_agg(app.doctor_json(d) order by d.id) into v_rows
+    from (select * from app.doctors d
+           where (v_spec is null or lower(d.specialization) = lower(v_spec))
+             and (v_pattern is null or d.name ilike v_pattern or d.specialization ilike v_pattern)
+           order by d.id limit v_limit offset v_offset) d;
+  return app.page(v_count, v_rows, '/api/doctors/', v_limit, v_offset, v_query);
+end
+$$;
+
+ALTER FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) IS 'GET /api/doctors/ (public): filter by exact specialization and by a substring of name or specialization, both case-insensitive.';
+
+--
+-- Name: list_mappings(integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.list_mappings(p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_count bigint;
+  v_rows json;
+begin
+  select count(*) into v_count
+    from app.patient_doctors m join app.patients p on p.id = m.patient_id
+   where p.owner_id = v_uid;
+  select json_agg(app.mapping_json(m) order by m.id) into v_rows
+    from (select m.* from app.patient_doctors m join app.patients p on p.id = m.patient_id
+           where p.owner_id = v_uid
+           order by m.id limit v_limit offset v_offset) m;
+  return app.page(v_count, v_rows, '/api/mappings/', v_limit, v_offset, null);
+end
+$$;
+
+ALTER FUNCTION api.list_mappings(p_limit integer, p_offset integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION list_mappings(p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.list_mappings(p_limit integer, p_offset integer) IS 'GET /api/mappings/: mappings of the caller''s own patients.';
+
+--
+-- Name: list_patient_doctors(bigint, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_count bigint;
+  v_rows json;
+begin
+  perform app.require_user();
+  if not exists (select from app.patients p where p.id = p_patient_id) then
+    raise exception 'patient not found' using errcode = 'RNTFD';
+  end if;
+  select count(*) into v_count from app.patient_doctors m where m.patient_id = p_patient_id;
+  select json_agg(r.doc order by r.mapping_id) into v_rows
+    from (select m.id as mapping_id,
+                 json_build_object('id', d.id, 'name', d.name, 'specialization', d.specialization,
+                                   'created_by', d.created_by, 'created_at', d.created_at, 'updated_at', d.updated_at,
+                                   'mapping_id', m.id, 'mapped_at', m.created_at) as doc
+            from app.patient_doctors m join app.doctors d on d.id = m.doctor_id
+           where m.patient_id = p_patient_id
+           order by m.id limit v_limit offset v_offset) r;
+  return app.page(v_count, v_rows, '/api/mappings/patient/' || p_patient_id || '/', v_limit, v_offset, null);
+end
+$$;
+
+ALTER FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) IS 'GET /api/mappings/patient/<id>/: the doctors of one patient the caller may see, with the mapping id.';
+
+--
+-- Name: list_patients(integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.list_patients(p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_count bigint;
+  v_rows json;
+begin
+  select count(*) into v_count from app.patients p where p.owner_id = v_uid;
+  select json_agg(app.patient_json(p) order by p.id) into v_rows
+    from (select * from app.patients p where p.owner_id = v_uid
+           order by p.id limit v_limit offset v_offset) p;
+  return app.page(v_count, v_rows, '/api/patients/', v_limit, v_offset, null);
+end
+$$;
+
+ALTER FUNCTION api.list_patients(p_limit integer, p_offset integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION list_patients(p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.list_patients(p_limit integer, p_offset integer) IS 'GET /api/patients/: the caller''s own patient profiles, oldest first.';
+
+--
+-- Name: login_attempt(text, text, integer, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) RETURNS json
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select app.login_attempt(p_username, p_address, p_max_account, p_max_address, p_window_seconds) $$;
+
+ALTER FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) IS 'POST /api/auth/login/ step 1: {"throttled":true,"retry_after":N} or {"throttled":false,"credentials":{...}|null} (REST server only).';
+
+--
+-- Name: me(); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.me() RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_result json;
+begin
+  select json_build_object('id', u.id, 'username', u.username, 'email', u.email,
+                           'is_admin', u.is_admin, 'date_joined', u.date_joined)
+    into v_result
+    from app.users u
+   where u.id = v_uid;
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION api.me() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION me(); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.me() IS 'GET /api/auth/me/: the caller''s account.';
+
+--
+-- Name: register(text, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.register(p_username text, p_email text, p_password_hash text) RETURNS json
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select app.register_user(p_username, p_email, p_password_hash) $$;
+
+ALTER FUNCTION api.register(p_username text, p_email text, p_password_hash text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION register(p_username text, p_email text, p_password_hash text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) IS 'POST /api/auth/register/ (REST server only; the hash is computed there).';
+
+--
+-- Name: revoke_refresh_token(uuid); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.revoke_refresh_token(p_jti uuid) RETURNS json
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select app.revoke_refresh_token(p_jti) $$;
+
+ALTER FUNCTION api.revoke_refresh_token(p_jti uuid) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.revoke_refresh_token(p_jti uuid) IS 'POST /api/auth/logout/: revokes the session''s token family (REST server only).';
+
+--
+-- Name: rotate_refresh_token(uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) RETURNS json
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select app.rotate_refresh_token(p_old_jti, p_new_jti, p_expires_at) $$;
+
+ALTER FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) IS 'POST /api/auth/refresh/: status ok, reused (family revoked) or invalid (REST server only).';
+
+--
+-- Name: update_doctor(bigint, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.update_doctor(p_id bigint, p_name text DEFAULT NULL::text, p_specialization text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_doctor app.doctors;
+begin
+  perform app.require_user();
+  update app.doctors d
+     set name = case when p_name is null then d.name else app.check_name(p_name, 'name', 200) end,
+         specialization = case when p_specialization is null then d.specialization
+                               else app.check_name(p_specialization, 'specialization', 100) end
+   where d.id = p_id
+  returning * into v_doctor;
+  if not found then
+    perform app.raise_doctor_not_writable(p_id);
+  end if;
+  return app.doctor_json(v_doctor);
+end
+$$;
+
+ALTER FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) IS 'PUT/PATCH /api/doctors/<id>/: creator or admin; NULL arguments keep the current value.';
+
+--
+-- Name: update_patient(bigint, text, integer, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+--
+
+CREATE FUNCTION api.update_patient(p_id bigint, p_name text DEFAULT NULL::text, p_age integer DEFAULT NULL::integer, p_gender text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_patient app.patients;
+begin
+  perform app.require_user();
+  update app.patients p
+     set name = case when p_name is null then p.name else app.check_name(p_name, 'name', 200) end,
+         age = case when p_age is null then p.age else app.check_age(p_age) end,
+         gender = case when p_gender is null then p.gender else app.check_gender(p_gender) end
+   where p.id = p_id
+  returning * into v_patient;
+  if not found then
+    raise exception 'patient not found' using errcode = 'RNTFD';
+  end if;
+  return app.patient_json(v_patient);
+end
+$$;
+
+ALTER FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) IS 'PUT/PATCH /api/patients/<id>/: NULL arguments keep the current value.';
+
+--
+-- Name: check_age(integer); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.check_age(p_age integer) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if p_age is null or p_age not between 0 and 150 then
+    raise exception 'age must be between 0 and 150' using errcode = 'RINVL', column = 'age';
+  end if;
+  return p_age;
+end
+$$;
+
+ALTER FUNCTION app.check_age(p_age integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION check_age(p_age integer); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.check_age(p_age integer) IS 'Error RINVL (field age) unless 0 to 150.';
+
+--
+-- Name: check_gender(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.check_gender(p_gender text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_gender text := app.normalize_gender(p_gender);
+begin
+  if v_gender is null then
+    raise exception 'gender must be one of male, female, other, unknown' using errcode = 'RINVL', column = 'gender';
+  end if;
+  return v_gender;
+end
+$$;
+
+ALTER FUNCTION app.check_gender(p_gender text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION check_gender(p_gender text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.check_gender(p_gender text) IS 'app.normalize_gender, or error RINVL (field gender) when unrecognised.';
+
+--
+-- Name: check_name(text, text, integer); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.check_name(p_value text, p_field text, p_max integer) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if p_value is null or btrim(p_value) = '' then
+    raise exception '% may not be blank', p_field using errcode = 'RINVL', column = p_field;
+  elsif length(btrim(p_value)) > p_max then
+    raise exception '% must be at most % characters', p_field, p_max using errcode = 'RINVL', column = p_field;
+  end if;
+  return btrim(p_value);
+end
+$$;
+
+ALTER FUNCTION app.check_name(p_value text, p_field text, p_max integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION check_name(p_value text, p_field text, p_max integer); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) IS 'Trims a name-like field; error RINVL naming the field when blank or longer than p_max.';
+
+--
+-- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- The password was right: the account starts afresh, and the address
+  -- gets back the attempt app.login_attempt counted in advance.
+  delete from app.login_failures f where f.scope = 'account' and f.key = left(lower(coalesce(p_username, '')), 150);
+  update app.login_failures f set failures = greatest(f.failures - 1, 0)
+   where f.scope = 'address' and f.key = left(coalesce(p_address, ''), 64);
+  return app.issue_refresh_token(p_user_id, p_jti, p_family, p_expires_at);
+end
+$$;
+
+ALTER FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'Login step 2, after the server verified the password: resets the account''s failure count, returns the address''s advance count and records the refresh token. Security definer (owner healthcare_auth, policies login_failures.all_auth and refresh_tokens.all_auth); healthcare_api only.';
+
+--
+-- Name: current_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.current_user_id() RETURNS bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then
+    return (select u.id
+              from app.users u
+             where u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::bigint
+               and u.is_active);
+  end if;
+  return (select u.id
+            from app.users u
+           where u.db_role = session_user
+             and u.is_active);
+end
+$$;
+
+ALTER FUNCTION app.current_user_id() OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.current_user_id() IS 'The calling app user: app.user_id for members of healthcare_api, the linked account of the login role otherwise; NULL when anonymous or inactive. Security definer (owner healthcare_auth, policy users.select_auth) so the lookup sees the account row.';
+
+--
+-- Name: current_user_is_admin(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.current_user_is_admin() RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  return coalesce((select u.is_admin from app.users u where u.id = app.current_user_id()), false);
+end
+$$;
+
+ALTER FUNCTION app.current_user_is_admin() OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION current_user_is_admin(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.current_user_is_admin() IS 'True when the caller is an active admin. Security definer (owner healthcare_auth, policy users.select_auth).';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.doctors (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    specialization text NOT NULL,
+    created_by bigint DEFAULT app.current_user_id(),
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT doctors_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
+    CONSTRAINT doctors_specialization_check CHECK (((specialization = btrim(specialization)) AND ((length(specialization) >= 1) AND (length(specialization) <= 100))))
+);
+
+ALTER TABLE ONLY app.doctors FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.doctors OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.doctors IS 'Public doctor directory. Anyone lists it; the creator or an admin changes it.';
+
+--
+-- Name: COLUMN doctors.name; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.doctors.name IS 'The doctor''s name, public in the directory; personal data of the doctor.';
+
+--
+-- Name: COLUMN doctors.specialization; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.doctors.specialization IS 'Specialty as listed, 1 to 100 characters; reporting counts by it.';
+
+--
+-- Name: COLUMN doctors.created_by; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.doctors.created_by IS 'App user who listed the doctor; NULL once that account is removed.';
+
+--
+-- Name: doctor_json(app.doctors); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.doctor_json(d app.doctors) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.json_build_object('id', d.id, 'name', d.name, 'specialization', d.specialization,
+                                      'created_by', d.created_by, 'created_at', d.created_at, 'updated_at', d.updated_at)
+$$;
+
+ALTER FUNCTION app.doctor_json(d app.doctors) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION doctor_json(d app.doctors); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.doctor_json(d app.doctors) IS 'A doctor as the REST API shows it.';
+
+--
+-- Name: issue_refresh_token(bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) RETURNS json
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  insert into app.refresh_tokens (jti, family, user_id, expires_at)
+  values (p_jti, p_family, p_user_id, p_expires_at)
+  returning json_build_object('jti', jti, 'family', family)
+$$;
+
+ALTER FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'Records a refresh token issued at login. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
+
+--
+-- Name: login_attempt(text, text, integer, integer, integer); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  -- Usernames are at most 150 characters, so cutting longer input conflates
+  -- nothing real and bounds the key.
+  v_account text := left(lower(coalesce(p_username, '')), 150);
+  v_address text := left(coalesce(p_address, ''), 64);
+  v_window interval := make_interval(secs => greatest(coalesce(p_window_seconds, 1), 1));
+  v_row app.login_failures;
+  v_limit integer;
+  v_retry double precision := 0;
+begin
+  -- Make sure both rows exist, then lock them in a fixed order (account
+  -- before address): concurrent attempts on one account or one address wait
+  -- for each other and see each other's counts.
+  insert into app.login_failures (scope, key)
+  values ('account', v_account), ('address', v_address)
+  on conflict (scope, key) do nothing;
+
+  for v_row in
+    select * from app.login_failures f
+     where (f.scope = 'account' and f.key = v_account) or (f.scope = 'address' and f.key = v_address)
+     order by f.scope
+       for update
+  loop
+    -- (A CASE expression here would end the IF condition at its THEN.)
+    v_limit := p_max_address;
+    if v_row.scope = 'account' then
+      v_limit := p_max_account;
+    end if;
+    if v_row.window_start + v_window > now() and v_row.failures >= v_limit then
+      v_retry := greatest(v_retry, ceil(extract(epoch from v_row.window_start + v_window - now())));
+    end if;
+  end loop;
+
+  if v_retry > 0 then
+    -- Refused attempts are not counted: the lockout does not grow while a
+    -- client keeps knocking.
+    return json_build_object('throttled', true, 'retry_after', greatest(v_retry, 1)::integer);
+  end if;
+
+  update app.login_failures f
+     set failures = case when f.window_start + v_window <= now() or f.failures = 0 then 1 else f.failures + 1 end,
+         window_start = case when f.window_start + v_window <= now() or f.failures = 0 then now() else f.window_start end
+   where (f.scope = 'account' and f.key = v_account) or (f.scope = 'address' and f.key = v_address);
+
+  -- Now and then, forget windows that ended long ago, so the table holds
+  -- only open windows.
+  if random() < 0.01 then
+    delete from app.login_failures f where f.window_start < now() - 2 * v_window;
+  end if;
+
+  return json_build_object('throttled', false, 'credentials', app.user_credentials(p_username));
+end
+$$;
+
+ALTER FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) IS 'Login step 1: refuses (throttled, retry_after seconds) when the account or the address has reached its failure limit in the current window; otherwise counts the attempt as a failure and returns the credentials (as app.user_credentials). Security definer (owner healthcare_auth, policies login_failures.all_auth and users.select_auth); healthcare_api only.';
+
+--
+-- Name: patient_doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.patient_doctors (
+    id bigint NOT NULL,
+    patient_id bigint NOT NULL,
+    doctor_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY app.patient_doctors FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.patient_doctors OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.patient_doctors IS 'Which doctors treat which patient. Removing either side removes the mapping.';
+
+--
+-- Name: COLUMN patient_doctors.patient_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patient_doctors.patient_id IS 'The patient; the mapping is visible exactly when this patient is.';
+
+--
+-- Name: COLUMN patient_doctors.doctor_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patient_doctors.doctor_id IS 'The doctor treating the patient; health data, since it tells a patient''s care.';
+
+--
+-- Name: mapping_json(app.patient_doctors); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.mapping_json(m app.patient_doctors) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.json_build_object('id', m.id, 'patient', m.patient_id, 'doctor', m.doctor_id, 'created_at', m.created_at)
+$$;
+
+ALTER FUNCTION app.mapping_json(m app.patient_doctors) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION mapping_json(m app.patient_doctors); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.mapping_json(m app.patient_doctors) IS 'A mapping as the REST API shows it.';
+
+--
+-- Name: normalize_gender(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.normalize_gender(p_gender text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case pg_catalog.lower(pg_catalog.btrim(coalesce(p_gender, '')))
+    when 'm' then 'male' when 'male' then 'male' when 'man' then 'male'
+    when 'f' then 'female' when 'female' then 'female' when 'woman' then 'female'
+    when 'o' then 'other' when 'other' then 'other'
+    when 'u' then 'unknown' when 'unknown' then 'unknown' when '' then 'unknown'
+  end
+$$;
+
+ALTER FUNCTION app.normalize_gender(p_gender text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION normalize_gender(p_gender text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.normalize_gender(p_gender text) IS 'Maps gender free text (case-insensitive m/male/man, f/female/woman, o/other, u/unknown/empty) to male|female|other|unknown; NULL when unrecognised.';
+
+--
+-- Name: page(bigint, json, text, integer, integer, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.json_build_object(
+    'count', p_count,
+    'next', case when p_offset + p_limit < p_count
+                 then p_path || '?limit=' || p_limit || '&offset=' || (p_offset + p_limit) || coalesce(p_query, '') end,
+    'previous', case when p_offset > 0
+                     then p_path || '?limit=' || p_limit || '&offset=' || greatest(p_offset - p_limit, 0) || coalesce(p_query, '') end,
+    'results', coalesce(p_results, '[]'::json))
+$$;
+
+ALTER FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) IS 'Builds a list response: count, next, previous, results.';
+
+--
+-- Name: page_limit(integer); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.page_limit(p_limit integer) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if p_limit is null then
+    return 50;
+  elsif p_limit < 1 then
+    raise exception 'limit must be a positive integer' using errcode = 'RINVL', column = 'limit';
+  end if;
+  return least(p_limit, 100);
+end
+$$;
+
+ALTER FUNCTION app.page_limit(p_limit integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION page_limit(p_limit integer); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.page_limit(p_limit integer) IS 'Page size: 50 by default, at most 100.';
+
+--
+-- Name: page_offset(integer); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.page_offset(p_offset integer) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if coalesce(p_offset, 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'RINVL', column = 'offset';
+  end if;
+  return coalesce(p_offset, 0);
+end
+$$;
+
+ALTER FUNCTION app.page_offset(p_offset integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION page_offset(p_offset integer); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.page_offset(p_offset integer) IS 'Page offset: 0 by default, never negative.';
+
+--
+-- Name: patients; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.patients (
+    id bigint NOT NULL,
+    owner_id bigint DEFAULT app.current_user_id() NOT NULL,
+    name text NOT NULL,
+    age integer NOT NULL,
+    gender text DEFAULT 'unknown'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT patients_age_check CHECK (((age >= 0) AND (age <= 150))),
+    CONSTRAINT patients_gender_check CHECK ((gender = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))),
+    CONSTRAINT patients_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200))))
+);
+
+ALTER TABLE ONLY app.patients FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.patients OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.patients IS 'Patient health-record profiles. Owned by the app user who created them; removing the user removes them.';
+
+--
+-- Name: COLUMN patients.owner_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.owner_id IS 'Owning app user; defaults to the caller, so psql users need not (and cannot usefully) set it.';
+
+--
+-- Name: COLUMN patients.name; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.name IS 'Patient name: identifying health data, never exposed to reporting.';
+
+--
+-- Name: COLUMN patients.age; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.age IS 'Age in years, 0 to 150.';
+
+--
+-- Name: COLUMN patients.gender; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.gender IS 'male, female, other or unknown (FHIR administrative gender).';
+
+--
+-- Name: patient_json(app.patients); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.patient_json(p app.patients) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
+                                      'user', p.owner_id, 'created_at', p.created_at, 'updated_at', p.updated_at)
+$$;
+
+ALTER FUNCTION app.patient_json(p app.patients) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION patient_json(p app.patients); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.patient_json(p app.patients) IS 'A patient as the REST API shows it (owner_id becomes "user").';
+
+--
+-- Name: raise_doctor_not_writable(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.raise_doctor_not_writable(p_id bigint) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if exists (select from app.doctors d where d.id = p_id) then
+    raise exception 'only the doctor''s creator or an admin may change it' using errcode = 'RFRBD';
+  end if;
+  raise exception 'doctor not found' using errcode = 'RNTFD';
+end
+$$;
+
+ALTER FUNCTION app.raise_doctor_not_writable(p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION raise_doctor_not_writable(p_id bigint); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.raise_doctor_not_writable(p_id bigint) IS 'After a doctor write touched no row: RFRBD (403) when the doctor exists, RNTFD (404) when not.';
+
+--
+-- Name: register_user(text, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_user app.users;
+begin
+  if p_username is null or p_username !~ '^[A-Za-z0-9_.@+-]{1,150}$' then
+    raise exception 'username must be 1 to 150 letters, digits and @/./+/-/_' using errcode = 'RINVL', column = 'username';
+  end if;
+  if coalesce(p_email, '') <> '' and (length(p_email) > 254 or p_email !~ '^[^@[:space:]]+@[^@[:space:]]+$') then
+    raise exception 'enter a valid email address' using errcode = 'RINVL', column = 'email';
+  end if;
+  if exists (select from app.users u where lower(u.username) = lower(p_username)) then
+    raise exception 'a user with that username already exists' using errcode = 'RCNFL', column = 'username';
+  end if;
+  insert into app.users (username, email, password_hash)
+  values (p_username, coalesce(p_email, ''), p_password_hash)
+  returning * into v_user;
+  return json_build_object('id', v_user.id, 'username', v_user.username, 'email', v_user.email,
+                           'is_admin', v_user.is_admin, 'date_joined', v_user.date_joined);
+end
+$_$;
+
+ALTER FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION register_user(p_username text, p_email text, p_password_hash text); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) IS 'Creates a non-admin account. Security definer (owner healthcare_auth, policies users.select_auth/insert_auth) because the caller has no identity yet.';
+
+--
+-- Name: require_user(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.require_user() RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.current_user_id();
+begin
+  if v_uid is null then
+    raise exception 'authentication credentials were not provided' using errcode = 'RUNAU';
+  end if;
+  return v_uid;
+end
+$$;
+
+ALTER FUNCTION app.require_user() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION require_user(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.require_user() IS 'The caller''s user id, or error RUNAU when anonymous.';
+
+--
+-- Name: revoke_refresh_token(uuid); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.revoke_refresh_token(p_jti uuid) RETURNS json
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with revoked as (
+    update app.refresh_tokens t set revoked_at = now()
+     where t.family = (select family from app.refresh_tokens where jti = p_jti)
+       and t.revoked_at is null
+    returning 1
+  )
+  select json_build_object('revoked', exists (select from revoked))
+$$;
+
+ALTER FUNCTION app.revoke_refresh_token(p_jti uuid) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.revoke_refresh_token(p_jti uuid) IS 'Logout: revokes the token''s whole family (the session). Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
+
+--
+-- Name: rotate_refresh_token(uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_old app.refresh_tokens;
+begin
+  -- Row lock: two concurrent rotations of one token cannot both succeed.
+  select * into v_old from app.refresh_tokens where jti = p_old_jti for update;
+  if not found then
+    return json_build_object('status', 'invalid');
+  end if;
+  if v_old.replaced_by is not null then
+    -- Reuse of a rotated token: assume it was stolen and end the session.
+    update app.refresh_tokens set revoked_at = now()
+     where family = v_old.family and revoked_at is null;
+    return json_build_object('status', 'reused');
+  end if;
+  if v_old.revoked_at is not null or v_old.expires_at <= now()
+     or not exists (select from app.users u where u.id = v_old.user_id and u.is_active) then
+    return json_build_object('status', 'invalid');
+  end if;
+  insert into app.refresh_tokens (jti, family, user_id, expires_at)
+  values (p_new_jti, v_old.family, v_old.user_id, p_expires_at);
+  update app.refresh_tokens set replaced_by = p_new_jti where jti = p_old_jti;
+  return json_build_object('status', 'ok', 'user_id', v_old.user_id, 'family', v_old.family);
+end
+$$;
+
+ALTER FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) IS 'Exchanges a refresh token for a new one of its family; a reused token revokes the family (status "reused", committed, not raised). Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
+
+--
+-- Name: touch_updated_at(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  new.updated_at := now();
+  return new;
+end
+$$;
+
+ALTER FUNCTION app.touch_updated_at() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION touch_updated_at(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.touch_updated_at() IS 'Trigger: sets updated_at on every update.';
+
+--
+-- Name: url_encode(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.url_encode(p_value text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+  select coalesce(string_agg(
+           case when c ~ '^[A-Za-z0-9_.~-]$' then c
+                else upper(regexp_replace(encode(convert_to(c, 'UTF8'), 'hex'), '(..)', '%\1', 'g'))
+           end, '' order by n), '')
+    from regexp_split_to_table(p_value, '') with ordinality as t(c, n)
+$_$;
+
+ALTER FUNCTION app.url_encode(p_value text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION url_encode(p_value text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.url_encode(p_value text) IS 'Percent-encodes a query parameter value for page links.';
+
+--
+-- Name: user_credentials(text); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.user_credentials(p_username text) RETURNS json
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select json_build_object('id', u.id, 'password_hash', u.password_hash, 'is_active', u.is_active)
+    from app.users u
+   where lower(u.username) = lower(p_username)
+$$;
+
+ALTER FUNCTION app.user_credentials(p_username text) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION user_credentials(p_username text); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.user_credentials(p_username text) IS 'The password hash for login, compared in the server. Security definer (owner healthcare_auth, policy users.select_auth); healthcare_api only.';
+
+--
+-- Name: doctors_id_seq; Type: SEQUENCE; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.doctors ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.doctors_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: login_failures; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.login_failures (
+    scope text NOT NULL,
+    key text NOT NULL,
+    failures integer DEFAULT 0 NOT NULL,
+    window_start timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT login_failures_scope_check CHECK ((scope = ANY (ARRAY['account'::text, 'address'::text])))
+);
+
+ALTER TABLE ONLY app.login_failures FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.login_failures OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE login_failures; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.login_failures IS 'Login attempts counted per account (lower(username)) and per client address, in fixed windows; read and written only by the login functions owned by healthcare_auth.';
+
+--
+-- Name: COLUMN login_failures.scope; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.login_failures.scope IS 'What is counted: account (a username) or address (a client address).';
+
+--
+-- Name: COLUMN login_failures.key; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.login_failures.key IS 'lower(username) for scope account, the client address for scope address: personal data, kept only while a window is open.';
+
+--
+-- Name: COLUMN login_failures.failures; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.login_failures.failures IS 'Attempts counted in the current window; a correct password takes its attempt back.';
+
+--
+-- Name: COLUMN login_failures.window_start; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.login_failures.window_start IS 'Time of the first counted failure of the current window; the window ends window_start + the configured length later.';
+
+--
+-- Name: patient_doctors_id_seq; Type: SEQUENCE; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.patient_doctors ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.patient_doctors_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: patients_id_seq; Type: SEQUENCE; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.patients ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.patients_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: refresh_tokens; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.refresh_tokens (
+    jti uuid NOT NULL,
+    family uuid NOT NULL,
+    user_id bigint NOT NULL,
+    issued_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    replaced_by uuid,
+    revoked_at timestamp with time zone
+);
+
+ALTER TABLE ONLY app.refresh_tokens FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.refresh_tokens OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE refresh_tokens; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.refresh_tokens IS 'Issued refresh tokens: rotated, revoked on logout, family revoked on reuse.';
+
+--
+-- Name: COLUMN refresh_tokens.jti; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.refresh_tokens.jti IS 'The token''s JWT id; the token itself is never stored.';
+
+--
+-- Name: COLUMN refresh_tokens.family; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.refresh_tokens.family IS 'The session: every token rotated from one login shares it; logout revokes it whole.';
+
+--
+-- Name: COLUMN refresh_tokens.user_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.refresh_tokens.user_id IS 'The account the session belongs to.';
+
+--
+-- Name: COLUMN refresh_tokens.issued_at; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.refresh_tokens.issued_at IS 'When the token was issued.';
+
+--
+-- Name: COLUMN refresh_tokens.expires_at; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.refresh_tokens.expires_at IS 'After this the token is refused.';
+
+--
+-- Name: COLUMN refresh_tokens.replaced_by; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.refresh_tokens.replaced_by IS 'jti of the token this one was rotated into; a second use of a rotated token revokes the family.';
+
+--
+-- Name: COLUMN refresh_tokens.revoked_at; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.refresh_tokens.revoked_at IS 'When the session was logged out or its family revoked for reuse; NULL while valid.';
+
+--
+-- Name: users; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.users (
+    id bigint NOT NULL,
+    username text NOT NULL,
+    email text DEFAULT ''::text NOT NULL,
+    password_hash text NOT NULL,
+    is_admin boolean DEFAULT false NOT NULL,
+    is_active boolean DEFAULT true NOT NULL,
+    db_role name,
+    date_joined timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_email_check CHECK (((email = ''::text) OR ((length(email) <= 254) AND (email ~ '^[^@[:space:]]+@[^@[:space:]]+$'::text)))),
+    CONSTRAINT users_password_hash_check CHECK ((password_hash ~~ '$argon2id$%'::text)),
+    CONSTRAINT users_username_check CHECK ((username ~ '^[A-Za-z0-9_.@+-]{1,150}$'::text))
+);
+
+ALTER TABLE ONLY app.users FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.users OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.users IS 'Application accounts. Usernames are unique regardless of case.';
+
+--
+-- Name: COLUMN users.username; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.users.username IS 'Login name, unique regardless of case; personal data.';
+
+--
+-- Name: COLUMN users.email; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.users.email IS 'Contact address; personal data.';
+
+--
+-- Name: COLUMN users.password_hash; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.users.password_hash IS 'argon2id PHC string computed by the server; never readable by runtime roles.';
+
+--
+-- Name: COLUMN users.is_admin; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.users.is_admin IS 'Admins may read, change and delete every patient, doctor and mapping (see the *_admin policies).';
+
+--
+-- Name: COLUMN users.is_active; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.users.is_active IS 'False when the account is deactivated: it then has no identity at any door.';
+
+--
+-- Name: COLUMN users.db_role; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.users.db_role IS 'Personal PostgreSQL login linked to this account (psql door); NULL when none.';
+
+--
+-- Name: COLUMN users.date_joined; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.users.date_joined IS 'When the account was created.';
+
+--
+-- Name: users_id_seq; Type: SEQUENCE; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.users_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: mappings_per_doctor; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
+--
+
+CREATE VIEW reporting.mappings_per_doctor WITH (security_barrier='true') AS
+ SELECT s.doctor_id,
+    s.specialization,
+        CASE
+            WHEN (s.n >= 5) THEN s.n
+            ELSE NULL::bigint
+        END AS mappings,
+    (s.n < 5) AS suppressed
+   FROM ( SELECT d.id AS doctor_id,
+            d.specialization,
+            count(*) AS n
+           FROM (app.doctors d
+             JOIN app.patient_doctors m ON ((m.doctor_id = d.id)))
+          GROUP BY d.id, d.specialization) s;
+
+ALTER TABLE reporting.mappings_per_doctor OWNER TO healthcare_reporter;
+
+--
+-- Name: VIEW mappings_per_doctor; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
+--
+
+COMMENT ON VIEW reporting.mappings_per_doctor IS 'Patients mapped to each doctor (by id and specialization, never name); counts below 5 are NULL (suppressed).';
+
+--
+-- Name: patients_by_age_band; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
+--
+
+CREATE VIEW reporting.patients_by_age_band WITH (security_barrier='true') AS
+ SELECT s.age_band,
+    s.gender,
+        CASE
+            WHEN (s.n >= 5) THEN s.n
+            ELSE NULL::bigint
+        END AS patients,
+    (s.n < 5) AS suppressed
+   FROM ( SELECT
+                CASE
+                    WHEN (p.age < 18) THEN '0-17'::text
+                    WHEN (p.age < 30) THEN '18-29'::text
+                    WHEN (p.age < 45) THEN '30-44'::text
+                    WHEN (p.age < 65) THEN '45-64'::text
+                    ELSE '65+'::text
+                END AS age_band,
+            p.gender,
+            count(*) AS n
+           FROM app.patients p
+          GROUP BY
+                CASE
+                    WHEN (p.age < 18) THEN '0-17'::text
+                    WHEN (p.age < 30) THEN '18-29'::text
+                    WHEN (p.age < 45) THEN '30-44'::text
+                    WHEN (p.age < 65) THEN '45-64'::text
+                    ELSE '65+'::text
+                END, p.gender) s;
+
+ALTER TABLE reporting.patients_by_age_band OWNER TO healthcare_reporter;
+
+--
+-- Name: VIEW patients_by_age_band; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
+--
+
+COMMENT ON VIEW reporting.patients_by_age_band IS 'Patients by age band (0-17, 18-29, 30-44, 45-64, 65+) and gender; counts below 5 are NULL (suppressed).';
+
+--
+-- Name: patients_per_specialization; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
+--
+
+CREATE VIEW reporting.patients_per_specialization WITH (security_barrier='true') AS
+ SELECT s.specialization,
+        CASE
+            WHEN (s.n >= 5) THEN s.n
+            ELSE NULL::bigint
+        END AS patients,
+    (s.n < 5) AS suppressed
+   FROM ( SELECT d.specialization,
+            count(DISTINCT m.patient_id) AS n
+           FROM (app.doctors d
+             JOIN app.patient_doctors m ON ((m.doctor_id = d.id)))
+          GROUP BY d.specialization) s;
+
+ALTER TABLE reporting.patients_per_specialization OWNER TO healthcare_reporter;
+
+--
+-- Name: VIEW patients_per_specialization; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
+--
+
+COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients treated per doctor specialization; counts below 5 are NULL (suppressed).';
+
+--
+-- Name: doctors doctors_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.doctors
+    ADD CONSTRAINT doctors_pkey PRIMARY KEY (id);
+
+--
+-- Name: login_failures login_failures_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.login_failures
+    ADD CONSTRAINT login_failures_pkey PRIMARY KEY (scope, key);
+
+--
+-- Name: patient_doctors patient_doctors_patient_id_doctor_id_key; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.patient_doctors
+    ADD CONSTRAINT patient_doctors_patient_id_doctor_id_key UNIQUE (patient_id, doctor_id);
+
+--
+-- Name: patient_doctors patient_doctors_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.patient_doctors
+    ADD CONSTRAINT patient_doctors_pkey PRIMARY KEY (id);
+
+--
+-- Name: patients patients_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.patients
+    ADD CONSTRAINT patients_pkey PRIMARY KEY (id);
+
+--
+-- Name: refresh_tokens refresh_tokens_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_pkey PRIMARY KEY (jti);
+
+--
+-- Name: users users_db_role_key; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.users
+    ADD CONSTRAINT users_db_role_key UNIQUE (db_role);
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: doctors_created_by_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE INDEX doctors_created_by_idx ON app.doctors USING btree (created_by);
+
+--
+-- Name: doctors_specialization_lower_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE INDEX doctors_specialization_lower_idx ON app.doctors USING btree (lower(specialization), id);
+
+--
+-- Name: patient_doctors_doctor_id_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE INDEX patient_doctors_doctor_id_idx ON app.patient_doctors USING btree (doctor_id);
+
+--
+-- Name: patients_owner_id_id_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE INDEX patients_owner_id_id_idx ON app.patients USING btree (owner_id, id);
+
+--
+-- Name: refresh_tokens_expires_at_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE INDEX refresh_tokens_expires_at_idx ON app.refresh_tokens USING btree (expires_at);
+
+--
+-- Name: refresh_tokens_family_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE INDEX refresh_tokens_family_idx ON app.refresh_tokens USING btree (family);
+
+--
+-- Name: refresh_tokens_user_id_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE INDEX refresh_tokens_user_id_idx ON app.refresh_tokens USING btree (user_id);
+
+--
+-- Name: users_username_lower_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE UNIQUE INDEX users_username_lower_idx ON app.users USING btree (lower(username));
+
+--
+-- Name: doctors doctors_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER doctors_touch_updated_at BEFORE UPDATE ON app.doctors FOR EACH ROW EXECUTE FUNCTION app.touch_updated_at();
+
+--
+-- Name: patients patients_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER patients_touch_updated_at BEFORE UPDATE ON app.patients FOR EACH ROW EXECUTE FUNCTION app.touch_updated_at();
+
+--
+-- Name: users users_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER users_touch_updated_at BEFORE UPDATE ON app.users FOR EACH ROW EXECUTE FUNCTION app.touch_updated_at();
+
+--
+-- Name: doctors doctors_created_by_fkey; Type: FK CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.doctors
+    ADD CONSTRAINT doctors_created_by_fkey FOREIGN KEY (created_by) REFERENCES app.users(id) ON DELETE SET NULL;
+
+--
+-- Name: patient_doctors patient_doctors_doctor_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.patient_doctors
+    ADD CONSTRAINT patient_doctors_doctor_id_fkey FOREIGN KEY (doctor_id) REFERENCES app.doctors(id) ON DELETE CASCADE;
+
+--
+-- Name: patient_doctors patient_doctors_patient_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.patient_doctors
+    ADD CONSTRAINT patient_doctors_patient_id_fkey FOREIGN KEY (patient_id) REFERENCES app.patients(id) ON DELETE CASCADE;
+
+--
+-- Name: patients patients_owner_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.patients
+    ADD CONSTRAINT patients_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES app.users(id) ON DELETE CASCADE;
+
+--
+-- Name: refresh_tokens refresh_tokens_user_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app.users(id) ON DELETE CASCADE;
+
+--
+-- Name: login_failures all_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY all_auth ON app.login_failures TO healthcare_auth USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY all_auth ON login_failures; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY all_auth ON app.login_failures IS 'Only the login functions owned by healthcare_auth (app.login_attempt, app.complete_login) touch the counters; no runtime role has any grant on this table.';
+
+--
+-- Name: refresh_tokens all_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY all_auth ON app.refresh_tokens TO healthcare_auth USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY all_auth ON refresh_tokens; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY all_auth ON app.refresh_tokens IS 'Only the token functions owned by healthcare_auth touch refresh tokens; no runtime role has any grant on this table.';
+
+--
+-- Name: users all_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY all_owner ON app.users TO healthcare_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY all_owner ON users; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY all_owner ON app.users IS 'The owner (migrations and createsuperuser/db-access over the privileged connection) manages accounts; no runtime role is the owner.';
+
+--
+-- Name: doctors delete_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY delete_admin ON app.doctors FOR DELETE TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+
+--
+-- Name: POLICY delete_admin ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY delete_admin ON app.doctors IS 'Admins remove any doctor.';
+
+--
+-- Name: patients delete_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY delete_admin ON app.patients FOR DELETE TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+
+--
+-- Name: POLICY delete_admin ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY delete_admin ON app.patients IS 'Admins delete any profile.';
+
+--
+-- Name: doctors delete_creator; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY delete_creator ON app.doctors FOR DELETE TO healthcare_api, healthcare_user USING ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY delete_creator ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY delete_creator ON app.doctors IS 'Only the creator removes a doctor.';
+
+--
+-- Name: patients delete_own; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY delete_own ON app.patients FOR DELETE TO healthcare_api, healthcare_user USING ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY delete_own ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY delete_own ON app.patients IS 'Only the owner deletes a profile.';
+
+--
+-- Name: patient_doctors delete_patient_visible; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY delete_patient_visible ON app.patient_doctors FOR DELETE TO healthcare_api, healthcare_user USING ((EXISTS ( SELECT
+   FROM app.patients p
+  WHERE (p.id = patient_doctors.patient_id))));
+
+--
+-- Name: POLICY delete_patient_visible ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY delete_patient_visible ON app.patient_doctors IS 'Only mappings of patients you can see can be removed.';
+
+--
+-- Name: doctors; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.doctors ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: users insert_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY insert_auth ON app.users FOR INSERT TO healthcare_auth WITH CHECK ((NOT is_admin));
+
+--
+-- Name: POLICY insert_auth ON users; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY insert_auth ON app.users IS 'Self-registration through app.register_user; it can never create an admin.';
+
+--
+-- Name: patients insert_own; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY insert_own ON app.patients FOR INSERT TO healthcare_api, healthcare_user WITH CHECK ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY insert_own ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY insert_own ON app.patients IS 'A signed-in user creates profiles they own; anonymous callers create none.';
+
+--
+-- Name: patient_doctors insert_patient_visible; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY insert_patient_visible ON app.patient_doctors FOR INSERT TO healthcare_api, healthcare_user WITH CHECK ((EXISTS ( SELECT
+   FROM app.patients p
+  WHERE (p.id = patient_doctors.patient_id))));
+
+--
+-- Name: POLICY insert_patient_visible ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY insert_patient_visible ON app.patient_doctors IS 'Only a patient you can see (your own; any, for admins) can be mapped.';
+
+--
+-- Name: doctors insert_signed_in; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY insert_signed_in ON app.doctors FOR INSERT TO healthcare_api, healthcare_user WITH CHECK ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY insert_signed_in ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY insert_signed_in ON app.doctors IS 'Any signed-in user lists a doctor, recorded as its creator.';
+
+--
+-- Name: login_failures; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.login_failures ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: patient_doctors; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.patient_doctors ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: patients; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.patients ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: refresh_tokens; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.refresh_tokens ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: patients select_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_admin ON app.patients FOR SELECT TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+
+--
+-- Name: POLICY select_admin ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_admin ON app.patients IS 'Admins read every patient profile.';
+
+--
+-- Name: users select_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_admin ON app.users FOR SELECT TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+
+--
+-- Name: POLICY select_admin ON users; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_admin ON app.users IS 'Admins see every account.';
+
+--
+-- Name: doctors select_all; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_all ON app.doctors FOR SELECT TO healthcare_api, healthcare_user USING (true);
+
+--
+-- Name: POLICY select_all ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_all ON app.doctors IS 'The directory is public, anonymous REST callers included.';
+
+--
+-- Name: users select_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_auth ON app.users FOR SELECT TO healthcare_auth USING (true);
+
+--
+-- Name: POLICY select_auth ON users; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_auth ON app.users IS 'Narrow door for the security definer functions owned by healthcare_auth (identity lookup, login credentials, registration); no login role is a member of healthcare_auth.';
+
+--
+-- Name: patients select_own; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_own ON app.patients FOR SELECT TO healthcare_api, healthcare_user USING ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY select_own ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_own ON app.patients IS 'A patient profile is visible only to the user who created it.';
+
+--
+-- Name: patient_doctors select_patient_visible; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_patient_visible ON app.patient_doctors FOR SELECT TO healthcare_api, healthcare_user USING ((EXISTS ( SELECT
+   FROM app.patients p
+  WHERE (p.id = patient_doctors.patient_id))));
+
+--
+-- Name: POLICY select_patient_visible ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_patient_visible ON app.patient_doctors IS 'A mapping is visible to whoever sees its patient: the owner and admins.';
+
+--
+-- Name: doctors select_reporter; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_reporter ON app.doctors FOR SELECT TO healthcare_reporter USING (true);
+
+--
+-- Name: POLICY select_reporter ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_reporter ON app.doctors IS 'Reporting views (owner healthcare_reporter) count by specialization; the role cannot read names.';
+
+--
+-- Name: patient_doctors select_reporter; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_reporter ON app.patient_doctors FOR SELECT TO healthcare_reporter USING (true);
+
+--
+-- Name: POLICY select_reporter ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_reporter ON app.patient_doctors IS 'Reporting views (owner healthcare_reporter) count mappings.';
+
+--
+-- Name: patients select_reporter; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_reporter ON app.patients FOR SELECT TO healthcare_reporter USING (true);
+
+--
+-- Name: POLICY select_reporter ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_reporter ON app.patients IS 'Reporting views (owner healthcare_reporter) count all patients; the role can read only id, age and gender and nobody can become it.';
+
+--
+-- Name: users select_self; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_self ON app.users FOR SELECT TO healthcare_api, healthcare_user USING ((id = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY select_self ON users; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_self ON app.users IS 'A user sees their own account.';
+
+--
+-- Name: doctors update_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY update_admin ON app.doctors FOR UPDATE TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin)) WITH CHECK (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+
+--
+-- Name: POLICY update_admin ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY update_admin ON app.doctors IS 'Admins change any doctor.';
+
+--
+-- Name: patients update_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY update_admin ON app.patients FOR UPDATE TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin)) WITH CHECK (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+
+--
+-- Name: POLICY update_admin ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY update_admin ON app.patients IS 'Admins change any profile.';
+
+--
+-- Name: doctors update_creator; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY update_creator ON app.doctors FOR UPDATE TO healthcare_api, healthcare_user USING ((created_by = ( SELECT app.current_user_id() AS current_user_id))) WITH CHECK ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY update_creator ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY update_creator ON app.doctors IS 'Only the creator changes a doctor.';
+
+--
+-- Name: patients update_own; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY update_own ON app.patients FOR UPDATE TO healthcare_api, healthcare_user USING ((owner_id = ( SELECT app.current_user_id() AS current_user_id))) WITH CHECK ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY update_own ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY update_own ON app.patients IS 'Only the owner changes a profile.';
+
+--
+-- Name: users; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: SCHEMA api; Type: ACL; Schema: -; Owner: healthcare_owner
+--
+
+GRANT USAGE ON SCHEMA api TO healthcare_api;
+GRANT USAGE ON SCHEMA api TO healthcare_user;
+
+--
+-- Name: SCHEMA app; Type: ACL; Schema: -; Owner: healthcare_owner
+--
+
+GRANT USAGE ON SCHEMA app TO healthcare_api;
+GRANT USAGE ON SCHEMA app TO healthcare_user;
+GRANT ALL ON SCHEMA app TO healthcare_auth;
+GRANT USAGE ON SCHEMA app TO healthcare_reporter;
+
+--
+-- Name: SCHEMA reporting; Type: ACL; Schema: -; Owner: healthcare_owner
+--
+
+GRANT USAGE ON SCHEMA reporting TO healthcare_reporting;
+GRANT CREATE ON SCHEMA reporting TO healthcare_reporter;
+
+--
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_api;
+
+--
+-- Name: FUNCTION create_doctor(p_name text, p_specialization text); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.create_doctor(p_name text, p_specialization text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.create_doctor(p_name text, p_specialization text) TO healthcare_api;
+GRANT ALL ON FUNCTION api.create_doctor(p_name text, p_specialization text) TO healthcare_user;
+
+--
+-- Name: FUNCTION create_mapping(p_patient bigint, p_doctor bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION create_patient(p_name text, p_age integer, p_gender text); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) TO healthcare_api;
+GRANT ALL ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) TO healthcare_user;
+
+--
+-- Name: FUNCTION delete_doctor(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.delete_doctor(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.delete_doctor(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.delete_doctor(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION delete_mapping(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.delete_mapping(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.delete_mapping(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.delete_mapping(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION delete_patient(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.delete_patient(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.delete_patient(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.delete_patient(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION get_doctor(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.get_doctor(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.get_doctor(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.get_doctor(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION get_mapping(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.get_mapping(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.get_mapping(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.get_mapping(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION get_patient(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.get_patient(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.get_patient(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.get_patient(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION list_mappings(p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.list_mappings(p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.list_mappings(p_limit integer, p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.list_mappings(p_limit integer, p_offset integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION list_patients(p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.list_patients(p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.list_patients(p_limit integer, p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.list_patients(p_limit integer, p_offset integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) TO healthcare_api;
+
+--
+-- Name: FUNCTION me(); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.me() FROM PUBLIC;
+GRANT ALL ON FUNCTION api.me() TO healthcare_api;
+GRANT ALL ON FUNCTION api.me() TO healthcare_user;
+
+--
+-- Name: FUNCTION register(p_username text, p_email text, p_password_hash text); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) TO healthcare_api;
+
+--
+-- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.revoke_refresh_token(p_jti uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.revoke_refresh_token(p_jti uuid) TO healthcare_api;
+
+--
+-- Name: FUNCTION rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_api;
+
+--
+-- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) TO healthcare_api;
+GRANT ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) TO healthcare_user;
+
+--
+-- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text); Type: ACL; Schema: api; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) TO healthcare_api;
+GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) TO healthcare_user;
+
+--
+-- Name: FUNCTION check_age(p_age integer); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.check_age(p_age integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.check_age(p_age integer) TO healthcare_api;
+GRANT ALL ON FUNCTION app.check_age(p_age integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION check_gender(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.check_gender(p_gender text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.check_gender(p_gender text) TO healthcare_api;
+GRANT ALL ON FUNCTION app.check_gender(p_gender text) TO healthcare_user;
+
+--
+-- Name: FUNCTION check_name(p_value text, p_field text, p_max integer); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) TO healthcare_api;
+GRANT ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_api;
+
+--
+-- Name: FUNCTION current_user_id(); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.current_user_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_api;
+GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_user;
+
+--
+-- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.current_user_is_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.current_user_is_admin() TO healthcare_api;
+GRANT ALL ON FUNCTION app.current_user_is_admin() TO healthcare_user;
+
+--
+-- Name: TABLE doctors; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT,DELETE ON TABLE app.doctors TO healthcare_api;
+GRANT SELECT,DELETE ON TABLE app.doctors TO healthcare_user;
+
+--
+-- Name: COLUMN doctors.id; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(id) ON TABLE app.doctors TO healthcare_reporter;
+
+--
+-- Name: COLUMN doctors.name; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app.doctors TO healthcare_api;
+GRANT INSERT(name),UPDATE(name) ON TABLE app.doctors TO healthcare_user;
+
+--
+-- Name: COLUMN doctors.specialization; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT INSERT(specialization),UPDATE(specialization) ON TABLE app.doctors TO healthcare_api;
+GRANT INSERT(specialization),UPDATE(specialization) ON TABLE app.doctors TO healthcare_user;
+GRANT SELECT(specialization) ON TABLE app.doctors TO healthcare_reporter;
+
+--
+-- Name: FUNCTION doctor_json(d app.doctors); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.doctor_json(d app.doctors) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.doctor_json(d app.doctors) TO healthcare_api;
+GRANT ALL ON FUNCTION app.doctor_json(d app.doctors) TO healthcare_user;
+
+--
+-- Name: FUNCTION issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_api;
+
+--
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) TO healthcare_api;
+
+--
+-- Name: TABLE patient_doctors; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT,DELETE ON TABLE app.patient_doctors TO healthcare_api;
+GRANT SELECT,DELETE ON TABLE app.patient_doctors TO healthcare_user;
+
+--
+-- Name: COLUMN patient_doctors.patient_id; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT INSERT(patient_id) ON TABLE app.patient_doctors TO healthcare_api;
+GRANT INSERT(patient_id) ON TABLE app.patient_doctors TO healthcare_user;
+GRANT SELECT(patient_id) ON TABLE app.patient_doctors TO healthcare_reporter;
+
+--
+-- Name: COLUMN patient_doctors.doctor_id; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT INSERT(doctor_id) ON TABLE app.patient_doctors TO healthcare_api;
+GRANT INSERT(doctor_id) ON TABLE app.patient_doctors TO healthcare_user;
+GRANT SELECT(doctor_id) ON TABLE app.patient_doctors TO healthcare_reporter;
+
+--
+-- Name: FUNCTION mapping_json(m app.patient_doctors); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.mapping_json(m app.patient_doctors) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.mapping_json(m app.patient_doctors) TO healthcare_api;
+GRANT ALL ON FUNCTION app.mapping_json(m app.patient_doctors) TO healthcare_user;
+
+--
+-- Name: FUNCTION normalize_gender(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.normalize_gender(p_gender text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.normalize_gender(p_gender text) TO healthcare_api;
+GRANT ALL ON FUNCTION app.normalize_gender(p_gender text) TO healthcare_user;
+
+--
+-- Name: FUNCTION page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) TO healthcare_api;
+GRANT ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) TO healthcare_user;
+
+--
+-- Name: FUNCTION page_limit(p_limit integer); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.page_limit(p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.page_limit(p_limit integer) TO healthcare_api;
+GRANT ALL ON FUNCTION app.page_limit(p_limit integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION page_offset(p_offset integer); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.page_offset(p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.page_offset(p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION app.page_offset(p_offset integer) TO healthcare_user;
+
+--
+-- Name: TABLE patients; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT,DELETE ON TABLE app.patients TO healthcare_api;
+GRANT SELECT,DELETE ON TABLE app.patients TO healthcare_user;
+
+--
+-- Name: COLUMN patients.id; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(id) ON TABLE app.patients TO healthcare_reporter;
+
+--
+-- Name: COLUMN patients.name; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app.patients TO healthcare_api;
+GRANT INSERT(name),UPDATE(name) ON TABLE app.patients TO healthcare_user;
+
+--
+-- Name: COLUMN patients.age; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT INSERT(age),UPDATE(age) ON TABLE app.patients TO healthcare_api;
+GRANT INSERT(age),UPDATE(age) ON TABLE app.patients TO healthcare_user;
+GRANT SELECT(age) ON TABLE app.patients TO healthcare_reporter;
+
+--
+-- Name: COLUMN patients.gender; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT INSERT(gender),UPDATE(gender) ON TABLE app.patients TO healthcare_api;
+GRANT INSERT(gender),UPDATE(gender) ON TABLE app.patients TO healthcare_user;
+GRANT SELECT(gender) ON TABLE app.patients TO healthcare_reporter;
+
+--
+-- Name: FUNCTION patient_json(p app.patients); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.patient_json(p app.patients) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.patient_json(p app.patients) TO healthcare_api;
+GRANT ALL ON FUNCTION app.patient_json(p app.patients) TO healthcare_user;
+
+--
+-- Name: FUNCTION raise_doctor_not_writable(p_id bigint); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION register_user(p_username text, p_email text, p_password_hash text); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) TO healthcare_api;
+
+--
+-- Name: FUNCTION require_user(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.require_user() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.require_user() TO healthcare_api;
+GRANT ALL ON FUNCTION app.require_user() TO healthcare_user;
+
+--
+-- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.revoke_refresh_token(p_jti uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.revoke_refresh_token(p_jti uuid) TO healthcare_api;
+
+--
+-- Name: FUNCTION rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_api;
+
+--
+-- Name: FUNCTION touch_updated_at(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.touch_updated_at() FROM PUBLIC;
+
+--
+-- Name: FUNCTION url_encode(p_value text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.url_encode(p_value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.url_encode(p_value text) TO healthcare_api;
+GRANT ALL ON FUNCTION app.url_encode(p_value text) TO healthcare_user;
+
+--
+-- Name: FUNCTION user_credentials(p_username text); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.user_credentials(p_username text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.user_credentials(p_username text) TO healthcare_api;
+
+--
+-- Name: TABLE login_failures; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.login_failures TO healthcare_auth;
+
+--
+-- Name: TABLE refresh_tokens; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.refresh_tokens TO healthcare_auth;
+
+--
+-- Name: TABLE users; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT,INSERT,UPDATE ON TABLE app.users TO healthcare_auth;
+
+--
+-- Name: COLUMN users.id; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(id) ON TABLE app.users TO healthcare_api;
+GRANT SELECT(id) ON TABLE app.users TO healthcare_user;
+
+--
+-- Name: COLUMN users.username; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(username) ON TABLE app.users TO healthcare_api;
+GRANT SELECT(username) ON TABLE app.users TO healthcare_user;
+
+--
+-- Name: COLUMN users.email; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(email) ON TABLE app.users TO healthcare_api;
+GRANT SELECT(email) ON TABLE app.users TO healthcare_user;
+
+--
+-- Name: COLUMN users.is_admin; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(is_admin) ON TABLE app.users TO healthcare_api;
+GRANT SELECT(is_admin) ON TABLE app.users TO healthcare_user;
+
+--
+-- Name: COLUMN users.is_active; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(is_active) ON TABLE app.users TO healthcare_api;
+GRANT SELECT(is_active) ON TABLE app.users TO healthcare_user;
+
+--
+-- Name: COLUMN users.db_role; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(db_role) ON TABLE app.users TO healthcare_api;
+GRANT SELECT(db_role) ON TABLE app.users TO healthcare_user;
+
+--
+-- Name: COLUMN users.date_joined; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(date_joined) ON TABLE app.users TO healthcare_api;
+GRANT SELECT(date_joined) ON TABLE app.users TO healthcare_user;
+
+--
+-- Name: COLUMN users.updated_at; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_api;
+GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_user;
+
+--
+-- Name: TABLE mappings_per_doctor; Type: ACL; Schema: reporting; Owner: healthcare_reporter
+--
+
+GRANT SELECT ON TABLE reporting.mappings_per_doctor TO healthcare_reporting;
+
+--
+-- Name: TABLE patients_by_age_band; Type: ACL; Schema: reporting; Owner: healthcare_reporter
+--
+
+GRANT SELECT ON TABLE reporting.patients_by_age_band TO healthcare_reporting;
+
+--
+-- Name: TABLE patients_per_specialization; Type: ACL; Schema: reporting; Owner: healthcare_reporter
+--
+
+GRANT SELECT ON TABLE reporting.patients_per_specialization TO healthcare_reporting;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: -; Owner: healthcare_auth
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE healthcare_auth REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: -; Owner: healthcare_owner
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE healthcare_owner REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
+
+--
+-- PostgreSQL database dump complete
+--
