@@ -1,6 +1,6 @@
 package sql_test
 
-// The access matrix: every door of DESIGN.md meets the row-level security
+// The access matrix: every door of docs/design.md meets the row-level security
 // policies of the migrations, tried table by table and operation by
 // operation, and the api functions give each caller the same answer.
 //

@@ -3,7 +3,7 @@
 // function inside a transaction that carries the caller's identity.
 //
 // The database, not Go, decides who may see and change which rows (see
-// DESIGN.md, "The one rule"). This package therefore never builds SQL from
+// docs/design.md, "The one rule"). This package therefore never builds SQL from
 // request data: the function name comes from a closed set of Func values and
 // every argument travels as a bind parameter.
 package database

@@ -2,7 +2,7 @@
 // JSON decoding and shape checks, and problem+json errors over the
 // database package.
 //
-// It follows DESIGN.md's one rule: a handler verifies the token, checks
+// It follows docs/design.md's one rule: a handler verifies the token, checks
 // the shape of the input, makes exactly one database.Call and writes the
 // JSON PostgreSQL returned. It never filters rows or decides ownership;
 // row-level security in PostgreSQL does.
