@@ -63,6 +63,7 @@ func newFixture(t *testing.T) *fixture {
 	db.EnsureLogin(t, loginUnlinked, "healthcare_user")
 	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
 	f := &fixture{db: db, usernameA: "alice", usernameB: "bob"}
+	installDoorExec(t, db)
 	q := func(dst any, sql string, args ...any) {
 		t.Helper()
 		if err := db.Pool.QueryRow(ctx, sql, args...).Scan(dst); err != nil {
@@ -89,6 +90,10 @@ func newFixture(t *testing.T) *fixture {
 type caller struct {
 	desc  string
 	steps func(f *fixture) []string // run inside the transaction, first one becomes the login
+	// direct callers meet the app tables themselves; the others (the REST
+	// server and psql logins) reach them only inside the api definers, which
+	// the matrix reproduces with door_exec.
+	direct bool
 }
 
 func apiCaller(desc string, user func(f *fixture) string) caller {
@@ -113,6 +118,96 @@ func loginCaller(desc, login string, spoof ...string) caller {
 
 func id(n int64) string { return strconv.FormatInt(n, 10) }
 
+// installDoorExec adds public.door_exec(sql) to one test database: a
+// security definer owned by healthcare_access, as every api function and
+// records view function is, that runs any statement. Inside it session_user
+// is still the caller's login and current_user is healthcare_access, so a
+// statement meets exactly the grants and policies the api functions meet.
+// It returns the rows returned or affected and the first column of the
+// first row. Test databases only: no migration creates anything like it.
+func installDoorExec(t *testing.T, db *pgtest.DB) {
+	t.Helper()
+	ctx := context.Background()
+	for _, s := range []string{`
+		create function public.door_exec(p_sql text, out n bigint, out val text)
+		language plpgsql volatile security definer
+		set search_path = pg_catalog, pg_temp
+		as $$
+		begin
+		  if p_sql ~* '^\s*select' then
+		    execute format('select count(*), (array_agg(x.v::text))[1] from (%s) x(v)', p_sql) into n, val;
+		  elsif p_sql ~* '\mreturning\M' then
+		    execute p_sql into val;
+		    get diagnostics n = row_count;
+		  else
+		    execute p_sql;
+		    get diagnostics n = row_count;
+		  end if;
+		end
+		$$`,
+		`alter function public.door_exec(text) owner to healthcare_access`,
+		`grant execute on function public.door_exec(text) to public`,
+	} {
+		if _, err := db.Pool.Exec(ctx, s); err != nil {
+			t.Fatalf("install door_exec: %v", err)
+		}
+	}
+}
+
+// inline replaces $1, $2, ... in sql with the literals of args, so a
+// statement can be handed to door_exec as text.
+func inline(sql string, args []any) string {
+	for i := len(args); i >= 1; i-- {
+		var lit string
+		switch v := args[i-1].(type) {
+		case int64:
+			lit = strconv.FormatInt(v, 10)
+		case string:
+			lit = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		default:
+			panic(fmt.Sprintf("inline: unsupported %T", v))
+		}
+		sql = strings.ReplaceAll(sql, "$"+strconv.Itoa(i), lit)
+	}
+	return sql
+}
+
+// execAs runs sql as c: directly for direct callers, through door_exec for
+// the others. It returns the rows returned or affected and the first
+// column of the first row.
+func execAs(ctx context.Context, tx pgx.Tx, c *caller, sql string, args ...any) (rows int64, first *string, err error) {
+	if !c.direct {
+		err = tx.QueryRow(ctx, "select n, val from public.door_exec($1)", inline(sql, args)).Scan(&rows, &first)
+		return rows, first, err
+	}
+	rs, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		if rows == 0 && len(rs.FieldDescriptions()) > 0 {
+			vals, err := rs.Values()
+			if err != nil {
+				return 0, nil, err
+			}
+			if vals[0] != nil {
+				s := fmt.Sprint(vals[0])
+				first = &s
+			}
+		}
+		rows++
+	}
+	rs.Close()
+	if rs.Err() != nil {
+		return 0, nil, rs.Err()
+	}
+	if tag := rs.CommandTag(); !tag.Select() && !strings.Contains(strings.ToLower(sql), "returning") {
+		rows = tag.RowsAffected()
+	}
+	return rows, first, nil
+}
+
 var (
 	apiA      = apiCaller("API user A", func(f *fixture) string { return id(f.userA) })
 	apiB      = apiCaller("API user B", func(f *fixture) string { return id(f.userB) })
@@ -128,7 +223,7 @@ var (
 		"set role healthcare_user", "set app.user_id = '{B}'", "select set_config('app.user_id', '{B}', false)")
 	psqlAJunk = loginCaller("psql login of A after `set app.user_id = 'junk'`", loginPsqlA, "set app.user_id = 'junk'")
 	unlinked  = loginCaller("unlinked psql login", loginUnlinked)
-	reporting = loginCaller("reporting login", loginReporting)
+	reporting = caller{desc: "reporting login", direct: true, steps: loginCaller("", loginReporting).steps}
 )
 
 // outcome is what one operation must do. The zero value is deliberately
@@ -478,6 +573,13 @@ func phrase(op string, o outcome) string {
 	return "has no expectation for " + op
 }
 
+func derefString(p *string) string {
+	if p == nil {
+		return "NULL"
+	}
+	return *p
+}
+
 func deref(p *int64) any {
 	if p == nil {
 		return "NULL"
@@ -675,28 +777,13 @@ func runMatrixCase(t *testing.T, f *fixture, r relation, mc matrixCase) {
 			newKey string
 			err    error
 		)
-		switch mc.op {
-		case "select":
-			var rs pgx.Rows
-			rs, err = tx.Query(ctx, sql, args...)
-			if err == nil {
-				for rs.Next() {
-					rows++
-				}
-				rs.Close()
-				err = rs.Err()
-			}
-		case "insert":
-			err = tx.QueryRow(ctx, sql, args...).Scan(&newKey)
-			if err == nil {
-				rows = 1
-			} else if errors.Is(err, pgx.ErrNoRows) {
-				err = nil
-			}
-		default:
-			var tag pgconn.CommandTag
-			tag, err = tx.Exec(ctx, sql, args...)
-			rows = tag.RowsAffected()
+		// The reporting views are met directly by every caller.
+		c := *mc.c
+		c.direct = c.direct || r.view
+		var first *string
+		rows, first, err = execAs(ctx, tx, &c, sql, args...)
+		if first != nil {
+			newKey = *first
 		}
 		code, _ := sqlState(err)
 		switch mc.want {
@@ -818,12 +905,17 @@ func TestIdentityCannotBeSpoofed(t *testing.T) {
 			withConn(t, f, func(ctx context.Context, conn *pgx.Conn) {
 				tx := asCaller(t, ctx, conn, f, w.c)
 				defer func() { _ = tx.Rollback(ctx) }()
-				var got *int64
-				if err := tx.QueryRow(ctx, "select app.current_user_id()").Scan(&got); err != nil {
+				// Asked where it counts: inside the definers every door runs.
+				_, got, err := execAs(ctx, tx, w.c, "select app.current_user_id()")
+				if err != nil {
 					t.Fatal(err)
 				}
-				if want := w.want(f); deref(got) != deref(want) {
-					t.Fatalf("app.current_user_id() = %v, want %v", deref(got), deref(want))
+				want := "NULL"
+				if w := w.want(f); w != nil {
+					want = id(*w)
+				}
+				if g := derefString(got); g != want {
+					t.Fatalf("app.current_user_id() = %v, want %v", g, want)
 				}
 			})
 		})
@@ -842,8 +934,8 @@ func TestIdentityCannotBeSpoofed(t *testing.T) {
 			withConn(t, f, func(ctx context.Context, conn *pgx.Conn) {
 				tx := asCaller(t, ctx, conn, f, c)
 				defer func() { _ = tx.Rollback(ctx) }()
-				var n int
-				if err := tx.QueryRow(ctx, "select count(*) from app.patients").Scan(&n); err != nil {
+				n, _, err := execAs(ctx, tx, c, "select id from app.patients")
+				if err != nil {
 					t.Fatal(err)
 				}
 				if n != 0 {
@@ -1114,6 +1206,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	db := pgtest.New(t)
+	installDoorExec(t, db)
 	if _, err := db.Pool.Exec(ctx, `
 		insert into app.users (username, password_hash)
 		select 'owner' || g, '`+fakeHash+`' from generate_series(1, 2000) g;
@@ -1199,9 +1292,9 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 		plans = nil
 		tx := asCaller(t, ctx, conn, nil, &a)
 		defer func() { _ = tx.Rollback(ctx) }()
-		var got int64
-		if err := tx.QueryRow(ctx, "select app.current_user_id() from app.current_user_is_admin()").Scan(&got); err != nil || got != userA {
-			t.Fatalf("app.current_user_id() = %d, %v; want %d", got, err, userA)
+		_, got, err := execAs(ctx, tx, &a, "select app.current_user_id() from app.current_user_is_admin()")
+		if err != nil || derefString(got) != id(userA) {
+			t.Fatalf("app.current_user_id() = %s, %v; want %d", derefString(got), err, userA)
 		}
 		found := 0
 		for _, p := range plans {

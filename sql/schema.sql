@@ -45,6 +45,20 @@ ALTER SCHEMA app OWNER TO healthcare_owner;
 COMMENT ON SCHEMA app IS 'Tables, policies and private helpers. Row-level security decides every row anyone sees.';
 
 --
+-- Name: records; Type: SCHEMA; Schema: -; Owner: healthcare_owner
+--
+
+CREATE SCHEMA records;
+
+ALTER SCHEMA records OWNER TO healthcare_owner;
+
+--
+-- Name: SCHEMA records; Type: COMMENT; Schema: -; Owner: healthcare_owner
+--
+
+COMMENT ON SCHEMA records IS 'What a psql login reads with plain SQL: its own patients and mappings and the doctor directory, under the same policies as the REST API. Views over security definer functions, so EXPLAIN and statistics show nothing of other users'' rows.';
+
+--
 -- Name: reporting; Type: SCHEMA; Schema: -; Owner: healthcare_owner
 --
 
@@ -59,28 +73,28 @@ ALTER SCHEMA reporting OWNER TO healthcare_owner;
 COMMENT ON SCHEMA reporting IS 'De-identified aggregate views for reporting tools; small counts are suppressed.';
 
 --
--- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) RETURNS json
-    LANGUAGE sql
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$ select app.complete_login(p_username, p_address, p_user_id, p_jti, p_family, p_expires_at) $$;
 
-ALTER FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_owner;
+ALTER FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'POST /api/auth/login/ step 2 after a correct password: resets the throttle and records the refresh token (REST server only).';
 
 --
--- Name: create_doctor(text, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: create_doctor(text, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.create_doctor(p_name text, p_specialization text) RETURNS json
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -94,20 +108,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.create_doctor(p_name text, p_specialization text) OWNER TO healthcare_owner;
+ALTER FUNCTION api.create_doctor(p_name text, p_specialization text) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION create_doctor(p_name text, p_specialization text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION create_doctor(p_name text, p_specialization text); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.create_doctor(p_name text, p_specialization text) IS 'POST /api/doctors/: any signed-in user, recorded as creator.';
 
 --
--- Name: create_mapping(bigint, bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: create_mapping(bigint, bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) RETURNS json
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -133,20 +147,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) OWNER TO healthcare_owner;
+ALTER FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION create_mapping(p_patient bigint, p_doctor bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION create_mapping(p_patient bigint, p_doctor bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) IS 'POST /api/mappings/: assigns a doctor to one of the caller''s patients; a pair is mapped once.';
 
 --
--- Name: create_patient(text, integer, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: create_patient(text, integer, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.create_patient(p_name text, p_age integer, p_gender text DEFAULT NULL::text) RETURNS json
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -160,20 +174,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) OWNER TO healthcare_owner;
+ALTER FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION create_patient(p_name text, p_age integer, p_gender text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION create_patient(p_name text, p_age integer, p_gender text); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) IS 'POST /api/patients/: a profile owned by the caller.';
 
 --
--- Name: delete_doctor(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: delete_doctor(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.delete_doctor(p_id bigint) RETURNS json
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -188,20 +202,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.delete_doctor(p_id bigint) OWNER TO healthcare_owner;
+ALTER FUNCTION api.delete_doctor(p_id bigint) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION delete_doctor(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION delete_doctor(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.delete_doctor(p_id bigint) IS 'DELETE /api/doctors/<id>/: creator or admin; removes the doctor''s mappings.';
 
 --
--- Name: delete_mapping(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: delete_mapping(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.delete_mapping(p_id bigint) RETURNS json
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -216,20 +230,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.delete_mapping(p_id bigint) OWNER TO healthcare_owner;
+ALTER FUNCTION api.delete_mapping(p_id bigint) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION delete_mapping(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION delete_mapping(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.delete_mapping(p_id bigint) IS 'DELETE /api/mappings/<id>/.';
 
 --
--- Name: delete_patient(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: delete_patient(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.delete_patient(p_id bigint) RETURNS json
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -244,20 +258,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.delete_patient(p_id bigint) OWNER TO healthcare_owner;
+ALTER FUNCTION api.delete_patient(p_id bigint) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION delete_patient(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION delete_patient(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.delete_patient(p_id bigint) IS 'DELETE /api/patients/<id>/: removes the profile and its mappings.';
 
 --
--- Name: get_doctor(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: get_doctor(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.get_doctor(p_id bigint) RETURNS json
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -271,20 +285,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.get_doctor(p_id bigint) OWNER TO healthcare_owner;
+ALTER FUNCTION api.get_doctor(p_id bigint) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION get_doctor(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION get_doctor(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.get_doctor(p_id bigint) IS 'GET /api/doctors/<id>/ (public).';
 
 --
--- Name: get_mapping(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: get_mapping(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.get_mapping(p_id bigint) RETURNS json
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -299,20 +313,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.get_mapping(p_id bigint) OWNER TO healthcare_owner;
+ALTER FUNCTION api.get_mapping(p_id bigint) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION get_mapping(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION get_mapping(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.get_mapping(p_id bigint) IS 'GET /api/mappings/<id>/: a mapping of a patient the caller may see.';
 
 --
--- Name: get_patient(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: get_patient(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.get_patient(p_id bigint) RETURNS json
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -327,20 +341,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.get_patient(p_id bigint) OWNER TO healthcare_owner;
+ALTER FUNCTION api.get_patient(p_id bigint) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION get_patient(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION get_patient(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.get_patient(p_id bigint) IS 'GET /api/patients/<id>/: one profile the caller may see (owner or admin).';
 
 --
--- Name: list_doctors(text, text, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: list_doctors(text, text, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.list_doctors(p_specialization text DEFAULT NULL::text, p_search text DEFAULT NULL::text, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -375,20 +389,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) OWNER TO healthcare_owner;
+ALTER FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) IS 'GET /api/doctors/ (public): filter by exact specialization and by a substring of name or specialization, both case-insensitive.';
 
 --
--- Name: list_mappings(integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: list_mappings(integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.list_mappings(p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -409,20 +423,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.list_mappings(p_limit integer, p_offset integer) OWNER TO healthcare_owner;
+ALTER FUNCTION api.list_mappings(p_limit integer, p_offset integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION list_mappings(p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION list_mappings(p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.list_mappings(p_limit integer, p_offset integer) IS 'GET /api/mappings/: mappings of the caller''s own patients.';
 
 --
--- Name: list_patient_doctors(bigint, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: list_patient_doctors(bigint, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -448,20 +462,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) OWNER TO healthcare_owner;
+ALTER FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) IS 'GET /api/mappings/patient/<id>/: the doctors of one patient the caller may see, with the mapping id.';
 
 --
--- Name: list_patients(integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: list_patients(integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.list_patients(p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -479,37 +493,37 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.list_patients(p_limit integer, p_offset integer) OWNER TO healthcare_owner;
+ALTER FUNCTION api.list_patients(p_limit integer, p_offset integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION list_patients(p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION list_patients(p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.list_patients(p_limit integer, p_offset integer) IS 'GET /api/patients/: the caller''s own patient profiles, oldest first.';
 
 --
--- Name: login_attempt(text, text, integer, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: login_attempt(text, text, integer, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) RETURNS json
-    LANGUAGE sql
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$ select app.login_attempt(p_username, p_address, p_max_account, p_max_address, p_window_seconds) $$;
 
-ALTER FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) OWNER TO healthcare_owner;
+ALTER FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) IS 'POST /api/auth/login/ step 1: {"throttled":true,"retry_after":N} or {"throttled":false,"credentials":{...}|null} (REST server only).';
 
 --
--- Name: me(); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: me(); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.me() RETURNS json
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -525,71 +539,71 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.me() OWNER TO healthcare_owner;
+ALTER FUNCTION api.me() OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION me(); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION me(); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.me() IS 'GET /api/auth/me/: the caller''s account.';
 
 --
--- Name: register(text, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: register(text, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.register(p_username text, p_email text, p_password_hash text) RETURNS json
-    LANGUAGE sql
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$ select app.register_user(p_username, p_email, p_password_hash) $$;
 
-ALTER FUNCTION api.register(p_username text, p_email text, p_password_hash text) OWNER TO healthcare_owner;
+ALTER FUNCTION api.register(p_username text, p_email text, p_password_hash text) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION register(p_username text, p_email text, p_password_hash text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION register(p_username text, p_email text, p_password_hash text); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) IS 'POST /api/auth/register/ (REST server only; the hash is computed there).';
 
 --
--- Name: revoke_refresh_token(uuid); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: revoke_refresh_token(uuid); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.revoke_refresh_token(p_jti uuid) RETURNS json
-    LANGUAGE sql
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$ select app.revoke_refresh_token(p_jti) $$;
 
-ALTER FUNCTION api.revoke_refresh_token(p_jti uuid) OWNER TO healthcare_owner;
+ALTER FUNCTION api.revoke_refresh_token(p_jti uuid) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.revoke_refresh_token(p_jti uuid) IS 'POST /api/auth/logout/: revokes the session''s token family (REST server only).';
 
 --
--- Name: rotate_refresh_token(uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: rotate_refresh_token(uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) RETURNS json
-    LANGUAGE sql
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$ select app.rotate_refresh_token(p_old_jti, p_new_jti, p_expires_at) $$;
 
-ALTER FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_owner;
+ALTER FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) IS 'POST /api/auth/refresh/: status ok, reused (family revoked) or invalid (REST server only).';
 
 --
--- Name: update_doctor(bigint, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: update_doctor(bigint, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.update_doctor(p_id bigint, p_name text DEFAULT NULL::text, p_specialization text DEFAULT NULL::text) RETURNS json
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -609,20 +623,20 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) OWNER TO healthcare_owner;
+ALTER FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) IS 'PUT/PATCH /api/doctors/<id>/: creator or admin; NULL arguments keep the current value.';
 
 --
--- Name: update_patient(bigint, text, integer, text); Type: FUNCTION; Schema: api; Owner: healthcare_owner
+-- Name: update_patient(bigint, text, integer, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
 CREATE FUNCTION api.update_patient(p_id bigint, p_name text DEFAULT NULL::text, p_age integer DEFAULT NULL::integer, p_gender text DEFAULT NULL::text) RETURNS json
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -642,10 +656,10 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) OWNER TO healthcare_owner;
+ALTER FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text); Type: COMMENT; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
 COMMENT ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) IS 'PUT/PATCH /api/patients/<id>/: NULL arguments keep the current value.';
@@ -1397,6 +1411,69 @@ ALTER FUNCTION app.user_credentials(p_username text) OWNER TO healthcare_auth;
 COMMENT ON FUNCTION app.user_credentials(p_username text) IS 'The password hash for login, compared in the server. Security definer (owner healthcare_auth, policy users.select_auth); healthcare_api only.';
 
 --
+-- Name: visible_doctors(); Type: FUNCTION; Schema: app; Owner: healthcare_access
+--
+
+CREATE FUNCTION app.visible_doctors() RETURNS TABLE(id bigint, name text, specialization text, created_by bigint, created_at timestamp with time zone, updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER ROWS 100
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select d.id, d.name, d.specialization, d.created_by, d.created_at, d.updated_at
+    from app.doctors d
+   order by d.id
+$$;
+
+ALTER FUNCTION app.visible_doctors() OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION visible_doctors(); Type: COMMENT; Schema: app; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION app.visible_doctors() IS 'The doctor directory, for records.doctors. Security definer (owner healthcare_access).';
+
+--
+-- Name: visible_mappings(); Type: FUNCTION; Schema: app; Owner: healthcare_access
+--
+
+CREATE FUNCTION app.visible_mappings() RETURNS TABLE(id bigint, patient_id bigint, doctor_id bigint, created_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER ROWS 100
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select m.id, m.patient_id, m.doctor_id, m.created_at
+    from app.patient_doctors m
+   order by m.id
+$$;
+
+ALTER FUNCTION app.visible_mappings() OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION visible_mappings(); Type: COMMENT; Schema: app; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION app.visible_mappings() IS 'Mappings of the patients the caller may see, for records.mappings. Security definer (owner healthcare_access).';
+
+--
+-- Name: visible_patients(); Type: FUNCTION; Schema: app; Owner: healthcare_access
+--
+
+CREATE FUNCTION app.visible_patients() RETURNS TABLE(id bigint, owner_id bigint, name text, age integer, gender text, created_at timestamp with time zone, updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER ROWS 100
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select p.id, p.owner_id, p.name, p.age, p.gender, p.created_at, p.updated_at
+    from app.patients p
+   order by p.id
+$$;
+
+ALTER FUNCTION app.visible_patients() OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION visible_patients(); Type: COMMENT; Schema: app; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION app.visible_patients() IS 'The patients the caller may see (their own; every one for admins), for records.patients. Security definer (owner healthcare_access): the caller has no privilege on app.patients, so nothing of other rows reaches EXPLAIN or statistics.';
+
+--
 -- Name: doctors_id_seq; Type: SEQUENCE; Schema: app; Owner: healthcare_owner
 --
 
@@ -1630,6 +1707,68 @@ ALTER TABLE app.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: doctors; Type: VIEW; Schema: records; Owner: healthcare_owner
+--
+
+CREATE VIEW records.doctors AS
+ SELECT visible_doctors.id,
+    visible_doctors.name,
+    visible_doctors.specialization,
+    visible_doctors.created_by,
+    visible_doctors.created_at,
+    visible_doctors.updated_at
+   FROM app.visible_doctors() visible_doctors(id, name, specialization, created_by, created_at, updated_at);
+
+ALTER TABLE records.doctors OWNER TO healthcare_owner;
+
+--
+-- Name: VIEW doctors; Type: COMMENT; Schema: records; Owner: healthcare_owner
+--
+
+COMMENT ON VIEW records.doctors IS 'The public doctor directory. Write with api.create_doctor, api.update_doctor and api.delete_doctor.';
+
+--
+-- Name: mappings; Type: VIEW; Schema: records; Owner: healthcare_owner
+--
+
+CREATE VIEW records.mappings AS
+ SELECT visible_mappings.id,
+    visible_mappings.patient_id,
+    visible_mappings.doctor_id,
+    visible_mappings.created_at
+   FROM app.visible_mappings() visible_mappings(id, patient_id, doctor_id, created_at);
+
+ALTER TABLE records.mappings OWNER TO healthcare_owner;
+
+--
+-- Name: VIEW mappings; Type: COMMENT; Schema: records; Owner: healthcare_owner
+--
+
+COMMENT ON VIEW records.mappings IS 'Which doctors treat your patients. Write with api.create_mapping and api.delete_mapping.';
+
+--
+-- Name: patients; Type: VIEW; Schema: records; Owner: healthcare_owner
+--
+
+CREATE VIEW records.patients AS
+ SELECT visible_patients.id,
+    visible_patients.owner_id,
+    visible_patients.name,
+    visible_patients.age,
+    visible_patients.gender,
+    visible_patients.created_at,
+    visible_patients.updated_at
+   FROM app.visible_patients() visible_patients(id, owner_id, name, age, gender, created_at, updated_at);
+
+ALTER TABLE records.patients OWNER TO healthcare_owner;
+
+--
+-- Name: VIEW patients; Type: COMMENT; Schema: records; Owner: healthcare_owner
+--
+
+COMMENT ON VIEW records.patients IS 'Your patient profiles (every one, for admins). Write with api.create_patient, api.update_patient and api.delete_patient.';
 
 --
 -- Name: mappings_per_doctor; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
@@ -1920,7 +2059,7 @@ COMMENT ON POLICY all_owner ON app.users IS 'The owner (migrations and createsup
 -- Name: doctors delete_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY delete_admin ON app.doctors FOR DELETE TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+CREATE POLICY delete_admin ON app.doctors FOR DELETE TO healthcare_access USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
 
 --
 -- Name: POLICY delete_admin ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -1932,7 +2071,7 @@ COMMENT ON POLICY delete_admin ON app.doctors IS 'Admins remove any doctor.';
 -- Name: patients delete_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY delete_admin ON app.patients FOR DELETE TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+CREATE POLICY delete_admin ON app.patients FOR DELETE TO healthcare_access USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
 
 --
 -- Name: POLICY delete_admin ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -1944,7 +2083,7 @@ COMMENT ON POLICY delete_admin ON app.patients IS 'Admins delete any profile.';
 -- Name: doctors delete_creator; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY delete_creator ON app.doctors FOR DELETE TO healthcare_api, healthcare_user USING ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY delete_creator ON app.doctors FOR DELETE TO healthcare_access USING ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
 
 --
 -- Name: POLICY delete_creator ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -1956,7 +2095,7 @@ COMMENT ON POLICY delete_creator ON app.doctors IS 'Only the creator removes a d
 -- Name: patients delete_own; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY delete_own ON app.patients FOR DELETE TO healthcare_api, healthcare_user USING ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY delete_own ON app.patients FOR DELETE TO healthcare_access USING ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
 
 --
 -- Name: POLICY delete_own ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -1968,7 +2107,7 @@ COMMENT ON POLICY delete_own ON app.patients IS 'Only the owner deletes a profil
 -- Name: patient_doctors delete_patient_visible; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY delete_patient_visible ON app.patient_doctors FOR DELETE TO healthcare_api, healthcare_user USING ((EXISTS ( SELECT
+CREATE POLICY delete_patient_visible ON app.patient_doctors FOR DELETE TO healthcare_access USING ((EXISTS ( SELECT
    FROM app.patients p
   WHERE (p.id = patient_doctors.patient_id))));
 
@@ -2000,7 +2139,7 @@ COMMENT ON POLICY insert_auth ON app.users IS 'Self-registration through app.reg
 -- Name: patients insert_own; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY insert_own ON app.patients FOR INSERT TO healthcare_api, healthcare_user WITH CHECK ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY insert_own ON app.patients FOR INSERT TO healthcare_access WITH CHECK ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
 
 --
 -- Name: POLICY insert_own ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2012,7 +2151,7 @@ COMMENT ON POLICY insert_own ON app.patients IS 'A signed-in user creates profil
 -- Name: patient_doctors insert_patient_visible; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY insert_patient_visible ON app.patient_doctors FOR INSERT TO healthcare_api, healthcare_user WITH CHECK ((EXISTS ( SELECT
+CREATE POLICY insert_patient_visible ON app.patient_doctors FOR INSERT TO healthcare_access WITH CHECK ((EXISTS ( SELECT
    FROM app.patients p
   WHERE (p.id = patient_doctors.patient_id))));
 
@@ -2026,7 +2165,7 @@ COMMENT ON POLICY insert_patient_visible ON app.patient_doctors IS 'Only a patie
 -- Name: doctors insert_signed_in; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY insert_signed_in ON app.doctors FOR INSERT TO healthcare_api, healthcare_user WITH CHECK ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY insert_signed_in ON app.doctors FOR INSERT TO healthcare_access WITH CHECK ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
 
 --
 -- Name: POLICY insert_signed_in ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2062,7 +2201,7 @@ ALTER TABLE app.refresh_tokens ENABLE ROW LEVEL SECURITY;
 -- Name: patients select_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY select_admin ON app.patients FOR SELECT TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+CREATE POLICY select_admin ON app.patients FOR SELECT TO healthcare_access USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
 
 --
 -- Name: POLICY select_admin ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2074,7 +2213,7 @@ COMMENT ON POLICY select_admin ON app.patients IS 'Admins read every patient pro
 -- Name: users select_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY select_admin ON app.users FOR SELECT TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+CREATE POLICY select_admin ON app.users FOR SELECT TO healthcare_access USING (( SELECT app.current_user_is_admin() AS current_user_is_admin));
 
 --
 -- Name: POLICY select_admin ON users; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2086,7 +2225,7 @@ COMMENT ON POLICY select_admin ON app.users IS 'Admins see every account.';
 -- Name: doctors select_all; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY select_all ON app.doctors FOR SELECT TO healthcare_api, healthcare_user USING (true);
+CREATE POLICY select_all ON app.doctors FOR SELECT TO healthcare_access USING (true);
 
 --
 -- Name: POLICY select_all ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2110,7 +2249,7 @@ COMMENT ON POLICY select_auth ON app.users IS 'Narrow door for the security defi
 -- Name: patients select_own; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY select_own ON app.patients FOR SELECT TO healthcare_api, healthcare_user USING ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY select_own ON app.patients FOR SELECT TO healthcare_access USING ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
 
 --
 -- Name: POLICY select_own ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2122,7 +2261,7 @@ COMMENT ON POLICY select_own ON app.patients IS 'A patient profile is visible on
 -- Name: patient_doctors select_patient_visible; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY select_patient_visible ON app.patient_doctors FOR SELECT TO healthcare_api, healthcare_user USING ((EXISTS ( SELECT
+CREATE POLICY select_patient_visible ON app.patient_doctors FOR SELECT TO healthcare_access USING ((EXISTS ( SELECT
    FROM app.patients p
   WHERE (p.id = patient_doctors.patient_id))));
 
@@ -2172,7 +2311,7 @@ COMMENT ON POLICY select_reporter ON app.patients IS 'Reporting views (owner hea
 -- Name: users select_self; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY select_self ON app.users FOR SELECT TO healthcare_api, healthcare_user USING ((id = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY select_self ON app.users FOR SELECT TO healthcare_access USING ((id = ( SELECT app.current_user_id() AS current_user_id)));
 
 --
 -- Name: POLICY select_self ON users; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2184,7 +2323,7 @@ COMMENT ON POLICY select_self ON app.users IS 'A user sees their own account.';
 -- Name: doctors update_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY update_admin ON app.doctors FOR UPDATE TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin)) WITH CHECK (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+CREATE POLICY update_admin ON app.doctors FOR UPDATE TO healthcare_access USING (( SELECT app.current_user_is_admin() AS current_user_is_admin)) WITH CHECK (( SELECT app.current_user_is_admin() AS current_user_is_admin));
 
 --
 -- Name: POLICY update_admin ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2196,7 +2335,7 @@ COMMENT ON POLICY update_admin ON app.doctors IS 'Admins change any doctor.';
 -- Name: patients update_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY update_admin ON app.patients FOR UPDATE TO healthcare_api, healthcare_user USING (( SELECT app.current_user_is_admin() AS current_user_is_admin)) WITH CHECK (( SELECT app.current_user_is_admin() AS current_user_is_admin));
+CREATE POLICY update_admin ON app.patients FOR UPDATE TO healthcare_access USING (( SELECT app.current_user_is_admin() AS current_user_is_admin)) WITH CHECK (( SELECT app.current_user_is_admin() AS current_user_is_admin));
 
 --
 -- Name: POLICY update_admin ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2208,7 +2347,7 @@ COMMENT ON POLICY update_admin ON app.patients IS 'Admins change any profile.';
 -- Name: doctors update_creator; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY update_creator ON app.doctors FOR UPDATE TO healthcare_api, healthcare_user USING ((created_by = ( SELECT app.current_user_id() AS current_user_id))) WITH CHECK ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY update_creator ON app.doctors FOR UPDATE TO healthcare_access USING ((created_by = ( SELECT app.current_user_id() AS current_user_id))) WITH CHECK ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
 
 --
 -- Name: POLICY update_creator ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2220,7 +2359,7 @@ COMMENT ON POLICY update_creator ON app.doctors IS 'Only the creator changes a d
 -- Name: patients update_own; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY update_own ON app.patients FOR UPDATE TO healthcare_api, healthcare_user USING ((owner_id = ( SELECT app.current_user_id() AS current_user_id))) WITH CHECK ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY update_own ON app.patients FOR UPDATE TO healthcare_access USING ((owner_id = ( SELECT app.current_user_id() AS current_user_id))) WITH CHECK ((owner_id = ( SELECT app.current_user_id() AS current_user_id)));
 
 --
 -- Name: POLICY update_own ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2240,15 +2379,22 @@ ALTER TABLE app.users ENABLE ROW LEVEL SECURITY;
 
 GRANT USAGE ON SCHEMA api TO healthcare_api;
 GRANT USAGE ON SCHEMA api TO healthcare_user;
+GRANT CREATE ON SCHEMA api TO healthcare_access;
 
 --
 -- Name: SCHEMA app; Type: ACL; Schema: -; Owner: healthcare_owner
 --
 
-GRANT USAGE ON SCHEMA app TO healthcare_api;
-GRANT USAGE ON SCHEMA app TO healthcare_user;
 GRANT ALL ON SCHEMA app TO healthcare_auth;
 GRANT USAGE ON SCHEMA app TO healthcare_reporter;
+GRANT ALL ON SCHEMA app TO healthcare_access;
+
+--
+-- Name: SCHEMA records; Type: ACL; Schema: -; Owner: healthcare_owner
+--
+
+GRANT CREATE ON SCHEMA records TO healthcare_access;
+GRANT USAGE ON SCHEMA records TO healthcare_user;
 
 --
 -- Name: SCHEMA reporting; Type: ACL; Schema: -; Owner: healthcare_owner
@@ -2258,14 +2404,14 @@ GRANT USAGE ON SCHEMA reporting TO healthcare_reporting;
 GRANT CREATE ON SCHEMA reporting TO healthcare_reporter;
 
 --
--- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_api;
 
 --
--- Name: FUNCTION create_doctor(p_name text, p_specialization text); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION create_doctor(p_name text, p_specialization text); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.create_doctor(p_name text, p_specialization text) FROM PUBLIC;
@@ -2273,7 +2419,7 @@ GRANT ALL ON FUNCTION api.create_doctor(p_name text, p_specialization text) TO h
 GRANT ALL ON FUNCTION api.create_doctor(p_name text, p_specialization text) TO healthcare_user;
 
 --
--- Name: FUNCTION create_mapping(p_patient bigint, p_doctor bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION create_mapping(p_patient bigint, p_doctor bigint); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) FROM PUBLIC;
@@ -2281,7 +2427,7 @@ GRANT ALL ON FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) TO h
 GRANT ALL ON FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) TO healthcare_user;
 
 --
--- Name: FUNCTION create_patient(p_name text, p_age integer, p_gender text); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION create_patient(p_name text, p_age integer, p_gender text); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) FROM PUBLIC;
@@ -2289,7 +2435,7 @@ GRANT ALL ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender te
 GRANT ALL ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) TO healthcare_user;
 
 --
--- Name: FUNCTION delete_doctor(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION delete_doctor(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.delete_doctor(p_id bigint) FROM PUBLIC;
@@ -2297,7 +2443,7 @@ GRANT ALL ON FUNCTION api.delete_doctor(p_id bigint) TO healthcare_api;
 GRANT ALL ON FUNCTION api.delete_doctor(p_id bigint) TO healthcare_user;
 
 --
--- Name: FUNCTION delete_mapping(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION delete_mapping(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.delete_mapping(p_id bigint) FROM PUBLIC;
@@ -2305,7 +2451,7 @@ GRANT ALL ON FUNCTION api.delete_mapping(p_id bigint) TO healthcare_api;
 GRANT ALL ON FUNCTION api.delete_mapping(p_id bigint) TO healthcare_user;
 
 --
--- Name: FUNCTION delete_patient(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION delete_patient(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.delete_patient(p_id bigint) FROM PUBLIC;
@@ -2313,7 +2459,7 @@ GRANT ALL ON FUNCTION api.delete_patient(p_id bigint) TO healthcare_api;
 GRANT ALL ON FUNCTION api.delete_patient(p_id bigint) TO healthcare_user;
 
 --
--- Name: FUNCTION get_doctor(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION get_doctor(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.get_doctor(p_id bigint) FROM PUBLIC;
@@ -2321,7 +2467,7 @@ GRANT ALL ON FUNCTION api.get_doctor(p_id bigint) TO healthcare_api;
 GRANT ALL ON FUNCTION api.get_doctor(p_id bigint) TO healthcare_user;
 
 --
--- Name: FUNCTION get_mapping(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION get_mapping(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.get_mapping(p_id bigint) FROM PUBLIC;
@@ -2329,7 +2475,7 @@ GRANT ALL ON FUNCTION api.get_mapping(p_id bigint) TO healthcare_api;
 GRANT ALL ON FUNCTION api.get_mapping(p_id bigint) TO healthcare_user;
 
 --
--- Name: FUNCTION get_patient(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION get_patient(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.get_patient(p_id bigint) FROM PUBLIC;
@@ -2337,7 +2483,7 @@ GRANT ALL ON FUNCTION api.get_patient(p_id bigint) TO healthcare_api;
 GRANT ALL ON FUNCTION api.get_patient(p_id bigint) TO healthcare_user;
 
 --
--- Name: FUNCTION list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) FROM PUBLIC;
@@ -2345,7 +2491,7 @@ GRANT ALL ON FUNCTION api.list_doctors(p_specialization text, p_search text, p_l
 GRANT ALL ON FUNCTION api.list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer) TO healthcare_user;
 
 --
--- Name: FUNCTION list_mappings(p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION list_mappings(p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.list_mappings(p_limit integer, p_offset integer) FROM PUBLIC;
@@ -2353,7 +2499,7 @@ GRANT ALL ON FUNCTION api.list_mappings(p_limit integer, p_offset integer) TO he
 GRANT ALL ON FUNCTION api.list_mappings(p_limit integer, p_offset integer) TO healthcare_user;
 
 --
--- Name: FUNCTION list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) FROM PUBLIC;
@@ -2361,7 +2507,7 @@ GRANT ALL ON FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit inte
 GRANT ALL ON FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer, p_offset integer) TO healthcare_user;
 
 --
--- Name: FUNCTION list_patients(p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION list_patients(p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.list_patients(p_limit integer, p_offset integer) FROM PUBLIC;
@@ -2369,14 +2515,14 @@ GRANT ALL ON FUNCTION api.list_patients(p_limit integer, p_offset integer) TO he
 GRANT ALL ON FUNCTION api.list_patients(p_limit integer, p_offset integer) TO healthcare_user;
 
 --
--- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) TO healthcare_api;
 
 --
--- Name: FUNCTION me(); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION me(); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.me() FROM PUBLIC;
@@ -2384,28 +2530,28 @@ GRANT ALL ON FUNCTION api.me() TO healthcare_api;
 GRANT ALL ON FUNCTION api.me() TO healthcare_user;
 
 --
--- Name: FUNCTION register(p_username text, p_email text, p_password_hash text); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION register(p_username text, p_email text, p_password_hash text); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) TO healthcare_api;
 
 --
--- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.revoke_refresh_token(p_jti uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.revoke_refresh_token(p_jti uuid) TO healthcare_api;
 
 --
--- Name: FUNCTION rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_api;
 
 --
--- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) FROM PUBLIC;
@@ -2413,7 +2559,7 @@ GRANT ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specializati
 GRANT ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) TO healthcare_user;
 
 --
--- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text); Type: ACL; Schema: api; Owner: healthcare_owner
+-- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
 REVOKE ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) FROM PUBLIC;
@@ -2425,54 +2571,48 @@ GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer
 --
 
 REVOKE ALL ON FUNCTION app.check_age(p_age integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.check_age(p_age integer) TO healthcare_api;
-GRANT ALL ON FUNCTION app.check_age(p_age integer) TO healthcare_user;
+GRANT ALL ON FUNCTION app.check_age(p_age integer) TO healthcare_access;
 
 --
 -- Name: FUNCTION check_gender(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.check_gender(p_gender text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.check_gender(p_gender text) TO healthcare_api;
-GRANT ALL ON FUNCTION app.check_gender(p_gender text) TO healthcare_user;
+GRANT ALL ON FUNCTION app.check_gender(p_gender text) TO healthcare_access;
 
 --
 -- Name: FUNCTION check_name(p_value text, p_field text, p_max integer); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) TO healthcare_api;
-GRANT ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) TO healthcare_user;
+GRANT ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) TO healthcare_access;
 
 --
 -- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_api;
+GRANT ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_access;
 
 --
 -- Name: FUNCTION current_user_id(); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.current_user_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_api;
-GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_user;
+GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_access;
 
 --
 -- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.current_user_is_admin() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.current_user_is_admin() TO healthcare_api;
-GRANT ALL ON FUNCTION app.current_user_is_admin() TO healthcare_user;
+GRANT ALL ON FUNCTION app.current_user_is_admin() TO healthcare_access;
 
 --
 -- Name: TABLE doctors; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT,DELETE ON TABLE app.doctors TO healthcare_api;
-GRANT SELECT,DELETE ON TABLE app.doctors TO healthcare_user;
+GRANT SELECT,DELETE ON TABLE app.doctors TO healthcare_access;
 
 --
 -- Name: COLUMN doctors.id; Type: ACL; Schema: app; Owner: healthcare_owner
@@ -2484,108 +2624,95 @@ GRANT SELECT(id) ON TABLE app.doctors TO healthcare_reporter;
 -- Name: COLUMN doctors.name; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT INSERT(name),UPDATE(name) ON TABLE app.doctors TO healthcare_api;
-GRANT INSERT(name),UPDATE(name) ON TABLE app.doctors TO healthcare_user;
+GRANT INSERT(name),UPDATE(name) ON TABLE app.doctors TO healthcare_access;
 
 --
 -- Name: COLUMN doctors.specialization; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT INSERT(specialization),UPDATE(specialization) ON TABLE app.doctors TO healthcare_api;
-GRANT INSERT(specialization),UPDATE(specialization) ON TABLE app.doctors TO healthcare_user;
 GRANT SELECT(specialization) ON TABLE app.doctors TO healthcare_reporter;
+GRANT INSERT(specialization),UPDATE(specialization) ON TABLE app.doctors TO healthcare_access;
 
 --
 -- Name: FUNCTION doctor_json(d app.doctors); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.doctor_json(d app.doctors) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.doctor_json(d app.doctors) TO healthcare_api;
-GRANT ALL ON FUNCTION app.doctor_json(d app.doctors) TO healthcare_user;
+GRANT ALL ON FUNCTION app.doctor_json(d app.doctors) TO healthcare_access;
 
 --
 -- Name: FUNCTION issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_api;
 
 --
 -- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) TO healthcare_api;
+GRANT ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) TO healthcare_access;
 
 --
 -- Name: TABLE patient_doctors; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT,DELETE ON TABLE app.patient_doctors TO healthcare_api;
-GRANT SELECT,DELETE ON TABLE app.patient_doctors TO healthcare_user;
+GRANT SELECT,DELETE ON TABLE app.patient_doctors TO healthcare_access;
 
 --
 -- Name: COLUMN patient_doctors.patient_id; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT INSERT(patient_id) ON TABLE app.patient_doctors TO healthcare_api;
-GRANT INSERT(patient_id) ON TABLE app.patient_doctors TO healthcare_user;
 GRANT SELECT(patient_id) ON TABLE app.patient_doctors TO healthcare_reporter;
+GRANT INSERT(patient_id) ON TABLE app.patient_doctors TO healthcare_access;
 
 --
 -- Name: COLUMN patient_doctors.doctor_id; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT INSERT(doctor_id) ON TABLE app.patient_doctors TO healthcare_api;
-GRANT INSERT(doctor_id) ON TABLE app.patient_doctors TO healthcare_user;
 GRANT SELECT(doctor_id) ON TABLE app.patient_doctors TO healthcare_reporter;
+GRANT INSERT(doctor_id) ON TABLE app.patient_doctors TO healthcare_access;
 
 --
 -- Name: FUNCTION mapping_json(m app.patient_doctors); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.mapping_json(m app.patient_doctors) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.mapping_json(m app.patient_doctors) TO healthcare_api;
-GRANT ALL ON FUNCTION app.mapping_json(m app.patient_doctors) TO healthcare_user;
+GRANT ALL ON FUNCTION app.mapping_json(m app.patient_doctors) TO healthcare_access;
 
 --
 -- Name: FUNCTION normalize_gender(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.normalize_gender(p_gender text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.normalize_gender(p_gender text) TO healthcare_api;
-GRANT ALL ON FUNCTION app.normalize_gender(p_gender text) TO healthcare_user;
+GRANT ALL ON FUNCTION app.normalize_gender(p_gender text) TO healthcare_access;
 
 --
 -- Name: FUNCTION page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) TO healthcare_api;
-GRANT ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) TO healthcare_user;
+GRANT ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) TO healthcare_access;
 
 --
 -- Name: FUNCTION page_limit(p_limit integer); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.page_limit(p_limit integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.page_limit(p_limit integer) TO healthcare_api;
-GRANT ALL ON FUNCTION app.page_limit(p_limit integer) TO healthcare_user;
+GRANT ALL ON FUNCTION app.page_limit(p_limit integer) TO healthcare_access;
 
 --
 -- Name: FUNCTION page_offset(p_offset integer); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.page_offset(p_offset integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.page_offset(p_offset integer) TO healthcare_api;
-GRANT ALL ON FUNCTION app.page_offset(p_offset integer) TO healthcare_user;
+GRANT ALL ON FUNCTION app.page_offset(p_offset integer) TO healthcare_access;
 
 --
 -- Name: TABLE patients; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT,DELETE ON TABLE app.patients TO healthcare_api;
-GRANT SELECT,DELETE ON TABLE app.patients TO healthcare_user;
+GRANT SELECT,DELETE ON TABLE app.patients TO healthcare_access;
 
 --
 -- Name: COLUMN patients.id; Type: ACL; Schema: app; Owner: healthcare_owner
@@ -2597,69 +2724,63 @@ GRANT SELECT(id) ON TABLE app.patients TO healthcare_reporter;
 -- Name: COLUMN patients.name; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT INSERT(name),UPDATE(name) ON TABLE app.patients TO healthcare_api;
-GRANT INSERT(name),UPDATE(name) ON TABLE app.patients TO healthcare_user;
+GRANT INSERT(name),UPDATE(name) ON TABLE app.patients TO healthcare_access;
 
 --
 -- Name: COLUMN patients.age; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT INSERT(age),UPDATE(age) ON TABLE app.patients TO healthcare_api;
-GRANT INSERT(age),UPDATE(age) ON TABLE app.patients TO healthcare_user;
 GRANT SELECT(age) ON TABLE app.patients TO healthcare_reporter;
+GRANT INSERT(age),UPDATE(age) ON TABLE app.patients TO healthcare_access;
 
 --
 -- Name: COLUMN patients.gender; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT INSERT(gender),UPDATE(gender) ON TABLE app.patients TO healthcare_api;
-GRANT INSERT(gender),UPDATE(gender) ON TABLE app.patients TO healthcare_user;
 GRANT SELECT(gender) ON TABLE app.patients TO healthcare_reporter;
+GRANT INSERT(gender),UPDATE(gender) ON TABLE app.patients TO healthcare_access;
 
 --
 -- Name: FUNCTION patient_json(p app.patients); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.patient_json(p app.patients) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.patient_json(p app.patients) TO healthcare_api;
-GRANT ALL ON FUNCTION app.patient_json(p app.patients) TO healthcare_user;
+GRANT ALL ON FUNCTION app.patient_json(p app.patients) TO healthcare_access;
 
 --
 -- Name: FUNCTION raise_doctor_not_writable(p_id bigint); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) TO healthcare_api;
-GRANT ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) TO healthcare_user;
+GRANT ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) TO healthcare_access;
 
 --
 -- Name: FUNCTION register_user(p_username text, p_email text, p_password_hash text); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) TO healthcare_api;
+GRANT ALL ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) TO healthcare_access;
 
 --
 -- Name: FUNCTION require_user(); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.require_user() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.require_user() TO healthcare_api;
-GRANT ALL ON FUNCTION app.require_user() TO healthcare_user;
+GRANT ALL ON FUNCTION app.require_user() TO healthcare_access;
 
 --
 -- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.revoke_refresh_token(p_jti uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.revoke_refresh_token(p_jti uuid) TO healthcare_api;
+GRANT ALL ON FUNCTION app.revoke_refresh_token(p_jti uuid) TO healthcare_access;
 
 --
 -- Name: FUNCTION rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_api;
+GRANT ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_access;
 
 --
 -- Name: FUNCTION touch_updated_at(); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -2672,15 +2793,34 @@ REVOKE ALL ON FUNCTION app.touch_updated_at() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app.url_encode(p_value text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.url_encode(p_value text) TO healthcare_api;
-GRANT ALL ON FUNCTION app.url_encode(p_value text) TO healthcare_user;
+GRANT ALL ON FUNCTION app.url_encode(p_value text) TO healthcare_access;
 
 --
 -- Name: FUNCTION user_credentials(p_username text); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.user_credentials(p_username text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.user_credentials(p_username text) TO healthcare_api;
+
+--
+-- Name: FUNCTION visible_doctors(); Type: ACL; Schema: app; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION app.visible_doctors() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.visible_doctors() TO healthcare_user;
+
+--
+-- Name: FUNCTION visible_mappings(); Type: ACL; Schema: app; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION app.visible_mappings() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.visible_mappings() TO healthcare_user;
+
+--
+-- Name: FUNCTION visible_patients(); Type: ACL; Schema: app; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION app.visible_patients() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.visible_patients() TO healthcare_user;
 
 --
 -- Name: TABLE login_failures; Type: ACL; Schema: app; Owner: healthcare_owner
@@ -2704,57 +2844,67 @@ GRANT SELECT,INSERT,UPDATE ON TABLE app.users TO healthcare_auth;
 -- Name: COLUMN users.id; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT(id) ON TABLE app.users TO healthcare_api;
-GRANT SELECT(id) ON TABLE app.users TO healthcare_user;
+GRANT SELECT(id) ON TABLE app.users TO healthcare_access;
 
 --
 -- Name: COLUMN users.username; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT(username) ON TABLE app.users TO healthcare_api;
-GRANT SELECT(username) ON TABLE app.users TO healthcare_user;
+GRANT SELECT(username) ON TABLE app.users TO healthcare_access;
 
 --
 -- Name: COLUMN users.email; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT(email) ON TABLE app.users TO healthcare_api;
-GRANT SELECT(email) ON TABLE app.users TO healthcare_user;
+GRANT SELECT(email) ON TABLE app.users TO healthcare_access;
 
 --
 -- Name: COLUMN users.is_admin; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT(is_admin) ON TABLE app.users TO healthcare_api;
-GRANT SELECT(is_admin) ON TABLE app.users TO healthcare_user;
+GRANT SELECT(is_admin) ON TABLE app.users TO healthcare_access;
 
 --
 -- Name: COLUMN users.is_active; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT(is_active) ON TABLE app.users TO healthcare_api;
-GRANT SELECT(is_active) ON TABLE app.users TO healthcare_user;
+GRANT SELECT(is_active) ON TABLE app.users TO healthcare_access;
 
 --
 -- Name: COLUMN users.db_role; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT(db_role) ON TABLE app.users TO healthcare_api;
-GRANT SELECT(db_role) ON TABLE app.users TO healthcare_user;
+GRANT SELECT(db_role) ON TABLE app.users TO healthcare_access;
 
 --
 -- Name: COLUMN users.date_joined; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT(date_joined) ON TABLE app.users TO healthcare_api;
-GRANT SELECT(date_joined) ON TABLE app.users TO healthcare_user;
+GRANT SELECT(date_joined) ON TABLE app.users TO healthcare_access;
 
 --
 -- Name: COLUMN users.updated_at; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_api;
-GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_user;
+GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_access;
+
+--
+-- Name: TABLE doctors; Type: ACL; Schema: records; Owner: healthcare_owner
+--
+
+GRANT SELECT ON TABLE records.doctors TO healthcare_user;
+
+--
+-- Name: TABLE mappings; Type: ACL; Schema: records; Owner: healthcare_owner
+--
+
+GRANT SELECT ON TABLE records.mappings TO healthcare_user;
+
+--
+-- Name: TABLE patients; Type: ACL; Schema: records; Owner: healthcare_owner
+--
+
+GRANT SELECT ON TABLE records.patients TO healthcare_user;
 
 --
 -- Name: TABLE mappings_per_doctor; Type: ACL; Schema: reporting; Owner: healthcare_reporter
