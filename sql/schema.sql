@@ -73,6 +73,26 @@ ALTER SCHEMA reporting OWNER TO healthcare_owner;
 COMMENT ON SCHEMA reporting IS 'De-identified aggregate views for reporting tools; small counts are suppressed.';
 
 --
+-- Name: report_cell; Type: TYPE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TYPE app.report_cell AS (
+	row_label text,
+	col_label text,
+	n bigint,
+	dominant bigint,
+	cell_key bigint
+);
+
+ALTER TYPE app.report_cell OWNER TO healthcare_owner;
+
+--
+-- Name: TYPE report_cell; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TYPE app.report_cell IS 'A cell of a reporting table before suppression and perturbation.';
+
+--
 -- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
@@ -665,6 +685,32 @@ ALTER FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gen
 COMMENT ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) IS 'PUT/PATCH /api/patients/<id>/: NULL arguments keep the current value.';
 
 --
+-- Name: cell_perturbation(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.cell_perturbation(p_cell_key bigint) RETURNS integer
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select case
+           when k < 50000 then -2
+           when k < 250000 then -1
+           when k < 750000 then 0
+           when k < 950000 then 1
+           else 2
+         end
+    from (select p_cell_key % 1000000 as k) s
+$$;
+
+ALTER FUNCTION app.cell_perturbation(p_cell_key bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION cell_perturbation(p_cell_key bigint); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.cell_perturbation(p_cell_key bigint) IS 'The perturbation table of the cell key method: a cell key (sum of record keys) modulo 10^6 gives -2 (5%), -1 (20%), 0 (50%), +1 (20%) or +2 (5%).';
+
+--
 -- Name: check_age(integer); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -982,7 +1028,9 @@ CREATE TABLE app.patient_doctors (
     id bigint NOT NULL,
     patient_id bigint NOT NULL,
     doctor_id bigint NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    record_key integer DEFAULT (floor((random() * (1000000)::double precision)))::integer NOT NULL,
+    CONSTRAINT patient_doctors_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999)))
 );
 
 ALTER TABLE ONLY app.patient_doctors FORCE ROW LEVEL SECURITY;
@@ -1006,6 +1054,12 @@ COMMENT ON COLUMN app.patient_doctors.patient_id IS 'The patient; the mapping is
 --
 
 COMMENT ON COLUMN app.patient_doctors.doctor_id IS 'The doctor treating the patient; health data, since it tells a patient''s care.';
+
+--
+-- Name: COLUMN patient_doctors.record_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patient_doctors.record_key IS 'Fixed random key for cell key perturbation of the reporting door; readable by healthcare_reporter only.';
 
 --
 -- Name: mapping_json(app.patient_doctors); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1134,9 +1188,11 @@ CREATE TABLE app.patients (
     gender text DEFAULT 'unknown'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    record_key integer DEFAULT (floor((random() * (1000000)::double precision)))::integer NOT NULL,
     CONSTRAINT patients_age_check CHECK (((age >= 0) AND (age <= 150))),
     CONSTRAINT patients_gender_check CHECK ((gender = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))),
-    CONSTRAINT patients_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200))))
+    CONSTRAINT patients_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
+    CONSTRAINT patients_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999)))
 );
 
 ALTER TABLE ONLY app.patients FORCE ROW LEVEL SECURITY;
@@ -1174,6 +1230,12 @@ COMMENT ON COLUMN app.patients.age IS 'Age in years, 0 to 150.';
 COMMENT ON COLUMN app.patients.gender IS 'male, female, other or unknown (FHIR administrative gender).';
 
 --
+-- Name: COLUMN patients.record_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.record_key IS 'Fixed random key for cell key perturbation of the reporting door; readable by healthcare_reporter only.';
+
+--
 -- Name: patient_json(app.patients); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -1191,6 +1253,74 @@ ALTER FUNCTION app.patient_json(p app.patients) OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.patient_json(p app.patients) IS 'A patient as the REST API shows it (owner_id becomes "user").';
+
+--
+-- Name: publish_cells(app.report_cell[], integer); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) RETURNS TABLE(row_label text, col_label text, published bigint, suppressed boolean)
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_n integer := coalesce(array_length(p_cells, 1), 0);
+  v_sup boolean[] := array[]::boolean[];
+  v_changed boolean := true;
+  v_dim integer;
+  v_label text;
+  v_count integer;
+  v_pick integer;
+  i integer;
+begin
+  -- Primary suppression: fewer than p_min_cell records besides the
+  -- largest contributor's.
+  for i in 1 .. v_n loop
+    v_sup := v_sup || (p_cells[i].n - p_cells[i].dominant < p_min_cell);
+  end loop;
+  -- Complementary suppression, until no row or column has exactly one
+  -- suppressed cell beside published ones.
+  while v_changed loop
+    v_changed := false;
+    for v_dim in 1 .. 2 loop
+      for v_label in
+        select distinct case when v_dim = 1 then c.row_label else c.col_label end from unnest(p_cells) c
+      loop
+        v_count := 0;
+        v_pick := null;
+        for i in 1 .. v_n loop
+          continue when (case when v_dim = 1 then p_cells[i].row_label else p_cells[i].col_label end) is distinct from v_label;
+          if v_sup[i] then
+            v_count := v_count + 1;
+          elsif v_pick is null or p_cells[i].n < p_cells[v_pick].n
+                or (p_cells[i].n = p_cells[v_pick].n and (p_cells[i].row_label, p_cells[i].col_label) < (p_cells[v_pick].row_label, p_cells[v_pick].col_label)) then
+            v_pick := i;
+          end if;
+        end loop;
+        if v_count = 1 and v_pick is not null then
+          v_sup[v_pick] := true;
+          v_changed := true;
+        end if;
+      end loop;
+    end loop;
+  end loop;
+  for i in 1 .. v_n loop
+    row_label := p_cells[i].row_label;
+    col_label := p_cells[i].col_label;
+    suppressed := v_sup[i];
+    published := case when v_sup[i] then null
+                      else greatest(p_cells[i].n + app.cell_perturbation(p_cells[i].cell_key), 0) end;
+    return next;
+  end loop;
+end
+$$;
+
+ALTER FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION publish_cells(p_cells app.report_cell[], p_min_cell integer); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) IS 'Publishes a table of cells: primary suppression with dominance (n minus the largest contributor below p_min_cell), complementary suppression per row and column, cell key perturbation of what is published.';
 
 --
 -- Name: raise_doctor_not_writable(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1251,6 +1381,107 @@ ALTER FUNCTION app.register_user(p_username text, p_email text, p_password_hash 
 --
 
 COMMENT ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) IS 'Creates a non-admin account. Security definer (owner healthcare_auth, policies users.select_auth/insert_auth) because the caller has no identity yet.';
+
+--
+-- Name: report_mappings_per_doctor(); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.report_mappings_per_doctor() RETURNS TABLE(doctor_id bigint, specialization text, mappings bigint, suppressed boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with per_owner as (
+    select m.doctor_id, p.owner_id, count(*) as n, sum(m.record_key) as k
+      from app.patient_doctors m join app.patients p on p.id = m.patient_id
+     group by 1, 2
+  ), cells as (
+    select array_agg(row(doctor_id::text, '', n, dominant, k)::app.report_cell) as cells
+      from (select doctor_id, sum(n)::bigint as n, max(n)::bigint as dominant, sum(k)::bigint as k
+              from per_owner group by 1) c
+  )
+  select p.row_label::bigint, d.specialization, p.published, p.suppressed
+    from cells, app.publish_cells(cells.cells, (select s.min_cell from app.reporting_settings s)) p
+    join app.doctors d on d.id = p.row_label::bigint
+   order by 1
+$$;
+
+ALTER FUNCTION app.report_mappings_per_doctor() OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION report_mappings_per_doctor(); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.report_mappings_per_doctor() IS 'Published cells of reporting.mappings_per_doctor. Security definer (owner healthcare_reporter, policies select_reporter).';
+
+--
+-- Name: report_patients_by_age_band(); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.report_patients_by_age_band() RETURNS TABLE(age_band text, gender text, patients bigint, suppressed boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with per_owner as (
+    select case
+             when p.age < 18 then '0-17'
+             when p.age < 30 then '18-29'
+             when p.age < 45 then '30-44'
+             when p.age < 65 then '45-64'
+             else '65+'
+           end as age_band,
+           p.gender, p.owner_id, count(*) as n, sum(p.record_key) as k
+      from app.patients p
+     group by 1, 2, 3
+  ), cells as (
+    select array_agg(row(age_band, gender, n, dominant, k)::app.report_cell) as cells
+      from (select age_band, gender, sum(n)::bigint as n, max(n)::bigint as dominant, sum(k)::bigint as k
+              from per_owner group by 1, 2) c
+  )
+  select p.row_label, p.col_label, p.published, p.suppressed
+    from cells, app.publish_cells(cells.cells, (select s.min_cell from app.reporting_settings s)) p
+   order by 1, 2
+$$;
+
+ALTER FUNCTION app.report_patients_by_age_band() OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION report_patients_by_age_band(); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.report_patients_by_age_band() IS 'Published cells of reporting.patients_by_age_band. Security definer (owner healthcare_reporter, policies select_reporter).';
+
+--
+-- Name: report_patients_per_specialization(); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.report_patients_per_specialization() RETURNS TABLE(specialization text, patients bigint, suppressed boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with treated as (
+    select distinct d.specialization, m.patient_id
+      from app.doctors d join app.patient_doctors m on m.doctor_id = d.id
+  ), per_owner as (
+    select t.specialization, p.owner_id, count(*) as n, sum(p.record_key) as k
+      from treated t join app.patients p on p.id = t.patient_id
+     group by 1, 2
+  ), cells as (
+    select array_agg(row(specialization, '', n, dominant, k)::app.report_cell) as cells
+      from (select specialization, sum(n)::bigint as n, max(n)::bigint as dominant, sum(k)::bigint as k
+              from per_owner group by 1) c
+  )
+  select p.row_label, p.published, p.suppressed
+    from cells, app.publish_cells(cells.cells, (select s.min_cell from app.reporting_settings s)) p
+   order by 1
+$$;
+
+ALTER FUNCTION app.report_patients_per_specialization() OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION report_patients_per_specialization(); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.report_patients_per_specialization() IS 'Published cells of reporting.patients_per_specialization. Security definer (owner healthcare_reporter, policies select_reporter).';
 
 --
 -- Name: require_user(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1625,6 +1856,39 @@ COMMENT ON COLUMN app.refresh_tokens.replaced_by IS 'jti of the token this one w
 COMMENT ON COLUMN app.refresh_tokens.revoked_at IS 'When the session was logged out or its family revoked for reuse; NULL while valid.';
 
 --
+-- Name: reporting_settings; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.reporting_settings (
+    singleton boolean DEFAULT true NOT NULL,
+    min_cell integer DEFAULT 10 NOT NULL,
+    CONSTRAINT reporting_settings_min_cell_check CHECK ((min_cell >= 3)),
+    CONSTRAINT reporting_settings_singleton_check CHECK (singleton)
+);
+
+ALTER TABLE ONLY app.reporting_settings FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.reporting_settings OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE reporting_settings; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.reporting_settings IS 'Settings of the reporting door (one row). Change with `update app.reporting_settings set min_cell = N` over the privileged connection.';
+
+--
+-- Name: COLUMN reporting_settings.singleton; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.reporting_settings.singleton IS 'Always true: the table holds one row.';
+
+--
+-- Name: COLUMN reporting_settings.min_cell; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.reporting_settings.min_cell IS 'A cell is published only when it holds at least this many records besides those of its largest contributor.';
+
+--
 -- Name: users; Type: TABLE; Schema: app; Owner: healthcare_owner
 --
 
@@ -1774,20 +2038,12 @@ COMMENT ON VIEW records.patients IS 'Your patient profiles (every one, for admin
 -- Name: mappings_per_doctor; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
 --
 
-CREATE VIEW reporting.mappings_per_doctor WITH (security_barrier='true') AS
- SELECT s.doctor_id,
-    s.specialization,
-        CASE
-            WHEN (s.n >= 5) THEN s.n
-            ELSE NULL::bigint
-        END AS mappings,
-    (s.n < 5) AS suppressed
-   FROM ( SELECT d.id AS doctor_id,
-            d.specialization,
-            count(*) AS n
-           FROM (app.doctors d
-             JOIN app.patient_doctors m ON ((m.doctor_id = d.id)))
-          GROUP BY d.id, d.specialization) s;
+CREATE VIEW reporting.mappings_per_doctor AS
+ SELECT report_mappings_per_doctor.doctor_id,
+    report_mappings_per_doctor.specialization,
+    report_mappings_per_doctor.mappings,
+    report_mappings_per_doctor.suppressed
+   FROM app.report_mappings_per_doctor() report_mappings_per_doctor(doctor_id, specialization, mappings, suppressed);
 
 ALTER TABLE reporting.mappings_per_doctor OWNER TO healthcare_reporter;
 
@@ -1795,39 +2051,18 @@ ALTER TABLE reporting.mappings_per_doctor OWNER TO healthcare_reporter;
 -- Name: VIEW mappings_per_doctor; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
 --
 
-COMMENT ON VIEW reporting.mappings_per_doctor IS 'Patients mapped to each doctor (by id and specialization, never name); counts below 5 are NULL (suppressed).';
+COMMENT ON VIEW reporting.mappings_per_doctor IS 'Patients mapped to each doctor (by id and specialization, never name), published as reporting.patients_by_age_band is.';
 
 --
 -- Name: patients_by_age_band; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
 --
 
-CREATE VIEW reporting.patients_by_age_band WITH (security_barrier='true') AS
- SELECT s.age_band,
-    s.gender,
-        CASE
-            WHEN (s.n >= 5) THEN s.n
-            ELSE NULL::bigint
-        END AS patients,
-    (s.n < 5) AS suppressed
-   FROM ( SELECT
-                CASE
-                    WHEN (p.age < 18) THEN '0-17'::text
-                    WHEN (p.age < 30) THEN '18-29'::text
-                    WHEN (p.age < 45) THEN '30-44'::text
-                    WHEN (p.age < 65) THEN '45-64'::text
-                    ELSE '65+'::text
-                END AS age_band,
-            p.gender,
-            count(*) AS n
-           FROM app.patients p
-          GROUP BY
-                CASE
-                    WHEN (p.age < 18) THEN '0-17'::text
-                    WHEN (p.age < 30) THEN '18-29'::text
-                    WHEN (p.age < 45) THEN '30-44'::text
-                    WHEN (p.age < 65) THEN '45-64'::text
-                    ELSE '65+'::text
-                END, p.gender) s;
+CREATE VIEW reporting.patients_by_age_band AS
+ SELECT report_patients_by_age_band.age_band,
+    report_patients_by_age_band.gender,
+    report_patients_by_age_band.patients,
+    report_patients_by_age_band.suppressed
+   FROM app.report_patients_by_age_band() report_patients_by_age_band(age_band, gender, patients, suppressed);
 
 ALTER TABLE reporting.patients_by_age_band OWNER TO healthcare_reporter;
 
@@ -1835,24 +2070,17 @@ ALTER TABLE reporting.patients_by_age_band OWNER TO healthcare_reporter;
 -- Name: VIEW patients_by_age_band; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
 --
 
-COMMENT ON VIEW reporting.patients_by_age_band IS 'Patients by age band (0-17, 18-29, 30-44, 45-64, 65+) and gender; counts below 5 are NULL (suppressed).';
+COMMENT ON VIEW reporting.patients_by_age_band IS 'Patients by age band (0-17, 18-29, 30-44, 45-64, 65+) and gender. Published cells only: suppressed (NULL) below the threshold besides the largest contributor, with complementary suppression; published counts carry a fixed perturbation of -2..+2.';
 
 --
 -- Name: patients_per_specialization; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
 --
 
-CREATE VIEW reporting.patients_per_specialization WITH (security_barrier='true') AS
- SELECT s.specialization,
-        CASE
-            WHEN (s.n >= 5) THEN s.n
-            ELSE NULL::bigint
-        END AS patients,
-    (s.n < 5) AS suppressed
-   FROM ( SELECT d.specialization,
-            count(DISTINCT m.patient_id) AS n
-           FROM (app.doctors d
-             JOIN app.patient_doctors m ON ((m.doctor_id = d.id)))
-          GROUP BY d.specialization) s;
+CREATE VIEW reporting.patients_per_specialization AS
+ SELECT report_patients_per_specialization.specialization,
+    report_patients_per_specialization.patients,
+    report_patients_per_specialization.suppressed
+   FROM app.report_patients_per_specialization() report_patients_per_specialization(specialization, patients, suppressed);
 
 ALTER TABLE reporting.patients_per_specialization OWNER TO healthcare_reporter;
 
@@ -1860,7 +2088,7 @@ ALTER TABLE reporting.patients_per_specialization OWNER TO healthcare_reporter;
 -- Name: VIEW patients_per_specialization; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
 --
 
-COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients treated per doctor specialization; counts below 5 are NULL (suppressed).';
+COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients treated per doctor specialization, published as reporting.patients_by_age_band is.';
 
 --
 -- Name: doctors doctors_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
@@ -1903,6 +2131,13 @@ ALTER TABLE ONLY app.patients
 
 ALTER TABLE ONLY app.refresh_tokens
     ADD CONSTRAINT refresh_tokens_pkey PRIMARY KEY (jti);
+
+--
+-- Name: reporting_settings reporting_settings_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.reporting_settings
+    ADD CONSTRAINT reporting_settings_pkey PRIMARY KEY (singleton);
 
 --
 -- Name: users users_db_role_key; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
@@ -2042,6 +2277,18 @@ CREATE POLICY all_auth ON app.refresh_tokens TO healthcare_auth USING (true) WIT
 --
 
 COMMENT ON POLICY all_auth ON app.refresh_tokens IS 'Only the token functions owned by healthcare_auth touch refresh tokens; no runtime role has any grant on this table.';
+
+--
+-- Name: reporting_settings all_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY all_owner ON app.reporting_settings TO healthcare_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY all_owner ON reporting_settings; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY all_owner ON app.reporting_settings IS 'The owner (privileged connection) changes the settings.';
 
 --
 -- Name: users all_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -2198,6 +2445,12 @@ ALTER TABLE app.patients ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app.refresh_tokens ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: reporting_settings; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.reporting_settings ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: patients select_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
@@ -2308,6 +2561,18 @@ CREATE POLICY select_reporter ON app.patients FOR SELECT TO healthcare_reporter 
 COMMENT ON POLICY select_reporter ON app.patients IS 'Reporting views (owner healthcare_reporter) count all patients; the role can read only id, age and gender and nobody can become it.';
 
 --
+-- Name: reporting_settings select_reporter; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_reporter ON app.reporting_settings FOR SELECT TO healthcare_reporter USING (true);
+
+--
+-- Name: POLICY select_reporter ON reporting_settings; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_reporter ON app.reporting_settings IS 'The reporting functions read the threshold.';
+
+--
 -- Name: users select_self; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
@@ -2386,7 +2651,7 @@ GRANT CREATE ON SCHEMA api TO healthcare_access;
 --
 
 GRANT ALL ON SCHEMA app TO healthcare_auth;
-GRANT USAGE ON SCHEMA app TO healthcare_reporter;
+GRANT ALL ON SCHEMA app TO healthcare_reporter;
 GRANT ALL ON SCHEMA app TO healthcare_access;
 
 --
@@ -2401,7 +2666,7 @@ GRANT USAGE ON SCHEMA records TO healthcare_user;
 --
 
 GRANT USAGE ON SCHEMA reporting TO healthcare_reporting;
-GRANT CREATE ON SCHEMA reporting TO healthcare_reporter;
+GRANT ALL ON SCHEMA reporting TO healthcare_reporter;
 
 --
 -- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_access
@@ -2567,6 +2832,13 @@ GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer
 GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) TO healthcare_user;
 
 --
+-- Name: FUNCTION cell_perturbation(p_cell_key bigint); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.cell_perturbation(p_cell_key bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.cell_perturbation(p_cell_key bigint) TO healthcare_reporter;
+
+--
 -- Name: FUNCTION check_age(p_age integer); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -2674,6 +2946,12 @@ GRANT SELECT(doctor_id) ON TABLE app.patient_doctors TO healthcare_reporter;
 GRANT INSERT(doctor_id) ON TABLE app.patient_doctors TO healthcare_access;
 
 --
+-- Name: COLUMN patient_doctors.record_key; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(record_key) ON TABLE app.patient_doctors TO healthcare_reporter;
+
+--
 -- Name: FUNCTION mapping_json(m app.patient_doctors); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -2721,6 +2999,12 @@ GRANT SELECT,DELETE ON TABLE app.patients TO healthcare_access;
 GRANT SELECT(id) ON TABLE app.patients TO healthcare_reporter;
 
 --
+-- Name: COLUMN patients.owner_id; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(owner_id) ON TABLE app.patients TO healthcare_reporter;
+
+--
 -- Name: COLUMN patients.name; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -2741,11 +3025,24 @@ GRANT SELECT(gender) ON TABLE app.patients TO healthcare_reporter;
 GRANT INSERT(gender),UPDATE(gender) ON TABLE app.patients TO healthcare_access;
 
 --
+-- Name: COLUMN patients.record_key; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(record_key) ON TABLE app.patients TO healthcare_reporter;
+
+--
 -- Name: FUNCTION patient_json(p app.patients); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.patient_json(p app.patients) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.patient_json(p app.patients) TO healthcare_access;
+
+--
+-- Name: FUNCTION publish_cells(p_cells app.report_cell[], p_min_cell integer); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) TO healthcare_reporter;
 
 --
 -- Name: FUNCTION raise_doctor_not_writable(p_id bigint); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -2760,6 +3057,27 @@ GRANT ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) TO healthcare_a
 
 REVOKE ALL ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) TO healthcare_access;
+
+--
+-- Name: FUNCTION report_mappings_per_doctor(); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.report_mappings_per_doctor() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.report_mappings_per_doctor() TO healthcare_reporting;
+
+--
+-- Name: FUNCTION report_patients_by_age_band(); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.report_patients_by_age_band() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.report_patients_by_age_band() TO healthcare_reporting;
+
+--
+-- Name: FUNCTION report_patients_per_specialization(); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.report_patients_per_specialization() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.report_patients_per_specialization() TO healthcare_reporting;
 
 --
 -- Name: FUNCTION require_user(); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -2833,6 +3151,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.login_failures TO healthcare_auth
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.refresh_tokens TO healthcare_auth;
+
+--
+-- Name: TABLE reporting_settings; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT ON TABLE app.reporting_settings TO healthcare_reporter;
 
 --
 -- Name: TABLE users; Type: ACL; Schema: app; Owner: healthcare_owner
