@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"healthcare/internal/dbadmin"
 )
 
 // command is one subcommand. Every subcommand gets its arguments, the
@@ -204,6 +206,6 @@ func privilegedURL(flagURL string, getenv func(string) string) (string, error) {
 	if u := lookupEnv(getenv, "MIGRATION_DATABASE_URL"); u != "" {
 		return u, nil
 	}
-	return "", usagef("no privileged database connection: pass --database-url or set MIGRATION_DATABASE_URL " +
-		"(a superuser, or a role with CREATEROLE that is a member of healthcare_owner; not the server's DATABASE_URL)")
+	return "", usagef("no privileged database connection: pass --database-url or set MIGRATION_DATABASE_URL "+
+		"(a superuser, or a role with CREATEROLE that is a member of %s; not the server's DATABASE_URL)", dbadmin.OwnerGroup)
 }

@@ -83,7 +83,7 @@ type DB struct {
 }
 
 // Open parses url, creates the pool and checks that the database answers.
-// It does not check the role's privileges: call CheckRuntimeRole for that.
+// It does not check the role's privileges: dbadmin.CheckRuntimeLogin does.
 func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	opts = opts.withDefaults()
 	cfg, err := pgxpool.ParseConfig(url)
@@ -130,8 +130,8 @@ func queryExecMode(m ExecMode) pgx.QueryExecMode {
 func (db *DB) Close() { db.pool.Close() }
 
 // Pool exposes the pool for statistics (metrics, readiness) and for the few
-// callers outside the request path, such as CheckRuntimeRole. Request
-// handlers must use Call.
+// callers outside the request path, such as the start-up checks in
+// internal/dbadmin. Request handlers must use Call.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
 // Ping checks that a connection can be acquired and answers, within the

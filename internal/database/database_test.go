@@ -323,35 +323,3 @@ func TestExhaustedPoolIsErrUnavailableAfterTheAcquireTimeout(t *testing.T) {
 		t.Fatalf("call gave up after %v; want about the 200ms acquire timeout", d)
 	}
 }
-
-func TestCheckRuntimeRole(t *testing.T) {
-	t.Parallel()
-	tdb := pgtest.New(t)
-	ctx := context.Background()
-	ownerURL := tdb.EnsureLogin(t, "healthcare_test_owner_login", "healthcare_owner")
-	tests := []struct {
-		name string
-		url  string
-		safe bool
-	}{
-		{"the app role, a plain member of healthcare_api, is accepted", tdb.AppURL(), true},
-		{"a superuser is refused", tdb.SuperURL, false},
-		{"a member of the table owner role is refused", ownerURL, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, err := database.Open(ctx, tt.url, database.Options{})
-			if err != nil {
-				t.Fatalf("open: %v", err)
-			}
-			defer db.Close()
-			err = db.CheckRuntimeRole(ctx)
-			if tt.safe && err != nil {
-				t.Fatalf("CheckRuntimeRole = %v; want nil", err)
-			}
-			if !tt.safe && !errors.Is(err, database.ErrUnsafeRole) {
-				t.Fatalf("CheckRuntimeRole = %v; want ErrUnsafeRole", err)
-			}
-		})
-	}
-}
