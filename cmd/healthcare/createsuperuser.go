@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"healthcare/internal/auth"
+	"healthcare/internal/config"
 	"healthcare/internal/dbadmin"
 )
 
@@ -32,10 +33,10 @@ create admins.`
 
 // superuserEnv returns SUPERUSER_<name>, else DJANGO_SUPERUSER_<name>.
 func superuserEnv(getenv func(string) string, name string) string {
-	if v := lookupEnv(getenv, "SUPERUSER_"+name); v != "" {
+	if v := getenv("SUPERUSER_" + name); v != "" {
 		return v
 	}
-	return lookupEnv(getenv, "DJANGO_SUPERUSER_"+name)
+	return getenv("DJANGO_SUPERUSER_" + name)
 }
 
 func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -52,8 +53,11 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	if fs.NArg() > 0 {
 		return usagef("createsuperuser: unexpected argument %q", fs.Arg(0))
 	}
-	url, err := privilegedURL(*dbURL, getenv)
+	tools, err := loadTools(*dbURL, getenv)
 	if err != nil {
+		return err
+	}
+	if getenv, err = config.Env(getenv, envFile); err != nil {
 		return err
 	}
 	if *username == "" {
@@ -127,7 +131,7 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

@@ -60,7 +60,7 @@ func runDBAccess(ctx context.Context, args []string, getenv func(string) string,
 	if action == "grant" && *role == "" {
 		return usagef("db-access grant: --role is required")
 	}
-	url, err := privilegedURL(*dbURL, getenv)
+	tools, err := loadTools(*dbURL, getenv)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func runDBAccess(ctx context.Context, args []string, getenv func(string) string,
 			return errors.New("db-access grant: empty password on stdin")
 		}
 	}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

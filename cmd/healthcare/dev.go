@@ -129,17 +129,22 @@ func writePrivate(name string, data []byte) error {
 	return os.Rename(tmp, name)
 }
 
-// externalDatabase reports whether the environment names a database server.
-func externalDatabase(getenv func(string) string) bool {
+// externalDatabase reports whether the environment (or .env) names a
+// database server.
+func externalDatabase(getenv func(string) string) (bool, error) {
+	getenv, err := config.Env(getenv, envFile)
+	if err != nil {
+		return false, err
+	}
 	for _, v := range config.Variables() {
 		if v.Name == "DATABASE_URL" || (strings.HasPrefix(v.Name, "DB_") && !strings.HasPrefix(v.Name, "DB_POOL") &&
 			v.Name != "DB_STATEMENT_TIMEOUT" && v.Name != "DB_ACQUIRE_TIMEOUT") {
-			if lookupEnv(getenv, v.Name) != "" {
-				return true
+			if getenv(v.Name) != "" {
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, nil
 }
 
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -156,7 +161,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err != nil {
 		return err
 	}
-	if externalDatabase(getenv) {
+	if external, err := externalDatabase(getenv); err != nil {
+		return err
+	} else if external {
 		return devExternal(ctx, dir, *addr, getenv, stdout, stderr)
 	}
 
@@ -248,7 +255,11 @@ func devExternal(ctx context.Context, dir, addr string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	superURL := lookupEnv(getenv, "MIGRATION_DATABASE_URL")
+	tools, err := config.LoadTools(getenv, envFile)
+	if err != nil {
+		return err
+	}
+	superURL := tools.MigrationDatabaseURL
 	if superURL == "" {
 		return errors.New("dev: DATABASE_URL or DB_* is set, so dev uses that server; also set MIGRATION_DATABASE_URL " +
 			"(privileged) so dev can migrate and seed it, or unset them to run a private cluster")
@@ -270,11 +281,16 @@ func devExternal(ctx context.Context, dir, addr string, getenv func(string) stri
 }
 
 func devServe(ctx context.Context, getenv func(string) string, appURL, addr string, st *devState, dir string, doors devDoors, stdout, stderr io.Writer) error {
+	// The stored key unless the environment or .env has one.
+	getenv, err := config.Env(getenv, envFile)
+	if err != nil {
+		return err
+	}
 	over := map[string]string{"DATABASE_URL": appURL, "HTTP_ADDR": addr}
-	if lookupEnv(getenv, "SECRET_KEY") == "" {
+	if getenv("SECRET_KEY") == "" {
 		over["SECRET_KEY"] = st.SecretKey
 	}
-	cfg, err := config.Load(overlay(getenv, over), envFile)
+	cfg, err := config.Load(overlay(getenv, over), "")
 	if err != nil {
 		return err
 	}

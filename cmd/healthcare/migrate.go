@@ -62,11 +62,11 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	default:
 		return usagef("migrate: unknown action %q (want up, status or to N)", rest[0])
 	}
-	url, err := privilegedURL(*dbURL, getenv)
+	tools, err := loadTools(*dbURL, getenv)
 	if err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -90,7 +90,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	if *runtimeRole != "" {
-		password := lookupEnv(getenv, "DB_PASSWORD")
+		password := tools.DBPassword
 		if password == "" {
 			return errors.New("migrate --runtime-role: set DB_PASSWORD to the runtime login's password")
 		}
