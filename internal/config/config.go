@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -565,20 +564,6 @@ func (c Config) String() string {
 
 // GoString masks secrets under %#v as well.
 func (c Config) GoString() string { return "config.Config{" + c.String() + "}" }
-
-// LogValue implements slog.LogValuer with secrets masked.
-func (c Config) LogValue() slog.Value {
-	fs := c.fields()
-	attrs := make([]slog.Attr, len(fs))
-	for i, f := range fs {
-		attrs[i] = slog.String(f[0], f[1])
-	}
-	return slog.GroupValue(attrs...)
-}
-
-// Fields returns the configuration as ordered key/value pairs with secrets
-// masked, for loggers other than slog (e.g. zerolog's Dict).
-func (c Config) Fields() [][2]string { return c.fields() }
 
 // DefaultLoginConcurrency is LOGIN_CONCURRENCY's default: half the cores
 // Go may use, rounded up. argon2 is pure CPU and 7 MiB per hash, so

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"healthcare/internal/config"
 	"healthcare/internal/database"
 	"healthcare/internal/pgtest"
 )
@@ -321,5 +322,18 @@ func TestExhaustedPoolIsErrUnavailableAfterTheAcquireTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d < 150*time.Millisecond || d > 3*time.Second {
 		t.Fatalf("call gave up after %v; want about the 200ms acquire timeout", d)
+	}
+}
+
+// Zero options take the server's configured defaults: config is the one
+// source of them.
+func TestZeroOptionsTakeConfigDefaults(t *testing.T) {
+	t.Parallel()
+	db := openApp(t, pgtest.New(t), database.Options{})
+	if got, want := db.Pool().Config().MaxConns, config.Defaults().DBPoolMaxConns; got != want {
+		t.Fatalf("pool of %d connections; want DB_POOL_MAX_CONNS's default %d", got, want)
+	}
+	if got, want := db.Pool().Config().ConnConfig.ConnectTimeout, config.Defaults().DBAcquireTimeout; got != want {
+		t.Fatalf("connect timeout %v; want DB_ACQUIRE_TIMEOUT's default %v", got, want)
 	}
 }

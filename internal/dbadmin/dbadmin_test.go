@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"healthcare/internal/config"
 	"healthcare/internal/database"
 	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgtest"
@@ -245,7 +247,7 @@ func TestGrantAccessRefusesPrivilegedRoles(t *testing.T) {
 	tdb.EnsureLogin(t, "healthcare_test_owner_login", dbadmin.OwnerGroup)
 	tests := []struct{ name, role, reason string }{
 		{"the server's login", pgtest.AppRole, "is a member of healthcare_api"},
-		{"a member of the owner group", "healthcare_test_owner_login", "healthcare_owner"},
+		{"a member of the owner group", "healthcare_test_owner_login", dbadmin.OwnerGroup},
 		{"a role with CREATEROLE", createRole, "CREATEROLE"},
 		{"a superuser", "postgres", "superuser"},
 	}
@@ -345,5 +347,17 @@ func TestCreateDatabase(t *testing.T) {
 	var exists bool
 	if err := tdb.Pool.QueryRow(ctx, "select exists (select from pg_database where datname = $1)", name).Scan(&exists); err != nil || !exists {
 		t.Fatalf("database %s exists = %v (%v)", name, exists, err)
+	}
+}
+
+// config cannot import this package (it sits below database), so its
+// DB_USER default spells the login name again: keep the two equal.
+func TestAppLoginIsTheConfiguredDefault(t *testing.T) {
+	u, err := url.Parse(config.Defaults().DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.User.Username() != dbadmin.AppLogin {
+		t.Fatalf("DB_USER defaults to %q, dbadmin.AppLogin is %q", u.User.Username(), dbadmin.AppLogin)
 	}
 }

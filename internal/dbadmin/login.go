@@ -198,7 +198,7 @@ func EnsureLogin(ctx context.Context, q Querier, l Login) (created bool, err err
 // passwordClause is " password '<verifier>'". The verifier's alphabet
 // (base64, digits, '$' and ':') needs no quoting.
 func passwordClause(password string) (string, error) {
-	v, err := Verifier(password)
+	v, err := scramVerifier(password)
 	if err != nil {
 		return "", fmt.Errorf("password verifier: %w", err)
 	}

@@ -12,10 +12,10 @@ import (
 // scramIterations is PostgreSQL's default scram_iterations.
 const scramIterations = 4096
 
-// Verifier computes PostgreSQL's SCRAM-SHA-256 verifier of password with a
+// scramVerifier computes PostgreSQL's SCRAM-SHA-256 verifier of password with a
 // random salt. Roles are given the verifier, never the password, so the
 // password appears in no SQL text and no server log.
-func Verifier(password string) (string, error) {
+func scramVerifier(password string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
@@ -23,7 +23,7 @@ func Verifier(password string) (string, error) {
 	return verifier(password, salt)
 }
 
-// verifier is Verifier with a given salt (RFC 5802 section 3, in
+// verifier is scramVerifier with a given salt (RFC 5802 section 3, in
 // PostgreSQL's SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>
 // form).
 func verifier(password string, salt []byte) (string, error) {

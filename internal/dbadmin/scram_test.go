@@ -23,14 +23,14 @@ func TestVerifierKnownAnswer(t *testing.T) {
 }
 
 func TestVerifierShape(t *testing.T) {
-	v, err := Verifier("secret")
+	v, err := scramVerifier("secret")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`).MatchString(v) {
 		t.Fatalf("verifier %q", v)
 	}
-	if w, _ := Verifier("secret"); w == v {
+	if w, _ := scramVerifier("secret"); w == v {
 		t.Fatal("two verifiers of one password share a salt")
 	}
 }
