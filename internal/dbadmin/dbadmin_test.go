@@ -25,11 +25,14 @@ func uniqueRole(tdb *pgtest.DB, what string) string {
 	return "dbadmin_" + what + "_" + strings.TrimPrefix(tdb.Name, "pgtest_")
 }
 
-func dropRole(t *testing.T, tdb *pgtest.DB, role string) {
+// tempRole is uniqueRole, dropped when the test ends.
+func tempRole(t *testing.T, tdb *pgtest.DB, what string) string {
+	role := uniqueRole(tdb, what)
 	t.Cleanup(func() {
 		_, _ = tdb.Pool.Exec(context.Background(), "update app.users set db_role = null where db_role = $1", role)
 		_, _ = tdb.Pool.Exec(context.Background(), "drop role if exists "+pgx.Identifier{role}.Sanitize())
 	})
+	return role
 }
 
 func connect(t *testing.T, url string) *pgx.Conn {
@@ -91,8 +94,7 @@ func TestCreateLoginStoresTheVerifier(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
 	ctx := context.Background()
-	role := uniqueRole(tdb, "scram")
-	dropRole(t, tdb, role)
+	role := tempRole(t, tdb, "scram")
 	created, err := dbadmin.CreateLogin(ctx, tdb.Pool, dbadmin.Login{Name: role, Password: "pencil", Groups: []string{dbadmin.ReportingGroup}})
 	if err != nil || !created {
 		t.Fatalf("CreateLogin = %v, %v; want true, nil", created, err)
@@ -146,8 +148,7 @@ func TestCreateLoginIsSafeToRace(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
 	ctx := context.Background()
-	role := uniqueRole(tdb, "race")
-	dropRole(t, tdb, role)
+	role := tempRole(t, tdb, "race")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
@@ -185,8 +186,7 @@ func TestGrantAndRevokeAccess(t *testing.T) {
 	ctx := context.Background()
 	addUser(t, tdb, "grace")
 	addUser(t, tdb, "heidi")
-	role := uniqueRole(tdb, "psql")
-	dropRole(t, tdb, role)
+	role := tempRole(t, tdb, "psql")
 
 	created, err := dbadmin.GrantAccess(ctx, tdb.Pool, "GRACE", role, "pencil")
 	if err != nil || !created {
@@ -239,8 +239,7 @@ func TestGrantAccessRefusesPrivilegedRoles(t *testing.T) {
 	tdb := pgtest.New(t)
 	ctx := context.Background()
 	addUser(t, tdb, "ivan")
-	createRole := uniqueRole(tdb, "createrole")
-	dropRole(t, tdb, createRole)
+	createRole := tempRole(t, tdb, "createrole")
 	if _, err := tdb.Pool.Exec(ctx, "create role "+createRole+" login createrole"); err != nil {
 		t.Fatal(err)
 	}

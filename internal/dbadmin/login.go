@@ -66,6 +66,30 @@ func lookUpRole(ctx context.Context, q Querier, role string) (f roleFacts, found
 	return f, true, nil
 }
 
+// risks lists how f could get around row-level security: as a superuser,
+// with BYPASSRLS, or owning app tables. For a personal login it adds
+// CREATEROLE (it could grant itself any group) and membership in a
+// privileged group, which a runtime login needs.
+func (f roleFacts) risks(personal bool) []string {
+	var r []string
+	if f.super {
+		r = append(r, "is or can become a superuser")
+	}
+	if f.bypassRLS {
+		r = append(r, "is or can become a role with BYPASSRLS")
+	}
+	if personal && f.createRole {
+		r = append(r, "is or can become a role with CREATEROLE")
+	}
+	if personal && len(f.groups) > 0 {
+		r = append(r, "is a member of "+strings.Join(f.groups, ", "))
+	}
+	if f.ownedTables != "" {
+		r = append(r, "owns tables in schema app ("+f.ownedTables+")")
+	}
+	return r
+}
+
 // CheckRuntimeLogin fails closed at start-up: it returns ErrUnsafeRole,
 // with the reasons, when the connected role is (or can become) a
 // superuser, has BYPASSRLS, or owns a table in schema app. The server
@@ -79,45 +103,18 @@ func CheckRuntimeLogin(ctx context.Context, q Querier) error {
 	if err != nil {
 		return fmt.Errorf("check runtime role: %w", err)
 	}
-	var reasons []string
-	if f.super {
-		reasons = append(reasons, "is or can become a superuser")
-	}
-	if f.bypassRLS {
-		reasons = append(reasons, "is or can become a role with BYPASSRLS")
-	}
-	if f.ownedTables != "" {
-		reasons = append(reasons, "owns tables in schema app ("+f.ownedTables+")")
-	}
-	if len(reasons) > 0 {
+	if r := f.risks(false); len(r) > 0 {
 		return fmt.Errorf("%w: role %q %s; connect as a login role that is only a member of %s",
-			ErrUnsafeRole, f.name, strings.Join(reasons, ", "), APIGroup)
+			ErrUnsafeRole, f.name, strings.Join(r, ", "), APIGroup)
 	}
 	return nil
 }
 
 // checkPersonalLogin refuses a role that could do more than its linked
-// user: one that is or can become a superuser, has BYPASSRLS or
-// CREATEROLE, owns app tables, or is a member of a privileged group.
+// user (see risks).
 func checkPersonalLogin(f roleFacts) error {
-	var reasons []string
-	if f.super {
-		reasons = append(reasons, "is or can become a superuser")
-	}
-	if f.bypassRLS {
-		reasons = append(reasons, "is or can become a role with BYPASSRLS")
-	}
-	if f.createRole {
-		reasons = append(reasons, "is or can become a role with CREATEROLE")
-	}
-	if len(f.groups) > 0 {
-		reasons = append(reasons, "is a member of "+strings.Join(f.groups, ", "))
-	}
-	if f.ownedTables != "" {
-		reasons = append(reasons, "owns tables in schema app ("+f.ownedTables+")")
-	}
-	if len(reasons) > 0 {
-		return fmt.Errorf("%w: role %q %s: it cannot be a personal login", ErrUnsafeRole, f.name, strings.Join(reasons, ", "))
+	if r := f.risks(true); len(r) > 0 {
+		return fmt.Errorf("%w: role %q %s: it cannot be a personal login", ErrUnsafeRole, f.name, strings.Join(r, ", "))
 	}
 	return nil
 }
