@@ -21,6 +21,7 @@ import (
 
 	"healthcare/internal/auth"
 	"healthcare/internal/database"
+	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgcluster"
 )
 
@@ -28,7 +29,7 @@ import (
 // here, not by migrations: login roles are a deployment's choice (the
 // migrations create only the group roles).
 const (
-	appRole      = "healthcare_app"
+	appRole      = dbadmin.AppLogin
 	benchPass    = "bench-password-1" // every seeded user's password
 	jwtIssuer    = "healthcare"
 	jwtAudience  = "healthcare-api"
@@ -145,15 +146,15 @@ func (e *env) seed(ctx context.Context, name string, users, patients, doctors, m
 	if err := database.Migrate(ctx, conn); err != nil {
 		return nil, err
 	}
+	// The socket trusts it: no password.
+	if _, err := dbadmin.CreateLogin(ctx, conn, dbadmin.Login{Name: appRole, Groups: []string{dbadmin.APIGroup}}); err != nil {
+		return nil, fmt.Errorf("seed login role: %w", err)
+	}
 	stmts := []struct {
 		what string
 		sql  string
 		args []any
 	}{
-		{"login role", `do $$ begin
-		   if not exists (select from pg_roles where rolname = 'healthcare_app') then
-		     create role healthcare_app login in role healthcare_api;
-		   end if; end $$`, nil},
 		{"users", `insert into app.users (username, email, password_hash)
 		   select 'user' || i, 'user' || i || '@example.com', $1 from generate_series(1, $2::int) i`,
 			[]any{hash, users}},

@@ -10,10 +10,11 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/term"
 
 	"healthcare/internal/auth"
+	"healthcare/internal/config"
+	"healthcare/internal/dbadmin"
 )
 
 const createSuperuserAbout = `
@@ -32,10 +33,10 @@ create admins.`
 
 // superuserEnv returns SUPERUSER_<name>, else DJANGO_SUPERUSER_<name>.
 func superuserEnv(getenv func(string) string, name string) string {
-	if v := lookupEnv(getenv, "SUPERUSER_"+name); v != "" {
+	if v := getenv("SUPERUSER_" + name); v != "" {
 		return v
 	}
-	return lookupEnv(getenv, "DJANGO_SUPERUSER_"+name)
+	return getenv("DJANGO_SUPERUSER_" + name)
 }
 
 func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -52,8 +53,11 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	if fs.NArg() > 0 {
 		return usagef("createsuperuser: unexpected argument %q", fs.Arg(0))
 	}
-	url, err := privilegedURL(*dbURL, getenv)
+	tools, err := loadTools(*dbURL, getenv)
 	if err != nil {
+		return err
+	}
+	if getenv, err = config.Env(getenv, envFile); err != nil {
 		return err
 	}
 	if *username == "" {
@@ -127,56 +131,17 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
-	id, err := createAdmin(ctx, conn, *username, *email, hash)
+	id, err := dbadmin.CreateAdmin(ctx, conn, *username, *email, hash)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Superuser created successfully (id %d, username %s).\n", id, *username)
 	return nil
-}
-
-// createAdmin inserts an active admin. The transaction acts as
-// healthcare_owner, whose policy all_owner on app.users allows it; the
-// database's own checks (username format, case-insensitive uniqueness,
-// e-mail shape, PHC prefix) still apply.
-func createAdmin(ctx context.Context, conn *pgx.Conn, username, email, hash string) (int64, error) {
-	var id int64
-	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "set local role healthcare_owner"); err != nil {
-			return fmt.Errorf("act as healthcare_owner (is the database migrated, and may this login act as it?): %w", err)
-		}
-		return tx.QueryRow(ctx,
-			`insert into app.users (username, email, password_hash, is_admin) values ($1, $2, $3, true) returning id`,
-			username, email, hash).Scan(&id)
-	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "23505":
-			return 0, fmt.Errorf("a user named %q already exists", username)
-		case "23514":
-			return 0, fmt.Errorf("invalid %s (constraint %s): usernames are 1-150 of letters, digits and _.@+-; e-mails need an @",
-				fieldOf(pgErr.ConstraintName), pgErr.ConstraintName)
-		}
-	}
-	if err != nil {
-		return 0, fmt.Errorf("create superuser: %w", err)
-	}
-	return id, nil
-}
-
-func fieldOf(constraint string) string {
-	for _, f := range []string{"username", "email", "password"} {
-		if strings.Contains(constraint, f) {
-			return f
-		}
-	}
-	return "value"
 }
 
 // readLine reads one line without its line ending. EOF before any input

@@ -3,17 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/hmac"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"healthcare/internal/dbadmin"
 )
 
 const dbAccessAbout = `
@@ -63,7 +60,7 @@ func runDBAccess(ctx context.Context, args []string, getenv func(string) string,
 	if action == "grant" && *role == "" {
 		return usagef("db-access grant: --role is required")
 	}
-	url, err := privilegedURL(*dbURL, getenv)
+	tools, err := loadTools(*dbURL, getenv)
 	if err != nil {
 		return err
 	}
@@ -76,13 +73,13 @@ func runDBAccess(ctx context.Context, args []string, getenv func(string) string,
 			return errors.New("db-access grant: empty password on stdin")
 		}
 	}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	if action == "grant" {
-		created, err := grantAccess(ctx, conn, *user, *role, password)
+		created, err := dbadmin.GrantAccess(ctx, conn, *user, *role, password)
 		if err != nil {
 			return err
 		}
@@ -93,7 +90,7 @@ func runDBAccess(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintf(stdout, "%s %s for user %s\n", verb, *role, *user)
 		return nil
 	}
-	old, err := revokeAccess(ctx, conn, *user, *dropRole)
+	old, err := dbadmin.RevokeAccess(ctx, conn, *user, *dropRole)
 	if err != nil {
 		return err
 	}
@@ -103,134 +100,4 @@ func runDBAccess(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintf(stdout, "unlinked login %s from user %s\n", old, *user)
 	}
 	return nil
-}
-
-// forbiddenGroups are roles a personal login must not be able to act as:
-// a member of healthcare_api would have its app.user_id setting trusted
-// (it could become anyone), the others own or bypass the policies.
-var forbiddenGroups = []string{"healthcare_api", "healthcare_owner", "healthcare_auth", "healthcare_reporter"}
-
-// grantAccess creates (or checks) the login role and links it to the user,
-// in one transaction. It reports whether the role was created.
-func grantAccess(ctx context.Context, conn *pgx.Conn, username, role, password string) (created bool, err error) {
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		var exists, unsafe bool
-		err := tx.QueryRow(ctx, `
-			select true,
-			       r.rolsuper or r.rolbypassrls or r.rolcreaterole or
-			       exists (select from unnest($2::text[]) g(name)
-			                where pg_catalog.pg_has_role(r.oid, g.name, 'MEMBER'))
-			  from pg_catalog.pg_roles r where r.rolname = $1`, role, forbiddenGroups).Scan(&exists, &unsafe)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("look up role %s: %w", role, err)
-		}
-		if unsafe {
-			return fmt.Errorf("role %s is a superuser, has BYPASSRLS or CREATEROLE, or is a member of one of %s: it cannot be a personal login",
-				role, strings.Join(forbiddenGroups, ", "))
-		}
-		ident := pgx.Identifier{role}.Sanitize()
-		if !exists {
-			stmt := "create role " + ident + " login nosuperuser nocreatedb nocreaterole nobypassrls in role healthcare_user"
-			if password != "" {
-				v, err := scramVerifier(password)
-				if err != nil {
-					return err
-				}
-				stmt += " password '" + v + "'"
-			}
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("create role %s: %w", role, err)
-			}
-			created = true
-		} else {
-			if _, err := tx.Exec(ctx, "grant healthcare_user to "+ident); err != nil {
-				return fmt.Errorf("grant healthcare_user to %s: %w", role, err)
-			}
-			if password != "" {
-				v, err := scramVerifier(password)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, "alter role "+ident+" login password '"+v+"'"); err != nil {
-					return fmt.Errorf("set password of %s: %w", role, err)
-				}
-			}
-		}
-		if _, err := tx.Exec(ctx, "set local role healthcare_owner"); err != nil {
-			return fmt.Errorf("act as healthcare_owner: %w", err)
-		}
-		tag, err := tx.Exec(ctx, `update app.users set db_role = $2 where lower(username) = lower($1)`, username, role)
-		if err != nil {
-			if strings.Contains(err.Error(), "users_db_role_key") {
-				return fmt.Errorf("login %s is already linked to another user", role)
-			}
-			return fmt.Errorf("link %s to %s: %w", role, username, err)
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("no user named %q", username)
-		}
-		return nil
-	})
-	return created, err
-}
-
-// revokeAccess unlinks the user's login and, with drop, drops the role.
-// It returns the role that was linked.
-func revokeAccess(ctx context.Context, conn *pgx.Conn, username string, drop bool) (string, error) {
-	var role *string
-	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "set local role healthcare_owner"); err != nil {
-			return fmt.Errorf("act as healthcare_owner: %w", err)
-		}
-		err := tx.QueryRow(ctx, `select db_role::text from app.users where lower(username) = lower($1)`, username).Scan(&role)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("no user named %q", username)
-		}
-		if err != nil {
-			return err
-		}
-		if role == nil {
-			return fmt.Errorf("user %q has no linked login", username)
-		}
-		if _, err := tx.Exec(ctx, `update app.users set db_role = null where lower(username) = lower($1)`, username); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "reset role"); err != nil {
-			return err
-		}
-		if drop {
-			if _, err := tx.Exec(ctx, "drop role if exists "+pgx.Identifier{*role}.Sanitize()); err != nil {
-				return fmt.Errorf("drop role %s: %w", *role, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("revoke: %w", err)
-	}
-	return *role, nil
-}
-
-// scramVerifier computes PostgreSQL's SCRAM-SHA-256 password verifier, so
-// the password itself never appears in SQL text or server logs.
-func scramVerifier(password string) (string, error) {
-	const iterations = 4096
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
-	if err != nil {
-		return "", err
-	}
-	mac := func(key []byte, msg string) []byte {
-		h := hmac.New(sha256.New, key)
-		h.Write([]byte(msg))
-		return h.Sum(nil)
-	}
-	clientKey := mac(salted, "Client Key")
-	storedKey := sha256.Sum256(clientKey)
-	serverKey := mac(salted, "Server Key")
-	b64 := base64.StdEncoding.EncodeToString
-	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt), b64(storedKey[:]), b64(serverKey)), nil
 }

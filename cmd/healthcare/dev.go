@@ -20,6 +20,7 @@ import (
 	"healthcare/internal/auth"
 	"healthcare/internal/config"
 	"healthcare/internal/database"
+	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgcluster"
 )
 
@@ -46,12 +47,12 @@ MIGRATION_DATABASE_URL.`
 // which is fine for a private cluster.
 const (
 	devDatabase     = "healthcare"
-	devAppRole      = "healthcare_app"
+	devAppRole      = dbadmin.AppLogin
 	devAdmin        = "admin"
 	devUserA        = "alice"
 	devUserB        = "bob"
 	devLinkedLogin  = "alice"   // psql login linked to app user alice
-	devReportLogin  = "analyst" // member of healthcare_reporting
+	devReportLogin  = "analyst" // member of dbadmin.ReportingGroup
 	devStateFile    = "healthcare-dev.json"
 	devServiceFile  = "pg_service.conf"
 	devDefaultAddr  = "127.0.0.1:8000"
@@ -129,17 +130,22 @@ func writePrivate(name string, data []byte) error {
 	return os.Rename(tmp, name)
 }
 
-// externalDatabase reports whether the environment names a database server.
-func externalDatabase(getenv func(string) string) bool {
+// externalDatabase reports whether the environment (or .env) names a
+// database server.
+func externalDatabase(getenv func(string) string) (bool, error) {
+	getenv, err := config.Env(getenv, envFile)
+	if err != nil {
+		return false, err
+	}
 	for _, v := range config.Variables() {
 		if v.Name == "DATABASE_URL" || (strings.HasPrefix(v.Name, "DB_") && !strings.HasPrefix(v.Name, "DB_POOL") &&
 			v.Name != "DB_STATEMENT_TIMEOUT" && v.Name != "DB_ACQUIRE_TIMEOUT") {
-			if lookupEnv(getenv, v.Name) != "" {
-				return true
+			if getenv(v.Name) != "" {
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, nil
 }
 
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -163,7 +169,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 			return err
 		}
 	}
-	if externalDatabase(getenv) {
+	if external, err := externalDatabase(getenv); err != nil {
+		return err
+	} else if external {
 		return devExternal(ctx, dir, *addr, getenv, stdout, stderr)
 	}
 
@@ -214,7 +222,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	}
 
 	// Create the database on first run.
-	if err := ensureDatabase(ctx, cluster.URL("postgres"), devDatabase); err != nil {
+	if err := createDatabase(ctx, cluster.URL("postgres"), devDatabase); err != nil {
 		return err
 	}
 	superURL := cluster.URL(devDatabase)
@@ -284,7 +292,11 @@ func devExternal(ctx context.Context, dir, addr string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	superURL := lookupEnv(getenv, "MIGRATION_DATABASE_URL")
+	tools, err := config.LoadTools(getenv, envFile)
+	if err != nil {
+		return err
+	}
+	superURL := tools.MigrationDatabaseURL
 	if superURL == "" {
 		return errors.New("dev: DATABASE_URL or DB_* is set, so dev uses that server; also set MIGRATION_DATABASE_URL " +
 			"(privileged) so dev can migrate and seed it, or unset them to run a private cluster")
@@ -306,11 +318,16 @@ func devExternal(ctx context.Context, dir, addr string, getenv func(string) stri
 }
 
 func devServe(ctx context.Context, getenv func(string) string, appURL, addr string, st *devState, dir string, doors devDoors, stdout, stderr io.Writer) error {
+	// The stored key unless the environment or .env has one.
+	getenv, err := config.Env(getenv, envFile)
+	if err != nil {
+		return err
+	}
 	over := map[string]string{"DATABASE_URL": appURL, "HTTP_ADDR": addr}
-	if lookupEnv(getenv, "SECRET_KEY") == "" {
+	if getenv("SECRET_KEY") == "" {
 		over["SECRET_KEY"] = st.SecretKey
 	}
-	cfg, err := config.Load(overlay(getenv, over), envFile)
+	cfg, err := config.Load(overlay(getenv, over), "")
 	if err != nil {
 		return err
 	}
@@ -374,25 +391,6 @@ func writeServiceFileDB(dir string, doors devDoors, st *devState, dbName string)
 	return writePrivate(filepath.Join(dir, devServiceFile), []byte(b.String()))
 }
 
-// ensureDatabase creates dbname when missing.
-func ensureDatabase(ctx context.Context, maintURL, dbname string) error {
-	conn, err := pgx.Connect(ctx, maintURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	var exists bool
-	if err := conn.QueryRow(ctx, "select exists (select from pg_database where datname = $1)", dbname).Scan(&exists); err != nil {
-		return err
-	}
-	if !exists {
-		if _, err := conn.Exec(ctx, "create database "+pgx.Identifier{dbname}.Sanitize()); err != nil {
-			return fmt.Errorf("create database %s: %w", dbname, err)
-		}
-	}
-	return nil
-}
-
 // devPrepare migrates, (re)sets the logins' passwords and seeds on the
 // first run.
 func devPrepare(ctx context.Context, superURL, appURL string, st *devState, dir string, stderr io.Writer) error {
@@ -401,17 +399,14 @@ func devPrepare(ctx context.Context, superURL, appURL string, st *devState, dir 
 		return fmt.Errorf("connect as superuser: %w", err)
 	}
 	defer conn.Close(context.Background())
-	if err := migrateTo(ctx, conn, -1); err != nil {
+	if err := dbadmin.Migrate(ctx, conn, -1); err != nil {
 		return err
 	}
-	// The runtime login: a plain member of healthcare_api, nothing else.
-	if err := ensureLogin(ctx, conn, devAppRole, "healthcare_api", st.AppPassword); err != nil {
+	// The runtime login: a plain member of the API group, nothing else.
+	if _, err := dbadmin.EnsureLogin(ctx, conn, dbadmin.Login{Name: devAppRole, Password: st.AppPassword, Groups: []string{dbadmin.APIGroup}}); err != nil {
 		return err
 	}
-	if err := ensureLogin(ctx, conn, devReportLogin, "healthcare_reporting", st.ReportPassword); err != nil {
-		return err
-	}
-	return devSeed(ctx, conn, appURL, st, dir, stderr)
+	return devReportingAndSeed(ctx, conn, appURL, st, dir, stderr)
 }
 
 func devPrepareExternal(ctx context.Context, superURL, appURL string, st *devState, dir string, stderr io.Writer) error {
@@ -420,36 +415,28 @@ func devPrepareExternal(ctx context.Context, superURL, appURL string, st *devSta
 		return fmt.Errorf("connect with MIGRATION_DATABASE_URL: %w", err)
 	}
 	defer conn.Close(context.Background())
-	if err := migrateTo(ctx, conn, -1); err != nil {
+	if err := dbadmin.Migrate(ctx, conn, -1); err != nil {
 		return err
 	}
-	if err := ensureLogin(ctx, conn, devReportLogin, "healthcare_reporting", st.ReportPassword); err != nil {
+	return devReportingAndSeed(ctx, conn, appURL, st, dir, stderr)
+}
+
+// devReportingAndSeed makes the reporting login and seeds on the first run.
+func devReportingAndSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, stderr io.Writer) error {
+	if _, err := dbadmin.EnsureLogin(ctx, conn, dbadmin.Login{Name: devReportLogin, Password: st.ReportPassword, Groups: []string{dbadmin.ReportingGroup}}); err != nil {
 		return err
 	}
 	return devSeed(ctx, conn, appURL, st, dir, stderr)
 }
 
-// ensureLogin creates role as a LOGIN member of group, or resets its
-// password to the stored one.
-func ensureLogin(ctx context.Context, conn *pgx.Conn, role, group, password string) error {
-	v, err := scramVerifier(password)
+// createDatabase creates dbname on the server of maintURL when missing.
+func createDatabase(ctx context.Context, maintURL, dbname string) error {
+	conn, err := pgx.Connect(ctx, maintURL)
 	if err != nil {
-		return err
+		return fmt.Errorf("connect: %w", err)
 	}
-	ident := pgx.Identifier{role}.Sanitize()
-	var exists bool
-	if err := conn.QueryRow(ctx, "select exists (select from pg_roles where rolname = $1)", role).Scan(&exists); err != nil {
-		return err
-	}
-	if !exists {
-		_, err = conn.Exec(ctx, "create role "+ident+" login nosuperuser nocreatedb nocreaterole nobypassrls password '"+v+"' in role "+group)
-	} else {
-		_, err = conn.Exec(ctx, "alter role "+ident+" login password '"+v+"'")
-	}
-	if err != nil {
-		return fmt.Errorf("login role %s: %w", role, err)
-	}
-	return nil
+	defer conn.Close(context.Background())
+	return dbadmin.CreateDatabase(ctx, conn, dbname)
 }
 
 // devSeed fills an empty database once: accounts through the same paths
@@ -459,11 +446,11 @@ func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, d
 	if st.Seeded {
 		return nil
 	}
-	var users int
-	if err := conn.QueryRow(ctx, "select count(*) from app.users").Scan(&users); err != nil {
+	hasUsers, err := dbadmin.HasUsers(ctx, conn)
+	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	if users > 0 {
+	if hasUsers {
 		// Not our first run after all (state file lost): never seed twice.
 		fmt.Fprintln(stderr, "dev: database already has users; not seeding")
 		st.Seeded = true
@@ -480,7 +467,7 @@ func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, d
 	if err != nil {
 		return err
 	}
-	adminID, err := createAdmin(ctx, conn, devAdmin, "admin@example.com", h)
+	adminID, err := dbadmin.CreateAdmin(ctx, conn, devAdmin, "admin@example.com", h)
 	if err != nil {
 		return err
 	}
@@ -553,7 +540,7 @@ func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, d
 			}
 		}
 	}
-	if _, err := grantAccess(ctx, conn, devUserA, devLinkedLogin, st.LinkedPassword); err != nil {
+	if _, err := dbadmin.GrantAccess(ctx, conn, devUserA, devLinkedLogin, st.LinkedPassword); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	st.Seeded = true

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"healthcare/internal/database"
+	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgtest"
 )
 
@@ -124,16 +125,6 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func TestSCRAMVerifierShape(t *testing.T) {
-	v, err := scramVerifier("secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !regexp.MustCompile(`^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`).MatchString(v) {
-		t.Fatalf("verifier %q", v)
-	}
-}
-
 const testSecret = "0123456789abcdef0123456789abcdef-test-only"
 
 // startServe runs `serve` on 127.0.0.1:0 against db as the runtime login
@@ -141,7 +132,7 @@ const testSecret = "0123456789abcdef0123456789abcdef-test-only"
 func startServe(t *testing.T, db *pgtest.DB) string {
 	t.Helper()
 	// migrate up grants this; the template was migrated by pgtest.
-	if _, err := db.Pool.Exec(context.Background(), "grant select on "+database.VersionTable+" to healthcare_api"); err != nil {
+	if _, err := db.Pool.Exec(context.Background(), "grant select on "+database.VersionTable+" to "+dbadmin.APIGroup); err != nil {
 		t.Fatal(err)
 	}
 	appURL := db.EnsureLogin(t, pgtest.AppRole, pgtest.APIGroup)
@@ -346,7 +337,7 @@ func TestServeRefusesSuperuser(t *testing.T) {
 	defer cancel()
 	err := runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", db.SuperURL},
 		env("SECRET_KEY", testSecret), nil, io.Discard, io.Discard)
-	if !errors.Is(err, database.ErrUnsafeRole) {
+	if !errors.Is(err, dbadmin.ErrUnsafeRole) {
 		t.Fatalf("serve as superuser returned %v, want ErrUnsafeRole", err)
 	}
 }
@@ -355,7 +346,7 @@ func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 	db := pgtest.New(t)
 	appURL := db.EnsureLogin(t, pgtest.AppRole, pgtest.APIGroup)
 	ctx := context.Background()
-	if _, err := db.Pool.Exec(ctx, "grant select on "+database.VersionTable+" to healthcare_api"); err != nil {
+	if _, err := db.Pool.Exec(ctx, "grant select on "+database.VersionTable+" to "+dbadmin.APIGroup); err != nil {
 		t.Fatal(err)
 	}
 	// Pretend the database is one migration behind this binary.

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"healthcare/internal/database"
+	"healthcare/internal/dbadmin"
 )
 
 const migrateAbout = `
@@ -33,7 +34,7 @@ member of healthcare_api, with the password in DB_PASSWORD.`
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("migrate", "[--database-url URL] [--runtime-role NAME] up | status | to N", migrateAbout, stderr)
 	dbURL := fs.String("database-url", "", "privileged database connection (default MIGRATION_DATABASE_URL)")
-	runtimeRole := fs.String("runtime-role", "", "after up: create or update this LOGIN role as a plain member of healthcare_api, "+
+	runtimeRole := fs.String("runtime-role", "", "after up: create or update this LOGIN role as a plain member of "+dbadmin.APIGroup+", "+
 		"with the password in DB_PASSWORD (for docker-compose and first deployments)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -61,11 +62,11 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	default:
 		return usagef("migrate: unknown action %q (want up, status or to N)", rest[0])
 	}
-	url, err := privilegedURL(*dbURL, getenv)
+	tools, err := loadTools(*dbURL, getenv)
 	if err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -85,42 +86,23 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stdout, "version %d of %d (%s)\n", current, latest, state)
 		return nil
 	}
-	if err := migrateTo(ctx, conn, target); err != nil {
+	if err := dbadmin.Migrate(ctx, conn, target); err != nil {
 		return err
 	}
 	if *runtimeRole != "" {
-		password := lookupEnv(getenv, "DB_PASSWORD")
+		password := tools.DBPassword
 		if password == "" {
 			return errors.New("migrate --runtime-role: set DB_PASSWORD to the runtime login's password")
 		}
-		if err := ensureLogin(ctx, conn, *runtimeRole, "healthcare_api", password); err != nil {
+		if _, err := dbadmin.EnsureLogin(ctx, conn, dbadmin.Login{Name: *runtimeRole, Password: password, Groups: []string{dbadmin.APIGroup}}); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "runtime login %s is a member of healthcare_api\n", *runtimeRole)
+		fmt.Fprintf(stdout, "runtime login %s is a member of %s\n", *runtimeRole, dbadmin.APIGroup)
 	}
 	current, latest, err := database.MigrationStatus(ctx, conn)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "migrated: version %d of %d\n", current, latest)
-	return nil
-}
-
-// migrateTo migrates and then lets the runtime group read the version
-// table, which `serve` checks at start-up. (The table is tern's, created
-// before the first migration runs.)
-func migrateTo(ctx context.Context, conn *pgx.Conn, target int32) error {
-	if err := database.MigrateTo(ctx, conn, target); err != nil {
-		return err
-	}
-	var hasGroup bool
-	if err := conn.QueryRow(ctx, `select exists (select from pg_catalog.pg_roles where rolname = 'healthcare_api')`).Scan(&hasGroup); err != nil {
-		return fmt.Errorf("grant version table: %w", err)
-	}
-	if hasGroup {
-		if _, err := conn.Exec(ctx, "grant select on "+database.VersionTable+" to healthcare_api"); err != nil {
-			return fmt.Errorf("grant select on %s to healthcare_api: %w", database.VersionTable, err)
-		}
-	}
 	return nil
 }

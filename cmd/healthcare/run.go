@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,9 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
+
+	"healthcare/internal/config"
+	"healthcare/internal/dbadmin"
 )
 
 // command is one subcommand. Every subcommand gets its arguments, the
@@ -131,58 +132,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// envFile is the optional .env file every command reads (as config does).
+// envFile is the optional .env file every command reads, through
+// internal/config.
 const envFile = ".env"
-
-// lookupEnv returns the variable from getenv, else from the .env file in
-// the working directory, else "". internal/config reads the server's
-// settings the same way; the tools use this for the few variables they
-// read themselves (MIGRATION_DATABASE_URL and the superuser ones).
-func lookupEnv(getenv func(string) string, name string) string {
-	if v := getenv(name); v != "" {
-		return v
-	}
-	return dotenv(envFile)[name]
-}
-
-// dotenv reads KEY=value lines (optionally `export `-prefixed, values
-// optionally quoted). Unreadable files read as empty: the file is optional.
-func dotenv(path string) map[string]string {
-	out := map[string]string{}
-	f, err := os.Open(path)
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			if v[0] == '"' {
-				if u, err := strconv.Unquote(v); err == nil {
-					v = u
-				} else {
-					v = v[1 : len(v)-1]
-				}
-			} else {
-				v = v[1 : len(v)-1]
-			}
-		} else if i := strings.Index(v, " #"); i >= 0 {
-			v = strings.TrimSpace(v[:i])
-		}
-		out[k] = v
-	}
-	return out
-}
 
 // overlay returns a getenv that answers from over first.
 func overlay(getenv func(string) string, over map[string]string) func(string) string {
@@ -194,16 +146,21 @@ func overlay(getenv func(string) string, over map[string]string) func(string) st
 	}
 }
 
-// privilegedURL is the connection for migrate, createsuperuser and
-// db-access: --database-url, else MIGRATION_DATABASE_URL. Never the
-// server's DATABASE_URL: that role must not be able to do these things.
-func privilegedURL(flagURL string, getenv func(string) string) (string, error) {
+// loadTools reads the tools' settings (internal/config) for migrate,
+// createsuperuser and db-access. The privileged connection is --database-url,
+// else MIGRATION_DATABASE_URL; never the server's DATABASE_URL: that role
+// must not be able to do these things.
+func loadTools(flagURL string, getenv func(string) string) (config.Tools, error) {
+	tools, err := config.LoadTools(getenv, envFile)
+	if err != nil {
+		return config.Tools{}, err
+	}
 	if flagURL != "" {
-		return flagURL, nil
+		tools.MigrationDatabaseURL = flagURL
 	}
-	if u := lookupEnv(getenv, "MIGRATION_DATABASE_URL"); u != "" {
-		return u, nil
+	if tools.MigrationDatabaseURL == "" {
+		return config.Tools{}, usagef("no privileged database connection: pass --database-url or set MIGRATION_DATABASE_URL "+
+			"(a superuser, or a role with CREATEROLE that is a member of %s; not the server's DATABASE_URL)", dbadmin.OwnerGroup)
 	}
-	return "", usagef("no privileged database connection: pass --database-url or set MIGRATION_DATABASE_URL " +
-		"(a superuser, or a role with CREATEROLE that is a member of healthcare_owner; not the server's DATABASE_URL)")
+	return tools, nil
 }

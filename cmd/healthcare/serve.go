@@ -14,6 +14,7 @@ import (
 	"healthcare/internal/auth"
 	"healthcare/internal/config"
 	"healthcare/internal/database"
+	"healthcare/internal/dbadmin"
 	"healthcare/internal/httpapi"
 	"healthcare/internal/metrics"
 )
@@ -92,7 +93,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 	}
 	defer db.Close()
 	// Fail closed: a role that can skip the policies must never serve.
-	if err := db.CheckRuntimeRole(ctx); err != nil {
+	if err := dbadmin.CheckRuntimeLogin(ctx, db.Pool()); err != nil {
 		return err
 	}
 	if err := checkMigrated(ctx, db); err != nil {
@@ -171,42 +172,11 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 // readyTimeout bounds the migration check of start-up and /readyz.
 const readyTimeout = 5 * time.Second
 
-// checkMigrated refuses a database whose migration version differs from
-// the latest one embedded in this binary: an older schema lacks functions
-// the handlers call, a newer one may have changed them.
+// checkMigrated is dbadmin.CheckMigrated within readyTimeout: /readyz
+// calls it per probe, and a saturated pool must answer "not ready" in
+// bounded time, not hold the probe until it gives up.
 func checkMigrated(ctx context.Context, db *database.DB) error {
-	// /readyz calls this per probe: a saturated pool must answer "not
-	// ready" in bounded time, not hold the probe until it gives up.
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	conn, err := db.Pool().Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("check migrations: %w", err)
-	}
-	defer conn.Release()
-	// The runtime role may not create the version table (tern would try),
-	// so look before asking the migrator.
-	var exists, readable bool
-	err = conn.QueryRow(ctx, `select c.oid is not null,
-	        c.oid is not null and pg_catalog.has_table_privilege(c.oid, 'select')
-	   from (select pg_catalog.to_regclass($1) as oid) c`, database.VersionTable).Scan(&exists, &readable)
-	if err != nil {
-		return fmt.Errorf("check migrations: %w", err)
-	}
-	if !exists {
-		return errors.New("the database is not migrated: run `healthcare migrate up` with the privileged connection")
-	}
-	if !readable {
-		return fmt.Errorf("check migrations: the runtime role cannot read %s: run `healthcare migrate up` "+
-			"(it grants select on it to healthcare_api) or `grant select on %s to healthcare_api`",
-			database.VersionTable, database.VersionTable)
-	}
-	current, latest, err := database.MigrationStatus(ctx, conn.Conn())
-	if err != nil {
-		return fmt.Errorf("check migrations: %w", err)
-	}
-	if current != latest {
-		return fmt.Errorf("database is at migration version %d but this binary needs version %d: run `healthcare migrate up` with the privileged connection", current, latest)
-	}
-	return nil
+	return dbadmin.CheckMigrated(ctx, db.Pool())
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -39,7 +38,7 @@ var variables = []Variable{
 	{Name: "DB_PASSWORD", Secret: true, Description: "Password of DB_USER, used when DATABASE_URL is empty."},
 	{Name: "DB_HOST", Default: "localhost", Description: "Database host, or a socket directory starting with /, used when DATABASE_URL is empty."},
 	{Name: "DB_PORT", Default: "5432", Description: "Database port, used when DATABASE_URL is empty."},
-	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate` (creates roles and objects). The server never reads it."},
+	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate` (creates roles and objects). The server never reads it."}, // read by LoadTools
 	{Name: "HTTP_ADDR", Default: "127.0.0.1:8000", Description: "Address the HTTP server listens on (host:port)."},
 	{Name: "ACCESS_TOKEN_LIFETIME_MIN", Default: "60", Description: "Access token lifetime in minutes."},
 	{Name: "REFRESH_TOKEN_LIFETIME_DAYS", Default: "7", Description: "Refresh token lifetime in days."},
@@ -79,8 +78,7 @@ type Config struct {
 	SecretKeyGenerated bool
 	Debug              bool
 
-	DatabaseURL          string // server's login role
-	MigrationDatabaseURL string // privileged; only for migrate
+	DatabaseURL string // server's login role
 
 	HTTPAddr    string
 	JWTIssuer   string
@@ -139,15 +137,9 @@ func Defaults() Config {
 // default. So the real environment wins over .env, and an empty variable
 // counts as unset. The result is validated; errors name the variable.
 func Load(getenv func(string) string, dotenvPath string) (Config, error) {
-	file, err := readDotenv(dotenvPath)
+	get, err := Env(getenv, dotenvPath)
 	if err != nil {
 		return Config{}, fmt.Errorf("load config: %w", err)
-	}
-	get := func(name string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return file[name]
 	}
 	c, err := parse(get)
 	if err != nil {
@@ -175,10 +167,10 @@ var defaults = func() map[string]string {
 	return m
 }()
 
-// parse turns raw values into a Config, collecting every syntax error.
-func parse(get func(string) string) (Config, error) {
-	var errs []error
-	val := func(name string) string {
+// lookup returns the value of a declared variable from get, trimmed, or
+// its default.
+func lookup(get func(string) string) func(name string) string {
+	return func(name string) string {
 		if _, ok := defaults[name]; !ok {
 			panic("config: undeclared variable " + name)
 		}
@@ -187,6 +179,12 @@ func parse(get func(string) string) (Config, error) {
 		}
 		return defaults[name]
 	}
+}
+
+// parse turns raw values into a Config, collecting every syntax error.
+func parse(get func(string) string) (Config, error) {
+	var errs []error
+	val := lookup(get)
 	bad := func(name, want string) {
 		v := val(name)
 		if isSecret(name) {
@@ -218,12 +216,11 @@ func parse(get func(string) string) (Config, error) {
 	}
 
 	c := Config{
-		SecretKey:            get("SECRET_KEY"), // untrimmed: spaces may be part of a key
-		MigrationDatabaseURL: val("MIGRATION_DATABASE_URL"),
-		HTTPAddr:             val("HTTP_ADDR"),
-		JWTIssuer:            val("JWT_ISSUER"),
-		JWTAudience:          val("JWT_AUDIENCE"),
-		LogLevel:             strings.ToLower(val("LOG_LEVEL")),
+		SecretKey:   get("SECRET_KEY"), // untrimmed: spaces may be part of a key
+		HTTPAddr:    val("HTTP_ADDR"),
+		JWTIssuer:   val("JWT_ISSUER"),
+		JWTAudience: val("JWT_AUDIENCE"),
+		LogLevel:    strings.ToLower(val("LOG_LEVEL")),
 	}
 	if d, err := parseBool(val("DEBUG")); err != nil {
 		bad("DEBUG", "true or false")
@@ -515,7 +512,6 @@ func (c Config) fields() [][2]string {
 		{"secret_key_generated", strconv.FormatBool(c.SecretKeyGenerated)},
 		{"debug", strconv.FormatBool(c.Debug)},
 		{"database_url", redactDSN(c.DatabaseURL)},
-		{"migration_database_url", redactDSN(c.MigrationDatabaseURL)},
 		{"http_addr", c.HTTPAddr},
 		{"jwt_issuer", c.JWTIssuer},
 		{"jwt_audience", c.JWTAudience},
@@ -568,20 +564,6 @@ func (c Config) String() string {
 
 // GoString masks secrets under %#v as well.
 func (c Config) GoString() string { return "config.Config{" + c.String() + "}" }
-
-// LogValue implements slog.LogValuer with secrets masked.
-func (c Config) LogValue() slog.Value {
-	fs := c.fields()
-	attrs := make([]slog.Attr, len(fs))
-	for i, f := range fs {
-		attrs[i] = slog.String(f[0], f[1])
-	}
-	return slog.GroupValue(attrs...)
-}
-
-// Fields returns the configuration as ordered key/value pairs with secrets
-// masked, for loggers other than slog (e.g. zerolog's Dict).
-func (c Config) Fields() [][2]string { return c.fields() }
 
 // DefaultLoginConcurrency is LOGIN_CONCURRENCY's default: half the cores
 // Go may use, rounded up. argon2 is pure CPU and 7 MiB per hash, so

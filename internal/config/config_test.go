@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -109,9 +108,11 @@ func TestDatabaseURL(t *testing.T) {
 		t.Fatalf("socket URL = %q", c.DatabaseURL)
 	}
 	// The migration URL is separate and never replaces the server's.
-	c, _ = Load(env(map[string]string{"SECRET_KEY": goodKey, "MIGRATION_DATABASE_URL": "postgres://owner:pw@h/db"}), "")
-	if c.MigrationDatabaseURL != "postgres://owner:pw@h/db" || strings.Contains(c.DatabaseURL, "owner") {
-		t.Fatalf("migration URL mixed up: %v", c)
+	migration := env(map[string]string{"SECRET_KEY": goodKey, "MIGRATION_DATABASE_URL": "postgres://owner:pw@h/db"})
+	c, _ = Load(migration, "")
+	tools, err := LoadTools(migration, "")
+	if err != nil || tools.MigrationDatabaseURL != "postgres://owner:pw@h/db" || strings.Contains(c.DatabaseURL, "owner") {
+		t.Fatalf("migration URL mixed up: %v %v (%v)", c, tools, err)
 	}
 }
 
@@ -203,9 +204,14 @@ func TestSecretsMasked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logged strings.Builder
-	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "config", c)
-	for _, out := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), logged.String()} {
+	tools, err := LoadTools(env(map[string]string{
+		"DB_PASSWORD": pw, "MIGRATION_DATABASE_URL": "host=/tmp user=owner password='" + mpw + "' dbname=x",
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c),
+		tools.String(), fmt.Sprintf("%v %+v %#v %s", tools, tools, tools, tools)} {
 		for _, secret := range []string{pw, key, mpw} {
 			if strings.Contains(out, secret) {
 				t.Errorf("secret %q printed in %s", secret, out)
@@ -310,9 +316,9 @@ func TestParseDotenv(t *testing.T) {
 	}
 }
 
-// Load reads exactly the variables Variables() documents, each once, so the
-// list (and the README table and .env.example checked against it) cannot
-// drift from the code.
+// Load and LoadTools read exactly the variables Variables() documents, so
+// the list (and the README table and .env.example checked against it)
+// cannot drift from the code.
 func TestVariablesMatchLoad(t *testing.T) {
 	asked := map[string]int{}
 	getenv := func(k string) string {
@@ -323,6 +329,9 @@ func TestVariablesMatchLoad(t *testing.T) {
 		return ""
 	}
 	if _, err := Load(getenv, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTools(getenv, ""); err != nil {
 		t.Fatal(err)
 	}
 	var names []string
@@ -405,5 +414,40 @@ func TestLimitsAndThrottleSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%s: err = %v; want an error naming the variable", name, value, err)
 		}
+	}
+}
+
+// The tools read the same .env file through the same parser as the server,
+// and only their own variables: a server setting they never use (here a
+// missing SECRET_KEY and a bad LOG_LEVEL) does not stop them.
+func TestLoadTools(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	content := "export MIGRATION_DATABASE_URL='postgres://owner:p#w@h/db' # privileged\n" +
+		"DB_PASSWORD=\"from \\\"file\\\"\"\n" +
+		"LOG_LEVEL=nope\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tools, err := LoadTools(env(nil), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tools.MigrationDatabaseURL != "postgres://owner:p#w@h/db" || tools.DBPassword != `from "file"` {
+		t.Fatalf("from the file: %q %q", tools.MigrationDatabaseURL, tools.DBPassword)
+	}
+	tools, err = LoadTools(env(map[string]string{"DB_PASSWORD": "from env"}), path)
+	if err != nil || tools.DBPassword != "from env" {
+		t.Fatalf("the environment does not win: %q (%v)", tools.DBPassword, err)
+	}
+	if tools, err := LoadTools(env(nil), filepath.Join(t.TempDir(), "missing")); err != nil || tools != (Tools{}) {
+		t.Fatalf("missing file: %v %v", tools, err)
+	}
+	os.WriteFile(path, []byte("MIGRATION_DATABASE_URL=x\nNOT A LINE\n"), 0o600)
+	if _, err := LoadTools(env(nil), path); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("a malformed file: err = %v; want one naming line 2", err)
+	}
+	get, err := Env(env(map[string]string{"A": "env"}), "")
+	if err != nil || get("A") != "env" || get("B") != "" {
+		t.Fatalf("Env without a file: %v", err)
 	}
 }

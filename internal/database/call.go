@@ -43,7 +43,7 @@ const identitySQL = `select set_config('app.user_id', $1::text, true), ` +
 // The identity statement and the function call travel as one pgx batch: one
 // network round trip and one implicit transaction that commits when the
 // batch's Sync is processed. Errors raised by SQL come back as a wrapped
-// *pgconn.PgError; connection-level failures as ErrUnavailable.
+// *Error; connection-level failures as ErrUnavailable.
 func (db *DB) Call(ctx context.Context, id Identity, fn Func, args ...any) ([]byte, error) {
 	if fn.sql == "" {
 		return nil, errors.New("database: call with zero Func")
@@ -103,15 +103,17 @@ func userSetting(id int64) string {
 	return strconv.FormatInt(id, 10)
 }
 
-// classify marks connection-level failures as ErrUnavailable and leaves
-// everything else (SQL errors, the caller's cancellation) as it is.
+// classify turns SQL errors into *Error, marks connection-level failures
+// (and the server's "not now" codes) as ErrUnavailable, and leaves the
+// caller's cancellation as it is.
 func classify(ctx context.Context, conn *pgxpool.Conn, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		e := newError(pgErr)
 		if unavailableCode(pgErr.Code) {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return fmt.Errorf("%w: %w", ErrUnavailable, e)
 		}
-		return err
+		return e
 	}
 	if ctx.Err() != nil {
 		return err

@@ -11,11 +11,12 @@ package database
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"healthcare/internal/config"
 )
 
 // ExecMode selects how statements travel to the server.
@@ -35,21 +36,21 @@ const (
 	ExecSimple
 )
 
-// Options tune the pool. The zero value is usable: every field has a default.
+// Options tune the pool. The zero value is usable: zero fields take the
+// defaults of the matching settings in internal/config.
 type Options struct {
-	// MaxConns caps the pool. Default max(8, 4*NumCPU): PostgreSQL on a
-	// small machine peaks at a few active backends per core, and more
-	// connections would only queue inside the server.
+	// MaxConns caps the pool (DB_POOL_MAX_CONNS).
 	MaxConns int32
 	// MinConns are kept open so the first requests after idle do not pay
-	// for connection setup. Default 2.
+	// for connection setup. Default 2 (at most MaxConns).
 	MinConns int32
 	// AcquireTimeout bounds the wait for a pooled connection, including
 	// dialing a new one. When it passes, Call returns ErrUnavailable rather
-	// than letting requests pile up behind a dead database. Default 2s.
+	// than letting requests pile up behind a dead database
+	// (DB_ACQUIRE_TIMEOUT).
 	AcquireTimeout time.Duration
 	// StatementTimeout is set transaction-locally on every Call, so a slow
-	// query cannot hold a connection forever. Default 5s.
+	// query cannot hold a connection forever (DB_STATEMENT_TIMEOUT).
 	StatementTimeout time.Duration
 	// ExecMode picks the wire protocol; see ExecMode. Default ExecCached.
 	ExecMode ExecMode
@@ -59,17 +60,18 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
+	d := config.Defaults()
 	if o.MaxConns <= 0 {
-		o.MaxConns = max(8, int32(4*runtime.NumCPU()))
+		o.MaxConns = d.DBPoolMaxConns
 	}
 	if o.MinConns <= 0 {
 		o.MinConns = min(2, o.MaxConns)
 	}
 	if o.AcquireTimeout <= 0 {
-		o.AcquireTimeout = 2 * time.Second
+		o.AcquireTimeout = d.DBAcquireTimeout
 	}
 	if o.StatementTimeout <= 0 {
-		o.StatementTimeout = 5 * time.Second
+		o.StatementTimeout = d.DBStatementTimeout
 	}
 	return o
 }
@@ -83,7 +85,7 @@ type DB struct {
 }
 
 // Open parses url, creates the pool and checks that the database answers.
-// It does not check the role's privileges: call CheckRuntimeRole for that.
+// It does not check the role's privileges: dbadmin.CheckRuntimeLogin does.
 func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	opts = opts.withDefaults()
 	cfg, err := pgxpool.ParseConfig(url)
@@ -130,8 +132,8 @@ func queryExecMode(m ExecMode) pgx.QueryExecMode {
 func (db *DB) Close() { db.pool.Close() }
 
 // Pool exposes the pool for statistics (metrics, readiness) and for the few
-// callers outside the request path, such as CheckRuntimeRole. Request
-// handlers must use Call.
+// callers outside the request path, such as the start-up checks in
+// internal/dbadmin. Request handlers must use Call.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
 // Ping checks that a connection can be acquired and answers, within the

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"healthcare/internal/config"
 	"healthcare/internal/database"
 	"healthcare/internal/pgtest"
 )
@@ -324,34 +325,15 @@ func TestExhaustedPoolIsErrUnavailableAfterTheAcquireTimeout(t *testing.T) {
 	}
 }
 
-func TestCheckRuntimeRole(t *testing.T) {
+// Zero options take the server's configured defaults: config is the one
+// source of them.
+func TestZeroOptionsTakeConfigDefaults(t *testing.T) {
 	t.Parallel()
-	tdb := pgtest.New(t)
-	ctx := context.Background()
-	ownerURL := tdb.EnsureLogin(t, "healthcare_test_owner_login", "healthcare_owner")
-	tests := []struct {
-		name string
-		url  string
-		safe bool
-	}{
-		{"the app role, a plain member of healthcare_api, is accepted", tdb.AppURL(), true},
-		{"a superuser is refused", tdb.SuperURL, false},
-		{"a member of the table owner role is refused", ownerURL, false},
+	db := openApp(t, pgtest.New(t), database.Options{})
+	if got, want := db.Pool().Config().MaxConns, config.Defaults().DBPoolMaxConns; got != want {
+		t.Fatalf("pool of %d connections; want DB_POOL_MAX_CONNS's default %d", got, want)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, err := database.Open(ctx, tt.url, database.Options{})
-			if err != nil {
-				t.Fatalf("open: %v", err)
-			}
-			defer db.Close()
-			err = db.CheckRuntimeRole(ctx)
-			if tt.safe && err != nil {
-				t.Fatalf("CheckRuntimeRole = %v; want nil", err)
-			}
-			if !tt.safe && !errors.Is(err, database.ErrUnsafeRole) {
-				t.Fatalf("CheckRuntimeRole = %v; want ErrUnsafeRole", err)
-			}
-		})
+	if got, want := db.Pool().Config().ConnConfig.ConnectTimeout, config.Defaults().DBAcquireTimeout; got != want {
+		t.Fatalf("connect timeout %v; want DB_ACQUIRE_TIMEOUT's default %v", got, want)
 	}
 }

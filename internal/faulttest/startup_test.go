@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgtest"
 )
 
@@ -12,11 +13,11 @@ import (
 // security never serves, and says why.
 func TestServeRefusesRolesThatBypassRLS(t *testing.T) {
 	tdb := pgtest.New(t)
-	bypassURL := tdb.EnsureLogin(t, "faulttest_bypassrls", "healthcare_api")
+	bypassURL := tdb.EnsureLogin(t, "faulttest_bypassrls", dbadmin.APIGroup)
 	if _, err := tdb.Pool.Exec(ctx(t), "alter role faulttest_bypassrls bypassrls"); err != nil {
 		t.Fatal(err)
 	}
-	ownerURL := tdb.EnsureLogin(t, "faulttest_owner", "healthcare_owner")
+	ownerURL := tdb.EnsureLogin(t, "faulttest_owner", dbadmin.OwnerGroup)
 	tests := []struct {
 		name, url, reason string
 	}{

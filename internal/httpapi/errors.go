@@ -5,11 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"healthcare/internal/database"
 )
@@ -78,97 +74,35 @@ var (
 		headers: map[string]string{"Retry-After": "1"}}
 )
 
-// sqlState is what one SQLSTATE becomes over HTTP.
-type sqlState struct {
-	status int
-	code   string
-	// clientMessage: the SQL message was written for clients (class R) and
-	// may be shown; PostgreSQL's own messages can quote values or internal
-	// names and are replaced by detail.
-	clientMessage bool
-	detail        string
+// kindStatus is the HTTP status of each kind of SQL error; which SQLSTATE
+// is which kind is database's table (database/errors.go). Kinds not
+// listed are 500s.
+var kindStatus = map[database.Kind]int{
+	database.KindNotFound:         http.StatusNotFound,
+	database.KindForbidden:        http.StatusForbidden,
+	database.KindConflict:         http.StatusConflict,
+	database.KindInvalid:          http.StatusBadRequest,
+	database.KindNotAuthenticated: http.StatusUnauthorized,
+	database.KindTimeout:          http.StatusServiceUnavailable,
+	database.KindRetry:            http.StatusServiceUnavailable,
 }
 
-// sqlStates is THE table from SQLSTATE to HTTP. Class R codes are raised by
-// the api functions (their registry heads sql/migrations/005_api.sql); the
-// rest are PostgreSQL's own.
-var sqlStates = map[string]sqlState{
-	"RNTFD": {http.StatusNotFound, "not_found", true, ""},
-	"RFRBD": {http.StatusForbidden, "forbidden", true, ""},
-	"RCNFL": {http.StatusConflict, "conflict", true, ""},
-	"RINVL": {http.StatusBadRequest, "invalid", true, ""},
-	"RUNAU": {http.StatusUnauthorized, "not_authenticated", true, ""},
-	"23505": {http.StatusConflict, "conflict", false, "A record with these values already exists."},
-	"23503": {http.StatusNotFound, "not_found", false, "A referenced record does not exist."},
-	"23514": {http.StatusBadRequest, "invalid", false, "A value is out of range."},
-	"23502": {http.StatusBadRequest, "invalid", false, "A required value is missing."},
-	"22P02": {http.StatusBadRequest, "invalid", false, "A value has the wrong format."},
-	"22003": {http.StatusBadRequest, "invalid", false, "A number is out of range."},
-	"22001": {http.StatusBadRequest, "invalid", false, "A value is too long."},
-	"22021": {http.StatusBadRequest, "invalid", false, "A value contains a character that cannot be stored."},
-	"42501": {http.StatusForbidden, "forbidden", false, "You do not have permission to perform this action."},
-	"57014": {http.StatusServiceUnavailable, "timeout", false, "The request took too long; try again shortly."},
-	// Serialization failures and deadlocks roll the transaction back, so
-	// the client can safely retry.
-	"40001": {http.StatusServiceUnavailable, "retry", false, "A concurrent change interfered; try again."},
-	"40P01": {http.StatusServiceUnavailable, "retry", false, "A concurrent change interfered; try again."},
-}
-
-// knownFields are the request fields a constraint name may point at, and
-// tablePrefixes the table names that start constraint names.
-var (
-	knownFields   = []string{"username", "email", "password", "name", "age", "gender", "specialization", "patient", "doctor"}
-	tablePrefixes = []string{"patient_doctors_", "patients_", "doctors_", "users_"}
-)
-
-// fieldFromConstraint guesses the field behind a constraint named in the
-// <table>_<column>_<kind> convention (patients_age_check -> age,
-// patient_doctors_doctor_id_fkey -> doctor). More than one candidate (a
-// unique pair) means no single field is at fault.
-func fieldFromConstraint(constraint string) string {
-	for _, p := range tablePrefixes {
-		if rest, ok := strings.CutPrefix(constraint, p); ok {
-			constraint = rest
-			break
-		}
-	}
-	found := ""
-	for _, part := range strings.Split(constraint, "_") {
-		if slices.Contains(knownFields, part) {
-			if found != "" && found != part {
-				return ""
-			}
-			found = part
-		}
-	}
-	return found
-}
-
-// fromPgError turns a server error into an apiError using sqlStates.
-func fromPgError(pgErr *pgconn.PgError, err error) *apiError {
-	st, ok := sqlStates[pgErr.Code]
+// fromSQLError turns a classified server error into an apiError, or nil
+// for kinds no client should see.
+func fromSQLError(se *database.Error, err error) *apiError {
+	status, ok := kindStatus[se.Kind]
 	if !ok {
 		return nil
 	}
-	e := &apiError{status: st.status, code: st.code, detail: st.detail, cause: err}
-	if st.clientMessage {
-		e.detail = pgErr.Message
-	}
-	if st.status == http.StatusServiceUnavailable {
+	e := &apiError{status: status, code: string(se.Kind), detail: se.ClientMessage, cause: err}
+	switch status {
+	case http.StatusServiceUnavailable:
 		e.headers = map[string]string{"Retry-After": "1"}
-	}
-	if st.status == http.StatusUnauthorized {
+	case http.StatusUnauthorized:
 		e.headers = map[string]string{"WWW-Authenticate": "Bearer"}
 	}
-	field := pgErr.ColumnName
-	if field == "" && pgErr.Code[0] == '2' {
-		field = fieldFromConstraint(pgErr.ConstraintName)
-	}
-	switch {
-	case pgErr.Code == "23503" && field == "":
-		e.status, e.code = http.StatusBadRequest, "invalid"
-	case field != "" && (pgErr.Code[0] == '2' || pgErr.Code == "RINVL" || pgErr.Code == "RNTFD" || pgErr.Code == "RCNFL"):
-		e.fields = []fieldError{{Field: field, Message: e.detail}}
+	if se.Field != "" {
+		e.fields = []fieldError{{Field: se.Field, Message: e.detail}}
 	}
 	return e
 }
@@ -190,9 +124,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large",
 			detail: "The request body is larger than " + strconv.FormatInt(tooBig.Limit, 10) + " bytes.", cause: err}
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		if e := fromPgError(pgErr, err); e != nil {
+	if se, ok := database.AsError(err); ok {
+		if e := fromSQLError(se, err); e != nil {
 			return e
 		}
 	}

@@ -17,15 +17,19 @@ import (
 	"github.com/rs/zerolog"
 
 	"healthcare/internal/auth"
+	"healthcare/internal/config"
 	"healthcare/internal/database"
 )
 
-// DefaultMaxBodyBytes caps request bodies (1 MiB).
-const DefaultMaxBodyBytes = 1 << 20
+// defaults fill the zero fields of Options: the server's configuration
+// without any variable set, so every default has one source.
+var defaults = config.Defaults()
 
-// Options configure NewServer. The zero value is usable.
+// Options configure NewServer. The zero value is usable: zero fields take
+// internal/config's defaults.
 type Options struct {
-	// MaxBodyBytes caps request bodies; larger ones get 413. Default 1 MiB.
+	// MaxBodyBytes caps request bodies; larger ones get 413. Zero:
+	// MAX_BODY_BYTES's default.
 	MaxBodyBytes int64
 	// Observe, when set, is called once per finished request (metrics).
 	Observe func(RequestInfo)
@@ -54,7 +58,7 @@ type Server struct {
 // body limit -> router (-> per route: token check -> handler).
 func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher, logger zerolog.Logger) *Server {
 	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = DefaultMaxBodyBytes
+		opts.MaxBodyBytes = defaults.MaxBodyBytes
 	}
 	router := newRouter()
 	addRoutes(router, opts, db, tokens, hasher)

@@ -13,25 +13,26 @@ import (
 // shares the counts; the server only passes its configured limits along.
 type LoginThrottle struct {
 	// MaxPerAccount failed logins per account (any address) within Window
-	// before further attempts get 429. Default 5.
+	// before further attempts get 429. Zero: LOGIN_MAX_FAILURES_PER_ACCOUNT's
+	// default (internal/config).
 	MaxPerAccount int
 	// MaxPerAddress failed logins per client address (any account) within
-	// Window. Default 50.
+	// Window. Zero: LOGIN_MAX_FAILURES_PER_ADDRESS's default.
 	MaxPerAddress int
-	// Window is the length of a failure window. Default 15 minutes; at
-	// least one second.
+	// Window is the length of a failure window, at least one second.
+	// Shorter: LOGIN_FAILURE_WINDOW's default.
 	Window time.Duration
 }
 
 func (l LoginThrottle) withDefaults() LoginThrottle {
 	if l.MaxPerAccount <= 0 {
-		l.MaxPerAccount = 5
+		l.MaxPerAccount = defaults.LoginMaxFailuresPerAccount
 	}
 	if l.MaxPerAddress <= 0 {
-		l.MaxPerAddress = 50
+		l.MaxPerAddress = defaults.LoginMaxFailuresPerAddress
 	}
 	if l.Window < time.Second {
-		l.Window = 15 * time.Minute
+		l.Window = defaults.LoginFailureWindow
 	}
 	return l
 }

@@ -28,7 +28,7 @@
 // # Databases
 //
 // Once per process, a template database is created and migrated with
-// database.Migrate; its name is unique per process, so the concurrent test
+// dbadmin.Migrate, as `healthcare migrate up` does; its name is unique per process, so the concurrent test
 // processes of `go test ./...` can share one server. New clones it (CREATE
 // DATABASE ... TEMPLATE, milliseconds) into a database only that test
 // uses, and drops it WITH (FORCE) in t.Cleanup. Tests may therefore run in
@@ -67,7 +67,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"healthcare/internal/database"
+	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgcluster"
 )
 
@@ -76,11 +76,11 @@ import (
 const EnvURL = "TEST_DATABASE_URL"
 
 // AppRole is the login role AppURL and AppPool connect as: a member of
-// healthcare_api, like the server's login role in production.
-const AppRole = "healthcare_app"
+// APIGroup, like the server's login role in production.
+const AppRole = dbadmin.AppLogin
 
 // APIGroup is the group role the REST server's login role belongs to.
-const APIGroup = "healthcare_api"
+const APIGroup = dbadmin.APIGroup
 
 // setupTimeout bounds starting the cluster and migrating the template.
 const setupTimeout = 3 * time.Minute
@@ -318,7 +318,7 @@ func setup() error {
 	if err != nil {
 		return fmt.Errorf("connect to template database: %w", err)
 	}
-	err = database.Migrate(ctx, conn)
+	err = dbadmin.Migrate(ctx, conn, -1)
 	// Nobody may stay connected to a template: CREATE DATABASE would fail.
 	_ = conn.Close(context.Background())
 	if err != nil {
@@ -363,32 +363,10 @@ func (s *server) startCluster(ctx context.Context) error {
 }
 
 // ensureLogin creates role as a login with password in the given groups
-// unless it exists. Another process may create it at the same moment: the
-// loser's duplicate error is swallowed inside the block.
+// unless it exists; several test processes may race to create it.
 func ensureLogin(ctx context.Context, admin *pgxpool.Pool, role, password string, memberOf ...string) error {
-	stmt := "create role " + ident(role) + " login password " + literal(password)
-	if len(memberOf) > 0 {
-		groups := make([]string, len(memberOf))
-		for i, g := range memberOf {
-			groups[i] = ident(g)
-		}
-		stmt += " in role " + strings.Join(groups, ", ")
-	}
-	block := `do $pgtest$
-begin
-  if not exists (select from pg_catalog.pg_roles where rolname = ` + literal(role) + `) then
-    begin
-      execute ` + literal(stmt) + `;
-    exception when duplicate_object or unique_violation then
-      null; -- created concurrently by another test process
-    end;
-  end if;
-end
-$pgtest$`
-	if _, err := admin.Exec(ctx, block); err != nil {
-		return fmt.Errorf("create login role %s: %w", role, err)
-	}
-	return nil
+	_, err := dbadmin.CreateLogin(ctx, admin, dbadmin.Login{Name: role, Password: password, Groups: memberOf})
+	return err
 }
 
 // shutdown undoes setup: drops the template, stops the throwaway cluster
@@ -465,8 +443,6 @@ func dsnQuote(v string) string {
 }
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
-
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"healthcare/internal/database"
+	"healthcare/internal/dbadmin"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -95,7 +96,7 @@ func TestEnsureLoginIsSafeToRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- ensureLogin(context.Background(), db.srv.admin, role, db.LoginPassword(role), "healthcare_user")
+			errs <- ensureLogin(context.Background(), db.srv.admin, role, db.LoginPassword(role), dbadmin.UserGroup)
 		}()
 	}
 	wg.Wait()
@@ -106,13 +107,13 @@ func TestEnsureLoginIsSafeToRace(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db.EnsureLogin(t, role, "healthcare_user"))
+	conn, err := pgx.Connect(ctx, db.EnsureLogin(t, role, dbadmin.UserGroup))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
 	var inUser bool
-	if err := conn.QueryRow(ctx, "select pg_has_role(session_user, 'healthcare_user', 'member')").Scan(&inUser); err != nil || !inUser {
+	if err := conn.QueryRow(ctx, "select pg_has_role(session_user, $1, 'member')", dbadmin.UserGroup).Scan(&inUser); err != nil || !inUser {
 		t.Fatalf("login %s in healthcare_user = %v (%v), want true", role, inUser, err)
 	}
 }

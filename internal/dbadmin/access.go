@@ -1,0 +1,130 @@
+package dbadmin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"healthcare/internal/database"
+)
+
+// GrantAccess gives the app user username a personal psql login: it
+// creates role (LOGIN, a member of UserGroup and nothing else) or checks
+// an existing one and adds it to UserGroup, sets the password when given,
+// and links the role to the user, in one transaction. A role that could do
+// more than the user (see checkPersonalLogin) is refused with
+// ErrUnsafeRole. It reports whether the role was created.
+func GrantAccess(ctx context.Context, q Querier, username, role, password string) (created bool, err error) {
+	err = pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
+		facts, exists, err := lookUpRole(ctx, tx, role)
+		if err != nil {
+			return err
+		}
+		if exists {
+			if err := checkPersonalLogin(facts); err != nil {
+				return err
+			}
+		}
+		if created, err = EnsureLogin(ctx, tx, Login{Name: role, Password: password, Groups: []string{UserGroup}}); err != nil {
+			return err
+		}
+		if err := actAsOwner(ctx, tx); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `update app.users set db_role = $2 where lower(username) = lower($1)`, username, role)
+		if e, ok := database.AsError(err); ok && e.Kind == database.KindConflict && e.Constraint == "users_db_role_key" {
+			return fmt.Errorf("login %s is already linked to another user", role)
+		}
+		if err != nil {
+			return fmt.Errorf("link %s to %s: %w", role, username, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("no user named %q", username)
+		}
+		return nil
+	})
+	return created, err
+}
+
+// RevokeAccess unlinks the user's personal login and, with drop, drops the
+// role. It returns the role that was linked.
+func RevokeAccess(ctx context.Context, q Querier, username string, drop bool) (string, error) {
+	var role *string
+	err := pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
+		if err := actAsOwner(ctx, tx); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `select db_role::text from app.users where lower(username) = lower($1)`, username).Scan(&role)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("no user named %q", username)
+		}
+		if err != nil {
+			return err
+		}
+		if role == nil {
+			return fmt.Errorf("user %q has no linked login", username)
+		}
+		if _, err := tx.Exec(ctx, `update app.users set db_role = null where lower(username) = lower($1)`, username); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "reset role"); err != nil {
+			return err
+		}
+		if drop {
+			if _, err := tx.Exec(ctx, "drop role if exists "+ident(*role)); err != nil {
+				return fmt.Errorf("drop role %s: %w", *role, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("revoke: %w", err)
+	}
+	return *role, nil
+}
+
+// CreateAdmin inserts an active admin account with an argon2id password
+// hash (see internal/auth). The transaction acts as OwnerGroup, whose
+// policy all_owner on app.users allows it; the database's own checks
+// (username format, case-insensitive uniqueness, e-mail shape, hash
+// prefix) still apply, and their violations come back as plain sentences.
+func CreateAdmin(ctx context.Context, q Querier, username, email, hash string) (int64, error) {
+	var id int64
+	err := pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
+		if err := actAsOwner(ctx, tx); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx,
+			`insert into app.users (username, email, password_hash, is_admin) values ($1, $2, $3, true) returning id`,
+			username, email, hash).Scan(&id)
+	})
+	if e, ok := database.AsError(err); ok {
+		switch {
+		case e.Kind == database.KindConflict:
+			return 0, fmt.Errorf("a user named %q already exists", username)
+		case e.Kind == database.KindInvalid:
+			field := e.Field
+			if field == "" {
+				field = "value"
+			}
+			return 0, fmt.Errorf("invalid %s (constraint %s): usernames are 1-150 of letters, digits and _.@+-; e-mails need an @",
+				field, e.Constraint)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create superuser: %w", err)
+	}
+	return id, nil
+}
+
+// HasUsers reports whether any account exists (dev seeds only an empty
+// database). It must run as a role that sees every account.
+func HasUsers(ctx context.Context, q Querier) (bool, error) {
+	var any bool
+	if err := q.QueryRow(ctx, "select exists (select from app.users)").Scan(&any); err != nil {
+		return false, fmt.Errorf("count users: %w", err)
+	}
+	return any, nil
+}
