@@ -2,15 +2,138 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/rs/zerolog"
+
+	"healthcare/internal/auth"
+	"healthcare/internal/openapi"
+	"healthcare/internal/openapi/openapitest"
 )
+
+var paramRE = regexp.MustCompile(`:([A-Za-z_]+)`)
+
+// documentedAuth reads an operation's security requirements (its own, or
+// the document's default) as an Auth.
+func documentedAuth(doc *openapi3.T, op *openapi3.Operation) (Auth, bool) {
+	reqs := doc.Security
+	if op.Security != nil {
+		reqs = *op.Security
+	}
+	anonymous, bearer := len(reqs) == 0, false
+	for _, req := range reqs {
+		if len(req) == 0 {
+			anonymous = true
+		}
+		if _, ok := req["bearerAuth"]; ok {
+			bearer = true
+		}
+	}
+	switch {
+	case anonymous && bearer:
+		return OptionalToken, true
+	case anonymous:
+		return Public, true
+	case bearer:
+		return TokenRequired, true
+	}
+	return 0, false
+}
+
+// TestEveryRouteIsDocumented compares the route table with openapi.yaml
+// both ways: every route has an operation with the same operationId and
+// the same token requirement, and every operation is a route.
+func TestEveryRouteIsDocumented(t *testing.T) {
+	doc, err := openapitest.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := Routes()
+	if len(table) == 0 {
+		t.Fatal("the route table is empty")
+	}
+	served := map[string]bool{}
+	for _, rt := range table {
+		path := paramRE.ReplaceAllString(rt.Path, "{$1}")
+		key := rt.Method + " " + path
+		if served[key] {
+			t.Errorf("%s is in the route table twice", key)
+		}
+		served[key] = true
+		item := doc.Paths.Value(path)
+		if item == nil || item.GetOperation(rt.Method) == nil {
+			t.Errorf("%s is in the route table but has no operation in openapi.yaml", key)
+			continue
+		}
+		op := item.GetOperation(rt.Method)
+		if op.OperationID != rt.Operation {
+			t.Errorf("%s: operationId %q in openapi.yaml, %q in the route table", key, op.OperationID, rt.Operation)
+		}
+		if got, ok := documentedAuth(doc, op); !ok || got != rt.Auth {
+			t.Errorf("%s: openapi.yaml's security means %v, the route table says %v", key, got, rt.Auth)
+		}
+	}
+	if !served["GET "+openapi.Path] {
+		t.Errorf("GET %s (the document itself) is not in the route table", openapi.Path)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !served[method+" "+path] {
+				t.Errorf("%s %s is documented but not in the route table", method, path)
+			}
+		}
+	}
+}
+
+// TestTheRouterServesTheTable checks what addRoutes made of each entry
+// without a database: the route is found, and its Auth is enforced before
+// the handler runs (no token where one is required, a bad token where one
+// is optional: 401 either way).
+func TestTheRouterServesTheTable(t *testing.T) {
+	tokens, err := auth.NewTokens(auth.TokenOptions{Key: bytes.Repeat([]byte("k"), 32), Issuer: testIssuer,
+		Audience: testAudience, AccessTTL: time.Minute, RefreshTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := newRouter()
+	addRoutes(router, deps{opts: Options{Metrics: http.NotFoundHandler()}, tokens: tokens})
+	for _, rt := range Routes() {
+		path := paramRE.ReplaceAllString(rt.Path, "1")
+		if h, _, _ := router.Lookup(rt.Method, path); h == nil {
+			t.Errorf("%s %s (as %s) is not registered", rt.Method, rt.Path, path)
+			continue
+		}
+		var header, want string
+		switch rt.Auth {
+		case TokenRequired:
+			want = "not_authenticated"
+		case OptionalToken:
+			header, want = "Bearer not-a-token", "token_not_valid"
+		default:
+			continue
+		}
+		req := httptest.NewRequest(rt.Method, path, nil)
+		if header != "" {
+			req.Header.Set("Authorization", header)
+		}
+		rec := httptest.NewRecorder()
+		router.ServeHTTP(rec, req)
+		var p struct{ Code string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &p)
+		if rec.Code != http.StatusUnauthorized || p.Code != want {
+			t.Errorf("%s %s (%v): status %d code %q, want 401 %s", rt.Method, path, rt.Auth, rec.Code, p.Code, want)
+		}
+	}
+}
 
 func TestRoutingEdgeCases(t *testing.T) {
 	t.Parallel()
