@@ -33,6 +33,21 @@ func boundForm(t *testing.T, sql string) *regexp.Regexp {
 	return regexp.MustCompile(`^` + pattern + `;$`)
 }
 
+// writeScript writes r's pgbench script into dir as the bench does and
+// returns its path and text.
+func writeScript(t *testing.T, dir string, r route, pipelined bool) (string, string) {
+	t.Helper()
+	path, err := pgbenchScript(dir, r, pipelined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, string(b)
+}
+
 // TestPgbenchScriptsSendTheServersSQL reads the scripts the bench writes
 // and checks that every transaction is the server's: the identity
 // statement of database.Call, then the api function's statement as
@@ -47,16 +62,9 @@ func TestPgbenchScriptsSendTheServersSQL(t *testing.T) {
 			continue
 		}
 		for _, pipelined := range []bool{true, false} {
-			path, err := pgbenchScript(dir, r, pipelined)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			path, b := writeScript(t, dir, r, pipelined)
 			var stmts []string
-			for _, line := range strings.Split(string(b), "\n") {
+			for _, line := range strings.Split(b, "\n") {
 				switch {
 				case line == "", strings.HasPrefix(line, `\`), line == "begin;", line == "end;":
 				default:
@@ -97,15 +105,7 @@ func TestPgbenchScriptsUseOnlyDefinedVariables(t *testing.T) {
 	useRE := regexp.MustCompile(`(?:^|[^:]):([a-z_]+)`)
 	dir := t.TempDir()
 	for _, r := range routes {
-		path, err := pgbenchScript(dir, r, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		script := string(b)
+		_, script := writeScript(t, dir, r, true)
 		vars := slices.Clone(defined)
 		for _, m := range setRE.FindAllStringSubmatch(script, -1) {
 			vars = append(vars, m[1])
