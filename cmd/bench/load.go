@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"healthcare/internal/database"
 )
 
 // route is one benchmarked REST route together with the SQL transaction
@@ -31,8 +33,9 @@ type route struct {
 	// cores that CPU would be taken from the server and PostgreSQL.
 	prebuilt string
 	// pgSet are pgbench meta-commands that pick the variables; pgCall is
-	// the api call exactly as database.Call sends it (same text, same
-	// casts; with -M prepared the :vars become $n parameters).
+	// the api call exactly as database.Call sends it (built by pgCall from
+	// the server's own statement; with -M prepared the :vars become $n
+	// parameters again).
 	pgSet  string
 	pgCall string
 	// pgTxns, when set, replaces the single identity+call transaction
@@ -46,23 +49,52 @@ type route struct {
 	writes bool
 }
 
-// identityCall is database.identitySQL with pgbench variables.
-const identityCall = `select set_config('app.user_id', :uid::text, true), ` +
-	`set_config('app.request_id', :rid::text, true), ` +
-	`set_config('statement_timeout', :st::text, true);`
+// identityCall is database.IdentitySQL with pgbench variables.
+var identityCall = pgStatement(database.IdentitySQL, ":uid", ":rid", ":st")
+
+// pgCall is the statement database.Call sends for fn, with a pgbench
+// expression in place of each of its $n parameters.
+func pgCall(fn database.Func, args ...string) string { return pgStatement(fn.SQL(), args...) }
+
+var paramRE = regexp.MustCompile(`\$([0-9]+)`)
+
+// pgStatement binds the numbered parameters of sql to args (args[0] for
+// $1) and ends the statement for pgbench. The arguments keep the
+// statement's casts, so an argument that is an expression needs its own
+// parentheses where the cast would bind tighter. A count that differs from
+// the statement's panics: routes is built when the program starts, so a
+// server statement that gained or lost a parameter stops the bench (and
+// its tests) instead of timing different SQL.
+func pgStatement(sql string, args ...string) string {
+	used := make([]bool, len(args))
+	out := paramRE.ReplaceAllStringFunc(sql, func(p string) string {
+		n, err := strconv.Atoi(p[1:])
+		if err != nil || n < 1 || n > len(args) {
+			panic(fmt.Sprintf("bench: %s has parameter %s but %d arguments were given", sql, p, len(args)))
+		}
+		used[n-1] = true
+		return args[n-1]
+	})
+	for i, u := range used {
+		if !u {
+			panic(fmt.Sprintf("bench: %s has no parameter $%d for argument %q", sql, i+1, args[i]))
+		}
+	}
+	return out + ";"
+}
 
 var routes = []route{
 	{
 		Name: "GET /api/doctors/", Key: "list_doctors",
 		prebuilt: `for i = 1, ntok do reqs[i] = wrk.format("GET", "/api/doctors/", hdr[i]) end`,
 		pgSet:    `\set uid random(1, :ntok)`,
-		pgCall:   `select api.list_doctors(NULL::text, NULL::text, :lim::int, :off::int)::text;`,
+		pgCall:   pgCall(database.FnListDoctors, "NULL", "NULL", ":lim", ":off"),
 	},
 	{
 		Name: "GET /api/patients/", Key: "list_patients",
 		prebuilt: `for i = 1, ntok do reqs[i] = wrk.format("GET", "/api/patients/", hdr[i]) end`,
 		pgSet:    `\set uid random(1, :ntok)`,
-		pgCall:   `select api.list_patients(:lim::int, :off::int)::text;`,
+		pgCall:   pgCall(database.FnListPatients, ":lim", ":off"),
 	},
 	{
 		Name: "GET /api/patients/<id>/", Key: "get_patient",
@@ -71,7 +103,7 @@ var routes = []route{
 		           end end`,
 		pgSet: `\set uid random(1, :ntok)
 \set pid :uid + random(0, :per - 1) * :nusers`,
-		pgCall: `select api.get_patient(:pid::bigint)::text;`,
+		pgCall: pgCall(database.FnGetPatient, ":pid"),
 	},
 	{
 		Name: "POST /api/patients/", Key: "create_patient", writes: true,
@@ -79,7 +111,7 @@ var routes = []route{
 		      return wrk.format("POST", "/api/patients/", phdr[i], '{"name":"Bench Patient","age":' .. math.random(0, 99) .. ',"gender":"female"}')`,
 		pgSet: `\set uid random(1, :ntok)
 \set age random(0, 99)`,
-		pgCall: `select api.create_patient(:pname::text, :age::int, :gender::text)::text;`,
+		pgCall: pgCall(database.FnCreatePatient, ":pname", ":age", ":gender"),
 	},
 	{
 		Name: "POST /api/mappings/", Key: "create_mapping", uniquePairs: true, writes: true,
@@ -93,7 +125,7 @@ var routes = []route{
 \set uid :t + 1
 \set pid :uid + (:j % :per) * :nusers
 \set doc :half + 1 + (:j / :per) % (:ndoc - :half)`,
-		pgCall: `select api.create_mapping(:pid::bigint, :doc::bigint)::text;`,
+		pgCall: pgCall(database.FnCreateMapping, ":pid", ":doc"),
 	},
 	{
 		Name: "POST /api/auth/login/", Key: "login",
@@ -111,8 +143,9 @@ var routes = []route{
 		// which measures the lock rather than the SQL (the server, at
 		// fifty logins a second, does not meet that queue).
 		pgTxns: []string{
-			`select api.login_attempt('user' || :uid::text, '10.0.0.' || :client_id::text, 5, 50, 900)::text;`,
-			`select api.complete_login('user' || :uid::text, '10.0.0.' || :client_id::text, :uid::bigint, gen_random_uuid(), gen_random_uuid(), now() + interval '7 days')::text;`,
+			pgCall(database.FnLoginAttempt, "'user' || :uid", "'10.0.0.' || :client_id", "5", "50", "900"),
+			pgCall(database.FnCompleteLogin, "'user' || :uid", "'10.0.0.' || :client_id", ":uid",
+				"gen_random_uuid()", "gen_random_uuid()", "(now() + interval '7 days')"),
 		},
 	},
 }
@@ -265,6 +298,18 @@ func pgbenchScript(dir string, r route, pipelined bool) (string, error) {
 
 var tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 
+// pgbenchDefines are the variables every script may use besides its own
+// \set ones and pgbench's client_id, as -D name=value.
+func pgbenchDefines(p loadParams, conns int) []string {
+	return []string{
+		"ntok=" + strconv.Itoa(p.ntok), "nusers=" + strconv.Itoa(p.nusers),
+		"per=" + strconv.Itoa(p.per), "ndoc=" + strconv.Itoa(p.ndoc), "half=" + strconv.Itoa(p.half),
+		"base=" + strconv.FormatInt(p.base, 10), "nclients=" + strconv.Itoa(conns), "n=0",
+		"rid=" + requestIDVal, "st=5000", "lim=50", "off=0",
+		"pname=Bench Patient", "gender=female",
+	}
+}
+
 // runPgbench runs script as the server's login role with -M prepared and
 // computes latency percentiles from pgbench's per-transaction log.
 func runPgbench(ctx context.Context, e *env, ds *dataset, script string, p loadParams, threads, conns int, dur time.Duration) (measurement, error) {
@@ -276,13 +321,11 @@ func runPgbench(ctx context.Context, e *env, ds *dataset, script string, p loadP
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(conns), "-j", strconv.Itoa(min(threads, conns)),
 		"-T", strconv.Itoa(int(dur.Seconds())), "-f", script,
 		"-h", e.cluster.SocketDir(), "-p", strconv.Itoa(e.cluster.Port()), "-U", appRole,
-		"--log", "--log-prefix", filepath.Join(logDir, "tx"),
-		"-D", "ntok=" + strconv.Itoa(p.ntok), "-D", "nusers=" + strconv.Itoa(p.nusers),
-		"-D", "per=" + strconv.Itoa(p.per), "-D", "ndoc=" + strconv.Itoa(p.ndoc), "-D", "half=" + strconv.Itoa(p.half),
-		"-D", "base=" + strconv.FormatInt(p.base, 10), "-D", "nclients=" + strconv.Itoa(conns), "-D", "n=0",
-		"-D", "rid=" + requestIDVal, "-D", "st=5000", "-D", "lim=50", "-D", "off=0",
-		"-D", "pname=Bench Patient", "-D", "gender=female",
-		ds.db}
+		"--log", "--log-prefix", filepath.Join(logDir, "tx")}
+	for _, d := range pgbenchDefines(p, conns) {
+		args = append(args, "-D", d)
+	}
+	args = append(args, ds.db)
 	cmd := exec.CommandContext(ctx, "pgbench", args...)
 	cmd.Dir = logDir
 	meter := startCPU(e, nil)

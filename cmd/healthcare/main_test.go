@@ -11,46 +11,18 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"healthcare/internal/apitest"
 	"healthcare/internal/database"
 	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// env is a getenv over a fixed map: tests never read the real environment.
-func env(kv ...string) func(string) string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return func(k string) string { return m[k] }
-}
-
-// syncBuffer is a bytes.Buffer safe to write from the server goroutine
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestEveryCommandHasHelp(t *testing.T) {
 	for name := range commands {
@@ -60,7 +32,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			err := dispatch(context.Background(), args, env(), strings.NewReader(""), &out, &errOut)
+			err := dispatch(context.Background(), args, apitest.Env{}.Getenv, strings.NewReader(""), &out, &errOut)
 			if !errors.Is(err, flag.ErrHelp) {
 				t.Fatalf("--help returned %v, want flag.ErrHelp", err)
 			}
@@ -73,7 +45,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		})
 	}
 	var out bytes.Buffer
-	if err := dispatch(context.Background(), []string{"--help"}, env(), nil, &out, io.Discard); err != nil {
+	if err := dispatch(context.Background(), []string{"--help"}, apitest.Env{}.Getenv, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for name := range commands {
@@ -104,7 +76,7 @@ func TestCommandLineErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := dispatch(context.Background(), tc.args, env(), strings.NewReader(""), io.Discard, io.Discard)
+			err := dispatch(context.Background(), tc.args, apitest.Env{}.Getenv, strings.NewReader(""), io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
@@ -117,7 +89,7 @@ func TestCommandLineErrors(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
-	if err := dispatch(context.Background(), []string{"version"}, env(), nil, &out, io.Discard); err != nil {
+	if err := dispatch(context.Background(), []string{"version"}, apitest.Env{}.Getenv, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), "healthcare ") {
@@ -128,8 +100,8 @@ func TestVersion(t *testing.T) {
 const testSecret = "0123456789abcdef0123456789abcdef-test-only"
 
 // startServe runs `serve` on 127.0.0.1:0 against db as the runtime login
-// and returns its base URL once /healthz answers.
-func startServe(t *testing.T, db *pgtest.DB) string {
+// and returns a client for it once /healthz answers.
+func startServe(t *testing.T, db *pgtest.DB) *apitest.Client {
 	t.Helper()
 	// migrate up grants this; the template was migrated by pgtest.
 	if _, err := db.Pool.Exec(context.Background(), "grant select on "+database.VersionTable+" to "+dbadmin.APIGroup); err != nil {
@@ -137,11 +109,11 @@ func startServe(t *testing.T, db *pgtest.DB) string {
 	}
 	appURL := db.EnsureLogin(t, pgtest.AppRole, pgtest.APIGroup)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &apitest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", appURL},
-			env("SECRET_KEY", testSecret, "ARGON2_MEMORY_KIB", "7168"), nil, io.Discard, logs)
+			apitest.Env{"SECRET_KEY": testSecret, "ARGON2_MEMORY_KIB": "7168"}.Getenv, nil, io.Discard, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -167,70 +139,29 @@ func startServe(t *testing.T, db *pgtest.DB) string {
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
-					return m[1]
+					return apitest.New(t, m[1])
 				}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("serve did not become healthy:\n%s", logs.String())
-	return ""
-}
-
-// api makes one JSON request and decodes the answer into out (if non-nil).
-func api(t *testing.T, method, url, token string, body any, wantStatus int, out any) {
-	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != wantStatus {
-		t.Fatalf("%s %s: status %d, want %d: %s", method, url, resp.StatusCode, wantStatus, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, url, err, data)
-		}
-	}
-}
-
-func login(t *testing.T, base, user, password string) string {
-	t.Helper()
-	var tok struct{ Access string }
-	api(t, "POST", base+"/api/auth/login/", "", map[string]string{"username": user, "password": password}, 200, &tok)
-	return tok.Access
+	return nil
 }
 
 func TestServeEndToEndWithCreateSuperuser(t *testing.T) {
 	db := pgtest.New(t)
-	base := startServe(t, db)
+	c := startServe(t, db)
 
 	// The public directory answers without a token.
 	var page struct{ Count int }
-	api(t, "GET", base+"/api/doctors/", "", nil, 200, &page)
+	c.Must("GET", "/api/doctors/", "", nil, 200).Decode(t, &page)
 
 	// createsuperuser by flags, password on stdin, over the privileged URL.
 	var out bytes.Buffer
 	err := runCreateSuperuser(context.Background(),
 		[]string{"--database-url", db.SuperURL, "--username", "root_admin", "--email", "root@example.com", "--password-stdin"},
-		env(), strings.NewReader("correct horse battery\n"), &out, io.Discard)
+		apitest.Env{}.Getenv, strings.NewReader("correct horse battery\n"), &out, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +172,7 @@ func TestServeEndToEndWithCreateSuperuser(t *testing.T) {
 		Username string
 		IsAdmin  bool `json:"is_admin"`
 	}
-	api(t, "GET", base+"/api/auth/me/", login(t, base, "root_admin", "correct horse battery"), nil, 200, &me)
+	c.Must("GET", "/api/auth/me/", c.Login("root_admin", "correct horse battery").Access, nil, 200).Decode(t, &me)
 	if me.Username != "root_admin" || !me.IsAdmin {
 		t.Fatalf("me = %+v, want root_admin with is_admin", me)
 	}
@@ -249,14 +180,14 @@ func TestServeEndToEndWithCreateSuperuser(t *testing.T) {
 	// The same username again is a clear error, not a second admin.
 	err = runCreateSuperuser(context.Background(),
 		[]string{"--database-url", db.SuperURL, "--username", "ROOT_admin", "--password-stdin"},
-		env(), strings.NewReader("another password\n"), io.Discard, io.Discard)
+		apitest.Env{}.Getenv, strings.NewReader("another password\n"), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate admin: %v", err)
 	}
 
 	// Environment variables work for scripts, and a short password is refused.
 	err = runCreateSuperuser(context.Background(), []string{"--database-url", db.SuperURL, "--no-input"},
-		env("SUPERUSER_USERNAME", "envadmin", "SUPERUSER_PASSWORD", "short"), nil, io.Discard, io.Discard)
+		apitest.Env{"SUPERUSER_USERNAME": "envadmin", "SUPERUSER_PASSWORD": "short"}.Getenv, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "at least 8") {
 		t.Fatalf("short password: %v", err)
 	}
@@ -264,25 +195,24 @@ func TestServeEndToEndWithCreateSuperuser(t *testing.T) {
 
 func TestDBAccessGrantSeesOnlyOwnPatients(t *testing.T) {
 	db := pgtest.New(t)
-	base := startServe(t, db)
-	for _, u := range []string{"carol", "dave"} {
-		api(t, "POST", base+"/api/auth/register/", "", map[string]string{"username": u, "password": u + "-password", "email": u + "@example.com"}, 201, nil)
-		tok := login(t, base, u, u+"-password")
+	c := startServe(t, db)
+	carol, dave := c.Signup("carol"), c.Signup("dave")
+	for _, u := range []apitest.User{carol, dave} {
 		for i := 0; i < 2; i++ {
-			api(t, "POST", base+"/api/patients/", tok, map[string]any{"name": fmt.Sprintf("%s patient %d", u, i), "age": 30 + i}, 201, nil)
+			c.Must("POST", "/api/patients/", u.Access, map[string]any{"name": fmt.Sprintf("%s patient %d", u.Name, i), "age": 30 + i}, 201)
 		}
 	}
 	role := "cmdtest_" + strings.ToLower(strings.ReplaceAll(db.Name, "pgtest_", ""))
 	var out bytes.Buffer
 	err := runDBAccess(context.Background(),
-		[]string{"grant", "--database-url", db.SuperURL, "--user", "carol", "--role", role, "--password-stdin"},
-		env(), strings.NewReader(db.LoginPassword(role)+"\n"), &out, io.Discard)
+		[]string{"grant", "--database-url", db.SuperURL, "--user", carol.Name, "--role", role, "--password-stdin"},
+		apitest.Env{}.Getenv, strings.NewReader(db.LoginPassword(role)+"\n"), &out, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = runDBAccess(context.Background(), []string{"revoke", "--database-url", db.SuperURL, "--user", "carol", "--drop-role"},
-			env(), nil, io.Discard, io.Discard)
+		_ = runDBAccess(context.Background(), []string{"revoke", "--database-url", db.SuperURL, "--user", carol.Name, "--drop-role"},
+			apitest.Env{}.Getenv, nil, io.Discard, io.Discard)
 	})
 	if !strings.Contains(out.String(), "created login "+role) {
 		t.Fatalf("output %q", out.String())
@@ -309,7 +239,7 @@ func TestDBAccessGrantSeesOnlyOwnPatients(t *testing.T) {
 		t.Fatalf("linked login sees %d patients, want carol's 2: %s", page.Count, body)
 	}
 	for _, p := range page.Results {
-		if !strings.HasPrefix(p.Name, "carol ") {
+		if !strings.HasPrefix(p.Name, carol.Name+" ") {
 			t.Fatalf("linked login sees %q", p.Name)
 		}
 	}
@@ -324,8 +254,8 @@ func TestDBAccessGrantSeesOnlyOwnPatients(t *testing.T) {
 
 	// A login that is already in healthcare_api can never be linked.
 	db.EnsureLogin(t, pgtest.AppRole, pgtest.APIGroup)
-	err = runDBAccess(ctx, []string{"grant", "--database-url", db.SuperURL, "--user", "dave", "--role", pgtest.AppRole},
-		env(), nil, io.Discard, io.Discard)
+	err = runDBAccess(ctx, []string{"grant", "--database-url", db.SuperURL, "--user", dave.Name, "--role", pgtest.AppRole},
+		apitest.Env{}.Getenv, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "cannot be a personal login") {
 		t.Fatalf("linking a healthcare_api member: %v", err)
 	}
@@ -336,7 +266,7 @@ func TestServeRefusesSuperuser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", db.SuperURL},
-		env("SECRET_KEY", testSecret), nil, io.Discard, io.Discard)
+		apitest.Env{"SECRET_KEY": testSecret}.Getenv, nil, io.Discard, io.Discard)
 	if !errors.Is(err, dbadmin.ErrUnsafeRole) {
 		t.Fatalf("serve as superuser returned %v, want ErrUnsafeRole", err)
 	}
@@ -354,7 +284,7 @@ func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", appURL},
-		env("SECRET_KEY", testSecret), nil, io.Discard, io.Discard)
+		apitest.Env{"SECRET_KEY": testSecret}.Getenv, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "migrate up") {
 		t.Fatalf("serve on an old schema returned %v", err)
 	}

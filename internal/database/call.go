@@ -30,10 +30,12 @@ type Identity struct {
 	RequestID string
 }
 
-// identitySQL sets the caller's identity and a statement timeout for the
+// IdentitySQL sets the caller's identity and a statement timeout for the
 // current transaction only (is_local = true), so nothing survives on the
-// pooled connection once the batch's implicit transaction ends.
-const identitySQL = `select set_config('app.user_id', $1::text, true), ` +
+// pooled connection once the batch's implicit transaction ends. Call sends
+// it before every api function with $1 the user id, $2 the request id and
+// $3 the statement timeout; cmd/bench sends the same text from pgbench.
+const IdentitySQL = `select set_config('app.user_id', $1::text, true), ` +
 	`set_config('app.request_id', $2::text, true), ` +
 	`set_config('statement_timeout', $3::text, true)`
 
@@ -73,7 +75,7 @@ func (db *DB) call(ctx context.Context, id Identity, fn Func, args []any) ([]byt
 	defer conn.Release()
 
 	b := &pgx.Batch{}
-	b.Queue(identitySQL, userSetting(id.UserID), id.RequestID, db.statementTimeout)
+	b.Queue(IdentitySQL, userSetting(id.UserID), id.RequestID, db.statementTimeout)
 	b.Queue(fn.sql, args...)
 	br := conn.SendBatch(ctx, b)
 

@@ -17,6 +17,11 @@ type Func struct {
 // Name is the function's name inside schema api.
 func (f Func) Name() string { return f.name }
 
+// SQL is the statement Call sends for f, select api.<name>($1::<type>,
+// ...)::text, with one numbered parameter per argument. cmd/bench builds
+// its pgbench scripts from it, so they time the server's own SQL.
+func (f Func) SQL() string { return f.sql }
+
 // apiFunc builds the statement text once. Parameters carry explicit casts so
 // the same text resolves the same overload under every ExecMode, including
 // the unnamed and simple protocols where pgx guesses types from Go values.

@@ -78,7 +78,7 @@ func TestSlowClientCannotHoldAConnection(t *testing.T) {
 	}
 
 	// Everyone else is still served.
-	s.must("GET", "/healthz", "", nil, 200)
+	s.Must("GET", "/healthz", "", nil, 200)
 }
 
 // Request headers beyond HTTP_MAX_HEADER_BYTES are refused with 431.
@@ -89,7 +89,7 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 	s := start(t, env)
 	req, _ := http.NewRequest("GET", s.url+"/api/doctors/", nil)
 	req.Header.Set("X-Big", strings.Repeat("b", 32<<10))
-	resp, err := client.Do(req)
+	resp, err := s.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 	}
 	// A header within the limit is fine.
 	req.Header.Set("X-Big", strings.Repeat("b", 1024))
-	resp, err = client.Do(req)
+	resp, err = s.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package faulttest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,15 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"healthcare/internal/apitest"
 	"healthcare/internal/pgtest"
 )
 
@@ -42,35 +39,16 @@ func TestMain(m *testing.M) {
 	pgtest.Main(m) // exits
 }
 
-// server is one `healthcare serve` process.
+// server is one `healthcare serve` process, with a client for it.
 type server struct {
+	*apitest.Client
 	t    *testing.T
 	cmd  *exec.Cmd
 	url  string
-	logs *lineLog
-	done chan struct{} // closed when the process has exited
-	err  error         // Wait's result, valid after done
+	logs *apitest.SyncBuffer // the process's stderr (zerolog JSON lines)
+	done chan struct{}       // closed when the process has exited
+	err  error               // Wait's result, valid after done
 }
-
-// lineLog keeps the process's stderr lines (zerolog JSON).
-type lineLog struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *lineLog) add(s string) {
-	l.mu.Lock()
-	l.lines = append(l.lines, s)
-	l.mu.Unlock()
-}
-
-func (l *lineLog) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.lines...)
-}
-
-func (l *lineLog) String() string { return strings.Join(l.all(), "\n") }
 
 func secretKey() string {
 	b := make([]byte, 32)
@@ -81,8 +59,8 @@ func secretKey() string {
 // baseEnv is what every test server gets: cheap argon2 (allowed by
 // DEBUG), a random key, a free port, its own empty working directory (no
 // .env is read).
-func baseEnv(databaseURL string) map[string]string {
-	return map[string]string{
+func baseEnv(databaseURL string) apitest.Env {
+	return apitest.Env{
 		"DATABASE_URL":       databaseURL,
 		"HTTP_ADDR":          "127.0.0.1:0",
 		"SECRET_KEY":         secretKey(),
@@ -96,14 +74,11 @@ func baseEnv(databaseURL string) map[string]string {
 
 // run starts `healthcare serve` with env and returns once the process
 // exits or has logged its listening address.
-func run(t *testing.T, env map[string]string) (*server, error) {
+func run(t *testing.T, env apitest.Env) (*server, error) {
 	t.Helper()
 	cmd := exec.Command(binary, "serve")
 	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env.Environ()...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +87,7 @@ func run(t *testing.T, env map[string]string) (*server, error) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, logs: &lineLog{}, done: make(chan struct{})}
+	s := &server{t: t, cmd: cmd, logs: &apitest.SyncBuffer{}, done: make(chan struct{})}
 	listening := make(chan string, 1)
 	scanned := make(chan struct{})
 	go func() {
@@ -121,7 +96,7 @@ func run(t *testing.T, env map[string]string) (*server, error) {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			s.logs.add(line)
+			_, _ = s.logs.Write([]byte(line + "\n"))
 			var m struct{ Message, Addr string }
 			if json.Unmarshal([]byte(line), &m) == nil && m.Message == "listening" {
 				select {
@@ -147,6 +122,7 @@ func run(t *testing.T, env map[string]string) (*server, error) {
 	select {
 	case addr := <-listening:
 		s.url = addr
+		s.Client = apitest.New(t, addr)
 		return s, nil
 	case <-s.done:
 		return s, fmt.Errorf("serve exited: %v\n%s", s.err, s.logs)
@@ -156,7 +132,7 @@ func run(t *testing.T, env map[string]string) (*server, error) {
 }
 
 // start is run for servers that must start.
-func start(t *testing.T, env map[string]string) *server {
+func start(t *testing.T, env apitest.Env) *server {
 	t.Helper()
 	s, err := run(t, env)
 	if err != nil {
@@ -180,80 +156,6 @@ func (s *server) wait(d time.Duration) (int, bool) {
 		return -1, true
 	}
 	return 0, true
-}
-
-// reply is a response read to the end.
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-var client = &http.Client{Timeout: 30 * time.Second}
-
-func (s *server) call(method, path, token string, body any) (reply, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, s.url+path, rd)
-	if err != nil {
-		return reply{}, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return reply{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: b}, nil
-}
-
-// must is call that fails the test on a transport error or another status.
-func (s *server) must(method, path, token string, body any, want int) reply {
-	s.t.Helper()
-	r, err := s.call(method, path, token, body)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if r.status != want {
-		s.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.status, want, r.body)
-	}
-	return r
-}
-
-// signup registers and logs in a user and returns an access token.
-func (s *server) signup(name string) string {
-	s.t.Helper()
-	s.must("POST", "/api/auth/register/", "", map[string]string{"username": name, "password": "correct horse"}, 201)
-	r := s.must("POST", "/api/auth/login/", "", map[string]string{"username": name, "password": "correct horse"}, 200)
-	var tok struct{ Access string }
-	if err := json.Unmarshal(r.body, &tok); err != nil || tok.Access == "" {
-		s.t.Fatalf("login answer %s", r.body)
-	}
-	return tok.Access
-}
-
-// isProblem reports whether r is an RFC 9457 problem with the status.
-func isProblem(r reply) bool {
-	if r.header.Get("Content-Type") != "application/problem+json" {
-		return false
-	}
-	var p struct {
-		Status int
-		Code   string
-	}
-	return json.Unmarshal(r.body, &p) == nil && p.Status == r.status && p.Code != ""
 }
 
 func ctx(t *testing.T) context.Context {

@@ -49,7 +49,7 @@ func TestDatabaseOutageUnderWriteLoad(t *testing.T) {
 	env["DB_ACQUIRE_TIMEOUT"] = acquireTimeout.String()
 	env["DB_STATEMENT_TIMEOUT"] = "2s"
 	s := start(t, env)
-	token := s.signup("outage_writer")
+	token := s.Signup("outage_writer").Access
 
 	var (
 		mu     sync.Mutex
@@ -64,15 +64,15 @@ func TestDatabaseOutageUnderWriteLoad(t *testing.T) {
 			defer wg.Done()
 			for n := 0; !stop.Load(); n++ {
 				wr := write{name: fmt.Sprintf("outage-%d-%d", w, n), start: time.Now()}
-				r, err := s.call("POST", "/api/patients/", token, map[string]any{"name": wr.name, "age": 40, "gender": "other"})
+				r, err := s.Send("POST", "/api/patients/", token, map[string]any{"name": wr.name, "age": 40, "gender": "other"})
 				wr.latency, wr.err = time.Since(wr.start), err
 				if err == nil {
-					wr.status, wr.problem, wr.retry = r.status, isProblem(r), r.header.Get("Retry-After")
+					wr.status, wr.problem, wr.retry = r.Status, r.Problem() == nil, r.Header.Get("Retry-After")
 				}
 				mu.Lock()
 				writes = append(writes, wr)
 				mu.Unlock()
-				if err != nil || r.status != 201 {
+				if err != nil || r.Status != 201 {
 					time.Sleep(50 * time.Millisecond) // as a client honouring Retry-After would, roughly
 				}
 			}
@@ -91,9 +91,9 @@ func TestDatabaseOutageUnderWriteLoad(t *testing.T) {
 		}
 	})
 	time.Sleep(outage / 2)
-	ready, err := s.call("GET", "/readyz", "", nil)
-	if err != nil || ready.status != 503 || !isProblem(ready) {
-		t.Errorf("/readyz during the outage: %d %s (%v); want a 503 problem", ready.status, ready.body, err)
+	ready, err := s.Send("GET", "/readyz", "", nil)
+	if err != nil || ready.Status != 503 || ready.Problem() != nil {
+		t.Errorf("/readyz during the outage: %d %s (%v); want a 503 problem", ready.Status, ready.Body, err)
 	}
 	time.Sleep(outage / 2)
 	if err := cluster.Start(context.Background()); err != nil {
@@ -103,8 +103,8 @@ func TestDatabaseOutageUnderWriteLoad(t *testing.T) {
 	time.Sleep(4 * time.Second)
 	stop.Store(true)
 	wg.Wait()
-	if r, err := s.call("GET", "/readyz", "", nil); err != nil || r.status != 200 {
-		t.Errorf("/readyz after the outage: %d %s (%v)", r.status, r.body, err)
+	if r, err := s.Send("GET", "/readyz", "", nil); err != nil || r.Status != 200 {
+		t.Errorf("/readyz after the outage: %d %s (%v)", r.Status, r.Body, err)
 	}
 
 	// Judge every answer.

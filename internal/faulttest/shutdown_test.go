@@ -112,7 +112,7 @@ func shutdownUnderLoad(t *testing.T, sig syscall.Signal) {
 
 	// What the server says it answered.
 	logged := map[string]int{}
-	for _, line := range s.logs.all() {
+	for _, line := range s.logs.Lines() {
 		var e struct {
 			Message   string `json:"message"`
 			RequestID string `json:"request_id"`

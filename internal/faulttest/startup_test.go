@@ -48,26 +48,26 @@ func TestServeRefusesRolesThatBypassRLS(t *testing.T) {
 func TestReadyzAndMetrics(t *testing.T) {
 	tdb := pgtest.New(t)
 	s := start(t, baseEnv(tdb.AppURL()))
-	s.must("GET", "/healthz", "", nil, 200)
-	s.must("GET", "/readyz", "", nil, 200)
+	s.Must("GET", "/healthz", "", nil, 200)
+	s.Must("GET", "/readyz", "", nil, 200)
 
 	if _, err := tdb.Pool.Exec(ctx(t), "update public.healthcare_schema_version set version = version - 1"); err != nil {
 		t.Fatal(err)
 	}
-	r := s.must("GET", "/readyz", "", nil, 503)
-	if !isProblem(r) || r.header.Get("Retry-After") == "" {
-		t.Fatalf("not ready answer: %v %s", r.header, r.body)
+	r := s.Must("GET", "/readyz", "", nil, 503)
+	if r.Problem() != nil || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("not ready answer: %v %s", r.Header, r.Body)
 	}
-	s.must("GET", "/healthz", "", nil, 200) // alive, just not ready
+	s.Must("GET", "/healthz", "", nil, 200) // alive, just not ready
 	if _, err := tdb.Pool.Exec(ctx(t), "update public.healthcare_schema_version set version = version + 1"); err != nil {
 		t.Fatal(err)
 	}
-	s.must("GET", "/readyz", "", nil, 200)
+	s.Must("GET", "/readyz", "", nil, 200)
 
-	s.signup("metrics_user")
-	s.must("POST", "/api/auth/login/", "", map[string]string{"username": "metrics_user", "password": "wrong"}, 401)
-	s.must("GET", "/api/doctors/", "", nil, 200)
-	out := string(s.must("GET", "/metrics", "", nil, 200).body)
+	u := s.Signup("metrics_user")
+	s.Must("POST", "/api/auth/login/", "", map[string]string{"username": u.Name, "password": "wrong"}, 401)
+	s.Must("GET", "/api/doctors/", "", nil, 200)
+	out := string(s.Must("GET", "/metrics", "", nil, 200).Body)
 	for _, want := range []string{
 		`healthcare_http_requests_total{method="GET",route="/api/doctors/",status="200"} 1`,
 		`healthcare_http_requests_total{method="GET",route="/readyz",status="503"} 1`,

@@ -6,14 +6,16 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"healthcare/internal/apitest"
 )
 
 func TestFiftySimultaneousIdenticalMappingsStoreOne(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	u := h.signup("mia")
-	patient := h.createPatient(u, "Mia", 20)
-	doctor := h.createDoctor(u, "Dr. Who", "Time")
+	u := h.Signup("mia")
+	patient := h.CreatePatient(u, "Mia", 20)
+	doctor := h.CreateDoctor(u, "Dr. Who", "Time")
 
 	const n = 50
 	statuses := make([]int, n)
@@ -24,7 +26,7 @@ func TestFiftySimultaneousIdenticalMappingsStoreOne(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			statuses[i] = h.do("POST", "/api/mappings/", u.access, map[string]any{"patient": patient, "doctor": doctor}).status
+			statuses[i] = h.Do("POST", "/api/mappings/", u.Access, map[string]any{"patient": patient, "doctor": doctor}).Status
 		}()
 	}
 	close(start)
@@ -53,9 +55,9 @@ func TestTwentyUsersCreatingAtOnceEachSeeOnlyTheirOwnTen(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	const users, each = 20, 10
-	us := make([]user, users)
+	us := make([]apitest.User, users)
 	for i := range us {
-		us[i] = h.signup("crowd")
+		us[i] = h.Signup("crowd")
 	}
 	created := make([][]int64, users)
 	errs := make(chan error, users*each)
@@ -65,12 +67,12 @@ func TestTwentyUsersCreatingAtOnceEachSeeOnlyTheirOwnTen(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range each {
-				r := h.do("POST", "/api/patients/", us[i].access, map[string]any{"name": fmt.Sprintf("p%d-%d", i, j), "age": j})
-				if r.status != 201 {
-					errs <- fmt.Errorf("user %d patient %d: status %d %s", i, j, r.status, r.body)
+				r := h.Do("POST", "/api/patients/", us[i].Access, map[string]any{"name": fmt.Sprintf("p%d-%d", i, j), "age": j})
+				if r.Status != 201 {
+					errs <- fmt.Errorf("user %d patient %d: status %d %s", i, j, r.Status, r.Body)
 					continue
 				}
-				created[i] = append(created[i], r.id(t, "id"))
+				created[i] = append(created[i], r.ID(t, "id"))
 			}
 		}()
 	}
@@ -80,7 +82,7 @@ func TestTwentyUsersCreatingAtOnceEachSeeOnlyTheirOwnTen(t *testing.T) {
 		t.Error(err)
 	}
 	for i, u := range us {
-		ids := listIDs(t, h.expect(h.do("GET", "/api/patients/", u.access, nil), 200, "list"))
+		ids := h.Expect(h.Do("GET", "/api/patients/", u.Access, nil), 200, "list").IDs(t)
 		slices.Sort(ids)
 		slices.Sort(created[i])
 		if !slices.Equal(ids, created[i]) || len(ids) != each {

@@ -6,19 +6,19 @@ import (
 	"healthcare/internal/database"
 )
 
-// maxSpecializationLen bounds doctors' specialization (and its filter).
-const maxSpecializationLen = 200
-
 // doctorInput is the body of POST, PUT and PATCH /api/doctors/.
 type doctorInput struct {
 	Name           field[string] `json:"name"`
 	Specialization field[string] `json:"specialization"`
 }
 
+// doctorArgs shape-checks in and returns name, specialization for the api
+// function: nil for a field to keep. Blank and too long are the api
+// function's to refuse (app.check_name).
 func doctorArgs(in doctorInput, all bool) ([]any, error) {
 	var v validator
-	name := v.text("name", in.Name, all, maxNameLen)
-	spec := v.text("specialization", in.Specialization, all, maxSpecializationLen)
+	name := v.text("name", in.Name, all)
+	spec := v.text("specialization", in.Specialization, all)
 	if !all && len(v.errs) == 0 && name == nil && spec == nil {
 		v.add("non_field_errors", "Provide at least one of name, specialization.")
 	}
@@ -37,8 +37,8 @@ func listDoctors(db *database.DB) http.Handler {
 			return
 		}
 		var v validator
-		spec := queryText(r, &v, "specialization", maxSpecializationLen)
-		search := queryText(r, &v, "search", maxNameLen)
+		spec := queryText(r, &v, "specialization")
+		search := queryText(r, &v, "search")
 		if err := v.err(); err != nil {
 			writeError(w, r, err)
 			return

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -101,7 +102,10 @@ func FuzzDecodeDoctorAndMappingBodies(f *testing.F) {
 	})
 }
 
-// FuzzPageQuery: ?limit= and ?offset= give a 400 or a page within bounds.
+// FuzzPageQuery: ?limit= and ?offset= give a 400 or the api functions'
+// int arguments: nil when absent (the database's default), else the
+// client's number, only clamped to int32 for the limit. The bounds are the
+// database's (TestOpenAPIBoundsAreTheDatabases).
 func FuzzPageQuery(f *testing.F) {
 	for _, s := range []string{"limit=10&offset=20", "limit=0", "limit=-1", "limit=99999999999999999999",
 		"offset=2147483648", "limit=1e3", "limit=%00", "limit=10&limit=20", ""} {
@@ -115,8 +119,23 @@ func FuzzPageQuery(f *testing.F) {
 			expect4xx(t, query, err)
 			return
 		}
-		if limit < 1 || limit > maxLimit || offset < 0 {
-			t.Fatalf("query %q gave limit %d offset %d", query, limit, offset)
+		for name, got := range map[string]any{"limit": limit, "offset": offset} {
+			s := req.URL.Query().Get(name)
+			n, perr := strconv.ParseInt(s, 10, 64)
+			switch {
+			case s == "":
+				if got != nil {
+					t.Fatalf("query %q: absent %s gave %v, want nil", query, name, got)
+				}
+			case perr == nil && n == int64(int32(n)):
+				if got != int32(n) {
+					t.Fatalf("query %q: %s %d passed on as %v", query, name, n, got)
+				}
+			default:
+				if _, ok := got.(int32); !ok || name == "offset" {
+					t.Fatalf("query %q: out-of-range %s gave %v", query, name, got)
+				}
+			}
 		}
 	})
 }

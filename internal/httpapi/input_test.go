@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"healthcare/internal/apitest"
 )
 
 // TestBadInputIsRefusedAndChangesNothing sends malformed and hostile
@@ -13,10 +15,10 @@ import (
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	u := h.signup("ivan")
-	pid := h.createPatient(u, "Ivan", 33)
+	u := h.Signup("ivan")
+	pid := h.CreatePatient(u, "Ivan", 33)
 	patient := fmt.Sprintf("/api/patients/%d/", pid)
-	snapshot := func() []byte { return h.do("GET", "/api/patients/", u.access, nil).body }
+	snapshot := func() []byte { return h.Do("GET", "/api/patients/", u.Access, nil).Body }
 	before := snapshot()
 
 	long := strings.Repeat("a", 100*1024)
@@ -35,6 +37,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"a negative age is out of range", "POST", "/api/patients/", `{"name":"x","age":-1}`, "", 400, "age"},
 		{"an absurd age is out of range", "POST", "/api/patients/", `{"name":"x","age":100000}`, "", 400, "age"},
 		{"an age beyond int64 is a type error", "POST", "/api/patients/", `{"name":"x","age":1e30}`, "", 400, "age"},
+		{"an age beyond the database's int is a type error", "POST", "/api/patients/", `{"name":"x","age":3000000000}`, "", 400, "age"},
 		{"a numeric name is a type error", "POST", "/api/patients/", `{"name":5,"age":3}`, "", 400, "name"},
 		{"an empty name is refused", "POST", "/api/patients/", `{"name":"","age":3}`, "", 400, "name"},
 		{"a blank name is refused", "POST", "/api/patients/", `{"name":"   ","age":3}`, "", 400, "name"},
@@ -64,12 +67,19 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"a mapping to a missing doctor is not found", "POST", "/api/mappings/", fmt.Sprintf(`{"patient":%d,"doctor":987654}`, pid), "", 404, "doctor"},
 		{"a negative limit is refused", "GET", "/api/patients/?limit=-1", "", "", 400, "limit"},
 		{"a non-numeric offset is refused", "GET", "/api/patients/?offset=x", "", "", 400, "offset"},
+		{"a negative offset is refused by the database", "GET", "/api/patients/?offset=-1", "", "", 400, "offset"},
+		{"a limit below int32 is refused by the database", "GET", "/api/patients/?limit=-99999999999", "", "", 400, "limit"},
+		{"a specialization of 101 characters is refused by the database", "POST", "/api/doctors/", `{"name":"Dr. X","specialization":"` + strings.Repeat("s", 101) + `"}`, "", 400, "specialization"},
+		{"a blank specialization is refused by the database", "POST", "/api/doctors/", `{"name":"Dr. X","specialization":"  "}`, "", 400, "specialization"},
 		{"a short password is refused", "POST", "/api/auth/register/", `{"username":"newbie","password":"short","email":"n@example.com"}`, "", 400, "password"},
 		{"a bad username is refused", "POST", "/api/auth/register/", `{"username":"no spaces","password":"long enough","email":"n@example.com"}`, "", 400, "username"},
 		{"a non-ASCII username is refused, as the database would", "POST", "/api/auth/register/", `{"username":"José","password":"long enough","email":"n@example.com"}`, "", 400, "username"},
-		{"a username taken in another case conflicts", "POST", "/api/auth/register/", fmt.Sprintf(`{"username":%q,"password":"long enough","email":"n@example.com"}`, strings.ToUpper(u.name)), "", 409, "username"},
+		{"a username taken in another case conflicts", "POST", "/api/auth/register/", fmt.Sprintf(`{"username":%q,"password":"long enough","email":"n@example.com"}`, strings.ToUpper(u.Name)), "", 409, "username"},
 		{"a bad email is refused", "POST", "/api/auth/register/", `{"username":"newbie","password":"long enough","email":"not-an-email"}`, "", 400, "email"},
-		{"a taken username conflicts", "POST", "/api/auth/register/", fmt.Sprintf(`{"username":%q,"password":"long enough","email":"n@example.com"}`, u.name), "", 409, "username"},
+		{"an email with two @ is refused", "POST", "/api/auth/register/", `{"username":"newbie","password":"long enough","email":"a@b@example.com"}`, "", 400, "email"},
+		{"an email with a space is refused", "POST", "/api/auth/register/", `{"username":"newbie","password":"long enough","email":"a b@example.com"}`, "", 400, "email"},
+		{"an email of 255 characters is refused", "POST", "/api/auth/register/", `{"username":"newbie","password":"long enough","email":"` + strings.Repeat("e", 243) + `@example.com"}`, "", 400, "email"},
+		{"a taken username conflicts", "POST", "/api/auth/register/", fmt.Sprintf(`{"username":%q,"password":"long enough","email":"n@example.com"}`, u.Name), "", 409, "username"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,9 +95,9 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			default:
 				headers = append(headers, "Content-Type", tt.contentType)
 			}
-			r := h.expect(h.do(tt.method, tt.path, u.access, body, headers...), tt.want, tt.name)
+			r := h.Expect(h.Do(tt.method, tt.path, u.Access, body, headers...), tt.want, tt.name)
 			if tt.field != "" {
-				p := checkProblem(t, r, tt.want)
+				p := apitest.CheckProblem(t, r)
 				errs, _ := p["errors"].([]any)
 				found := false
 				for _, e := range errs {
@@ -96,7 +106,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 					}
 				}
 				if !found {
-					t.Fatalf("problem %s does not name field %q", r.body, tt.field)
+					t.Fatalf("problem %s does not name field %q", r.Body, tt.field)
 				}
 			}
 		})
@@ -109,27 +119,27 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 func TestHostileTextIsStoredVerbatim(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	u := h.signup("vera")
+	u := h.Signup("vera")
 	names := []string{
 		`Robert'); DROP TABLE app.patients;--`,
 		`%_\ " ' $1 ::text`,
 		"Zoë 🩺🏥 名前",
 	}
 	for _, name := range names {
-		r := h.expect(h.do("POST", "/api/patients/", u.access, map[string]any{"name": name, "age": 7}), 201, "create")
-		id := r.id(t, "id")
-		got := h.expect(h.do("GET", fmt.Sprintf("/api/patients/%d/", id), u.access, nil), 200, "get").json(t)["name"]
+		r := h.Expect(h.Do("POST", "/api/patients/", u.Access, map[string]any{"name": name, "age": 7}), 201, "create")
+		id := r.ID(t, "id")
+		got := h.Expect(h.Do("GET", fmt.Sprintf("/api/patients/%d/", id), u.Access, nil), 200, "get").JSON(t)["name"]
 		if got != name {
 			t.Errorf("stored %q, read back %q", name, got)
 		}
-		doc := h.expect(h.do("POST", "/api/doctors/", u.access, map[string]any{"name": name, "specialization": name}), 201, "doctor")
-		if doc.json(t)["specialization"] != name {
-			t.Errorf("doctor specialization %s, want %q", doc.body, name)
+		doc := h.Expect(h.Do("POST", "/api/doctors/", u.Access, map[string]any{"name": name, "specialization": name}), 201, "doctor")
+		if doc.JSON(t)["specialization"] != name {
+			t.Errorf("doctor specialization %s, want %q", doc.Body, name)
 		}
 	}
 	// The search filter treats LIKE wildcards literally.
-	r := h.expect(h.do("GET", "/api/doctors/?search=%25_", "", nil), 200, "search")
-	if ids := listIDs(t, r); len(ids) != 1 {
-		t.Errorf("search for %%_ matched %d doctors, want 1: %s", len(ids), r.body)
+	r := h.Expect(h.Do("GET", "/api/doctors/?search=%25_", "", nil), 200, "search")
+	if ids := r.IDs(t); len(ids) != 1 {
+		t.Errorf("search for %%_ matched %d doctors, want 1: %s", len(ids), r.Body)
 	}
 }

@@ -12,17 +12,17 @@ import (
 func TestUsersCannotReachEachOthersRecords(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	a, b := h.signup("alice"), h.signup("bob")
-	aPatient := h.createPatient(a, "Alice Patient", 40)
-	aDoctor := h.createDoctor(a, "Dr. Alice", "Oncology")
-	aMapping := h.expect(h.do("POST", "/api/mappings/", a.access, map[string]any{"patient": aPatient, "doctor": aDoctor}), 201, "A maps").id(t, "id")
-	bPatient := h.createPatient(b, "Bob Patient", 50)
-	bDoctor := h.createDoctor(b, "Dr. Bob", "Oncology")
+	a, b := h.Signup("alice"), h.Signup("bob")
+	aPatient := h.CreatePatient(a, "Alice Patient", 40)
+	aDoctor := h.CreateDoctor(a, "Dr. Alice", "Oncology")
+	aMapping := h.Expect(h.Do("POST", "/api/mappings/", a.Access, map[string]any{"patient": aPatient, "doctor": aDoctor}), 201, "A maps").ID(t, "id")
+	bPatient := h.CreatePatient(b, "Bob Patient", 50)
+	bDoctor := h.CreateDoctor(b, "Dr. Bob", "Oncology")
 
 	before := map[string][]byte{
-		"patient": h.do("GET", fmt.Sprintf("/api/patients/%d/", aPatient), a.access, nil).body,
-		"doctor":  h.do("GET", fmt.Sprintf("/api/doctors/%d/", aDoctor), a.access, nil).body,
-		"mapping": h.do("GET", fmt.Sprintf("/api/mappings/%d/", aMapping), a.access, nil).body,
+		"patient": h.Do("GET", fmt.Sprintf("/api/patients/%d/", aPatient), a.Access, nil).Body,
+		"doctor":  h.Do("GET", fmt.Sprintf("/api/doctors/%d/", aDoctor), a.Access, nil).Body,
+		"mapping": h.Do("GET", fmt.Sprintf("/api/mappings/%d/", aMapping), a.Access, nil).Body,
 	}
 
 	patient := fmt.Sprintf("/api/patients/%d/", aPatient)
@@ -47,14 +47,14 @@ func TestUsersCannotReachEachOthersRecords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h.expect(h.do(tt.method, tt.path, b.access, tt.body), tt.want, tt.name)
+			h.Expect(h.Do(tt.method, tt.path, b.Access, tt.body), tt.want, tt.name)
 		})
 	}
 
 	after := map[string][]byte{
-		"patient": h.do("GET", fmt.Sprintf("/api/patients/%d/", aPatient), a.access, nil).body,
-		"doctor":  h.do("GET", fmt.Sprintf("/api/doctors/%d/", aDoctor), a.access, nil).body,
-		"mapping": h.do("GET", fmt.Sprintf("/api/mappings/%d/", aMapping), a.access, nil).body,
+		"patient": h.Do("GET", fmt.Sprintf("/api/patients/%d/", aPatient), a.Access, nil).Body,
+		"doctor":  h.Do("GET", fmt.Sprintf("/api/doctors/%d/", aDoctor), a.Access, nil).Body,
+		"mapping": h.Do("GET", fmt.Sprintf("/api/mappings/%d/", aMapping), a.Access, nil).Body,
 	}
 	for k := range before {
 		if !bytes.Equal(before[k], after[k]) {
@@ -62,14 +62,14 @@ func TestUsersCannotReachEachOthersRecords(t *testing.T) {
 		}
 	}
 
-	if ids := listIDs(t, h.expect(h.do("GET", "/api/patients/", b.access, nil), 200, "B lists patients")); !slices.Equal(ids, []int64{bPatient}) {
+	if ids := h.Expect(h.Do("GET", "/api/patients/", b.Access, nil), 200, "B lists patients").IDs(t); !slices.Equal(ids, []int64{bPatient}) {
 		t.Errorf("B's patients = %v, want [%d]", ids, bPatient)
 	}
-	if ids := listIDs(t, h.expect(h.do("GET", "/api/mappings/", b.access, nil), 200, "B lists mappings")); slices.Contains(ids, aMapping) {
+	if ids := h.Expect(h.Do("GET", "/api/mappings/", b.Access, nil), 200, "B lists mappings").IDs(t); slices.Contains(ids, aMapping) {
 		t.Errorf("B's mappings %v contain A's mapping %d", ids, aMapping)
 	}
 	// The doctor directory is public: B sees A's doctor but cannot change it.
-	if ids := listIDs(t, h.expect(h.do("GET", "/api/doctors/", b.access, nil), 200, "B lists doctors")); !slices.Contains(ids, aDoctor) {
+	if ids := h.Expect(h.Do("GET", "/api/doctors/", b.Access, nil), 200, "B lists doctors").IDs(t); !slices.Contains(ids, aDoctor) {
 		t.Errorf("the public directory %v lacks A's doctor %d", ids, aDoctor)
 	}
 }

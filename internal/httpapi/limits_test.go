@@ -23,22 +23,22 @@ func TestSlowStatementIsCutByStatementTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarnessWith(t, tdb, newKey(), Options{}, database.Options{StatementTimeout: 300 * time.Millisecond})
-	u := h.signup("slow")
+	u := h.Signup("slow")
 	start := time.Now()
-	r := h.do("GET", "/api/auth/me/", u.access, nil)
+	r := h.Do("GET", "/api/auth/me/", u.Access, nil)
 	elapsed := time.Since(start)
-	h.expect(r, http.StatusServiceUnavailable, "slow statement")
-	if p := r.json(t); p["code"] != "timeout" {
+	h.Expect(r, http.StatusServiceUnavailable, "slow statement")
+	if p := r.JSON(t); p["code"] != "timeout" {
 		t.Fatalf("problem code %v, want timeout", p["code"])
 	}
-	if r.header.Get("Retry-After") == "" {
+	if r.Header.Get("Retry-After") == "" {
 		t.Fatal("no Retry-After")
 	}
 	if elapsed > 20*time.Second {
 		t.Fatalf("answered after %v; the 60 s sleep was not cut", elapsed)
 	}
 	// The connection is usable again: the timeout ended only that statement.
-	h.expect(h.do("GET", "/api/doctors/", "", nil), 200, "after the timeout")
+	h.Expect(h.Do("GET", "/api/doctors/", "", nil), 200, "after the timeout")
 }
 
 // When every pool connection is busy, a request waits at most the acquire
@@ -53,15 +53,15 @@ func TestExhaustedPoolAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	r := h.do("GET", "/api/doctors/", "", nil)
+	r := h.Do("GET", "/api/doctors/", "", nil)
 	elapsed := time.Since(start)
 	held.Release()
-	h.expect(r, http.StatusServiceUnavailable, "exhausted pool")
-	if r.header.Get("Retry-After") == "" {
+	h.Expect(r, http.StatusServiceUnavailable, "exhausted pool")
+	if r.Header.Get("Retry-After") == "" {
 		t.Fatal("no Retry-After")
 	}
 	if elapsed > 20*time.Second {
 		t.Fatalf("answered after %v", elapsed)
 	}
-	h.expect(h.do("GET", "/api/doctors/", "", nil), 200, "after the connection came back")
+	h.Expect(h.Do("GET", "/api/doctors/", "", nil), 200, "after the connection came back")
 }

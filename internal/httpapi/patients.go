@@ -6,39 +6,30 @@ import (
 	"healthcare/internal/database"
 )
 
-// Shape limits for patient fields; PostgreSQL enforces them again.
-const (
-	maxNameLen   = 200
-	maxGenderLen = 32
-	maxAge       = 150
-)
-
 // patientInput is the body of POST, PUT and PATCH /api/patients/.
 type patientInput struct {
 	Name   field[string] `json:"name"`
-	Age    field[int64]  `json:"age"`
+	Age    field[int32]  `json:"age"` // the api functions' int: larger numbers are a type error
 	Gender field[string] `json:"gender"`
 }
 
 // patientArgs shape-checks in and returns name, age, gender for the api
 // function: nil for a field to keep. all means every field must be present
-// (POST and PUT); gender may be left out on POST, meaning "unknown".
+// (POST and PUT); gender may be left out on POST, meaning "unknown". The
+// name's length, the age's range and the gender's values are checked by
+// the api function (app.check_name, app.check_age, app.check_gender).
 func patientArgs(in patientInput, create, all bool) ([]any, error) {
 	var v validator
-	name := v.text("name", in.Name, all, maxNameLen)
-	age := v.intRange("age", in.Age, all, 0, maxAge)
-	gender := v.optionalText("gender", in.Gender, all && !create, maxGenderLen)
+	name := v.text("name", in.Name, all)
+	age := value(&v, "age", in.Age, all)
+	gender := v.text("gender", in.Gender, all && !create)
 	if !all && len(v.errs) == 0 && name == nil && age == nil && gender == nil {
 		v.add("non_field_errors", "Provide at least one of name, age, gender.")
 	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	var ageArg any
-	if age != nil {
-		ageArg = int32(*age)
-	}
-	return []any{orNil(name), ageArg, orNil(gender)}, nil
+	return []any{orNil(name), orNil(age), orNil(gender)}, nil
 }
 
 func listPatients(db *database.DB) http.Handler {

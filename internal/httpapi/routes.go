@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -10,58 +11,152 @@ import (
 	"healthcare/internal/openapi"
 )
 
-// addRoutes is the whole API surface, readable top to bottom. Paths keep
-// the seed's trailing slashes. Path ids that are not positive int64s are
-// 404, like the seed's <int:pk> URL patterns.
-func addRoutes(r *httprouter.Router, opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher) {
-	a := authenticator{tokens: tokens}
-	handle := func(method, pattern string, h http.Handler) {
-		r.Handle(method, pattern, route(pattern, h))
-	}
-	const (
-		get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
-	)
+// Auth is what a route asks of the caller's token.
+type Auth int
 
+const (
+	// Public routes never look at a token.
+	Public Auth = iota
+	// OptionalToken routes serve anonymous callers, but a token that is
+	// present must be valid: a client that sent credentials should learn
+	// they failed.
+	OptionalToken
+	// TokenRequired routes answer 401 without a valid access token.
+	TokenRequired
+)
+
+func (a Auth) String() string {
+	switch a {
+	case Public:
+		return "public"
+	case OptionalToken:
+		return "optional token"
+	case TokenRequired:
+		return "token required"
+	}
+	return "unknown"
+}
+
+// Route is one entry of the API surface. NewServer registers exactly the
+// routes of Routes, and the tests read the same table (the OpenAPI
+// document must describe every entry, with the same operation and the
+// same token requirement).
+type Route struct {
+	Method string
+	// Path is the public pattern, as clients and openapi.yaml see it, with
+	// :name parameters. Paths keep the seed's trailing slashes.
+	Path string
+	Auth Auth
+	// Operation is the route's operationId in openapi.yaml.
+	Operation string
+
+	// pattern is what httprouter registers when it cannot express Path;
+	// empty means Path.
+	pattern string
+	// handler builds the route's handler from the server's dependencies
+	// (without the token check, which Auth adds). A nil handler leaves the
+	// route out of this server (GET /metrics without a registry).
+	handler func(deps) http.Handler
+}
+
+// deps are what handlers are built from.
+type deps struct {
+	opts   Options
+	db     *database.DB
+	tokens *auth.Tokens
+	hasher *auth.Hasher
+}
+
+// withDB adapts a handler maker that needs only the database.
+func withDB(f func(*database.DB) http.Handler) func(deps) http.Handler {
+	return func(d deps) http.Handler { return f(d.db) }
+}
+
+const (
+	get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
+)
+
+// routes is the whole API surface, readable top to bottom. Path ids that
+// are not positive int64s are 404, like the seed's <int:pk> URL patterns.
+var routes = []Route{
 	// Operations.
-	handle(get, "/healthz", healthz())
-	handle(get, "/readyz", readyz(db, opts.Ready))
-	if opts.Metrics != nil {
-		handle(get, "/metrics", opts.Metrics)
-	}
-
-	// The OpenAPI 3.1 document describing every route below.
-	handle(get, openapi.Path, openapi.Handler())
+	{Method: get, Path: "/healthz", Auth: Public, Operation: "healthz",
+		handler: func(deps) http.Handler { return healthz() }},
+	{Method: get, Path: "/readyz", Auth: Public, Operation: "readyz",
+		handler: func(d deps) http.Handler { return readyz(d.db, d.opts.Ready) }},
+	{Method: get, Path: "/metrics", Auth: Public, Operation: "metrics",
+		handler: func(d deps) http.Handler { return d.opts.Metrics }},
+	// The OpenAPI 3.1 document describing every route of this table.
+	{Method: get, Path: openapi.Path, Auth: Public, Operation: "openapi",
+		handler: func(deps) http.Handler { return openapi.Handler() }},
 
 	// Accounts and tokens.
-	handle(post, "/api/auth/register/", register(db, hasher))
-	handle(post, "/api/auth/login/", login(db, tokens, hasher, opts.LoginThrottle.withDefaults(), opts.TrustedProxies))
-	handle(post, "/api/auth/refresh/", refresh(db, tokens))
-	handle(post, "/api/auth/logout/", logout(db, tokens))
-	handle(get, "/api/auth/me/", a.Require(me(db)))
+	{Method: post, Path: "/api/auth/register/", Auth: Public, Operation: "register",
+		handler: func(d deps) http.Handler { return register(d.db, d.hasher) }},
+	{Method: post, Path: "/api/auth/login/", Auth: Public, Operation: "login",
+		handler: func(d deps) http.Handler {
+			return login(d.db, d.tokens, d.hasher, d.opts.LoginThrottle.withDefaults(), d.opts.TrustedProxies)
+		}},
+	{Method: post, Path: "/api/auth/refresh/", Auth: Public, Operation: "refresh",
+		handler: func(d deps) http.Handler { return refresh(d.db, d.tokens) }},
+	{Method: post, Path: "/api/auth/logout/", Auth: Public, Operation: "logout",
+		handler: func(d deps) http.Handler { return logout(d.db, d.tokens) }},
+	{Method: get, Path: "/api/auth/me/", Auth: TokenRequired, Operation: "me", handler: withDB(me)},
 
 	// Patients: private to their owner (and admins).
-	handle(get, "/api/patients/", a.Require(listPatients(db)))
-	handle(post, "/api/patients/", a.Require(createPatient(db)))
-	handle(get, "/api/patients/:id/", a.Require(getPatient(db)))
-	handle(put, "/api/patients/:id/", a.Require(updatePatient(db, true)))
-	handle(patch, "/api/patients/:id/", a.Require(updatePatient(db, false)))
-	handle(del, "/api/patients/:id/", a.Require(deletePatient(db)))
+	{Method: get, Path: "/api/patients/", Auth: TokenRequired, Operation: "listPatients", handler: withDB(listPatients)},
+	{Method: post, Path: "/api/patients/", Auth: TokenRequired, Operation: "createPatient", handler: withDB(createPatient)},
+	{Method: get, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "getPatient", handler: withDB(getPatient)},
+	{Method: put, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "replacePatient",
+		handler: func(d deps) http.Handler { return updatePatient(d.db, true) }},
+	{Method: patch, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "updatePatient",
+		handler: func(d deps) http.Handler { return updatePatient(d.db, false) }},
+	{Method: del, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "deletePatient", handler: withDB(deletePatient)},
 
 	// Doctors: a public directory; writes need a token.
-	handle(get, "/api/doctors/", a.Optional(listDoctors(db)))
-	handle(post, "/api/doctors/", a.Require(createDoctor(db)))
-	handle(get, "/api/doctors/:id/", a.Optional(getDoctor(db)))
-	handle(put, "/api/doctors/:id/", a.Require(updateDoctor(db, true)))
-	handle(patch, "/api/doctors/:id/", a.Require(updateDoctor(db, false)))
-	handle(del, "/api/doctors/:id/", a.Require(deleteDoctor(db)))
+	{Method: get, Path: "/api/doctors/", Auth: OptionalToken, Operation: "listDoctors", handler: withDB(listDoctors)},
+	{Method: post, Path: "/api/doctors/", Auth: TokenRequired, Operation: "createDoctor", handler: withDB(createDoctor)},
+	{Method: get, Path: "/api/doctors/:id/", Auth: OptionalToken, Operation: "getDoctor", handler: withDB(getDoctor)},
+	{Method: put, Path: "/api/doctors/:id/", Auth: TokenRequired, Operation: "replaceDoctor",
+		handler: func(d deps) http.Handler { return updateDoctor(d.db, true) }},
+	{Method: patch, Path: "/api/doctors/:id/", Auth: TokenRequired, Operation: "updateDoctor",
+		handler: func(d deps) http.Handler { return updateDoctor(d.db, false) }},
+	{Method: del, Path: "/api/doctors/:id/", Auth: TokenRequired, Operation: "deleteDoctor", handler: withDB(deleteDoctor)},
 
 	// Mappings. The seed's /api/mappings/patient/<patient_id>/ shares its
 	// first segment with /api/mappings/<id>/, which httprouter cannot
-	// express; patientDoctors checks that the segment is "patient".
-	handle(get, "/api/mappings/", a.Require(listMappings(db)))
-	handle(post, "/api/mappings/", a.Require(createMapping(db)))
-	handle(get, "/api/mappings/:id/", a.Require(getMapping(db)))
-	handle(del, "/api/mappings/:id/", a.Require(deleteMapping(db)))
-	r.Handle(get, "/api/mappings/:id/:patient_id/",
-		route("/api/mappings/patient/:patient_id/", a.Require(patientDoctors(db))))
+	// express; it is registered as /api/mappings/:id/:patient_id/ and
+	// patientDoctors checks that the segment is "patient".
+	{Method: get, Path: "/api/mappings/", Auth: TokenRequired, Operation: "listMappings", handler: withDB(listMappings)},
+	{Method: post, Path: "/api/mappings/", Auth: TokenRequired, Operation: "createMapping", handler: withDB(createMapping)},
+	{Method: get, Path: "/api/mappings/:id/", Auth: TokenRequired, Operation: "getMapping", handler: withDB(getMapping)},
+	{Method: del, Path: "/api/mappings/:id/", Auth: TokenRequired, Operation: "deleteMapping", handler: withDB(deleteMapping)},
+	{Method: get, Path: "/api/mappings/patient/:patient_id/", Auth: TokenRequired, Operation: "listPatientDoctors",
+		pattern: "/api/mappings/:id/:patient_id/", handler: withDB(patientDoctors)},
+}
+
+// Routes returns the route table (a copy: the server's own cannot change).
+func Routes() []Route { return slices.Clone(routes) }
+
+// addRoutes registers the table: each handler behind the token check its
+// Auth asks for, labelled with its public Path for the access log.
+func addRoutes(r *httprouter.Router, d deps) {
+	a := authenticator{tokens: d.tokens}
+	for _, rt := range routes {
+		h := rt.handler(d)
+		if h == nil {
+			continue
+		}
+		switch rt.Auth {
+		case TokenRequired:
+			h = a.Require(h)
+		case OptionalToken:
+			h = a.Optional(h)
+		}
+		pattern := rt.pattern
+		if pattern == "" {
+			pattern = rt.Path
+		}
+		r.Handle(rt.Method, pattern, route(rt.Path, h))
+	}
 }

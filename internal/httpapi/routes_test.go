@@ -2,79 +2,202 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/rs/zerolog"
+
+	"healthcare/internal/auth"
+	"healthcare/internal/openapi"
+	"healthcare/internal/openapi/openapitest"
 )
+
+var paramRE = regexp.MustCompile(`:([A-Za-z_]+)`)
+
+// documentedAuth reads an operation's security requirements (its own, or
+// the document's default) as an Auth.
+func documentedAuth(doc *openapi3.T, op *openapi3.Operation) (Auth, bool) {
+	reqs := doc.Security
+	if op.Security != nil {
+		reqs = *op.Security
+	}
+	anonymous, bearer := len(reqs) == 0, false
+	for _, req := range reqs {
+		if len(req) == 0 {
+			anonymous = true
+		}
+		if _, ok := req["bearerAuth"]; ok {
+			bearer = true
+		}
+	}
+	switch {
+	case anonymous && bearer:
+		return OptionalToken, true
+	case anonymous:
+		return Public, true
+	case bearer:
+		return TokenRequired, true
+	}
+	return 0, false
+}
+
+// TestEveryRouteIsDocumented compares the route table with openapi.yaml
+// both ways: every route has an operation with the same operationId and
+// the same token requirement, and every operation is a route.
+func TestEveryRouteIsDocumented(t *testing.T) {
+	doc, err := openapitest.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := Routes()
+	if len(table) == 0 {
+		t.Fatal("the route table is empty")
+	}
+	served := map[string]bool{}
+	for _, rt := range table {
+		path := paramRE.ReplaceAllString(rt.Path, "{$1}")
+		key := rt.Method + " " + path
+		if served[key] {
+			t.Errorf("%s is in the route table twice", key)
+		}
+		served[key] = true
+		item := doc.Paths.Value(path)
+		if item == nil || item.GetOperation(rt.Method) == nil {
+			t.Errorf("%s is in the route table but has no operation in openapi.yaml", key)
+			continue
+		}
+		op := item.GetOperation(rt.Method)
+		if op.OperationID != rt.Operation {
+			t.Errorf("%s: operationId %q in openapi.yaml, %q in the route table", key, op.OperationID, rt.Operation)
+		}
+		if got, ok := documentedAuth(doc, op); !ok || got != rt.Auth {
+			t.Errorf("%s: openapi.yaml's security means %v, the route table says %v", key, got, rt.Auth)
+		}
+	}
+	if !served["GET "+openapi.Path] {
+		t.Errorf("GET %s (the document itself) is not in the route table", openapi.Path)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !served[method+" "+path] {
+				t.Errorf("%s %s is documented but not in the route table", method, path)
+			}
+		}
+	}
+}
+
+// TestTheRouterServesTheTable checks what addRoutes made of each entry
+// without a database: the route is found, and its Auth is enforced before
+// the handler runs (no token where one is required, a bad token where one
+// is optional: 401 either way).
+func TestTheRouterServesTheTable(t *testing.T) {
+	tokens, err := auth.NewTokens(auth.TokenOptions{Key: bytes.Repeat([]byte("k"), 32), Issuer: testIssuer,
+		Audience: testAudience, AccessTTL: time.Minute, RefreshTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := newRouter()
+	addRoutes(router, deps{opts: Options{Metrics: http.NotFoundHandler()}, tokens: tokens})
+	for _, rt := range Routes() {
+		path := paramRE.ReplaceAllString(rt.Path, "1")
+		if h, _, _ := router.Lookup(rt.Method, path); h == nil {
+			t.Errorf("%s %s (as %s) is not registered", rt.Method, rt.Path, path)
+			continue
+		}
+		var header, want string
+		switch rt.Auth {
+		case TokenRequired:
+			want = "not_authenticated"
+		case OptionalToken:
+			header, want = "Bearer not-a-token", "token_not_valid"
+		default:
+			continue
+		}
+		req := httptest.NewRequest(rt.Method, path, nil)
+		if header != "" {
+			req.Header.Set("Authorization", header)
+		}
+		rec := httptest.NewRecorder()
+		router.ServeHTTP(rec, req)
+		var p struct{ Code string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &p)
+		if rec.Code != http.StatusUnauthorized || p.Code != want {
+			t.Errorf("%s %s (%v): status %d code %q, want 401 %s", rt.Method, path, rt.Auth, rec.Code, p.Code, want)
+		}
+	}
+}
 
 func TestRoutingEdgeCases(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	u := h.signup("ray")
-	patient := h.createPatient(u, "Ray", 9)
-	doctor := h.createDoctor(u, "Dr. Ray", "X")
-	mapping := h.expect(h.do("POST", "/api/mappings/", u.access, map[string]any{"patient": patient, "doctor": doctor}), 201, "map").id(t, "id")
+	u := h.Signup("ray")
+	patient := h.CreatePatient(u, "Ray", 9)
+	doctor := h.CreateDoctor(u, "Dr. Ray", "X")
+	mapping := h.Expect(h.Do("POST", "/api/mappings/", u.Access, map[string]any{"patient": patient, "doctor": doctor}), 201, "map").ID(t, "id")
 
 	t.Run("the patient segment under mappings lists a patient's doctors", func(t *testing.T) {
-		r := h.expect(h.do("GET", fmt.Sprintf("/api/mappings/patient/%d/", patient), u.access, nil), 200, "patient doctors")
-		if ids := listIDs(t, r); len(ids) != 1 || ids[0] != doctor {
-			t.Fatalf("doctors = %s", r.body)
+		r := h.Expect(h.Do("GET", fmt.Sprintf("/api/mappings/patient/%d/", patient), u.Access, nil), 200, "patient doctors")
+		if ids := r.IDs(t); len(ids) != 1 || ids[0] != doctor {
+			t.Fatalf("doctors = %s", r.Body)
 		}
 	})
 	t.Run("a numeric mapping id still reaches the mapping", func(t *testing.T) {
-		if got := h.expect(h.do("GET", fmt.Sprintf("/api/mappings/%d/", mapping), u.access, nil), 200, "get mapping").id(t, "id"); got != mapping {
+		if got := h.Expect(h.Do("GET", fmt.Sprintf("/api/mappings/%d/", mapping), u.Access, nil), 200, "get mapping").ID(t, "id"); got != mapping {
 			t.Fatalf("mapping id %d, want %d", got, mapping)
 		}
 	})
 	t.Run("another word in place of patient is not found", func(t *testing.T) {
-		h.expect(h.do("GET", fmt.Sprintf("/api/mappings/doctor/%d/", doctor), u.access, nil), 404, "doctor segment")
+		h.Expect(h.Do("GET", fmt.Sprintf("/api/mappings/doctor/%d/", doctor), u.Access, nil), 404, "doctor segment")
 	})
 	t.Run("the bare patient segment is not found", func(t *testing.T) {
-		h.expect(h.do("GET", "/api/mappings/patient/", u.access, nil), 404, "bare patient")
+		h.Expect(h.Do("GET", "/api/mappings/patient/", u.Access, nil), 404, "bare patient")
 	})
 	t.Run("an unknown path is a 404 problem", func(t *testing.T) {
-		h.expect(h.do("GET", "/api/nothing/", u.access, nil), 404, "unknown")
+		h.Expect(h.Do("GET", "/api/nothing/", u.Access, nil), 404, "unknown")
 	})
 	t.Run("a wrong method is 405 with Allow", func(t *testing.T) {
-		r := h.expect(h.do("DELETE", "/api/patients/", u.access, nil), 405, "delete list")
-		if allow := r.header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {
+		r := h.Expect(h.Do("DELETE", "/api/patients/", u.Access, nil), 405, "delete list")
+		if allow := r.Header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {
 			t.Fatalf("Allow = %q", allow)
 		}
 	})
 	t.Run("a missing trailing slash redirects to the seed's path", func(t *testing.T) {
-		r := h.do("GET", "/api/patients", u.access, nil)
-		if r.status != http.StatusMovedPermanently || r.header.Get("Location") != "/api/patients/" {
-			t.Fatalf("status %d Location %q", r.status, r.header.Get("Location"))
+		r := h.Do("GET", "/api/patients", u.Access, nil)
+		if r.Status != http.StatusMovedPermanently || r.Header.Get("Location") != "/api/patients/" {
+			t.Fatalf("status %d Location %q", r.Status, r.Header.Get("Location"))
 		}
 	})
 	t.Run("a client request id is echoed and a bad one replaced", func(t *testing.T) {
-		r := h.do("GET", "/api/doctors/", "", nil, "X-Request-Id", "abc-123")
-		if r.header.Get("X-Request-Id") != "abc-123" {
-			t.Fatalf("X-Request-Id %q", r.header.Get("X-Request-Id"))
+		r := h.Do("GET", "/api/doctors/", "", nil, "X-Request-Id", "abc-123")
+		if r.Header.Get("X-Request-Id") != "abc-123" {
+			t.Fatalf("X-Request-Id %q", r.Header.Get("X-Request-Id"))
 		}
-		r = h.do("GET", "/api/doctors/", "", nil, "X-Request-Id", "bad id with spaces")
-		if got := r.header.Get("X-Request-Id"); got == "" || strings.Contains(got, " ") {
+		r = h.Do("GET", "/api/doctors/", "", nil, "X-Request-Id", "bad id with spaces")
+		if got := r.Header.Get("X-Request-Id"); got == "" || strings.Contains(got, " ") {
 			t.Fatalf("X-Request-Id %q", got)
 		}
 	})
 	t.Run("responses carry hardening headers", func(t *testing.T) {
-		r := h.do("GET", "/api/patients/", u.access, nil)
-		if r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Cache-Control") != "no-store" {
-			t.Fatalf("headers %v", r.header)
+		r := h.Do("GET", "/api/patients/", u.Access, nil)
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("headers %v", r.Header)
 		}
-		if r.header.Get("Server") != "" {
-			t.Fatalf("server banner %q", r.header.Get("Server"))
+		if r.Header.Get("Server") != "" {
+			t.Fatalf("server banner %q", r.Header.Get("Server"))
 		}
 	})
 	t.Run("limit is clamped to 100", func(t *testing.T) {
-		r := h.expect(h.do("GET", "/api/doctors/?limit=100000000000000000000", "", nil), 200, "huge limit")
-		if !bytes.Contains(r.body, []byte(`"count"`)) {
-			t.Fatalf("body %s", r.body)
+		r := h.Expect(h.Do("GET", "/api/doctors/?limit=100000000000000000000", "", nil), 200, "huge limit")
+		if !bytes.Contains(r.Body, []byte(`"count"`)) {
+			t.Fatalf("body %s", r.Body)
 		}
 	})
 	t.Run("the access log has the route pattern and never the token or raw id", func(t *testing.T) {
@@ -82,7 +205,7 @@ func TestRoutingEdgeCases(t *testing.T) {
 		if !strings.Contains(logs, `"route":"/api/patients/:id/"`) && !strings.Contains(logs, `"route":"/api/mappings/patient/:patient_id/"`) {
 			t.Fatalf("no route pattern in logs:\n%s", logs)
 		}
-		if strings.Contains(logs, u.access) || strings.Contains(logs, "correct horse") || strings.Contains(logs, "Dr. Ray") {
+		if strings.Contains(logs, u.Access) || strings.Contains(logs, "correct horse") || strings.Contains(logs, "Dr. Ray") {
 			t.Fatal("the access log holds a token, password or record field")
 		}
 	})

@@ -61,7 +61,7 @@ func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.
 		opts.MaxBodyBytes = defaults.MaxBodyBytes
 	}
 	router := newRouter()
-	addRoutes(router, opts, db, tokens, hasher)
+	addRoutes(router, deps{opts: opts, db: db, tokens: tokens, hasher: hasher})
 	var h http.Handler = router
 	h = limitBody(opts.MaxBodyBytes, h)
 	h = cors(opts.CORSAllowedOrigins, h)

@@ -57,25 +57,25 @@ func algNone(token string) string {
 func TestBadTokensAreRefusedWith401(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	a, b := h.signup("tess"), h.signup("tom")
+	a, b := h.Signup("tess"), h.Signup("tom")
 	now := time.Now()
 	wrongKey := []byte("0123456789abcdef0123456789abcdef")
 	tests := []struct {
 		name  string
 		token string
 	}{
-		{"a tampered payload is refused", tamper(t, a.access, b.id)},
-		{"an unsigned alg none token is refused", algNone(a.access)},
-		{"a token signed with another key is refused", signed(t, wrongKey, a.id, "access", now, now.Add(time.Minute))},
-		{"an expired token is refused", signed(t, h.key, a.id, "access", now.Add(-time.Hour), now.Add(-time.Minute))},
-		{"a refresh token is not an access token", a.refresh},
+		{"a tampered payload is refused", tamper(t, a.Access, b.ID)},
+		{"an unsigned alg none token is refused", algNone(a.Access)},
+		{"a token signed with another key is refused", signed(t, wrongKey, a.ID, "access", now, now.Add(time.Minute))},
+		{"an expired token is refused", signed(t, h.key, a.ID, "access", now.Add(-time.Hour), now.Add(-time.Minute))},
+		{"a refresh token is not an access token", a.Refresh},
 		{"garbage is refused", "not-a-jwt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, path := range []string{"/api/patients/", "/api/doctors/"} {
-				r := h.expect(h.do("GET", path, tt.token, nil), 401, path)
-				if got := r.header.Get("WWW-Authenticate"); got != `Bearer error="invalid_token"` {
+				r := h.Expect(h.Do("GET", path, tt.token, nil), 401, path)
+				if got := r.Header.Get("WWW-Authenticate"); got != `Bearer error="invalid_token"` {
 					t.Fatalf("%s: WWW-Authenticate %q", path, got)
 				}
 			}
@@ -83,41 +83,41 @@ func TestBadTokensAreRefusedWith401(t *testing.T) {
 	}
 
 	t.Run("a missing token on a private route asks for one", func(t *testing.T) {
-		r := h.expect(h.do("GET", "/api/patients/", "", nil), 401, "no token")
-		if got := r.header.Get("WWW-Authenticate"); got != "Bearer" {
+		r := h.Expect(h.Do("GET", "/api/patients/", "", nil), 401, "no token")
+		if got := r.Header.Get("WWW-Authenticate"); got != "Bearer" {
 			t.Fatalf("WWW-Authenticate %q, want Bearer", got)
 		}
 	})
 
 	t.Run("an access token is not a refresh token", func(t *testing.T) {
-		h.expect(h.do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": a.access}), 401, "access as refresh")
+		h.Expect(h.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": a.Access}), 401, "access as refresh")
 	})
 }
 
 func TestReusingARotatedRefreshTokenRevokesItsFamily(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	u := h.signup("rita")
-	first := u.refresh
-	second := h.expect(h.do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": first}), 200, "rotate").json(t)["refresh"].(string)
-	third := h.expect(h.do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": second}), 200, "rotate again").json(t)["refresh"].(string)
+	u := h.Signup("rita")
+	first := u.Refresh
+	second := h.Expect(h.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": first}), 200, "rotate").JSON(t)["refresh"].(string)
+	third := h.Expect(h.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": second}), 200, "rotate again").JSON(t)["refresh"].(string)
 
-	r := h.expect(h.do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": first}), 401, "reuse of a spent token")
-	if r.header.Get("WWW-Authenticate") == "" {
+	r := h.Expect(h.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": first}), 401, "reuse of a spent token")
+	if r.Header.Get("WWW-Authenticate") == "" {
 		t.Fatal("401 without WWW-Authenticate")
 	}
-	h.expect(h.do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": third}), 401, "newest token of the revoked family")
+	h.Expect(h.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": third}), 401, "newest token of the revoked family")
 
 	// A new login starts a new family, unaffected.
-	again := h.expect(h.do("POST", "/api/auth/login/", "", map[string]any{"username": u.name, "password": "correct horse"}), 200, "login again").json(t)
-	h.expect(h.do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": again["refresh"]}), 200, "refresh in a new family")
+	again := h.Expect(h.Do("POST", "/api/auth/login/", "", map[string]any{"username": u.Name, "password": "correct horse"}), 200, "login again").JSON(t)
+	h.Expect(h.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": again["refresh"]}), 200, "refresh in a new family")
 }
 
 func TestALoggedOutRefreshTokenIsDead(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	u := h.signup("lou")
-	h.expect(h.do("POST", "/api/auth/logout/", "", map[string]any{"refresh": u.refresh}), 204, "logout")
-	h.expect(h.do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": u.refresh}), 401, "refresh after logout")
-	h.expect(h.do("POST", "/api/auth/logout/", "", map[string]any{"refresh": "junk"}), 401, "logout with junk")
+	u := h.Signup("lou")
+	h.Expect(h.Do("POST", "/api/auth/logout/", "", map[string]any{"refresh": u.Refresh}), 204, "logout")
+	h.Expect(h.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": u.Refresh}), 401, "refresh after logout")
+	h.Expect(h.Do("POST", "/api/auth/logout/", "", map[string]any{"refresh": "junk"}), 401, "logout with junk")
 }

@@ -5,14 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -42,127 +37,9 @@ func TestDocumentIsValid(t *testing.T) {
 	}
 }
 
-// routeCall matches one registration in internal/httpapi/routes.go.
-type routeCall struct{ method, path string }
-
-// registeredRoutes reads internal/httpapi/routes.go and returns every
-// (method, path) it registers, so a route added there without an entry in
-// the document fails this package's tests. httpapi does not export its
-// route table; its source is the list.
-func registeredRoutes(t *testing.T) []routeCall {
-	t.Helper()
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "../../httpapi/routes.go", nil, 0)
-	if err != nil {
-		t.Skipf("internal/httpapi/routes.go not readable: %v", err)
-	}
-	methods := map[string]string{}
-	// Constants like `get, post = http.MethodGet, http.MethodPost`.
-	ast.Inspect(f, func(n ast.Node) bool {
-		vs, ok := n.(*ast.ValueSpec)
-		if !ok || len(vs.Names) != len(vs.Values) {
-			return true
-		}
-		for i, name := range vs.Names {
-			if sel, ok := vs.Values[i].(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "Method") {
-				methods[name.Name] = strings.ToUpper(strings.TrimPrefix(sel.Sel.Name, "Method"))
-			}
-		}
-		return true
-	})
-	method := func(e ast.Expr) string {
-		switch e := e.(type) {
-		case *ast.Ident:
-			return methods[e.Name]
-		case *ast.SelectorExpr:
-			return strings.ToUpper(strings.TrimPrefix(e.Sel.Name, "Method"))
-		case *ast.BasicLit:
-			s, _ := strconv.Unquote(e.Value)
-			return s
-		}
-		return ""
-	}
-	str := func(e ast.Expr) (string, bool) {
-		// The document's own route is registered as openapi.Path.
-		if sel, ok := e.(*ast.SelectorExpr); ok && sel.Sel.Name == "Path" {
-			if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "openapi" {
-				return openapi.Path, true
-			}
-		}
-		lit, ok := e.(*ast.BasicLit)
-		if !ok || lit.Kind != token.STRING {
-			return "", false
-		}
-		s, err := strconv.Unquote(lit.Value)
-		return s, err == nil
-	}
-	var out []routeCall
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || len(call.Args) < 3 {
-			return true
-		}
-		var name string
-		switch fn := call.Fun.(type) {
-		case *ast.Ident:
-			name = fn.Name
-		case *ast.SelectorExpr:
-			name = fn.Sel.Name
-		}
-		if name != "handle" && name != "Handler" && name != "Handle" && name != "HandlerFunc" {
-			return true
-		}
-		m := method(call.Args[0])
-		p, ok := str(call.Args[1])
-		// A registration wrapped as route("/public/pattern", h) documents
-		// its public pattern there (httprouter cannot express it directly).
-		if inner, isCall := call.Args[2].(*ast.CallExpr); isCall && len(inner.Args) > 0 {
-			if id, isIdent := inner.Fun.(*ast.Ident); isIdent && id.Name == "route" {
-				if pub, isStr := str(inner.Args[0]); isStr {
-					p, ok = pub, true
-				}
-			}
-		}
-		if m != "" && ok {
-			out = append(out, routeCall{m, p})
-		}
-		return true
-	})
-	if len(out) == 0 {
-		t.Fatal("found no routes in internal/httpapi/routes.go; update registeredRoutes")
-	}
-	return out
-}
-
-var paramRE = regexp.MustCompile(`:([A-Za-z_]+)`)
-
-func TestEveryRegisteredRouteIsDocumented(t *testing.T) {
-	doc, err := Document()
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes := registeredRoutes(t)
-	seen := map[string]bool{}
-	for _, r := range routes {
-		path := paramRE.ReplaceAllString(r.path, "{$1}")
-		seen[r.method+" "+path] = true
-		item := doc.Paths.Find(path)
-		if item == nil || item.GetOperation(r.method) == nil {
-			t.Errorf("%s %s is registered in internal/httpapi/routes.go but has no operation in openapi.yaml", r.method, path)
-		}
-	}
-	if !seen["GET "+openapi.Path] {
-		t.Errorf("GET %s (the document itself) is not registered in internal/httpapi/routes.go", openapi.Path)
-	}
-	// And the reverse: nothing documented that the server does not serve.
-	for path, item := range doc.Paths.Map() {
-		for method := range item.Operations() {
-			if !seen[method+" "+path] {
-				t.Errorf("%s %s is documented but not registered in internal/httpapi/routes.go", method, path)
-			}
-		}
-	}
-}
+// Every route of the server is documented, and only those: see
+// TestEveryRouteIsDocumented in internal/httpapi, which reads the route
+// table httpapi exports.
 
 func TestValidatorAcceptsAndRefuses(t *testing.T) {
 	v, err := NewValidator()
