@@ -137,9 +137,9 @@ func TestFunctionsAreOwnedPinnedAndNotPublic(t *testing.T) {
 		"app.register_user(text,text,text)", "app.user_credentials(text)",
 		"app.issue_refresh_token(bigint,uuid,uuid,timestamp with time zone)",
 		"app.rotate_refresh_token(uuid,uuid,timestamp with time zone)", "app.revoke_refresh_token(uuid)",
-		"app.login_attempt(text,text,integer,integer,integer)",
+		"app.login_attempt(text,text,integer,integer,integer,integer)", "app.session_is_active(uuid)",
 		"app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone)",
-		"api.register(text,text,text)", "api.login_attempt(text,text,integer,integer,integer)",
+		"api.register(text,text,text)", "api.login_attempt(text,text,integer,integer,integer,integer)", "api.require_session(uuid)",
 		"api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone)",
 		"api.rotate_refresh_token(uuid,uuid,timestamp with time zone)", "api.revoke_refresh_token(uuid)",
 	} {

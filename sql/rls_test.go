@@ -1088,7 +1088,7 @@ func TestAPIFunctionsPerCaller(t *testing.T) {
 		{name: "anonymous API caller calling me() gets RUNAU", c: &anonymous, sql: call("select api.me()"), code: "RUNAU"},
 
 		// Accounts and tokens: the REST server alone.
-		{name: "API login reads credentials", c: &anonymous, sql: call("select api.login_attempt($1, '192.0.2.1', 5, 50, 900) -> 'credentials'", func(f *fixture) any { return f.usernameA }),
+		{name: "API login reads credentials", c: &anonymous, sql: call("select api.login_attempt($1, '192.0.2.1', 5, 50, 20, 900) -> 'credentials'", func(f *fixture) any { return f.usernameA }),
 			check: wantField("password_hash", func(*fixture) any { return fakeHash })},
 		{name: "API login revokes a refresh token", c: &anonymous, sql: call("select api.revoke_refresh_token($1::uuid)", tokA),
 			check: wantField("revoked", func(*fixture) any { return true })},
@@ -1101,7 +1101,7 @@ func TestAPIFunctionsPerCaller(t *testing.T) {
 		)
 	}
 	authFns := []struct{ desc, sql string }{
-		{"api.login_attempt", "select api.login_attempt('alice', '192.0.2.1', 5, 50, 900)"},
+		{"api.login_attempt", "select api.login_attempt('alice', '192.0.2.1', 5, 50, 20, 900)"},
 		{"api.register", "select api.register('eve', '', '" + fakeHash + "')"},
 		{"api.complete_login", "select api.complete_login('alice', '192.0.2.1', 1, gen_random_uuid(), gen_random_uuid(), now())"},
 		{"api.rotate_refresh_token", "select api.rotate_refresh_token(gen_random_uuid(), gen_random_uuid(), now())"},

@@ -522,21 +522,21 @@ ALTER FUNCTION api.list_patients(p_limit integer, p_offset integer) OWNER TO hea
 COMMENT ON FUNCTION api.list_patients(p_limit integer, p_offset integer) IS 'GET /api/patients/: the caller''s own patient profiles, oldest first.';
 
 --
--- Name: login_attempt(text, text, integer, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
+-- Name: login_attempt(text, text, integer, integer, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
-CREATE FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) RETURNS json
+CREATE FUNCTION api.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) RETURNS json
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ select app.login_attempt(p_username, p_address, p_max_account, p_max_address, p_window_seconds) $$;
+    AS $$ select app.login_attempt(p_username, p_address, p_max_pair, p_max_address, p_max_flood, p_window_seconds) $$;
 
-ALTER FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) OWNER TO healthcare_access;
+ALTER FUNCTION api.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: COMMENT; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) IS 'POST /api/auth/login/ step 1: {"throttled":true,"retry_after":N} or {"throttled":false,"credentials":{...}|null} (REST server only).';
+COMMENT ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) IS 'POST /api/auth/login/ step 1: {"throttled":true,"retry_after":N} or {"throttled":false,"credentials":{...}|null} (REST server only).';
 
 --
 -- Name: me(); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -583,6 +583,30 @@ ALTER FUNCTION api.register(p_username text, p_email text, p_password_hash text)
 --
 
 COMMENT ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) IS 'POST /api/auth/register/ (REST server only; the hash is computed there).';
+
+--
+-- Name: require_session(uuid); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.require_session(p_family uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if p_family is null or app.session_is_active(p_family) then
+    return true;
+  end if;
+  raise exception 'this session has ended; sign in again' using errcode = 'RUNAU';
+end
+$$;
+
+ALTER FUNCTION api.require_session(p_family uuid) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION require_session(p_family uuid); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.require_session(p_family uuid) IS 'Part of the identity statement of every REST request: error RUNAU (401) when the access token''s session was logged out, revoked or has expired; true otherwise (and for anonymous requests).';
 
 --
 -- Name: revoke_refresh_token(uuid); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -794,12 +818,15 @@ CREATE FUNCTION app.complete_login(p_username text, p_address text, p_user_id bi
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_account text := left(lower(coalesce(p_username, '')), 150);
+  v_address text := left(coalesce(p_address, ''), 64);
 begin
-  -- The password was right: the account starts afresh, and the address
-  -- gets back the attempt app.login_attempt counted in advance.
-  delete from app.login_failures f where f.scope = 'account' and f.key = left(lower(coalesce(p_username, '')), 150);
+  -- The password was right: the pair starts afresh, and the address and
+  -- the account's flood counter get back the attempt counted in advance.
+  delete from app.login_failures f where f.scope = 'pair' and f.key = v_account || ' ' || v_address;
   update app.login_failures f set failures = greatest(f.failures - 1, 0)
-   where f.scope = 'address' and f.key = left(coalesce(p_address, ''), 64);
+   where (f.scope = 'address' and f.key = v_address) or (f.scope = 'account' and f.key = v_account);
   return app.issue_refresh_token(p_user_id, p_jti, p_family, p_expires_at);
 end
 $$;
@@ -951,45 +978,60 @@ ALTER FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uu
 COMMENT ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'Records a refresh token issued at login. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
 
 --
--- Name: login_attempt(text, text, integer, integer, integer); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+-- Name: login_attempt(text, text, integer, integer, integer, integer); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
-CREATE FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) RETURNS json
+CREATE FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  -- Usernames are at most 150 characters, so cutting longer input conflates
-  -- nothing real and bounds the key.
+  -- Usernames are at most 150 characters and addresses at most 64, so
+  -- cutting longer input conflates nothing real and bounds the keys.
   v_account text := left(lower(coalesce(p_username, '')), 150);
   v_address text := left(coalesce(p_address, ''), 64);
+  v_pair text := v_account || ' ' || v_address;
   v_window interval := make_interval(secs => greatest(coalesce(p_window_seconds, 1), 1));
   v_row app.login_failures;
-  v_limit integer;
+  v_open boolean;
+  v_pair_failures integer := 0;
+  v_flood_retry double precision := 0;
   v_retry double precision := 0;
 begin
-  -- Make sure both rows exist, then lock them in a fixed order (account
-  -- before address): concurrent attempts on one account or one address wait
-  -- for each other and see each other's counts.
+  -- Make sure the three rows exist, then lock them in a fixed order
+  -- (account, address, pair): concurrent attempts on one account or one
+  -- address wait for each other and see each other's counts.
   insert into app.login_failures (scope, key)
-  values ('account', v_account), ('address', v_address)
+  values ('account', v_account), ('address', v_address), ('pair', v_pair)
   on conflict (scope, key) do nothing;
 
   for v_row in
     select * from app.login_failures f
-     where (f.scope = 'account' and f.key = v_account) or (f.scope = 'address' and f.key = v_address)
+     where (f.scope = 'account' and f.key = v_account)
+        or (f.scope = 'address' and f.key = v_address)
+        or (f.scope = 'pair' and f.key = v_pair)
      order by f.scope
        for update
   loop
-    -- (A CASE expression here would end the IF condition at its THEN.)
-    v_limit := p_max_address;
-    if v_row.scope = 'account' then
-      v_limit := p_max_account;
-    end if;
-    if v_row.window_start + v_window > now() and v_row.failures >= v_limit then
-      v_retry := greatest(v_retry, ceil(extract(epoch from v_row.window_start + v_window - now())));
+    v_open := v_row.window_start + v_window > now();
+    continue when not v_open;
+    if v_row.scope = 'pair' then
+      v_pair_failures := v_row.failures;
+      if v_row.failures >= p_max_pair then
+        v_retry := greatest(v_retry, ceil(extract(epoch from v_row.window_start + v_window - now())));
+      end if;
+    elsif v_row.scope = 'address' then
+      if v_row.failures >= p_max_address then
+        v_retry := greatest(v_retry, ceil(extract(epoch from v_row.window_start + v_window - now())));
+      end if;
+    elsif v_row.failures >= p_max_flood then
+      v_flood_retry := ceil(extract(epoch from v_row.window_start + v_window - now()));
     end if;
   end loop;
+  -- Under a flood, an address that has failed against the account waits.
+  if v_flood_retry > 0 and v_pair_failures > 0 then
+    v_retry := greatest(v_retry, v_flood_retry);
+  end if;
 
   if v_retry > 0 then
     -- Refused attempts are not counted: the lockout does not grow while a
@@ -1000,7 +1042,9 @@ begin
   update app.login_failures f
      set failures = case when f.window_start + v_window <= now() or f.failures = 0 then 1 else f.failures + 1 end,
          window_start = case when f.window_start + v_window <= now() or f.failures = 0 then now() else f.window_start end
-   where (f.scope = 'account' and f.key = v_account) or (f.scope = 'address' and f.key = v_address);
+   where (f.scope = 'account' and f.key = v_account)
+      or (f.scope = 'address' and f.key = v_address)
+      or (f.scope = 'pair' and f.key = v_pair);
 
   -- Now and then, forget windows that ended long ago, so the table holds
   -- only open windows.
@@ -1012,13 +1056,13 @@ begin
 end
 $$;
 
-ALTER FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) OWNER TO healthcare_auth;
+ALTER FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) OWNER TO healthcare_auth;
 
 --
--- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: COMMENT; Schema: app; Owner: healthcare_auth
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer); Type: COMMENT; Schema: app; Owner: healthcare_auth
 --
 
-COMMENT ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) IS 'Login step 1: refuses (throttled, retry_after seconds) when the account or the address has reached its failure limit in the current window; otherwise counts the attempt as a failure and returns the credentials (as app.user_credentials). Security definer (owner healthcare_auth, policies login_failures.all_auth and users.select_auth); healthcare_api only.';
+COMMENT ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) IS 'Login step 1: refuses (throttled, retry_after seconds) when the (account, address) pair or the address has reached its failure limit in the current window, or when the account has reached the flood limit and this address already failed against it; otherwise counts the attempt as a failure of all three and returns the credentials. Security definer (owner healthcare_auth, policies login_failures.all_auth and users.select_auth).';
 
 --
 -- Name: patient_doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
@@ -1576,6 +1620,26 @@ ALTER FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expire
 COMMENT ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) IS 'Exchanges a refresh token for a new one of its family; a reused token revokes the family (status "reused", committed, not raised). Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
 
 --
+-- Name: session_is_active(uuid); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.session_is_active(p_family uuid) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select exists (select from app.refresh_tokens t
+                  where t.family = p_family and t.revoked_at is null and t.expires_at > now())
+$$;
+
+ALTER FUNCTION app.session_is_active(p_family uuid) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION session_is_active(p_family uuid); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.session_is_active(p_family uuid) IS 'True while the session (refresh token family) has a token that is neither revoked nor expired. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
+
+--
 -- Name: touch_updated_at(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -1726,7 +1790,7 @@ CREATE TABLE app.login_failures (
     key text NOT NULL,
     failures integer DEFAULT 0 NOT NULL,
     window_start timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT login_failures_scope_check CHECK ((scope = ANY (ARRAY['account'::text, 'address'::text])))
+    CONSTRAINT login_failures_scope_check CHECK ((scope = ANY (ARRAY['account'::text, 'address'::text, 'pair'::text])))
 );
 
 ALTER TABLE ONLY app.login_failures FORCE ROW LEVEL SECURITY;
@@ -1743,13 +1807,13 @@ COMMENT ON TABLE app.login_failures IS 'Login attempts counted per account (lowe
 -- Name: COLUMN login_failures.scope; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON COLUMN app.login_failures.scope IS 'What is counted: account (a username) or address (a client address).';
+COMMENT ON COLUMN app.login_failures.scope IS 'What is counted: pair (an account from one address), address (a client address, any account) or account (any address: the flood counter).';
 
 --
 -- Name: COLUMN login_failures.key; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON COLUMN app.login_failures.key IS 'lower(username) for scope account, the client address for scope address: personal data, kept only while a window is open.';
+COMMENT ON COLUMN app.login_failures.key IS 'lower(username) for account, the client address for address, both for pair: personal data, kept only while a window is open.';
 
 --
 -- Name: COLUMN login_failures.failures; Type: COMMENT; Schema: app; Owner: healthcare_owner
@@ -2780,11 +2844,11 @@ GRANT ALL ON FUNCTION api.list_patients(p_limit integer, p_offset integer) TO he
 GRANT ALL ON FUNCTION api.list_patients(p_limit integer, p_offset integer) TO healthcare_user;
 
 --
--- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: ACL; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
-REVOKE ALL ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) TO healthcare_api;
+REVOKE ALL ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) TO healthcare_api;
 
 --
 -- Name: FUNCTION me(); Type: ACL; Schema: api; Owner: healthcare_access
@@ -2800,6 +2864,13 @@ GRANT ALL ON FUNCTION api.me() TO healthcare_user;
 
 REVOKE ALL ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) TO healthcare_api;
+
+--
+-- Name: FUNCTION require_session(p_family uuid); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.require_session(p_family uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.require_session(p_family uuid) TO healthcare_api;
 
 --
 -- Name: FUNCTION revoke_refresh_token(p_jti uuid); Type: ACL; Schema: api; Owner: healthcare_access
@@ -2919,11 +2990,11 @@ GRANT ALL ON FUNCTION app.doctor_json(d app.doctors) TO healthcare_access;
 REVOKE ALL ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
 
 --
--- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer); Type: ACL; Schema: app; Owner: healthcare_auth
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
-REVOKE ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_account integer, p_max_address integer, p_window_seconds integer) TO healthcare_access;
+REVOKE ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) TO healthcare_access;
 
 --
 -- Name: TABLE patient_doctors; Type: ACL; Schema: app; Owner: healthcare_owner
@@ -3099,6 +3170,13 @@ GRANT ALL ON FUNCTION app.revoke_refresh_token(p_jti uuid) TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_access;
+
+--
+-- Name: FUNCTION session_is_active(p_family uuid); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.session_is_active(p_family uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.session_is_active(p_family uuid) TO healthcare_access;
 
 --
 -- Name: FUNCTION touch_updated_at(); Type: ACL; Schema: app; Owner: healthcare_owner

@@ -92,7 +92,7 @@ func floorMain() error {
 	identity := func(r *http.Request) (database.Identity, bool) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		uid, known := users[tok]
-		return database.Identity{UserID: uid, RequestID: requestIDVal}, ok && known
+		return database.Identity{UserID: uid, RequestID: requestIDVal, Session: benchSession(uid)}, ok && known
 	}
 	answer := func(w http.ResponseWriter, r *http.Request, fn database.Func, args ...any) {
 		id, ok := identity(r)

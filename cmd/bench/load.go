@@ -49,8 +49,10 @@ type route struct {
 	writes bool
 }
 
-// identityCall is database.IdentitySQL with pgbench variables.
-var identityCall = pgStatement(database.IdentitySQL, ":uid", ":rid", ":st")
+// identityCall is database.IdentitySQL with pgbench variables; the
+// session is the one the bench seeds for each user (benchSession).
+var identityCall = pgStatement(database.IdentitySQL, ":uid", ":rid", ":st",
+	"('00000000-0000-4000-8000-' || lpad(:uid::text, 12, '0'))")
 
 // pgCall is the statement database.Call sends for fn, with a pgbench
 // expression in place of each of its $n parameters.
@@ -143,7 +145,7 @@ var routes = []route{
 		// which measures the lock rather than the SQL (the server, at
 		// fifty logins a second, does not meet that queue).
 		pgTxns: []string{
-			pgCall(database.FnLoginAttempt, "'user' || :uid", "'10.0.0.' || :client_id", "5", "50", "900"),
+			pgCall(database.FnLoginAttempt, "'user' || :uid", "'10.0.0.' || :client_id", "5", "50", "20", "900"),
 			pgCall(database.FnCompleteLogin, "'user' || :uid", "'10.0.0.' || :client_id", ":uid",
 				"gen_random_uuid()", "gen_random_uuid()", "(now() + interval '7 days')"),
 		},

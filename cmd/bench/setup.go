@@ -158,6 +158,11 @@ func (e *env) seed(ctx context.Context, name string, users, patients, doctors, m
 		{"users", `insert into app.users (username, email, password_hash)
 		   select 'user' || i, 'user' || i || '@example.com', $1 from generate_series(1, $2::int) i`,
 			[]any{hash, users}},
+		// One open session per user: the server checks the session of
+		// every token, as it does for tokens from a real login.
+		{"sessions", `insert into app.refresh_tokens (jti, family, user_id, expires_at)
+		   select gen_random_uuid(), ('00000000-0000-4000-8000-' || lpad(id::text, 12, '0'))::uuid, id, now() + interval '30 days'
+		     from app.users`, nil},
 		{"doctors", `insert into app.doctors (name, specialization, created_by)
 		   select 'Doctor ' || i,
 		          (array['Cardiology','Neurology','Pediatrics','Oncology','Dermatology','Radiology','Surgery','Psychiatry'])[1 + i % 8],
@@ -408,6 +413,11 @@ func (s *server) stop() {
 	}
 }
 
+// benchSession is the session seeded for user uid (see "sessions").
+func benchSession(uid int64) string {
+	return fmt.Sprintf("00000000-0000-4000-8000-%012d", uid)
+}
+
 // mintTokens signs one access token per user 1..n with the server's key,
 // exactly as login would.
 func mintTokens(secret string, n int) ([]string, error) {
@@ -418,7 +428,7 @@ func mintTokens(secret string, n int) ([]string, error) {
 	}
 	out := make([]string, n)
 	for i := range out {
-		tok, _, err := t.IssueAccess(int64(i + 1))
+		tok, _, err := t.IssueAccess(int64(i+1), benchSession(int64(i+1)))
 		if err != nil {
 			return nil, err
 		}

@@ -125,6 +125,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 		LoginThrottle: httpapi.LoginThrottle{
 			MaxPerAccount: cfg.LoginMaxFailuresPerAccount,
 			MaxPerAddress: cfg.LoginMaxFailuresPerAddress,
+			AccountFlood:  cfg.LoginAccountFlood,
 			Window:        cfg.LoginFailureWindow,
 		},
 		TrustedProxies:     cfg.TrustedProxies,

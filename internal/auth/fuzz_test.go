@@ -38,7 +38,7 @@ func fuzzTokens(t testing.TB) *Tokens {
 
 func FuzzVerify(f *testing.F) {
 	issuer := newTestTokens(f, &fakeClock{now: fuzzNow.Add(-time.Second)}, func(o *TokenOptions) { o.Key = fuzzKey })
-	acc, _, _ := issuer.IssueAccess(1)
+	acc, _, _ := issuer.IssueAccess(1, testSession)
 	ref, _, _ := issuer.IssueRefresh(2, "")
 	for _, s := range []string{acc, ref, "", "a.b.c", acc + "x", strings.Replace(acc, ".", "..", 1)} {
 		f.Add(s)

@@ -82,7 +82,7 @@ type Claims struct {
 	UserID    int64
 	ID        string // jti, a UUID
 	Type      TokenType
-	Family    string // refresh tokens only: the rotation family, a UUID
+	Family    string // the session: the refresh token family (a UUID) the token belongs to
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
@@ -166,9 +166,14 @@ func (t *Tokens) AccessTTL() time.Duration { return t.accessTTL }
 // RefreshTTL returns the refresh token lifetime.
 func (t *Tokens) RefreshTTL() time.Duration { return t.refreshTTL }
 
-// IssueAccess signs a new access token for userID.
-func (t *Tokens) IssueAccess(userID int64) (string, Claims, error) {
-	return t.issue(userID, TokenAccess, "", t.accessTTL)
+// IssueAccess signs a new access token for userID in session (the refresh
+// token family issued with it). The database refuses the token's requests
+// once that session is logged out or revoked.
+func (t *Tokens) IssueAccess(userID int64, session string) (string, Claims, error) {
+	if !isUUID(session) {
+		return "", Claims{}, errors.New("issue access token: session is not a UUID")
+	}
+	return t.issue(userID, TokenAccess, session, t.accessTTL)
 }
 
 // IssueRefresh signs a new refresh token for userID in the rotation family
@@ -292,11 +297,10 @@ func (t *Tokens) verify(token string, want TokenType) (Claims, error) {
 	if !isUUID(c.ID) {
 		return Claims{}, invalid("bad_jti", nil)
 	}
-	if want == TokenRefresh {
-		c.Family, _ = tok.PrivateClaims()[ClaimFamily].(string)
-		if !isUUID(c.Family) {
-			return Claims{}, invalid("bad_family", nil)
-		}
+	// Both kinds name their session; it goes to a uuid column too.
+	c.Family, _ = tok.PrivateClaims()[ClaimFamily].(string)
+	if !isUUID(c.Family) {
+		return Claims{}, invalid("bad_family", nil)
 	}
 	return c, nil
 }

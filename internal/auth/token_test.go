@@ -56,7 +56,7 @@ func validClaims() map[string]any {
 	return map[string]any{
 		"sub": "42", "iss": "healthcare", "aud": "healthcare-api",
 		"iat": t0.Unix(), "exp": t0.Add(time.Hour).Unix(),
-		"jti": uuid.NewString(), "token_type": "access",
+		"jti": uuid.NewString(), "token_type": "access", "family": testSession,
 	}
 }
 
@@ -101,11 +101,11 @@ func TestIssueAndVerify(t *testing.T) {
 	clk := &fakeClock{now: t0.Add(300 * time.Millisecond)}
 	tk := newTestTokens(t, clk, nil)
 
-	acc, ac, err := tk.IssueAccess(42)
+	acc, ac, err := tk.IssueAccess(42, testSession)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ac.UserID != 42 || ac.Type != TokenAccess || ac.Family != "" || !isUUID(ac.ID) ||
+	if ac.UserID != 42 || ac.Type != TokenAccess || ac.Family != testSession || !isUUID(ac.ID) ||
 		!ac.IssuedAt.Equal(t0) || !ac.ExpiresAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("access claims = %+v", ac)
 	}
@@ -132,8 +132,11 @@ func TestIssueAndVerify(t *testing.T) {
 	if _, _, err := tk.IssueRefresh(42, "not-a-uuid"); err == nil {
 		t.Fatal("IssueRefresh accepted a non-UUID family")
 	}
-	if _, _, err := tk.IssueAccess(0); err == nil {
-		t.Fatal("IssueAccess(0) accepted")
+	if _, _, err := tk.IssueAccess(42, ""); err == nil {
+		t.Fatal("IssueAccess accepted an access token without a session")
+	}
+	if _, _, err := tk.IssueAccess(0, testSession); err == nil {
+		t.Fatal("IssueAccess(0, testSession) accepted")
 	}
 
 	// The payload carries the claim names clients and the seed expect.
@@ -172,7 +175,7 @@ func TestNewTokensRejectsBadOptions(t *testing.T) {
 func TestVerifyRejectsForgeries(t *testing.T) {
 	clk := &fakeClock{now: t0.Add(time.Minute)}
 	tk := newTestTokens(t, clk, func(o *TokenOptions) { o.CacheSize = -1 })
-	good, _, err := tk.IssueAccess(42)
+	good, _, err := tk.IssueAccess(42, testSession)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,8 +189,8 @@ func TestVerifyRejectsForgeries(t *testing.T) {
 	parts := strings.Split(good, ".")
 	otherIss := newTestTokens(t, clk, func(o *TokenOptions) { o.Issuer = "someone-else" })
 	otherAud := newTestTokens(t, clk, func(o *TokenOptions) { o.Audience = "other-api" })
-	wrongIss, _, _ := otherIss.IssueAccess(42)
-	wrongAud, _, _ := otherAud.IssueAccess(42)
+	wrongIss, _, _ := otherIss.IssueAccess(42, testSession)
+	wrongAud, _, _ := otherAud.IssueAccess(42, testSession)
 	refresh, _, _ := tk.IssueRefresh(42, "")
 	tamperedPayload := func() string {
 		raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
@@ -277,12 +280,22 @@ func TestVerifyRejectsForgeries(t *testing.T) {
 		}
 	}
 
-	// Access tokens are not refresh tokens either; a refresh needs a family.
+	// Access tokens are not refresh tokens either; both name a session.
 	if _, err := tk.Verify(good, TokenRefresh); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("access accepted as refresh: %v", err)
 	}
-	if _, err := tk.Verify(rawToken(t, hs, with("token_type", "refresh"), testKey), TokenRefresh); !errors.Is(err, ErrInvalidToken) {
-		t.Errorf("refresh without family accepted: %v", err)
+	for _, typ := range []TokenType{TokenAccess, TokenRefresh} {
+		for _, family := range []any{nil, "", "not-a-uuid", 7} {
+			claims := with("token_type", string(typ))
+			if family == nil {
+				delete(claims, "family")
+			} else {
+				claims["family"] = family
+			}
+			if _, err := tk.Verify(rawToken(t, hs, claims, testKey), typ); !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("%s token with family %v accepted: %v", typ, family, err)
+			}
+		}
 	}
 	if _, err := tk.Verify(good, TokenType("")); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("empty wanted type accepted: %v", err)
@@ -297,7 +310,7 @@ func stdAlphabetSignature(t *testing.T, tk *Tokens) string {
 	t.Helper()
 	toStd := strings.NewReplacer("-", "+", "_", "/")
 	for range 100 {
-		tok, _, err := tk.IssueAccess(42)
+		tok, _, err := tk.IssueAccess(42, testSession)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,7 +348,7 @@ func TestVerifyExpiry(t *testing.T) {
 	for _, cacheSize := range []int{-1, 0} {
 		clk := &fakeClock{now: t0}
 		tk := newTestTokens(t, clk, func(o *TokenOptions) { o.CacheSize = cacheSize; o.AccessTTL = 10 * time.Minute })
-		tok, c, _ := tk.IssueAccess(7)
+		tok, c, _ := tk.IssueAccess(7, testSession)
 		clk.Add(10*time.Minute - time.Second)
 		if _, err := tk.Verify(tok, TokenAccess); err != nil {
 			t.Fatalf("cache %d: token rejected a second before exp: %v", cacheSize, err)
@@ -363,7 +376,7 @@ func TestVerifyExpiry(t *testing.T) {
 func TestCache(t *testing.T) {
 	clk := &fakeClock{now: t0}
 	tk := newTestTokens(t, clk, func(o *TokenOptions) { o.AccessTTL = time.Minute })
-	tok, want, _ := tk.IssueAccess(9)
+	tok, want, _ := tk.IssueAccess(9, testSession)
 
 	c1, err := tk.Verify(tok, TokenAccess)
 	if err != nil || c1 != want {
@@ -421,7 +434,7 @@ func TestCacheBounded(t *testing.T) {
 	clk := &fakeClock{now: t0}
 	tk := newTestTokens(t, clk, func(o *TokenOptions) { o.CacheSize = 64; o.AccessTTL = time.Minute })
 	for i := 0; i < 1000; i++ {
-		tok, _, _ := tk.IssueAccess(int64(i + 1))
+		tok, _, _ := tk.IssueAccess(int64(i+1), testSession)
 		if _, err := tk.Verify(tok, TokenAccess); err != nil {
 			t.Fatal(err)
 		}
@@ -435,7 +448,7 @@ func TestCacheBounded(t *testing.T) {
 	// Entries past exp are swept when a shard fills.
 	clk.Add(45 * time.Second)
 	for i := 0; i < 200; i++ {
-		tok, _, _ := tk.IssueAccess(int64(i + 1))
+		tok, _, _ := tk.IssueAccess(int64(i+1), testSession)
 		tk.Verify(tok, TokenAccess)
 	}
 	now := clk.Now()
@@ -455,7 +468,7 @@ func TestCacheConcurrent(t *testing.T) {
 	tk := newTestTokens(t, clk, func(o *TokenOptions) { o.CacheSize = 32 })
 	toks := make([]string, 50)
 	for i := range toks {
-		toks[i], _, _ = tk.IssueAccess(int64(i + 1))
+		toks[i], _, _ = tk.IssueAccess(int64(i+1), testSession)
 	}
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -479,7 +492,7 @@ func BenchmarkVerify(b *testing.B) {
 	clk := &fakeClock{now: t0}
 	b.Run("cold", func(b *testing.B) {
 		tk := newTestTokens(b, clk, func(o *TokenOptions) { o.CacheSize = -1 })
-		tok, _, _ := tk.IssueAccess(42)
+		tok, _, _ := tk.IssueAccess(42, testSession)
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := tk.Verify(tok, TokenAccess); err != nil {
@@ -489,7 +502,7 @@ func BenchmarkVerify(b *testing.B) {
 	})
 	b.Run("cached", func(b *testing.B) {
 		tk := newTestTokens(b, clk, nil)
-		tok, _, _ := tk.IssueAccess(42)
+		tok, _, _ := tk.IssueAccess(42, testSession)
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := tk.Verify(tok, TokenAccess); err != nil {
@@ -501,7 +514,7 @@ func BenchmarkVerify(b *testing.B) {
 		tk := newTestTokens(b, clk, nil)
 		toks := make([]string, 256)
 		for i := range toks {
-			toks[i], _, _ = tk.IssueAccess(int64(i + 1))
+			toks[i], _, _ = tk.IssueAccess(int64(i+1), testSession)
 		}
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -521,8 +534,11 @@ func BenchmarkIssueAccess(b *testing.B) {
 	tk := newTestTokens(b, &fakeClock{now: t0}, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := tk.IssueAccess(42); err != nil {
+		if _, _, err := tk.IssueAccess(42, testSession); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
+
+// testSession is the session (refresh family) the tests' access tokens name.
+const testSession = "0b7c1f7e-3c5e-4b7a-9d2e-5f1a2b3c4d5e"

@@ -60,7 +60,8 @@ var variables = []Variable{
 	{Name: "HTTP_WRITE_TIMEOUT", Default: "30s", Description: "Time from the end of the request headers to the end of the response; keep it above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT (Go duration)."},
 	{Name: "HTTP_IDLE_TIMEOUT", Default: "120s", Description: "How long an idle keep-alive connection stays open (Go duration)."},
 	{Name: "HTTP_MAX_HEADER_BYTES", Default: "65536", Description: "Largest accepted request header block in bytes (larger: 431)."},
-	{Name: "LOGIN_MAX_FAILURES_PER_ACCOUNT", Default: "5", Description: "Failed logins per account (any address) within LOGIN_FAILURE_WINDOW before further attempts get 429. Counted in PostgreSQL, so shared by every server copy."},
+	{Name: "LOGIN_MAX_FAILURES_PER_ACCOUNT", Default: "5", Description: "Failed logins per account from one client address within LOGIN_FAILURE_WINDOW before further attempts from that address get 429; the owner logging in from another address is not refused. Counted in PostgreSQL, so shared by every server copy."},
+	{Name: "LOGIN_ACCOUNT_FLOOD", Default: "20", Description: "Failed logins per account from all addresses within LOGIN_FAILURE_WINDOW after which every address that has already failed against the account gets 429 at once (one guess per address per window); addresses that have not failed still get through."},
 	{Name: "LOGIN_MAX_FAILURES_PER_ADDRESS", Default: "50", Description: "Failed logins per client address (any account) within LOGIN_FAILURE_WINDOW before further attempts get 429."},
 	{Name: "LOGIN_FAILURE_WINDOW", Default: "15m", Description: "Length of the login failure window; a throttled client may retry when the window that began with its first failure ends (Go duration, at least 1s)."},
 	{Name: "TRUSTED_PROXIES", Description: "Comma-separated proxy addresses or CIDRs (e.g. 10.0.0.0/8) whose X-Forwarded-For is believed when finding the client address for login throttling; empty: the connection's address is used and X-Forwarded-For ignored."},
@@ -111,6 +112,7 @@ type Config struct {
 	// Login throttling, enforced in PostgreSQL (migration 007).
 	LoginMaxFailuresPerAccount int
 	LoginMaxFailuresPerAddress int
+	LoginAccountFlood          int
 	LoginFailureWindow         time.Duration
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
@@ -269,6 +271,7 @@ func parse(get func(string) string) (Config, error) {
 	c.HTTPMaxHeaderBytes = int(integer("HTTP_MAX_HEADER_BYTES", 32))
 	c.LoginMaxFailuresPerAccount = int(integer("LOGIN_MAX_FAILURES_PER_ACCOUNT", 32))
 	c.LoginMaxFailuresPerAddress = int(integer("LOGIN_MAX_FAILURES_PER_ADDRESS", 32))
+	c.LoginAccountFlood = int(integer("LOGIN_ACCOUNT_FLOOD", 32))
 	c.LoginFailureWindow = duration("LOGIN_FAILURE_WINDOW")
 	for _, p := range strings.Split(val("TRUSTED_PROXIES"), ",") {
 		if p = strings.TrimSpace(p); p == "" {
@@ -423,6 +426,9 @@ func (c Config) Validate() error {
 	if c.LoginMaxFailuresPerAccount < 1 {
 		fail("LOGIN_MAX_FAILURES_PER_ACCOUNT", "must be at least 1")
 	}
+	if c.LoginAccountFlood < 1 {
+		fail("LOGIN_ACCOUNT_FLOOD", "must be at least 1")
+	}
 	if c.LoginMaxFailuresPerAddress < 1 {
 		fail("LOGIN_MAX_FAILURES_PER_ADDRESS", "must be at least 1")
 	}
@@ -535,6 +541,7 @@ func (c Config) fields() [][2]string {
 		{"http_max_header_bytes", strconv.Itoa(c.HTTPMaxHeaderBytes)},
 		{"login_max_failures_per_account", strconv.Itoa(c.LoginMaxFailuresPerAccount)},
 		{"login_max_failures_per_address", strconv.Itoa(c.LoginMaxFailuresPerAddress)},
+		{"login_account_flood", strconv.Itoa(c.LoginAccountFlood)},
 		{"login_failure_window", c.LoginFailureWindow.String()},
 		{"trusted_proxies", prefixesString(c.TrustedProxies)},
 	}

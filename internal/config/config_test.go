@@ -47,6 +47,7 @@ func TestDefaults(t *testing.T) {
 		HTTPMaxHeaderBytes:         64 << 10,
 		LoginMaxFailuresPerAccount: 5,
 		LoginMaxFailuresPerAddress: 50,
+		LoginAccountFlood:          20,
 		LoginFailureWindow:         15 * time.Minute,
 	}
 	if fmt.Sprintf("%#v", c) != fmt.Sprintf("%#v", want) || c.SecretKey != want.SecretKey {

@@ -28,16 +28,24 @@ type Identity struct {
 	UserID int64
 	// RequestID is recorded as app.request_id for audit and log correlation.
 	RequestID string
+	// Session is the verified token's session (refresh token family, a
+	// UUID); empty for anonymous calls and for the login and refresh
+	// routes, which prove who they are otherwise.
+	Session string
 }
 
 // IdentitySQL sets the caller's identity and a statement timeout for the
 // current transaction only (is_local = true), so nothing survives on the
-// pooled connection once the batch's implicit transaction ends. Call sends
-// it before every api function with $1 the user id, $2 the request id and
-// $3 the statement timeout; cmd/bench sends the same text from pgbench.
+// pooled connection once the batch's implicit transaction ends, and refuses
+// (RUNAU) a session that was logged out or revoked, so a logout takes
+// effect on the very next request at every server copy. Call sends it
+// before every api function with $1 the user id, $2 the request id, $3 the
+// statement timeout and $4 the session; cmd/bench sends the same text from
+// pgbench.
 const IdentitySQL = `select set_config('app.user_id', $1::text, true), ` +
 	`set_config('app.request_id', $2::text, true), ` +
-	`set_config('statement_timeout', $3::text, true)`
+	`set_config('statement_timeout', $3::text, true), ` +
+	`api.require_session($4::uuid)`
 
 // Call runs api.<fn>(args...) as the given identity and returns the JSON
 // text it produced (nil when the function returned SQL null).
@@ -75,7 +83,7 @@ func (db *DB) call(ctx context.Context, id Identity, fn Func, args []any) ([]byt
 	defer conn.Release()
 
 	b := &pgx.Batch{}
-	b.Queue(IdentitySQL, userSetting(id.UserID), id.RequestID, db.statementTimeout)
+	b.Queue(IdentitySQL, userSetting(id.UserID), id.RequestID, db.statementTimeout, sessionSetting(id.Session))
 	b.Queue(fn.sql, args...)
 	br := conn.SendBatch(ctx, b)
 
@@ -103,6 +111,14 @@ func userSetting(id int64) string {
 		return ""
 	}
 	return strconv.FormatInt(id, 10)
+}
+
+// sessionSetting is the session argument: NULL when there is none.
+func sessionSetting(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // classify turns SQL errors into *Error, marks connection-level failures

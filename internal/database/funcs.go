@@ -47,7 +47,7 @@ var (
 	FnMe                 = apiFunc("me")
 	// Login throttling (migration 007): attempt = throttle check, advance
 	// count and credentials in one call; complete = reset and refresh token.
-	FnLoginAttempt  = apiFunc("login_attempt", "text", "text", "int", "int", "int")                      // username, address, max per account, max per address, window seconds
+	FnLoginAttempt  = apiFunc("login_attempt", "text", "text", "int", "int", "int", "int")               // username, address, max per (account, address), max per address, account flood, window seconds
 	FnCompleteLogin = apiFunc("complete_login", "text", "text", "bigint", "uuid", "uuid", "timestamptz") // username, address, user, jti, family, expires
 
 	// Patients.

@@ -230,15 +230,20 @@ func TestIdentityDoesNotLeakThroughPgBouncer(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		var pid int32
 		var userID string
-		var current *int64
-		err := conn.QueryRow(ctx, `select pg_backend_pid(), coalesce(current_setting('app.user_id', true), ''),
-		                                  app.current_user_id()`).Scan(&pid, &userID, &current)
+		err := conn.QueryRow(ctx, `select pg_backend_pid(), coalesce(current_setting('app.user_id', true), '')`).Scan(&pid, &userID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		pids[pid] = true
-		if userID != "" || current != nil {
-			t.Fatalf("a fresh transaction on the shared connection carries app.user_id=%q (current_user_id %v)", userID, *current)
+		if userID != "" {
+			t.Fatalf("a fresh transaction on the shared connection carries app.user_id=%q", userID)
+		}
+		// And the database sees nobody: api.me() refuses an anonymous caller.
+		var me string
+		err = conn.QueryRow(ctx, `select api.me()::text`).Scan(&me)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "RUNAU" {
+			t.Fatalf("api.me() on the shared connection = %q, %v; want RUNAU", me, err)
 		}
 	}
 	if len(pids) != 1 {

@@ -155,7 +155,7 @@ type loginAttempt struct {
 // as a failure in advance and returns the credentials.
 func checkPassword(r *http.Request, db *database.DB, hasher *auth.Hasher, limits LoginThrottle, username, address, password string) (int64, error) {
 	raw, err := db.Call(r.Context(), identity(r), database.FnLoginAttempt, username, address,
-		int32(limits.MaxPerAccount), int32(limits.MaxPerAddress), int32(limits.Window/time.Second))
+		int32(limits.MaxPerAccount), int32(limits.MaxPerAddress), int32(limits.AccountFlood), int32(limits.Window/time.Second))
 	if err != nil {
 		return 0, err
 	}
@@ -190,11 +190,11 @@ func checkPassword(r *http.Request, db *database.DB, hasher *auth.Hasher, limits
 // with two round trips; they cannot be merged because the password check
 // happens in Go between them. A failed login takes one.
 func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int64, username, address string) (tokenPair, error) {
-	access, _, err := tokens.IssueAccess(userID)
+	refresh, rc, err := tokens.IssueRefresh(userID, "")
 	if err != nil {
 		return tokenPair{}, err
 	}
-	refresh, rc, err := tokens.IssueRefresh(userID, "")
+	access, _, err := tokens.IssueAccess(userID, rc.Family)
 	if err != nil {
 		return tokenPair{}, err
 	}
@@ -271,7 +271,7 @@ func refresh(db *database.DB, tokens *auth.Tokens) http.Handler {
 			writeError(w, r, &e)
 			return
 		}
-		access, _, err := tokens.IssueAccess(rot.UserID)
+		access, _, err := tokens.IssueAccess(rot.UserID, old.Family)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -113,11 +113,48 @@ func TestSeedFlowOfANewUser(t *testing.T) {
 		t.Fatal("refresh did not rotate the refresh token")
 	}
 	h.Expect(h.Do("GET", "/api/patients/", rotated["access"].(string), nil), 200, "list with the new access token")
-	h.Expect(h.Do("POST", "/api/auth/logout/", "", map[string]any{"refresh": newRefresh}), 204, "logout")
-	h.Expect(h.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": newRefresh}), 401, "refresh after logout")
-
 	h.Expect(h.Do("DELETE", fmt.Sprintf("/api/mappings/%d/", mapping.ID(t, "id")), access, nil), 204, "delete mapping")
 	h.Expect(h.Do("DELETE", fmt.Sprintf("/api/patients/%d/", patient), access, nil), 204, "delete patient")
+
+	h.Expect(h.Do("POST", "/api/auth/logout/", "", map[string]any{"refresh": newRefresh}), 204, "logout")
+	h.Expect(h.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": newRefresh}), 401, "refresh after logout")
+	// Logout ends the session: both of its access tokens are refused now.
+	h.Expect(h.Do("GET", "/api/auth/me/", access, nil), 401, "first access token after logout")
+	h.Expect(h.Do("GET", "/api/auth/me/", rotated["access"].(string), nil), 401, "rotated access token after logout")
+}
+
+// TestLogoutEndsTheSessionAtEveryServerCopy: a session logged out (or
+// revoked for refresh token reuse) through one server copy is refused by
+// another on the very next request; the user's other sessions go on.
+func TestLogoutEndsTheSessionAtEveryServerCopy(t *testing.T) {
+	t.Parallel()
+	tdb, key := pgtest.New(t), newKey()
+	a := newHarnessWith(t, tdb, key, Options{}, database.Options{})
+	b := newHarnessWith(t, tdb, key, Options{}, database.Options{})
+	u := a.Signup("two-sessions")
+	login := func() (access, refresh string) {
+		t.Helper()
+		tok := a.Expect(a.Do("POST", "/api/auth/login/", "", map[string]any{"username": u.Name, "password": "correct horse"}), 200, "login").JSON(t)
+		return tok["access"].(string), tok["refresh"].(string)
+	}
+	phone, phoneRefresh := login()
+	laptop, laptopRefresh := login()
+	b.Expect(b.Do("GET", "/api/patients/", phone, nil), 200, "phone on server B")
+	b.Expect(b.Do("GET", "/api/patients/", laptop, nil), 200, "laptop on server B")
+
+	a.Expect(a.Do("POST", "/api/auth/logout/", "", map[string]any{"refresh": phoneRefresh}), 204, "logout on server A")
+	r := b.Expect(b.Do("GET", "/api/patients/", phone, nil), 401, "phone on server B after logout")
+	apitest.CheckProblem(t, r)
+	b.Expect(b.Do("GET", "/api/doctors/", phone, nil), 401, "even a public route refuses the ended session's token")
+	b.Expect(b.Do("GET", "/api/patients/", laptop, nil), 200, "the other session goes on")
+
+	// Reuse of a rotated refresh token revokes its family: the laptop's
+	// access tokens, old and new, stop at once.
+	rot := a.Expect(a.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": laptopRefresh}), 200, "rotate").JSON(t)
+	b.Expect(b.Do("GET", "/api/patients/", rot["access"].(string), nil), 200, "rotated access token")
+	a.Expect(a.Do("POST", "/api/auth/refresh/", "", map[string]any{"refresh": laptopRefresh}), 401, "reuse of the rotated token")
+	b.Expect(b.Do("GET", "/api/patients/", laptop, nil), 401, "laptop's first access token after reuse")
+	b.Expect(b.Do("GET", "/api/patients/", rot["access"].(string), nil), 401, "laptop's rotated access token after reuse")
 }
 
 func TestLoginAnswersTheSameForUnknownUsersAndWrongPasswords(t *testing.T) {

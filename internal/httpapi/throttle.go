@@ -12,10 +12,14 @@ import (
 // PostgreSQL (api.login_attempt), so every server copy sharing a database
 // shares the counts; the server only passes its configured limits along.
 type LoginThrottle struct {
-	// MaxPerAccount failed logins per account (any address) within Window
-	// before further attempts get 429. Zero: LOGIN_MAX_FAILURES_PER_ACCOUNT's
-	// default (internal/config).
+	// MaxPerAccount failed logins per account from one address within
+	// Window before further attempts from that address get 429. Zero:
+	// LOGIN_MAX_FAILURES_PER_ACCOUNT's default (internal/config).
 	MaxPerAccount int
+	// AccountFlood failed logins per account from all addresses within
+	// Window, after which an address that already failed against it gets
+	// 429 at once. Zero: LOGIN_ACCOUNT_FLOOD's default.
+	AccountFlood int
 	// MaxPerAddress failed logins per client address (any account) within
 	// Window. Zero: LOGIN_MAX_FAILURES_PER_ADDRESS's default.
 	MaxPerAddress int
@@ -27,6 +31,9 @@ type LoginThrottle struct {
 func (l LoginThrottle) withDefaults() LoginThrottle {
 	if l.MaxPerAccount <= 0 {
 		l.MaxPerAccount = defaults.LoginMaxFailuresPerAccount
+	}
+	if l.AccountFlood <= 0 {
+		l.AccountFlood = defaults.LoginAccountFlood
 	}
 	if l.MaxPerAddress <= 0 {
 		l.MaxPerAddress = defaults.LoginMaxFailuresPerAddress

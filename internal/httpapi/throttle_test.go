@@ -40,20 +40,50 @@ func expectThrottled(t *testing.T, r apitest.Response, window time.Duration) {
 	}
 }
 
-func TestLoginThrottledPerAccountFromAnyAddress(t *testing.T) {
+func TestLoginThrottledPerAccountAndAddress(t *testing.T) {
 	t.Parallel()
 	h := newHarnessWith(t, pgtest.New(t), newKey(), Options{TrustedProxies: loopback,
-		LoginThrottle: LoginThrottle{MaxPerAccount: 3, MaxPerAddress: 100, Window: time.Hour}}, database.Options{})
+		LoginThrottle: LoginThrottle{MaxPerAccount: 3, AccountFlood: 100, MaxPerAddress: 100, Window: time.Hour}}, database.Options{})
 	u := h.Signup("throttled")
-	for i := range 3 {
-		h.Expect(h.login(u.Name, "wrong password", "10.0.0."+strconv.Itoa(i+1)), 401, "wrong password")
+	for range 3 {
+		h.Expect(h.login(u.Name, "wrong password", "10.0.0.1"), 401, "wrong password")
 	}
-	// The right password from a fresh address, even with other letter case.
-	expectThrottled(t, h.login(u.Name, "correct horse", "10.9.9.9"), time.Hour)
-	expectThrottled(t, h.login(strings.ToUpper(u.Name), "wrong password", "10.9.9.8"), time.Hour)
-	// Another account from the same addresses is unaffected.
+	// That address is refused for this account, even with the right
+	// password and other letter case.
+	expectThrottled(t, h.login(u.Name, "correct horse", "10.0.0.1"), time.Hour)
+	expectThrottled(t, h.login(strings.ToUpper(u.Name), "wrong password", "10.0.0.1"), time.Hour)
+	// Another account from the same address is unaffected.
 	other := h.Signup("bystander")
 	h.Expect(h.login(other.Name, "correct horse", "10.0.0.1"), 200, "other account")
+}
+
+// TestFailuresFromElsewhereCannotLockTheOwnerOut: wrong passwords from
+// anywhere, even a flood past the account limit, never refuse the owner
+// logging in correctly from an address that has not failed.
+func TestFailuresFromElsewhereCannotLockTheOwnerOut(t *testing.T) {
+	t.Parallel()
+	h := newHarnessWith(t, pgtest.New(t), newKey(), Options{TrustedProxies: loopback,
+		LoginThrottle: LoginThrottle{MaxPerAccount: 5, AccountFlood: 6, MaxPerAddress: 100, Window: time.Hour}}, database.Options{})
+	u := h.Signup("victim")
+	// The attacker's five wrong passwords from one address: the owner's
+	// address is untouched.
+	for range 5 {
+		h.Expect(h.login(u.Name, "wrong password", "198.51.100.1"), 401, "attacker")
+	}
+	expectThrottled(t, h.login(u.Name, "wrong password", "198.51.100.1"), time.Hour)
+	h.Expect(h.login(u.Name, "correct horse", "192.0.2.10"), 200, "the owner from home")
+	// A flood from many addresses past the account limit: every address
+	// that already failed is refused at once (429), a new address still
+	// gets its one guess, and the owner still logs in.
+	for i := range 8 {
+		h.Expect(h.login(u.Name, "wrong password", "198.51.100."+strconv.Itoa(10+i)), 401, "flood")
+	}
+	for i := range 8 {
+		expectThrottled(t, h.login(u.Name, "wrong password", "198.51.100."+strconv.Itoa(10+i)), time.Hour)
+	}
+	h.Expect(h.login(u.Name, "wrong password", "198.51.100.200"), 401, "a fresh address guesses once")
+	expectThrottled(t, h.login(u.Name, "wrong password", "198.51.100.200"), time.Hour)
+	h.Expect(h.login(u.Name, "correct horse", "192.0.2.11"), 200, "the owner from the office")
 }
 
 func TestLoginThrottledPerAddressAcrossAccounts(t *testing.T) {
@@ -69,16 +99,16 @@ func TestLoginThrottledPerAddressAcrossAccounts(t *testing.T) {
 	h.Expect(h.login(a.Name, "correct horse", "203.0.113.8"), 200, "other address")
 }
 
-func TestLoginSuccessResetsTheAccountCount(t *testing.T) {
+func TestLoginSuccessResetsTheAddressCount(t *testing.T) {
 	t.Parallel()
 	h := newHarnessWith(t, pgtest.New(t), newKey(), Options{TrustedProxies: loopback,
 		LoginThrottle: LoginThrottle{MaxPerAccount: 3, MaxPerAddress: 100, Window: time.Hour}}, database.Options{})
 	u := h.Signup("resets")
 	for round := range 3 {
-		// Without the reset the count would reach 3 in the second round.
+		// Without the reset the pair's count would reach 3 in the second round.
 		h.Expect(h.login(u.Name, "wrong password", "10.1.1.1"), 401, "fail 1")
-		h.Expect(h.login(u.Name, "wrong password", "10.1.1.2"), 401, "fail 2")
-		h.Expect(h.login(u.Name, "correct horse", "10.1.1.3"), 200, "success in round "+strconv.Itoa(round))
+		h.Expect(h.login(u.Name, "wrong password", "10.1.1.1"), 401, "fail 2")
+		h.Expect(h.login(u.Name, "correct horse", "10.1.1.1"), 200, "success in round "+strconv.Itoa(round))
 	}
 }
 
@@ -90,9 +120,9 @@ func TestLoginThrottleIsSharedByServerCopies(t *testing.T) {
 	b := newHarnessWith(t, tdb, key, opts, database.Options{})
 	u := a.Signup("shared")
 	a.Expect(a.login(u.Name, "wrong password", "10.2.0.1"), 401, "fail on server A")
-	b.Expect(b.login(u.Name, "wrong password", "10.2.0.2"), 401, "fail on server B")
-	expectThrottled(t, a.login(u.Name, "correct horse", "10.2.0.3"), time.Hour)
-	expectThrottled(t, b.login(u.Name, "correct horse", "10.2.0.4"), time.Hour)
+	b.Expect(b.login(u.Name, "wrong password", "10.2.0.1"), 401, "fail on server B")
+	expectThrottled(t, a.login(u.Name, "correct horse", "10.2.0.1"), time.Hour)
+	expectThrottled(t, b.login(u.Name, "correct horse", "10.2.0.1"), time.Hour)
 }
 
 // Concurrent guesses are serialized by row locks in PostgreSQL: exactly the
@@ -109,7 +139,7 @@ func TestConcurrentGuessesCannotExceedTheLimit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses[i] = h.login(u.Name, "wrong password", "10.3.0."+strconv.Itoa(i+1)).Status
+			statuses[i] = h.login(u.Name, "wrong password", "10.3.0.1").Status
 		}()
 	}
 	wg.Wait()
