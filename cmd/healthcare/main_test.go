@@ -150,7 +150,7 @@ func startServe(t *testing.T, db *pgtest.DB) string {
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", appURL},
-			env("SECRET_KEY", testSecret, "ARGON2_MEMORY_KIB", "7168"), nil, io.Discard, logs)
+			env("SECRET_KEY", testSecret, "ARGON2_MEMORY_KIB", "7168", "SHUTDOWN_DRAIN", "0"), nil, io.Discard, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()

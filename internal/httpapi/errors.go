@@ -42,6 +42,9 @@ type apiError struct {
 	fields  []fieldError
 	headers map[string]string
 	cause   error
+	// expected marks a 5xx the server gives on purpose (/readyz while
+	// draining): it is not logged as a failed request.
+	expected bool
 }
 
 func (e *apiError) Error() string {
@@ -76,6 +79,9 @@ var (
 	errUnavailable = &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
 		detail:  "The service is temporarily unavailable; try again shortly.",
 		headers: map[string]string{"Retry-After": "1"}}
+	errDraining = &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+		detail:  "The server is shutting down; send requests to another instance.",
+		headers: map[string]string{"Retry-After": "1"}, expected: true}
 )
 
 // sqlState is what one SQLSTATE becomes over HTTP.
@@ -211,7 +217,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateFrom(r.Context())
 	log := st.logger()
 	switch {
-	case status >= 500:
+	case status >= 500 && !e.expected:
 		log.Error().Str("request_id", st.id).Err(err).Str("code", e.code).Msg("request failed")
 	case e.cause != nil:
 		log.Debug().Str("request_id", st.id).Err(err).Str("code", e.code).Msg("request refused")

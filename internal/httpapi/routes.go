@@ -24,7 +24,7 @@ func addRoutes(r *httprouter.Router, opts Options, db *database.DB, tokens *auth
 
 	// Operations.
 	handle(get, "/healthz", healthz())
-	handle(get, "/readyz", readyz(db, opts.Ready))
+	handle(get, "/readyz", readyz(db, opts.Ready, opts.Draining))
 	if opts.Metrics != nil {
 		handle(get, "/metrics", opts.Metrics)
 	}
