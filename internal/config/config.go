@@ -49,7 +49,7 @@ var variables = []Variable{
 	{Name: "DB_POOL_MAX_CONNS", Default: "8", Description: "Maximum connections in the server's pool."},
 	{Name: "DB_STATEMENT_TIMEOUT", Default: "5s", Description: "statement_timeout set in every request's transaction (Go duration; 0 disables)."},
 	{Name: "DB_ACQUIRE_TIMEOUT", Default: "2s", Description: "How long a request waits for a pool connection before answering 503 (Go duration)."},
-	{Name: "SHUTDOWN_DRAIN", Default: "5s", Description: "After SIGTERM or SIGINT, how long the server keeps serving with /readyz answering 503 and Connection: close on every response, so load balancers stop sending before the listener closes (Go duration; 0 closes it at once; `dev` uses 0)."},
+	{Name: "SHUTDOWN_DRAIN", Default: "5s", Description: "After SIGTERM or SIGINT, how long the server keeps serving with /readyz answering 503 and Connection: close on every response, so load balancers stop sending before the listener closes (Go duration; 0 closes it at once; `dev` uses 0). See docs/operations.md."},
 	{Name: "SHUTDOWN_TIMEOUT", Default: "10s", Description: "Grace period after the drain for accepted connections and in-flight requests to be answered; the process stops within SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT (Go duration)."},
 	{Name: "ARGON2_MEMORY_KIB", Default: "7168", Description: "argon2id memory per hash in KiB (OWASP: m=7168 with t=5)."},
 	{Name: "ARGON2_ITERATIONS", Default: "5", Description: "argon2id iterations."},
