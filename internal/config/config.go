@@ -478,6 +478,12 @@ func (c Config) Warnings() []string {
 	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= c.DBAcquireTimeout+c.DBStatementTimeout {
 		w = append(w, "HTTP_WRITE_TIMEOUT is not above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT: slow requests may be cut off without an answer")
 	}
+	if c.ShutdownTimeout > 0 && c.ShutdownTimeout <= c.HTTPReadHeaderTimeout {
+		w = append(w, "SHUTDOWN_TIMEOUT is not above HTTP_READ_HEADER_TIMEOUT: a client that connects and sends nothing can make a stop run out of time and exit 1")
+	}
+	if c.ShutdownTimeout > 0 && c.ShutdownTimeout <= c.DBAcquireTimeout+c.DBStatementTimeout {
+		w = append(w, "SHUTDOWN_TIMEOUT is not above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT: a stop may cut off slow requests")
+	}
 	if uint64(c.Argon2MemoryKiB)*uint64(c.Argon2Iterations) < owaspMinCost || c.Argon2MemoryKiB < owaspMinMemoryKiB {
 		w = append(w, "argon2 parameters are below OWASP's minimum")
 	}

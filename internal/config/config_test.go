@@ -192,6 +192,29 @@ func TestShutdownDrainMayBeZero(t *testing.T) {
 	}
 }
 
+// A stop waits for accepted connections until their request arrives or
+// HTTP_READ_HEADER_TIMEOUT ends them, and for requests in flight: a
+// SHUTDOWN_TIMEOUT shorter than either is allowed but warned about.
+func TestShortShutdownTimeoutWarns(t *testing.T) {
+	c, err := Load(env(map[string]string{"SECRET_KEY": goodKey}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(c.Warnings(), ";"); strings.Contains(w, "SHUTDOWN_TIMEOUT") {
+		t.Fatalf("defaults warn: %s", w)
+	}
+	c, err = Load(env(map[string]string{"SECRET_KEY": goodKey, "SHUTDOWN_TIMEOUT": "4s"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(c.Warnings(), ";")
+	for _, want := range []string{"SHUTDOWN_TIMEOUT is not above HTTP_READ_HEADER_TIMEOUT", "SHUTDOWN_TIMEOUT is not above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("SHUTDOWN_TIMEOUT=4s: no warning %q in %s", want, w)
+		}
+	}
+}
+
 func TestArgon2FloorRelaxedInDebug(t *testing.T) {
 	e := map[string]string{"SECRET_KEY": goodKey, "ARGON2_MEMORY_KIB": "19456", "ARGON2_ITERATIONS": "2"}
 	if _, err := Load(env(e), ""); err != nil {
