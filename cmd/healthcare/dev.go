@@ -327,6 +327,10 @@ func devServe(ctx context.Context, getenv func(string) string, appURL, addr stri
 	if getenv("SECRET_KEY") == "" {
 		over["SECRET_KEY"] = st.SecretKey
 	}
+	// No load balancer to drain: Ctrl-C stops at once unless asked otherwise.
+	if getenv("SHUTDOWN_DRAIN") == "" {
+		over["SHUTDOWN_DRAIN"] = "0s"
+	}
 	cfg, err := config.Load(overlay(getenv, over), "")
 	if err != nil {
 		return err

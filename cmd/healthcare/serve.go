@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"healthcare/internal/config"
 	"healthcare/internal/database"
 	"healthcare/internal/dbadmin"
+	"healthcare/internal/drain"
 	"healthcare/internal/httpapi"
 	"healthcare/internal/metrics"
 )
@@ -28,7 +28,10 @@ The server connects as its runtime login (a plain member of
 healthcare_api). It refuses to start when that role could bypass row-level
 security (superuser, BYPASSRLS, table owner) or when the database is not
 migrated to the version this binary embeds (run "healthcare migrate up").
-SIGINT or SIGTERM stop it gracefully.`
+SIGINT or SIGTERM stop it gracefully: /readyz answers 503 and the server
+keeps serving for SHUTDOWN_DRAIN, then stops accepting, answers every
+connection it accepted and finishes the requests in flight within
+SHUTDOWN_TIMEOUT.`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "[--addr host:port] [--database-url URL]", serveAbout, stderr)
@@ -115,9 +118,11 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 		return fmt.Errorf("tokens: %w", err)
 	}
 	m := metrics.New(db.Pool().Stat)
+	stopper := drain.New(cfg.ShutdownDrain, cfg.ShutdownTimeout, log)
 	handler := httpapi.NewServer(httpapi.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        func(ctx context.Context) error { return checkMigrated(ctx, db) },
+		Draining:     stopper.Draining,
 		Observe: func(ri httpapi.RequestInfo) {
 			m.ObserveRequest(ri.Method, ri.Route, ri.Status, ri.Duration)
 		},
@@ -150,21 +155,10 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 		onListen(addr)
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	// Until ctx ends (SIGTERM, SIGINT); then drain for SHUTDOWN_DRAIN and
+	// answer every accepted connection within SHUTDOWN_TIMEOUT.
+	if err := stopper.Serve(ctx, srv, ln); err != nil {
+		return err
 	}
 	log.Info().Msg("stopped")
 	return nil

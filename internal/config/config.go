@@ -48,7 +48,8 @@ var variables = []Variable{
 	{Name: "DB_POOL_MAX_CONNS", Default: "8", Description: "Maximum connections in the server's pool."},
 	{Name: "DB_STATEMENT_TIMEOUT", Default: "5s", Description: "statement_timeout set in every request's transaction (Go duration; 0 disables)."},
 	{Name: "DB_ACQUIRE_TIMEOUT", Default: "2s", Description: "How long a request waits for a pool connection before answering 503 (Go duration)."},
-	{Name: "SHUTDOWN_TIMEOUT", Default: "10s", Description: "Grace period for in-flight requests on shutdown (Go duration)."},
+	{Name: "SHUTDOWN_DRAIN", Default: "5s", Description: "After SIGTERM or SIGINT, how long the server keeps serving with /readyz answering 503 and Connection: close on every response, so load balancers stop sending before the listener closes (Go duration; 0 closes it at once; `dev` uses 0). See docs/operations.md."},
+	{Name: "SHUTDOWN_TIMEOUT", Default: "10s", Description: "Grace period after the drain for accepted connections and in-flight requests to be answered; the process stops within SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT (Go duration)."},
 	{Name: "ARGON2_MEMORY_KIB", Default: "7168", Description: "argon2id memory per hash in KiB (OWASP: m=7168 with t=5)."},
 	{Name: "ARGON2_ITERATIONS", Default: "5", Description: "argon2id iterations."},
 	{Name: "ARGON2_PARALLELISM", Default: "1", Description: "argon2id lanes."},
@@ -91,6 +92,7 @@ type Config struct {
 	DBPoolMaxConns     int32
 	DBStatementTimeout time.Duration
 	DBAcquireTimeout   time.Duration
+	ShutdownDrain      time.Duration
 	ShutdownTimeout    time.Duration
 
 	Argon2MemoryKiB   uint32
@@ -254,6 +256,7 @@ func parse(get func(string) string) (Config, error) {
 	c.DBPoolMaxConns = int32(integer("DB_POOL_MAX_CONNS", 32))
 	c.DBStatementTimeout = duration("DB_STATEMENT_TIMEOUT")
 	c.DBAcquireTimeout = duration("DB_ACQUIRE_TIMEOUT")
+	c.ShutdownDrain = duration("SHUTDOWN_DRAIN")
 	c.ShutdownTimeout = duration("SHUTDOWN_TIMEOUT")
 	c.Argon2MemoryKiB = uint32(unsigned("ARGON2_MEMORY_KIB", 32))
 	c.Argon2Iterations = uint32(unsigned("ARGON2_ITERATIONS", 32))
@@ -389,6 +392,9 @@ func (c Config) Validate() error {
 	if c.DBAcquireTimeout <= 0 {
 		fail("DB_ACQUIRE_TIMEOUT", "must be positive")
 	}
+	if c.ShutdownDrain < 0 {
+		fail("SHUTDOWN_DRAIN", "must not be negative")
+	}
 	if c.ShutdownTimeout <= 0 {
 		fail("SHUTDOWN_TIMEOUT", "must be positive")
 	}
@@ -475,6 +481,12 @@ func (c Config) Warnings() []string {
 	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= c.DBAcquireTimeout+c.DBStatementTimeout {
 		w = append(w, "HTTP_WRITE_TIMEOUT is not above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT: slow requests may be cut off without an answer")
 	}
+	if c.ShutdownTimeout > 0 && c.ShutdownTimeout <= c.HTTPReadHeaderTimeout {
+		w = append(w, "SHUTDOWN_TIMEOUT is not above HTTP_READ_HEADER_TIMEOUT: a client that connects and sends nothing can make a stop run out of time and exit 1")
+	}
+	if c.ShutdownTimeout > 0 && c.ShutdownTimeout <= c.DBAcquireTimeout+c.DBStatementTimeout {
+		w = append(w, "SHUTDOWN_TIMEOUT is not above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT: a stop may cut off slow requests")
+	}
 	if uint64(c.Argon2MemoryKiB)*uint64(c.Argon2Iterations) < owaspMinCost || c.Argon2MemoryKiB < owaspMinMemoryKiB {
 		w = append(w, "argon2 parameters are below OWASP's minimum")
 	}
@@ -527,6 +539,7 @@ func (c Config) fields() [][2]string {
 		{"db_pool_max_conns", strconv.Itoa(int(c.DBPoolMaxConns))},
 		{"db_statement_timeout", c.DBStatementTimeout.String()},
 		{"db_acquire_timeout", c.DBAcquireTimeout.String()},
+		{"shutdown_drain", c.ShutdownDrain.String()},
 		{"shutdown_timeout", c.ShutdownTimeout.String()},
 		{"argon2_memory_kib", strconv.FormatUint(uint64(c.Argon2MemoryKiB), 10)},
 		{"argon2_iterations", strconv.FormatUint(uint64(c.Argon2Iterations), 10)},

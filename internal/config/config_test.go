@@ -33,6 +33,7 @@ func TestDefaults(t *testing.T) {
 		DBPoolMaxConns:     8,
 		DBStatementTimeout: 5 * time.Second,
 		DBAcquireTimeout:   2 * time.Second,
+		ShutdownDrain:      5 * time.Second,
 		ShutdownTimeout:    10 * time.Second,
 		Argon2MemoryKiB:    7168,
 		Argon2Iterations:   5,
@@ -148,6 +149,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"DB_POOL_MAX_CONNS":           "0",
 		"DB_STATEMENT_TIMEOUT":        "5",
 		"DB_ACQUIRE_TIMEOUT":          "0s",
+		"SHUTDOWN_DRAIN":              "-1s",
 		"SHUTDOWN_TIMEOUT":            "-1s",
 		"ARGON2_MEMORY_KIB":           "1024",
 		"ARGON2_ITERATIONS":           "0",
@@ -173,6 +175,44 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		_, err := Load(env(e), "")
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("%s=%q: err = %v", name, value, err)
+		}
+	}
+}
+
+// SHUTDOWN_DRAIN may be zero (no drain, as dev runs), unlike SHUTDOWN_TIMEOUT.
+func TestShutdownDrainMayBeZero(t *testing.T) {
+	c, err := Load(env(map[string]string{"SECRET_KEY": goodKey, "SHUTDOWN_DRAIN": "0"}), "")
+	if err != nil || c.ShutdownDrain != 0 {
+		t.Fatalf("SHUTDOWN_DRAIN=0: %v %v", c.ShutdownDrain, err)
+	}
+	c, err = Load(env(map[string]string{"SECRET_KEY": goodKey, "SHUTDOWN_DRAIN": "750ms"}), "")
+	if err != nil || c.ShutdownDrain != 750*time.Millisecond {
+		t.Fatalf("SHUTDOWN_DRAIN=750ms: %v %v", c.ShutdownDrain, err)
+	}
+	if _, err := Load(env(map[string]string{"SECRET_KEY": goodKey, "SHUTDOWN_TIMEOUT": "0"}), ""); err == nil {
+		t.Fatal("SHUTDOWN_TIMEOUT=0 accepted")
+	}
+}
+
+// A stop waits for accepted connections until their request arrives or
+// HTTP_READ_HEADER_TIMEOUT ends them, and for requests in flight: a
+// SHUTDOWN_TIMEOUT shorter than either is allowed but warned about.
+func TestShortShutdownTimeoutWarns(t *testing.T) {
+	c, err := Load(env(map[string]string{"SECRET_KEY": goodKey}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(c.Warnings(), ";"); strings.Contains(w, "SHUTDOWN_TIMEOUT") {
+		t.Fatalf("defaults warn: %s", w)
+	}
+	c, err = Load(env(map[string]string{"SECRET_KEY": goodKey, "SHUTDOWN_TIMEOUT": "4s"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(c.Warnings(), ";")
+	for _, want := range []string{"SHUTDOWN_TIMEOUT is not above HTTP_READ_HEADER_TIMEOUT", "SHUTDOWN_TIMEOUT is not above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("SHUTDOWN_TIMEOUT=4s: no warning %q in %s", want, w)
 		}
 	}
 }

@@ -24,11 +24,14 @@ type outcome struct {
 	end      time.Time
 }
 
-// SIGTERM (and SIGINT) under load: the server stops accepting, finishes what it
-// accepted, closes the pool and exits 0 within SHUTDOWN_TIMEOUT. "Accepted"
-// is read from the server's own access log: every request id it logged
-// must have reached the client as a complete response with the logged
-// status. Requests the server never read may fail (connection refused).
+// SIGTERM (and SIGINT) under load: the server drains, stops accepting,
+// finishes what it accepted, closes the pool and exits 0 within
+// SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT. "Accepted" is read from the server's
+// own access log: every request id it logged must have reached the client
+// as a complete response with the logged status. Requests the server never
+// read may fail (connection refused). TestShutdownAnswersEveryAcceptedConnection
+// checks the connections the access log cannot see: those closed before
+// their first request reached a handler.
 func TestGracefulShutdownUnderLoad(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) { shutdownUnderLoad(t, sig) })
@@ -48,6 +51,7 @@ func shutdownUnderLoad(t *testing.T, sig syscall.Signal) {
 	env := baseEnv(tdb.AppURL())
 	const shutdownTimeout = 10 * time.Second
 	env["SHUTDOWN_TIMEOUT"] = shutdownTimeout.String()
+	env["SHUTDOWN_DRAIN"] = "300ms"
 	s := start(t, env)
 
 	var (

@@ -38,6 +38,9 @@ type apiError struct {
 	fields  []fieldError
 	headers map[string]string
 	cause   error
+	// expected marks a 5xx the server gives on purpose (/readyz while
+	// draining): it is not logged as a failed request.
+	expected bool
 }
 
 func (e *apiError) Error() string {
@@ -72,6 +75,9 @@ var (
 	errUnavailable = &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
 		detail:  "The service is temporarily unavailable; try again shortly.",
 		headers: map[string]string{"Retry-After": "1"}}
+	errDraining = &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+		detail:  "The server is shutting down; send requests to another instance.",
+		headers: map[string]string{"Retry-After": "1"}, expected: true}
 )
 
 // kindStatus is the HTTP status of each kind of SQL error; which SQLSTATE
@@ -144,7 +150,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateFrom(r.Context())
 	log := st.logger()
 	switch {
-	case status >= 500:
+	case status >= 500 && !e.expected:
 		log.Error().Str("request_id", st.id).Err(err).Str("code", e.code).Msg("request failed")
 	case e.cause != nil:
 		log.Debug().Str("request_id", st.id).Err(err).Str("code", e.code).Msg("request refused")

@@ -83,7 +83,7 @@ var routes = []Route{
 	{Method: get, Path: "/healthz", Auth: Public, Operation: "healthz",
 		handler: func(deps) http.Handler { return healthz() }},
 	{Method: get, Path: "/readyz", Auth: Public, Operation: "readyz",
-		handler: func(d deps) http.Handler { return readyz(d.db, d.opts.Ready) }},
+		handler: func(d deps) http.Handler { return readyz(d.db, d.opts.Ready, d.opts.Draining) }},
 	{Method: get, Path: "/metrics", Auth: Public, Operation: "metrics",
 		handler: func(d deps) http.Handler { return d.opts.Metrics }},
 	// The OpenAPI 3.1 document describing every route of this table.

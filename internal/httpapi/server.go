@@ -36,6 +36,10 @@ type Options struct {
 	// Ready, when set, is called by GET /readyz after the database ping,
 	// e.g. to compare the migration version with the binary's.
 	Ready func(ctx context.Context) error
+	// Draining, when set and true, makes GET /readyz answer 503 without
+	// asking the database: the server is stopping and load balancers
+	// should send elsewhere (internal/drain).
+	Draining func() bool
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
 	// LoginThrottle limits failed logins per account and per address.
@@ -102,8 +106,12 @@ func healthz() http.Handler {
 	})
 }
 
-func readyz(db *database.DB, ready func(context.Context) error) http.Handler {
+func readyz(db *database.DB, ready func(context.Context) error, draining func() bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining != nil && draining() {
+			writeError(w, r, errDraining)
+			return
+		}
 		err := db.Ping(r.Context())
 		if err == nil && ready != nil {
 			err = ready(r.Context())
