@@ -276,8 +276,12 @@ func TestConstraintViolationsCarrySQLState(t *testing.T) {
 			withConn(t, f, func(ctx context.Context, conn *pgx.Conn) {
 				tx := asCaller(t, ctx, conn, f, c.c)
 				defer func() { _ = tx.Rollback(ctx) }()
-				_, err := tx.Exec(ctx, r.Replace(c.sql))
+				var body []byte
+				err := tx.QueryRow(ctx, r.Replace(c.sql)).Scan(&body)
 				code, column := sqlState(err)
+				if err == nil {
+					code, column = refusal(t, body)
+				}
 				if code != c.code || column != c.column {
 					t.Fatalf("%v: SQLSTATE %q column %q, want %q column %q", err, code, column, c.code, c.column)
 				}

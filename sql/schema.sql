@@ -45,6 +45,20 @@ ALTER SCHEMA app OWNER TO healthcare_owner;
 COMMENT ON SCHEMA app IS 'Tables, policies and private helpers. Row-level security decides every row anyone sees.';
 
 --
+-- Name: audit; Type: SCHEMA; Schema: -; Owner: healthcare_owner
+--
+
+CREATE SCHEMA audit;
+
+ALTER SCHEMA audit OWNER TO healthcare_owner;
+
+--
+-- Name: SCHEMA audit; Type: COMMENT; Schema: -; Owner: healthcare_owner
+--
+
+COMMENT ON SCHEMA audit IS 'The audit trail: one event per access to patient data, append-only, partitioned by month and sealed into a hash chain.';
+
+--
 -- Name: records; Type: SCHEMA; Schema: -; Owner: healthcare_owner
 --
 
@@ -149,7 +163,8 @@ declare
 begin
   perform app.require_user();
   if not exists (select from app.patients p where p.id = p_patient) then
-    raise exception 'patient not found' using errcode = 'RNTFD', column = 'patient';
+    return app.refuse('create', p_patient, pg_catalog.jsonb_build_object('object', 'mapping', 'doctor', p_doctor),
+                      'RNTFD', 'patient not found', 'patient');
   end if;
   if not exists (select from app.doctors d where d.id = p_doctor) then
     raise exception 'doctor not found' using errcode = 'RNTFD', column = 'doctor';
@@ -216,7 +231,11 @@ begin
   perform app.require_user();
   delete from app.doctors d where d.id = p_id returning d.id into v_id;
   if v_id is null then
-    perform app.raise_doctor_not_writable(p_id);
+    if exists (select from app.doctors d where d.id = p_id) then
+      return app.refuse('delete', null, pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', p_id),
+                        'RFRBD', 'only the doctor''s creator or an admin may change it');
+    end if;
+    raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
   return json_build_object('id', v_id);
 end
@@ -244,7 +263,7 @@ begin
   perform app.require_user();
   delete from app.patient_doctors m where m.id = p_id returning m.id into v_id;
   if v_id is null then
-    raise exception 'mapping not found' using errcode = 'RNTFD';
+    return app.refuse('delete', null, pg_catalog.jsonb_build_object('object', 'mapping', 'mapping', p_id), 'RNTFD', 'mapping not found');
   end if;
   return json_build_object('id', v_id);
 end
@@ -272,7 +291,7 @@ begin
   perform app.require_user();
   delete from app.patients p where p.id = p_id returning p.id into v_id;
   if v_id is null then
-    raise exception 'patient not found' using errcode = 'RNTFD';
+    return app.refuse('delete', p_id, '{"object": "patient"}', 'RNTFD', 'patient not found');
   end if;
   return json_build_object('id', v_id);
 end
@@ -318,18 +337,19 @@ COMMENT ON FUNCTION api.get_doctor(p_id bigint) IS 'GET /api/doctors/<id>/ (publ
 --
 
 CREATE FUNCTION api.get_mapping(p_id bigint) RETURNS json
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_result json;
+  v_mapping app.patient_doctors;
 begin
   perform app.require_user();
-  select app.mapping_json(m) into v_result from app.patient_doctors m where m.id = p_id;
-  if v_result is null then
-    raise exception 'mapping not found' using errcode = 'RNTFD';
+  select * into v_mapping from app.patient_doctors m where m.id = p_id;
+  if not found then
+    return app.refuse('read', null, pg_catalog.jsonb_build_object('object', 'mapping', 'mapping', p_id), 'RNTFD', 'mapping not found');
   end if;
-  return v_result;
+  perform app.audit('read', 'ok', v_mapping.patient_id, null, pg_catalog.jsonb_build_object('object', 'mapping', 'mapping', p_id));
+  return app.mapping_json(v_mapping);
 end
 $$;
 
@@ -346,7 +366,7 @@ COMMENT ON FUNCTION api.get_mapping(p_id bigint) IS 'GET /api/mappings/<id>/: a 
 --
 
 CREATE FUNCTION api.get_patient(p_id bigint) RETURNS json
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -355,8 +375,9 @@ begin
   perform app.require_user();
   select app.patient_json(p) into v_result from app.patients p where p.id = p_id;
   if v_result is null then
-    raise exception 'patient not found' using errcode = 'RNTFD';
+    return app.refuse('read', p_id, '{"object": "patient"}', 'RNTFD', 'patient not found');
   end if;
+  perform app.audit('read', 'ok', p_id, null, '{"object": "patient"}');
   return v_result;
 end
 $$;
@@ -422,7 +443,7 @@ COMMENT ON FUNCTION api.list_doctors(p_specialization text, p_search text, p_lim
 --
 
 CREATE FUNCTION api.list_mappings(p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -431,14 +452,16 @@ declare
   v_offset integer := app.page_offset(p_offset);
   v_count bigint;
   v_rows json;
+  v_ids bigint[];
 begin
   select count(*) into v_count
     from app.patient_doctors m join app.patients p on p.id = m.patient_id
    where p.owner_id = v_uid;
-  select json_agg(app.mapping_json(m) order by m.id) into v_rows
+  select json_agg(app.mapping_json(m) order by m.id), array_agg(distinct m.patient_id) into v_rows, v_ids
     from (select m.* from app.patient_doctors m join app.patients p on p.id = m.patient_id
            where p.owner_id = v_uid
            order by m.id limit v_limit offset v_offset) m;
+  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping"}');
   return app.page(v_count, v_rows, '/api/mappings/', v_limit, v_offset, null);
 end
 $$;
@@ -456,7 +479,7 @@ COMMENT ON FUNCTION api.list_mappings(p_limit integer, p_offset integer) IS 'GET
 --
 
 CREATE FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -467,7 +490,7 @@ declare
 begin
   perform app.require_user();
   if not exists (select from app.patients p where p.id = p_patient_id) then
-    raise exception 'patient not found' using errcode = 'RNTFD';
+    return app.refuse('read', p_patient_id, '{"object": "patient_doctors"}', 'RNTFD', 'patient not found');
   end if;
   select count(*) into v_count from app.patient_doctors m where m.patient_id = p_patient_id;
   select json_agg(r.doc order by r.mapping_id) into v_rows
@@ -478,6 +501,7 @@ begin
             from app.patient_doctors m join app.doctors d on d.id = m.doctor_id
            where m.patient_id = p_patient_id
            order by m.id limit v_limit offset v_offset) r;
+  perform app.audit('read', 'ok', p_patient_id, null, '{"object": "patient_doctors"}');
   return app.page(v_count, v_rows, '/api/mappings/patient/' || p_patient_id || '/', v_limit, v_offset, null);
 end
 $$;
@@ -495,7 +519,7 @@ COMMENT ON FUNCTION api.list_patient_doctors(p_patient_id bigint, p_limit intege
 --
 
 CREATE FUNCTION api.list_patients(p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -504,11 +528,13 @@ declare
   v_offset integer := app.page_offset(p_offset);
   v_count bigint;
   v_rows json;
+  v_ids bigint[];
 begin
   select count(*) into v_count from app.patients p where p.owner_id = v_uid;
-  select json_agg(app.patient_json(p) order by p.id) into v_rows
+  select json_agg(app.patient_json(p) order by p.id), array_agg(p.id order by p.id) into v_rows, v_ids
     from (select * from app.patients p where p.owner_id = v_uid
            order by p.id limit v_limit offset v_offset) p;
+  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient"}');
   return app.page(v_count, v_rows, '/api/patients/', v_limit, v_offset, null);
 end
 $$;
@@ -661,7 +687,11 @@ begin
    where d.id = p_id
   returning * into v_doctor;
   if not found then
-    perform app.raise_doctor_not_writable(p_id);
+    if exists (select from app.doctors d where d.id = p_id) then
+      return app.refuse('update', null, pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', p_id),
+                        'RFRBD', 'only the doctor''s creator or an admin may change it');
+    end if;
+    raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
   return app.doctor_json(v_doctor);
 end
@@ -694,7 +724,7 @@ begin
    where p.id = p_id
   returning * into v_patient;
   if not found then
-    raise exception 'patient not found' using errcode = 'RNTFD';
+    return app.refuse('update', p_id, '{"object": "patient"}', 'RNTFD', 'patient not found');
   end if;
   return app.patient_json(v_patient);
 end
@@ -707,6 +737,94 @@ ALTER FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gen
 --
 
 COMMENT ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) IS 'PUT/PATCH /api/patients/<id>/: NULL arguments keep the current value.';
+
+--
+-- Name: audit(text, text, bigint, bigint[], jsonb); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_door text := app.current_door();
+begin
+  insert into audit.events (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
+  values (app.current_user_id(), v_door, p_action, p_outcome, p_patient, p_patients,
+          case when v_door = 'rest' then nullif(pg_catalog.current_setting('app.request_id', true), '') end,
+          case when v_door = 'rest' then nullif(pg_catalog.current_setting('app.client_addr', true), '')::inet
+               else pg_catalog.inet_client_addr() end,
+          p_detail);
+end
+$$;
+
+ALTER FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) IS 'Writes one audit event for the caller (identity, door, request id and client address from the session).';
+
+--
+-- Name: audit_mapping_change(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.audit_mapping_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if tg_op = 'INSERT' then
+    perform app.audit('create', 'ok', new.patient_id, null,
+                      pg_catalog.jsonb_build_object('object', 'mapping', 'after', pg_catalog.to_jsonb(new) - 'record_key'));
+  else
+    perform app.audit('delete', 'ok', old.patient_id, null,
+                      pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key'));
+  end if;
+  return null;
+end
+$$;
+
+ALTER FUNCTION app.audit_mapping_change() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_mapping_change(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.audit_mapping_change() IS 'Trigger: an audit event for every mapping created or removed (with its patient).';
+
+--
+-- Name: audit_patient_change(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.audit_patient_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if tg_op = 'INSERT' then
+    perform app.audit('create', 'ok', new.id, null,
+                      pg_catalog.jsonb_build_object('object', 'patient', 'after', pg_catalog.to_jsonb(new) - 'record_key'));
+  elsif tg_op = 'UPDATE' then
+    perform app.audit('update', 'ok', new.id, null,
+                      pg_catalog.jsonb_build_object('object', 'patient', 'before', pg_catalog.to_jsonb(old) - 'record_key',
+                                                    'after', pg_catalog.to_jsonb(new) - 'record_key'));
+  else
+    perform app.audit('delete', 'ok', old.id, null,
+                      pg_catalog.jsonb_build_object('object', 'patient', 'before', pg_catalog.to_jsonb(old) - 'record_key'));
+  end if;
+  return null;
+end
+$$;
+
+ALTER FUNCTION app.audit_patient_change() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_patient_change(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.audit_patient_change() IS 'Trigger: an audit event for every insert, update and delete of a patient.';
 
 --
 -- Name: cell_perturbation(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -838,6 +956,30 @@ ALTER FUNCTION app.complete_login(p_username text, p_address text, p_user_id big
 --
 
 COMMENT ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'Login step 2, after the server verified the password: resets the account''s failure count, returns the address''s advance count and records the refresh token. Security definer (owner healthcare_auth, policies login_failures.all_auth and refresh_tokens.all_auth); healthcare_api only.';
+
+--
+-- Name: current_door(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.current_door() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select case
+           when (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = session_user) then 'admin'
+           when pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then 'rest'
+           when pg_catalog.pg_has_role(session_user, 'healthcare_user', 'member') then 'psql'
+           else 'admin'
+         end
+$$;
+
+ALTER FUNCTION app.current_door() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION current_door(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.current_door() IS 'The door of the current session: rest (the server''s login), psql (a personal login) or admin (a superuser or the privileged connection).';
 
 --
 -- Name: current_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -1221,6 +1363,25 @@ ALTER FUNCTION app.page_offset(p_offset integer) OWNER TO healthcare_owner;
 COMMENT ON FUNCTION app.page_offset(p_offset integer) IS 'Page offset: 0 by default, never negative.';
 
 --
+-- Name: patient_exists(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.patient_exists(p_id bigint) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select exists (select from app.patients p where p.id = p_id)
+$$;
+
+ALTER FUNCTION app.patient_exists(p_id bigint) OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION patient_exists(p_id bigint); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.patient_exists(p_id bigint) IS 'True when the patient exists, whoever owns it; only for recording refused attempts. Security definer (owner healthcare_reporter, policy patients.select_reporter).';
+
+--
 -- Name: patients; Type: TABLE; Schema: app; Owner: healthcare_owner
 --
 
@@ -1389,6 +1550,31 @@ ALTER FUNCTION app.raise_doctor_not_writable(p_id bigint) OWNER TO healthcare_ow
 --
 
 COMMENT ON FUNCTION app.raise_doctor_not_writable(p_id bigint) IS 'After a doctor write touched no row: RFRBD (403) when the doctor exists, RNTFD (404) when not.';
+
+--
+-- Name: refuse(text, bigint, jsonb, text, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform app.audit(p_action,
+                    case when p_code = 'RFRBD' or (p_patient is not null and app.patient_exists(p_patient))
+                         then 'forbidden' else 'not_found' end,
+                    p_patient, null, p_detail);
+  return pg_catalog.json_build_object('error', pg_catalog.json_build_object('code', p_code, 'message', p_message, 'field', p_field));
+end
+$$;
+
+ALTER FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) IS 'Records a refused attempt (forbidden when the patient exists, else not_found) and returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names.';
 
 --
 -- Name: register_user(text, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -1731,12 +1917,19 @@ COMMENT ON FUNCTION app.visible_doctors() IS 'The doctor directory, for records.
 --
 
 CREATE FUNCTION app.visible_mappings() RETURNS TABLE(id bigint, patient_id bigint, doctor_id bigint, created_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER ROWS 100
+    LANGUAGE plpgsql SECURITY DEFINER ROWS 100
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select m.id, m.patient_id, m.doctor_id, m.created_at
-    from app.patient_doctors m
-   order by m.id
+declare
+  v_ids bigint[];
+begin
+  return query
+    select m.id, m.patient_id, m.doctor_id, m.created_at
+      from app.patient_doctors m
+     order by m.id;
+  select array_agg(distinct m.patient_id) into v_ids from app.patient_doctors m;
+  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "records.mappings"}');
+end
 $$;
 
 ALTER FUNCTION app.visible_mappings() OWNER TO healthcare_access;
@@ -1752,12 +1945,19 @@ COMMENT ON FUNCTION app.visible_mappings() IS 'Mappings of the patients the call
 --
 
 CREATE FUNCTION app.visible_patients() RETURNS TABLE(id bigint, owner_id bigint, name text, age integer, gender text, created_at timestamp with time zone, updated_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER ROWS 100
+    LANGUAGE plpgsql SECURITY DEFINER ROWS 100
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select p.id, p.owner_id, p.name, p.age, p.gender, p.created_at, p.updated_at
-    from app.patients p
-   order by p.id
+declare
+  v_ids bigint[];
+begin
+  return query
+    select p.id, p.owner_id, p.name, p.age, p.gender, p.created_at, p.updated_at
+      from app.patients p
+     order by p.id;
+  select array_agg(p.id order by p.id) into v_ids from app.patients p;
+  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient", "via": "records.patients"}');
+end
 $$;
 
 ALTER FUNCTION app.visible_patients() OWNER TO healthcare_access;
@@ -1767,6 +1967,270 @@ ALTER FUNCTION app.visible_patients() OWNER TO healthcare_access;
 --
 
 COMMENT ON FUNCTION app.visible_patients() IS 'The patients the caller may see (their own; every one for admins), for records.patients. Security definer (owner healthcare_access): the caller has no privilege on app.patients, so nothing of other rows reaches EXPLAIN or statistics.';
+
+--
+-- Name: create_partitions(date, integer); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE FUNCTION audit.create_partitions(p_from date, p_months integer) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_month date := date_trunc('month', p_from)::date;
+  v_name text;
+  v_made integer := 0;
+begin
+  for i in 1 .. p_months loop
+    v_name := 'events_' || to_char(v_month, 'YYYY_MM');
+    if to_regclass('audit.' || v_name) is null then
+      execute format('create table audit.%I partition of audit.events for values from (%L) to (%L)',
+                     v_name, v_month::timestamptz, (v_month + interval '1 month')::timestamptz);
+      execute format('create trigger events_no_truncate before truncate on audit.%I for each statement execute function audit.refuse_change()', v_name);
+      execute format('comment on table audit.%I is %L', v_name, 'Audit events of ' || to_char(v_month, 'YYYY-MM') || '.');
+      v_made := v_made + 1;
+    end if;
+    v_month := (v_month + interval '1 month')::date;
+  end loop;
+  return v_made;
+end
+$$;
+
+ALTER FUNCTION audit.create_partitions(p_from date, p_months integer) OWNER TO healthcare_audit;
+
+--
+-- Name: FUNCTION create_partitions(p_from date, p_months integer); Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON FUNCTION audit.create_partitions(p_from date, p_months integer) IS 'Creates the monthly partitions of p_months months from p_from''s month, skipping those that exist; returns how many it made.';
+
+--
+-- Name: events_id_seq; Type: SEQUENCE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE SEQUENCE audit.events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE audit.events_id_seq OWNER TO healthcare_audit;
+
+--
+-- Name: SEQUENCE events_id_seq; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON SEQUENCE audit.events_id_seq IS 'Event ids, in the order events were written.';
+
+--
+-- Name: events; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+)
+PARTITION BY RANGE (at);
+
+ALTER TABLE ONLY audit.events FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE audit.events OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events IS 'One event per access to patient data, written in the same transaction as the access. Append-only (trigger events_append_only); partitioned by month.';
+
+--
+-- Name: COLUMN events.id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.id IS 'Event id, increasing in the order events were written.';
+
+--
+-- Name: COLUMN events.at; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.at IS 'When the accessing transaction started.';
+
+--
+-- Name: COLUMN events.xact; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.xact IS 'Id of the transaction that wrote the event; seals cover ranges of it.';
+
+--
+-- Name: COLUMN events.user_id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.user_id IS 'The app user (NULL when anonymous or over the privileged connection). No foreign key: events outlive accounts.';
+
+--
+-- Name: COLUMN events.db_role; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.db_role IS 'The database login (session_user): the server''s login for REST, the person''s for psql.';
+
+--
+-- Name: COLUMN events.door; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.door IS 'rest, psql, or admin (the privileged connection).';
+
+--
+-- Name: COLUMN events.action; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.action IS 'read (one patient), list, create, update, delete, or prune (of the trail itself).';
+
+--
+-- Name: COLUMN events.outcome; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.outcome IS 'ok, not_found (no such record), or forbidden (it exists but is not the caller''s, or may not be changed by them).';
+
+--
+-- Name: COLUMN events.patient_id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.patient_id IS 'The patient read or changed (a mapping''s patient for mapping events).';
+
+--
+-- Name: COLUMN events.patients; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.patients IS 'For lists: the ids of the patients returned.';
+
+--
+-- Name: COLUMN events.request_id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.request_id IS 'The REST server''s request id (X-Request-Id); NULL for psql.';
+
+--
+-- Name: COLUMN events.client_addr; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.client_addr IS 'The client address the server saw (through trusted proxies), or inet_client_addr() for psql.';
+
+--
+-- Name: COLUMN events.detail; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.detail IS 'What was accessed and how: the object, its before and after values for writes; personal data.';
+
+--
+-- Name: event_line(audit.events); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE FUNCTION audit.event_line(e audit.events) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select concat_ws('|', quote_nullable(e.id::text), quote_nullable(extract(epoch from e.at)::text),
+                   quote_nullable(e.xact::text), quote_nullable(e.user_id::text), quote_nullable(e.db_role::text),
+                   quote_nullable(e.door), quote_nullable(e.action), quote_nullable(e.outcome),
+                   quote_nullable(e.patient_id::text), quote_nullable(e.patients::text), quote_nullable(e.request_id),
+                   quote_nullable(e.client_addr::text), quote_nullable(e.detail::text))
+$$;
+
+ALTER FUNCTION audit.event_line(e audit.events) OWNER TO healthcare_audit;
+
+--
+-- Name: FUNCTION event_line(e audit.events); Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON FUNCTION audit.event_line(e audit.events) IS 'The text an event contributes to its seal''s hash.';
+
+--
+-- Name: refuse_change(); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE FUNCTION audit.refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  raise exception 'audit events are append-only' using errcode = 'RFRBD';
+end
+$$;
+
+ALTER FUNCTION audit.refuse_change() OWNER TO healthcare_audit;
+
+--
+-- Name: FUNCTION refuse_change(); Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON FUNCTION audit.refuse_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE of audit events, to everyone.';
+
+--
+-- Name: seal(); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE FUNCTION audit.seal() RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_from bigint;
+  v_to bigint := pg_snapshot_xmin(pg_current_snapshot())::text::bigint;
+  v_prev bytea;
+  v_n bigint;
+  v_first bigint;
+  v_last bigint;
+  v_hash bytea;
+begin
+  -- One sealer at a time; the others return at once.
+  select s.next_xact into v_from from audit.seal_state s for update skip locked;
+  if not found then
+    return json_build_object('sealed', false, 'reason', 'another sealer is at work');
+  end if;
+  perform audit.create_partitions(now()::date, 3);
+  if v_to <= v_from then
+    return json_build_object('sealed', false, 'reason', 'nothing finished since the last seal');
+  end if;
+  select s.hash into v_prev from audit.seals s order by s.id desc limit 1;
+  select count(*), min(e.id), max(e.id),
+         sha256(coalesce(v_prev, ''::bytea) ||
+                convert_to(coalesce(string_agg(audit.event_line(e), E'\n' order by e.id), ''), 'UTF8'))
+    into v_n, v_first, v_last, v_hash
+    from audit.events e
+   where e.xact >= v_from and e.xact < v_to;
+  if v_n = 0 then
+    -- Nothing to seal: the next seal covers this range too.
+    return json_build_object('sealed', false, 'reason', 'no new events');
+  end if;
+  insert into audit.seals (xact_from, xact_to, events, first_event, last_event, prev_hash, hash)
+  values (v_from, v_to, v_n, v_first, v_last, v_prev, v_hash);
+  update audit.seal_state set next_xact = v_to;
+  return json_build_object('sealed', true, 'events', v_n, 'xact_from', v_from, 'xact_to', v_to,
+                           'hash', encode(v_hash, 'hex'));
+end
+$$;
+
+ALTER FUNCTION audit.seal() OWNER TO healthcare_audit;
+
+--
+-- Name: FUNCTION seal(); Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON FUNCTION audit.seal() IS 'Seals the events of every transaction finished since the last seal into the hash chain; returns the new hash. One sealer at a time (row lock on audit.seal_state). Security definer (owner healthcare_audit); the server calls it every AUDIT_SEAL_INTERVAL.';
 
 --
 -- Name: doctors_id_seq; Type: SEQUENCE; Schema: app; Owner: healthcare_owner
@@ -2037,6 +2501,653 @@ ALTER TABLE app.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: events_2025_11; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2025_11 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2025_11 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2025_11; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2025_11 IS 'Audit events of 2025-11.';
+
+--
+-- Name: events_2025_12; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2025_12 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2025_12 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2025_12; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2025_12 IS 'Audit events of 2025-12.';
+
+--
+-- Name: events_2026_01; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_01 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_01 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_01; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_01 IS 'Audit events of 2026-01.';
+
+--
+-- Name: events_2026_02; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_02 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_02 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_02; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_02 IS 'Audit events of 2026-02.';
+
+--
+-- Name: events_2026_03; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_03 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_03 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_03; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_03 IS 'Audit events of 2026-03.';
+
+--
+-- Name: events_2026_04; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_04 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_04 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_04; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_04 IS 'Audit events of 2026-04.';
+
+--
+-- Name: events_2026_05; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_05 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_05 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_05; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_05 IS 'Audit events of 2026-05.';
+
+--
+-- Name: events_2026_06; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_06 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_06 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_06; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_06 IS 'Audit events of 2026-06.';
+
+--
+-- Name: events_2026_07; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_07 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_07 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_07; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_07 IS 'Audit events of 2026-07.';
+
+--
+-- Name: events_2026_08; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_08 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_08 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_08; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_08 IS 'Audit events of 2026-08.';
+
+--
+-- Name: events_2026_09; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_09 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_09 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_09; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_09 IS 'Audit events of 2026-09.';
+
+--
+-- Name: events_2026_10; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_10 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_10 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_10; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_10 IS 'Audit events of 2026-10.';
+
+--
+-- Name: events_2026_11; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_11 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_11 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_11; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_11 IS 'Audit events of 2026-11.';
+
+--
+-- Name: events_2026_12; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2026_12 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2026_12 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2026_12; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2026_12 IS 'Audit events of 2026-12.';
+
+--
+-- Name: events_2027_01; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2027_01 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2027_01 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2027_01; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2027_01 IS 'Audit events of 2027-01.';
+
+--
+-- Name: events_2027_02; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_2027_02 (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_2027_02 OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_2027_02; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_2027_02 IS 'Audit events of 2027-02.';
+
+--
+-- Name: events_default; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events_default (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+);
+
+ALTER TABLE audit.events_default OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events_default; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events_default IS 'Events outside every monthly partition (should stay empty: audit.seal creates the months ahead).';
+
+--
+-- Name: seal_state; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.seal_state (
+    singleton boolean DEFAULT true NOT NULL,
+    next_xact bigint NOT NULL,
+    CONSTRAINT seal_state_singleton_check CHECK (singleton)
+);
+
+ALTER TABLE ONLY audit.seal_state FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE audit.seal_state OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE seal_state; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.seal_state IS 'Where the next seal starts. Its row lock lets one sealer at a time work, whatever the number of server copies; no login can lock it.';
+
+--
+-- Name: COLUMN seal_state.singleton; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seal_state.singleton IS 'Always true: the table holds one row.';
+
+--
+-- Name: COLUMN seal_state.next_xact; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seal_state.next_xact IS 'xact_from of the next seal.';
+
+--
+-- Name: seals; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.seals (
+    id bigint NOT NULL,
+    xact_from bigint NOT NULL,
+    xact_to bigint NOT NULL,
+    events bigint NOT NULL,
+    first_event bigint,
+    last_event bigint,
+    prev_hash bytea,
+    hash bytea NOT NULL,
+    sealed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT seals_range_check CHECK ((xact_from < xact_to))
+);
+
+ALTER TABLE ONLY audit.seals FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE audit.seals OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE seals; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.seals IS 'The hash chain: each seal covers the events of the transactions with ids in [xact_from, xact_to), all finished when it was made, and the previous seal''s hash.';
+
+--
+-- Name: COLUMN seals.xact_from; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seals.xact_from IS 'First transaction id covered; equal to the previous seal''s xact_to.';
+
+--
+-- Name: COLUMN seals.xact_to; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seals.xact_to IS 'Transaction ids below this were all finished when the seal was made.';
+
+--
+-- Name: COLUMN seals.events; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seals.events IS 'Number of events covered.';
+
+--
+-- Name: COLUMN seals.first_event; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seals.first_event IS 'Smallest event id covered.';
+
+--
+-- Name: COLUMN seals.last_event; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seals.last_event IS 'Largest event id covered.';
+
+--
+-- Name: COLUMN seals.prev_hash; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seals.prev_hash IS 'The previous seal''s hash (NULL for the first).';
+
+--
+-- Name: COLUMN seals.hash; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seals.hash IS 'sha256(prev_hash || the covered events'' lines in id order, one per line).';
+
+--
+-- Name: COLUMN seals.sealed_at; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seals.sealed_at IS 'When the seal was made.';
+
+--
+-- Name: seals_id_seq; Type: SEQUENCE; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE audit.seals ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME audit.seals_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: doctors; Type: VIEW; Schema: records; Owner: healthcare_owner
 --
 
@@ -2155,6 +3266,108 @@ ALTER TABLE reporting.patients_per_specialization OWNER TO healthcare_reporter;
 COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients treated per doctor specialization, published as reporting.patients_by_age_band is.';
 
 --
+-- Name: events_2025_11; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2025_11 FOR VALUES FROM ('2025-11-01 00:00:00+00') TO ('2025-12-01 00:00:00+00');
+
+--
+-- Name: events_2025_12; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2025_12 FOR VALUES FROM ('2025-12-01 00:00:00+00') TO ('2026-01-01 00:00:00+00');
+
+--
+-- Name: events_2026_01; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_01 FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00');
+
+--
+-- Name: events_2026_02; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_02 FOR VALUES FROM ('2026-02-01 00:00:00+00') TO ('2026-03-01 00:00:00+00');
+
+--
+-- Name: events_2026_03; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_03 FOR VALUES FROM ('2026-03-01 00:00:00+00') TO ('2026-04-01 00:00:00+00');
+
+--
+-- Name: events_2026_04; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_04 FOR VALUES FROM ('2026-04-01 00:00:00+00') TO ('2026-05-01 00:00:00+00');
+
+--
+-- Name: events_2026_05; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_05 FOR VALUES FROM ('2026-05-01 00:00:00+00') TO ('2026-06-01 00:00:00+00');
+
+--
+-- Name: events_2026_06; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_06 FOR VALUES FROM ('2026-06-01 00:00:00+00') TO ('2026-07-01 00:00:00+00');
+
+--
+-- Name: events_2026_07; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_07 FOR VALUES FROM ('2026-07-01 00:00:00+00') TO ('2026-08-01 00:00:00+00');
+
+--
+-- Name: events_2026_08; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_08 FOR VALUES FROM ('2026-08-01 00:00:00+00') TO ('2026-09-01 00:00:00+00');
+
+--
+-- Name: events_2026_09; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_09 FOR VALUES FROM ('2026-09-01 00:00:00+00') TO ('2026-10-01 00:00:00+00');
+
+--
+-- Name: events_2026_10; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_10 FOR VALUES FROM ('2026-10-01 00:00:00+00') TO ('2026-11-01 00:00:00+00');
+
+--
+-- Name: events_2026_11; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_11 FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00');
+
+--
+-- Name: events_2026_12; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_12 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');
+
+--
+-- Name: events_2027_01; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2027_01 FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
+
+--
+-- Name: events_2027_02; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2027_02 FOR VALUES FROM ('2027-02-01 00:00:00+00') TO ('2027-03-01 00:00:00+00');
+
+--
+-- Name: events_default; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_default DEFAULT;
+
+--
 -- Name: doctors doctors_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
 --
 
@@ -2218,6 +3431,146 @@ ALTER TABLE ONLY app.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2025_11 events_2025_11_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2025_11
+    ADD CONSTRAINT events_2025_11_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2025_12 events_2025_12_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2025_12
+    ADD CONSTRAINT events_2025_12_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_01 events_2026_01_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_01
+    ADD CONSTRAINT events_2026_01_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_02 events_2026_02_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_02
+    ADD CONSTRAINT events_2026_02_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_03 events_2026_03_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_03
+    ADD CONSTRAINT events_2026_03_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_04 events_2026_04_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_04
+    ADD CONSTRAINT events_2026_04_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_05 events_2026_05_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_05
+    ADD CONSTRAINT events_2026_05_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_06 events_2026_06_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_06
+    ADD CONSTRAINT events_2026_06_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_07 events_2026_07_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_07
+    ADD CONSTRAINT events_2026_07_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_08 events_2026_08_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_08
+    ADD CONSTRAINT events_2026_08_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_09 events_2026_09_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_09
+    ADD CONSTRAINT events_2026_09_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_10 events_2026_10_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_10
+    ADD CONSTRAINT events_2026_10_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_11 events_2026_11_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_11
+    ADD CONSTRAINT events_2026_11_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2026_12 events_2026_12_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2026_12
+    ADD CONSTRAINT events_2026_12_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2027_01 events_2027_01_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2027_01
+    ADD CONSTRAINT events_2027_01_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_2027_02 events_2027_02_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_2027_02
+    ADD CONSTRAINT events_2027_02_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: events_default events_default_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.events_default
+    ADD CONSTRAINT events_default_pkey PRIMARY KEY (id, at);
+
+--
+-- Name: seal_state seal_state_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.seal_state
+    ADD CONSTRAINT seal_state_pkey PRIMARY KEY (singleton);
+
+--
+-- Name: seals seals_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE ONLY audit.seals
+    ADD CONSTRAINT seals_pkey PRIMARY KEY (id);
+
+--
 -- Name: doctors_created_by_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
 --
 
@@ -2266,10 +3619,964 @@ CREATE INDEX refresh_tokens_user_id_idx ON app.refresh_tokens USING btree (user_
 CREATE UNIQUE INDEX users_username_lower_idx ON app.users USING btree (lower(username));
 
 --
+-- Name: events_patient_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_patient_idx ON ONLY audit.events USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2025_11_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2025_11_patient_id_id_idx ON audit.events_2025_11 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_patients_idx ON ONLY audit.events USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2025_11_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2025_11_patients_idx ON audit.events_2025_11 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_user_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_user_idx ON ONLY audit.events USING btree (user_id, id);
+
+--
+-- Name: events_2025_11_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2025_11_user_id_id_idx ON audit.events_2025_11 USING btree (user_id, id);
+
+--
+-- Name: events_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_xact_idx ON ONLY audit.events USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2025_11_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2025_11_xact_idx ON audit.events_2025_11 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2025_12_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2025_12_patient_id_id_idx ON audit.events_2025_12 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2025_12_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2025_12_patients_idx ON audit.events_2025_12 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2025_12_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2025_12_user_id_id_idx ON audit.events_2025_12 USING btree (user_id, id);
+
+--
+-- Name: events_2025_12_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2025_12_xact_idx ON audit.events_2025_12 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_01_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_01_patient_id_id_idx ON audit.events_2026_01 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_01_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_01_patients_idx ON audit.events_2026_01 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_01_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_01_user_id_id_idx ON audit.events_2026_01 USING btree (user_id, id);
+
+--
+-- Name: events_2026_01_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_01_xact_idx ON audit.events_2026_01 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_02_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_02_patient_id_id_idx ON audit.events_2026_02 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_02_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_02_patients_idx ON audit.events_2026_02 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_02_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_02_user_id_id_idx ON audit.events_2026_02 USING btree (user_id, id);
+
+--
+-- Name: events_2026_02_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_02_xact_idx ON audit.events_2026_02 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_03_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_03_patient_id_id_idx ON audit.events_2026_03 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_03_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_03_patients_idx ON audit.events_2026_03 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_03_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_03_user_id_id_idx ON audit.events_2026_03 USING btree (user_id, id);
+
+--
+-- Name: events_2026_03_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_03_xact_idx ON audit.events_2026_03 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_04_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_04_patient_id_id_idx ON audit.events_2026_04 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_04_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_04_patients_idx ON audit.events_2026_04 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_04_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_04_user_id_id_idx ON audit.events_2026_04 USING btree (user_id, id);
+
+--
+-- Name: events_2026_04_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_04_xact_idx ON audit.events_2026_04 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_05_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_05_patient_id_id_idx ON audit.events_2026_05 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_05_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_05_patients_idx ON audit.events_2026_05 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_05_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_05_user_id_id_idx ON audit.events_2026_05 USING btree (user_id, id);
+
+--
+-- Name: events_2026_05_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_05_xact_idx ON audit.events_2026_05 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_06_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_06_patient_id_id_idx ON audit.events_2026_06 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_06_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_06_patients_idx ON audit.events_2026_06 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_06_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_06_user_id_id_idx ON audit.events_2026_06 USING btree (user_id, id);
+
+--
+-- Name: events_2026_06_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_06_xact_idx ON audit.events_2026_06 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_07_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_07_patient_id_id_idx ON audit.events_2026_07 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_07_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_07_patients_idx ON audit.events_2026_07 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_07_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_07_user_id_id_idx ON audit.events_2026_07 USING btree (user_id, id);
+
+--
+-- Name: events_2026_07_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_07_xact_idx ON audit.events_2026_07 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_08_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_08_patient_id_id_idx ON audit.events_2026_08 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_08_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_08_patients_idx ON audit.events_2026_08 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_08_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_08_user_id_id_idx ON audit.events_2026_08 USING btree (user_id, id);
+
+--
+-- Name: events_2026_08_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_08_xact_idx ON audit.events_2026_08 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_09_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_09_patient_id_id_idx ON audit.events_2026_09 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_09_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_09_patients_idx ON audit.events_2026_09 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_09_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_09_user_id_id_idx ON audit.events_2026_09 USING btree (user_id, id);
+
+--
+-- Name: events_2026_09_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_09_xact_idx ON audit.events_2026_09 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_10_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_10_patient_id_id_idx ON audit.events_2026_10 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_10_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_10_patients_idx ON audit.events_2026_10 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_10_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_10_user_id_id_idx ON audit.events_2026_10 USING btree (user_id, id);
+
+--
+-- Name: events_2026_10_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_10_xact_idx ON audit.events_2026_10 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_11_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_11_patient_id_id_idx ON audit.events_2026_11 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_11_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_11_patients_idx ON audit.events_2026_11 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_11_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_11_user_id_id_idx ON audit.events_2026_11 USING btree (user_id, id);
+
+--
+-- Name: events_2026_11_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_11_xact_idx ON audit.events_2026_11 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2026_12_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_12_patient_id_id_idx ON audit.events_2026_12 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2026_12_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_12_patients_idx ON audit.events_2026_12 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2026_12_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_12_user_id_id_idx ON audit.events_2026_12 USING btree (user_id, id);
+
+--
+-- Name: events_2026_12_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2026_12_xact_idx ON audit.events_2026_12 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2027_01_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2027_01_patient_id_id_idx ON audit.events_2027_01 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2027_01_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2027_01_patients_idx ON audit.events_2027_01 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2027_01_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2027_01_user_id_id_idx ON audit.events_2027_01 USING btree (user_id, id);
+
+--
+-- Name: events_2027_01_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2027_01_xact_idx ON audit.events_2027_01 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2027_02_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2027_02_patient_id_id_idx ON audit.events_2027_02 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_2027_02_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2027_02_patients_idx ON audit.events_2027_02 USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_2027_02_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2027_02_user_id_id_idx ON audit.events_2027_02 USING btree (user_id, id);
+
+--
+-- Name: events_2027_02_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_2027_02_xact_idx ON audit.events_2027_02 USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_default_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_default_patient_id_id_idx ON audit.events_default USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_default_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_default_patients_idx ON audit.events_default USING gin (patients) WHERE (patients IS NOT NULL);
+
+--
+-- Name: events_default_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_default_user_id_id_idx ON audit.events_default USING btree (user_id, id);
+
+--
+-- Name: events_default_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_default_xact_idx ON audit.events_default USING brin (xact) WITH (pages_per_range='16');
+
+--
+-- Name: events_2025_11_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2025_11_patient_id_id_idx;
+
+--
+-- Name: events_2025_11_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2025_11_patients_idx;
+
+--
+-- Name: events_2025_11_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2025_11_pkey;
+
+--
+-- Name: events_2025_11_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2025_11_user_id_id_idx;
+
+--
+-- Name: events_2025_11_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2025_11_xact_idx;
+
+--
+-- Name: events_2025_12_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2025_12_patient_id_id_idx;
+
+--
+-- Name: events_2025_12_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2025_12_patients_idx;
+
+--
+-- Name: events_2025_12_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2025_12_pkey;
+
+--
+-- Name: events_2025_12_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2025_12_user_id_id_idx;
+
+--
+-- Name: events_2025_12_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2025_12_xact_idx;
+
+--
+-- Name: events_2026_01_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_01_patient_id_id_idx;
+
+--
+-- Name: events_2026_01_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_01_patients_idx;
+
+--
+-- Name: events_2026_01_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_01_pkey;
+
+--
+-- Name: events_2026_01_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_01_user_id_id_idx;
+
+--
+-- Name: events_2026_01_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_01_xact_idx;
+
+--
+-- Name: events_2026_02_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_02_patient_id_id_idx;
+
+--
+-- Name: events_2026_02_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_02_patients_idx;
+
+--
+-- Name: events_2026_02_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_02_pkey;
+
+--
+-- Name: events_2026_02_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_02_user_id_id_idx;
+
+--
+-- Name: events_2026_02_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_02_xact_idx;
+
+--
+-- Name: events_2026_03_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_03_patient_id_id_idx;
+
+--
+-- Name: events_2026_03_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_03_patients_idx;
+
+--
+-- Name: events_2026_03_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_03_pkey;
+
+--
+-- Name: events_2026_03_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_03_user_id_id_idx;
+
+--
+-- Name: events_2026_03_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_03_xact_idx;
+
+--
+-- Name: events_2026_04_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_04_patient_id_id_idx;
+
+--
+-- Name: events_2026_04_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_04_patients_idx;
+
+--
+-- Name: events_2026_04_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_04_pkey;
+
+--
+-- Name: events_2026_04_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_04_user_id_id_idx;
+
+--
+-- Name: events_2026_04_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_04_xact_idx;
+
+--
+-- Name: events_2026_05_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_05_patient_id_id_idx;
+
+--
+-- Name: events_2026_05_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_05_patients_idx;
+
+--
+-- Name: events_2026_05_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_05_pkey;
+
+--
+-- Name: events_2026_05_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_05_user_id_id_idx;
+
+--
+-- Name: events_2026_05_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_05_xact_idx;
+
+--
+-- Name: events_2026_06_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_06_patient_id_id_idx;
+
+--
+-- Name: events_2026_06_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_06_patients_idx;
+
+--
+-- Name: events_2026_06_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_06_pkey;
+
+--
+-- Name: events_2026_06_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_06_user_id_id_idx;
+
+--
+-- Name: events_2026_06_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_06_xact_idx;
+
+--
+-- Name: events_2026_07_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_07_patient_id_id_idx;
+
+--
+-- Name: events_2026_07_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_07_patients_idx;
+
+--
+-- Name: events_2026_07_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_07_pkey;
+
+--
+-- Name: events_2026_07_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_07_user_id_id_idx;
+
+--
+-- Name: events_2026_07_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_07_xact_idx;
+
+--
+-- Name: events_2026_08_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_08_patient_id_id_idx;
+
+--
+-- Name: events_2026_08_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_08_patients_idx;
+
+--
+-- Name: events_2026_08_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_08_pkey;
+
+--
+-- Name: events_2026_08_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_08_user_id_id_idx;
+
+--
+-- Name: events_2026_08_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_08_xact_idx;
+
+--
+-- Name: events_2026_09_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_09_patient_id_id_idx;
+
+--
+-- Name: events_2026_09_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_09_patients_idx;
+
+--
+-- Name: events_2026_09_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_09_pkey;
+
+--
+-- Name: events_2026_09_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_09_user_id_id_idx;
+
+--
+-- Name: events_2026_09_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_09_xact_idx;
+
+--
+-- Name: events_2026_10_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_10_patient_id_id_idx;
+
+--
+-- Name: events_2026_10_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_10_patients_idx;
+
+--
+-- Name: events_2026_10_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_10_pkey;
+
+--
+-- Name: events_2026_10_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_10_user_id_id_idx;
+
+--
+-- Name: events_2026_10_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_10_xact_idx;
+
+--
+-- Name: events_2026_11_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_11_patient_id_id_idx;
+
+--
+-- Name: events_2026_11_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_11_patients_idx;
+
+--
+-- Name: events_2026_11_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_11_pkey;
+
+--
+-- Name: events_2026_11_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_11_user_id_id_idx;
+
+--
+-- Name: events_2026_11_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_11_xact_idx;
+
+--
+-- Name: events_2026_12_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_12_patient_id_id_idx;
+
+--
+-- Name: events_2026_12_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_12_patients_idx;
+
+--
+-- Name: events_2026_12_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_12_pkey;
+
+--
+-- Name: events_2026_12_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_12_user_id_id_idx;
+
+--
+-- Name: events_2026_12_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_12_xact_idx;
+
+--
+-- Name: events_2027_01_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2027_01_patient_id_id_idx;
+
+--
+-- Name: events_2027_01_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2027_01_patients_idx;
+
+--
+-- Name: events_2027_01_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2027_01_pkey;
+
+--
+-- Name: events_2027_01_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2027_01_user_id_id_idx;
+
+--
+-- Name: events_2027_01_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2027_01_xact_idx;
+
+--
+-- Name: events_2027_02_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2027_02_patient_id_id_idx;
+
+--
+-- Name: events_2027_02_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2027_02_patients_idx;
+
+--
+-- Name: events_2027_02_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2027_02_pkey;
+
+--
+-- Name: events_2027_02_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2027_02_user_id_id_idx;
+
+--
+-- Name: events_2027_02_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2027_02_xact_idx;
+
+--
+-- Name: events_default_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_default_patient_id_id_idx;
+
+--
+-- Name: events_default_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_default_patients_idx;
+
+--
+-- Name: events_default_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_default_pkey;
+
+--
+-- Name: events_default_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_default_user_id_id_idx;
+
+--
+-- Name: events_default_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_default_xact_idx;
+
+--
 -- Name: doctors doctors_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
 --
 
 CREATE TRIGGER doctors_touch_updated_at BEFORE UPDATE ON app.doctors FOR EACH ROW EXECUTE FUNCTION app.touch_updated_at();
+
+--
+-- Name: patient_doctors patient_doctors_audit; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER patient_doctors_audit AFTER INSERT OR DELETE ON app.patient_doctors FOR EACH ROW EXECUTE FUNCTION app.audit_mapping_change();
+
+--
+-- Name: patients patients_audit; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER patients_audit AFTER INSERT OR DELETE OR UPDATE ON app.patients FOR EACH ROW EXECUTE FUNCTION app.audit_patient_change();
 
 --
 -- Name: patients patients_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
@@ -2282,6 +4589,132 @@ CREATE TRIGGER patients_touch_updated_at BEFORE UPDATE ON app.patients FOR EACH 
 --
 
 CREATE TRIGGER users_touch_updated_at BEFORE UPDATE ON app.users FOR EACH ROW EXECUTE FUNCTION app.touch_updated_at();
+
+--
+-- Name: events events_append_only; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON audit.events FOR EACH ROW EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2025_11 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2025_11 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2025_12 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2025_12 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_01 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_01 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_02 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_02 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_03 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_03 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_04 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_04 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_05 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_05 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_06 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_06 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_07 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_07 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_08 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_08 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_09 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_09 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_10 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_10 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_11 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_11 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2026_12 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_12 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2027_01 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2027_01 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_2027_02 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2027_02 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: events_default events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_default FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: seals seals_append_only; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER seals_append_only BEFORE DELETE OR UPDATE ON audit.seals FOR EACH ROW EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: seals seals_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TRIGGER seals_no_truncate BEFORE TRUNCATE ON audit.seals FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
 
 --
 -- Name: doctors doctors_created_by_fkey; Type: FK CONSTRAINT; Schema: app; Owner: healthcare_owner
@@ -2703,6 +5136,84 @@ COMMENT ON POLICY update_own ON app.patients IS 'Only the owner changes a profil
 ALTER TABLE app.users ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: seal_state all_audit; Type: POLICY; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE POLICY all_audit ON audit.seal_state TO healthcare_audit USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY all_audit ON seal_state; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON POLICY all_audit ON audit.seal_state IS 'The sealer keeps its place.';
+
+--
+-- Name: seals all_audit; Type: POLICY; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE POLICY all_audit ON audit.seals TO healthcare_audit USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY all_audit ON seals; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON POLICY all_audit ON audit.seals IS 'The sealer writes seals.';
+
+--
+-- Name: events; Type: ROW SECURITY; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE audit.events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: events insert_writers; Type: POLICY; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE POLICY insert_writers ON audit.events FOR INSERT TO healthcare_owner, healthcare_access, healthcare_audit WITH CHECK (true);
+
+--
+-- Name: POLICY insert_writers ON events; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON POLICY insert_writers ON audit.events IS 'Events are written by the api functions (healthcare_access), by the triggers on app tables whoever writes them, and by audit.prune.';
+
+--
+-- Name: seal_state; Type: ROW SECURITY; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE audit.seal_state ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: seals; Type: ROW SECURITY; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER TABLE audit.seals ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: seals select_auditor; Type: POLICY; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE POLICY select_auditor ON audit.seals FOR SELECT TO healthcare_auditor USING (true);
+
+--
+-- Name: POLICY select_auditor ON seals; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON POLICY select_auditor ON audit.seals IS 'Auditors read the chain.';
+
+--
+-- Name: events select_readers; Type: POLICY; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE POLICY select_readers ON audit.events FOR SELECT TO healthcare_access, healthcare_auditor, healthcare_audit USING (true);
+
+--
+-- Name: POLICY select_readers ON events; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON POLICY select_readers ON audit.events IS 'The access log and event functions (healthcare_access) filter what they return; auditors read everything; the sealer hashes everything.';
+
+--
 -- Name: SCHEMA api; Type: ACL; Schema: -; Owner: healthcare_owner
 --
 
@@ -2717,6 +5228,15 @@ GRANT CREATE ON SCHEMA api TO healthcare_access;
 GRANT ALL ON SCHEMA app TO healthcare_auth;
 GRANT ALL ON SCHEMA app TO healthcare_reporter;
 GRANT ALL ON SCHEMA app TO healthcare_access;
+
+--
+-- Name: SCHEMA audit; Type: ACL; Schema: -; Owner: healthcare_owner
+--
+
+GRANT ALL ON SCHEMA audit TO healthcare_audit;
+GRANT USAGE ON SCHEMA audit TO healthcare_access;
+GRANT USAGE ON SCHEMA audit TO healthcare_auditor;
+GRANT USAGE ON SCHEMA audit TO healthcare_api;
 
 --
 -- Name: SCHEMA records; Type: ACL; Schema: -; Owner: healthcare_owner
@@ -2903,6 +5423,27 @@ GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer
 GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) TO healthcare_user;
 
 --
+-- Name: FUNCTION audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_mapping_change(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.audit_mapping_change() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.audit_mapping_change() TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_patient_change(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.audit_patient_change() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.audit_patient_change() TO healthcare_access;
+
+--
 -- Name: FUNCTION cell_perturbation(p_cell_key bigint); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -2936,6 +5477,13 @@ GRANT ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) 
 
 REVOKE ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_access;
+
+--
+-- Name: FUNCTION current_door(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.current_door() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.current_door() TO healthcare_access;
 
 --
 -- Name: FUNCTION current_user_id(); Type: ACL; Schema: app; Owner: healthcare_auth
@@ -3058,6 +5606,13 @@ REVOKE ALL ON FUNCTION app.page_offset(p_offset integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.page_offset(p_offset integer) TO healthcare_access;
 
 --
+-- Name: FUNCTION patient_exists(p_id bigint); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.patient_exists(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.patient_exists(p_id bigint) TO healthcare_access;
+
+--
 -- Name: TABLE patients; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -3121,6 +5676,13 @@ GRANT ALL ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell in
 
 REVOKE ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.raise_doctor_not_writable(p_id bigint) TO healthcare_access;
+
+--
+-- Name: FUNCTION refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) TO healthcare_access;
 
 --
 -- Name: FUNCTION register_user(p_username text, p_email text, p_password_hash text); Type: ACL; Schema: app; Owner: healthcare_auth
@@ -3219,6 +5781,48 @@ REVOKE ALL ON FUNCTION app.visible_patients() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.visible_patients() TO healthcare_user;
 
 --
+-- Name: FUNCTION create_partitions(p_from date, p_months integer); Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+REVOKE ALL ON FUNCTION audit.create_partitions(p_from date, p_months integer) FROM PUBLIC;
+
+--
+-- Name: SEQUENCE events_id_seq; Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_access;
+GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_owner;
+
+--
+-- Name: TABLE events; Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+GRANT SELECT,INSERT ON TABLE audit.events TO healthcare_access;
+GRANT INSERT ON TABLE audit.events TO healthcare_owner;
+GRANT SELECT ON TABLE audit.events TO healthcare_auditor;
+
+--
+-- Name: FUNCTION event_line(e audit.events); Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+REVOKE ALL ON FUNCTION audit.event_line(e audit.events) FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.event_line(e audit.events) TO healthcare_auditor;
+
+--
+-- Name: FUNCTION refuse_change(); Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+REVOKE ALL ON FUNCTION audit.refuse_change() FROM PUBLIC;
+
+--
+-- Name: FUNCTION seal(); Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+REVOKE ALL ON FUNCTION audit.seal() FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.seal() TO healthcare_api;
+GRANT ALL ON FUNCTION audit.seal() TO healthcare_owner;
+
+--
 -- Name: TABLE login_failures; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -3289,6 +5893,12 @@ GRANT SELECT(date_joined) ON TABLE app.users TO healthcare_access;
 --
 
 GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_access;
+
+--
+-- Name: TABLE seals; Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+GRANT SELECT ON TABLE audit.seals TO healthcare_auditor;
 
 --
 -- Name: TABLE doctors; Type: ACL; Schema: records; Owner: healthcare_owner

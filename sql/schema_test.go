@@ -147,7 +147,7 @@ func TestMigrationsCreateEachObjectOnce(t *testing.T) {
 	t.Parallel()
 	const lastFolded = "008"
 	created := map[string]string{}
-	createRe := regexp.MustCompile(`(?im)^\s*create\s+(or\s+replace\s+)?(function|view|table|policy|trigger|index|unique index|type)\s+([a-z0-9_."]+)(\s+on\s+([a-z0-9_."]+))?`)
+	createRe := regexp.MustCompile(`(?im)^\s*create\s+(or\s+replace\s+)?(function|view|table|policy|trigger|index|unique index|type)\s+([a-z0-9_."]+)(?:\s+(?:before|after|instead\s+of)\s+[a-z ,]+?\s+on\s+([a-z0-9_."]+)|\s+on\s+([a-z0-9_."]+))?`)
 	err := fs.WalkDir(healthcaresql.Migrations, "migrations", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -163,7 +163,7 @@ func TestMigrationsCreateEachObjectOnce(t *testing.T) {
 			if m[1] != "" && folded {
 				t.Errorf("%s: create or replace %s %s: the folded migrations create each object once in its final form", path, kind, name)
 			}
-			key := kind + " " + name + " " + strings.ToLower(m[5])
+			key := kind + " " + name + " " + strings.ToLower(m[4]+m[5]) // the table of a trigger, policy or index
 			if prev, ok := created[key]; ok {
 				dropped := regexp.MustCompile(`(?is)\bdrop\s+` + regexp.QuoteMeta(kind) + `\s+(if\s+exists\s+)?[^;]*\b` + regexp.QuoteMeta(name) + `\b`).MatchString(up)
 				if folded || (!dropped && m[1] == "") {

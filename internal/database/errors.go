@@ -1,6 +1,8 @@
 package database
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -166,4 +168,34 @@ func fieldFromConstraint(constraint string) string {
 		}
 	}
 	return found
+}
+
+// refusalPrefix starts the answer of an api function that refused an
+// attempt it recorded in the audit trail: it returns
+// {"error" : {"code" : ..., "message" : ..., "field" : ...}} instead of
+// raising, so the refusal's event commits (sql/migrations/012_audit.sql).
+// No other api answer starts with an "error" key.
+var refusalPrefix = []byte(`{"error" : {`)
+
+// asRefusal turns such an answer into the Error the function would have
+// raised.
+func asRefusal(body []byte) (*Error, bool) {
+	if !bytes.HasPrefix(body, refusalPrefix) {
+		return nil, false
+	}
+	var r struct {
+		Error struct {
+			Code    string  `json:"code"`
+			Message string  `json:"message"`
+			Field   *string `json:"field"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Error.Code == "" {
+		return nil, false
+	}
+	pg := &pgconn.PgError{Severity: "ERROR", Code: r.Error.Code, Message: r.Error.Message}
+	if r.Error.Field != nil {
+		pg.ColumnName = *r.Error.Field
+	}
+	return newError(pg), true
 }

@@ -12,6 +12,7 @@ type Func struct {
 	name string
 	argc int
 	sql  string
+	read bool // reads patient data and writes only its audit event
 }
 
 // Name is the function's name inside schema api.
@@ -21,6 +22,14 @@ func (f Func) Name() string { return f.name }
 // ...)::text, with one numbered parameter per argument. cmd/bench builds
 // its pgbench scripts from it, so they time the server's own SQL.
 func (f Func) SQL() string { return f.sql }
+
+// readFunc is apiFunc for a function that only reads (and records its audit
+// event): its transaction commits asynchronously (commitMode).
+func readFunc(name string, types ...string) Func {
+	f := apiFunc(name, types...)
+	f.read = true
+	return f
+}
 
 // apiFunc builds the statement text once. Parameters carry explicit casts so
 // the same text resolves the same overload under every ExecMode, including
@@ -44,30 +53,30 @@ var (
 	FnRegister           = apiFunc("register", "text", "text", "text")                    // username, email, password hash
 	FnRotateRefreshToken = apiFunc("rotate_refresh_token", "uuid", "uuid", "timestamptz") // old jti, new jti, expires
 	FnRevokeRefreshToken = apiFunc("revoke_refresh_token", "uuid")                        // jti
-	FnMe                 = apiFunc("me")
+	FnMe                 = readFunc("me")
 	// Login throttling (migration 007): attempt = throttle check, advance
 	// count and credentials in one call; complete = reset and refresh token.
 	FnLoginAttempt  = apiFunc("login_attempt", "text", "text", "int", "int", "int", "int")               // username, address, max per (account, address), max per address, account flood, window seconds
 	FnCompleteLogin = apiFunc("complete_login", "text", "text", "bigint", "uuid", "uuid", "timestamptz") // username, address, user, jti, family, expires
 
 	// Patients.
-	FnListPatients  = apiFunc("list_patients", "int", "int")                     // limit, offset
-	FnGetPatient    = apiFunc("get_patient", "bigint")                           // id
+	FnListPatients  = readFunc("list_patients", "int", "int")                    // limit, offset
+	FnGetPatient    = readFunc("get_patient", "bigint")                          // id
 	FnCreatePatient = apiFunc("create_patient", "text", "int", "text")           // name, age, gender
 	FnUpdatePatient = apiFunc("update_patient", "bigint", "text", "int", "text") // id, name, age, gender (null = keep)
 	FnDeletePatient = apiFunc("delete_patient", "bigint")                        // id
 
 	// Doctors.
-	FnListDoctors  = apiFunc("list_doctors", "text", "text", "int", "int") // specialization, search, limit, offset
-	FnGetDoctor    = apiFunc("get_doctor", "bigint")
+	FnListDoctors  = readFunc("list_doctors", "text", "text", "int", "int") // specialization, search, limit, offset
+	FnGetDoctor    = readFunc("get_doctor", "bigint")
 	FnCreateDoctor = apiFunc("create_doctor", "text", "text")           // name, specialization
 	FnUpdateDoctor = apiFunc("update_doctor", "bigint", "text", "text") // id, name, specialization (null = keep)
 	FnDeleteDoctor = apiFunc("delete_doctor", "bigint")
 
 	// Mappings.
-	FnListMappings       = apiFunc("list_mappings", "int", "int")
-	FnGetMapping         = apiFunc("get_mapping", "bigint")
+	FnListMappings       = readFunc("list_mappings", "int", "int")
+	FnGetMapping         = readFunc("get_mapping", "bigint")
 	FnCreateMapping      = apiFunc("create_mapping", "bigint", "bigint") // patient, doctor
 	FnDeleteMapping      = apiFunc("delete_mapping", "bigint")
-	FnListPatientDoctors = apiFunc("list_patient_doctors", "bigint", "int", "int") // patient, limit, offset
+	FnListPatientDoctors = readFunc("list_patient_doctors", "bigint", "int", "int") // patient, limit, offset
 )

@@ -198,7 +198,7 @@ func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int
 	if err != nil {
 		return tokenPair{}, err
 	}
-	id := database.Identity{UserID: userID, RequestID: requestID(r.Context())}
+	id := database.Identity{UserID: userID, RequestID: requestID(r.Context()), ClientAddr: address}
 	if _, err := db.Call(r.Context(), id, database.FnCompleteLogin, username, address, userID, rc.ID, rc.Family, rc.ExpiresAt); err != nil {
 		return tokenPair{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync/atomic"
@@ -22,11 +23,12 @@ import (
 // read it. One context value per request: every further layer writes here
 // instead of copying the request with a new context.
 type requestState struct {
-	id     string
-	route  string
-	claims auth.Claims // zero for an anonymous request
-	params httprouter.Params
-	log    *zerolog.Logger
+	id      string
+	trusted []netip.Prefix // proxies whose X-Forwarded-For is believed
+	route   string
+	claims  auth.Claims // zero for an anonymous request
+	params  httprouter.Params
+	log     *zerolog.Logger
 }
 
 type stateKey struct{}
@@ -143,13 +145,17 @@ func (g *requestIDs) next() string {
 
 // withRequestID takes a sane X-Request-Id from the client (so a gateway's
 // id follows the request into PostgreSQL) or makes one, and returns it.
-func withRequestID(ids *requestIDs, next http.Handler) http.Handler {
+// It also keeps the trusted proxies, so the client address the audit trail
+// records is the one login throttling counts.
+func withRequestID(ids *requestIDs, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !validRequestID(id) {
 			id = ids.next()
 		}
-		stateFrom(r.Context()).id = id
+		st := stateFrom(r.Context())
+		st.id = id
+		st.trusted = trusted
 		w.Header()["X-Request-Id"] = []string{id}
 		next.ServeHTTP(w, r)
 	})

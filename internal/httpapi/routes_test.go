@@ -214,7 +214,7 @@ func TestRoutingEdgeCases(t *testing.T) {
 func TestAPanicBecomesA500ProblemWithTheRequestID(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
-	h := recoverPanics(zerolog.New(&logs), withRequestID(newRequestIDs(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := recoverPanics(zerolog.New(&logs), withRequestID(newRequestIDs(), nil, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom")
 	})))
 	rec := httptest.NewRecorder()

@@ -71,7 +71,7 @@ func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.
 	h = cors(opts.CORSAllowedOrigins, h)
 	h = securityHeaders(h)
 	h = accessLog(logger, opts.Observe, h)
-	h = withRequestID(newRequestIDs(), h)
+	h = withRequestID(newRequestIDs(), opts.TrustedProxies, h)
 	h = recoverPanics(logger, h)
 	return &Server{handler: h}
 }
