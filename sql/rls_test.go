@@ -36,6 +36,7 @@ const (
 	loginPsqlA     = "sqltest_psql_alice"
 	loginUnlinked  = "sqltest_psql_unlinked"
 	loginReporting = "sqltest_reporting"
+	loginAuditor   = "sqltest_auditor"
 )
 
 // A PHC string that passes users_password_hash_check; nobody logs in here.

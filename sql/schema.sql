@@ -107,6 +107,56 @@ ALTER TYPE app.report_cell OWNER TO healthcare_owner;
 COMMENT ON TYPE app.report_cell IS 'A cell of a reporting table before suppression and perturbation.';
 
 --
+-- Name: audit_events(bigint, bigint, timestamp with time zone, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.audit_events(p_patient bigint DEFAULT NULL::bigint, p_user bigint DEFAULT NULL::bigint, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_query text := '';
+  v_count bigint;
+  v_rows json;
+begin
+  perform app.require_user();
+  if not app.current_user_is_admin() then
+    raise exception 'only admins may read the audit trail' using errcode = 'RFRBD';
+  end if;
+  if p_patient is not null then
+    v_query := v_query || '&patient=' || p_patient;
+  end if;
+  if p_user is not null then
+    v_query := v_query || '&user=' || p_user;
+  end if;
+  if p_since is not null then
+    v_query := v_query || '&since=' || app.url_encode(to_char(p_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+  end if;
+  select count(*) into v_count from audit.events e
+   where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
+     and (p_user is null or e.user_id = p_user)
+     and (p_since is null or e.at >= p_since);
+  select json_agg(app.event_json(e) order by e.id desc) into v_rows
+    from (select * from audit.events e
+           where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
+             and (p_user is null or e.user_id = p_user)
+             and (p_since is null or e.at >= p_since)
+           order by e.id desc limit v_limit offset v_offset) e;
+  return app.page(v_count, v_rows, '/api/audit/events/', v_limit, v_offset, v_query);
+end
+$$;
+
+ALTER FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) IS 'GET /api/audit/events/?patient=&user=&since=: the trail, newest first (admins only).';
+
+--
 -- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
@@ -592,6 +642,50 @@ ALTER FUNCTION api.me() OWNER TO healthcare_access;
 --
 
 COMMENT ON FUNCTION api.me() IS 'GET /api/auth/me/: the caller''s account.';
+
+--
+-- Name: patient_access_log(bigint, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.patient_access_log(p_patient_id bigint, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_count bigint;
+  v_rows json;
+begin
+  -- The owner and admins see the patient; anyone else gets a recorded refusal.
+  if not exists (select from app.patients p where p.id = p_patient_id) then
+    return app.refuse('read', p_patient_id, '{"object": "access_log"}', 'RNTFD', 'patient not found');
+  end if;
+  -- Refused attempts by others are for admins; the owner sees every
+  -- access that happened and their own attempts.
+  select count(*) into v_count
+    from audit.events e
+   where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])
+     and (v_admin or e.outcome = 'ok' or e.user_id = v_uid);
+  select json_agg(app.event_json(e) order by e.id desc) into v_rows
+    from (select * from audit.events e
+           where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])
+             and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+           order by e.id desc limit v_limit offset v_offset) e;
+  perform app.audit('read', 'ok', p_patient_id, null, '{"object": "access_log"}');
+  return app.page(v_count, v_rows, '/api/patients/' || p_patient_id || '/access-log/', v_limit, v_offset, null);
+end
+$$;
+
+ALTER FUNCTION api.patient_access_log(p_patient_id bigint, p_limit integer, p_offset integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_access_log(p_patient_id bigint, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.patient_access_log(p_patient_id bigint, p_limit integer, p_offset integer) IS 'GET /api/patients/<id>/access-log/: who accessed the patient, newest first (owner and admins; refused attempts by others for admins only). Reading it is itself recorded.';
 
 --
 -- Name: register(text, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -1097,6 +1191,158 @@ ALTER FUNCTION app.doctor_json(d app.doctors) OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.doctor_json(d app.doctors) IS 'A doctor as the REST API shows it.';
+
+--
+-- Name: events_id_seq; Type: SEQUENCE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE SEQUENCE audit.events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE audit.events_id_seq OWNER TO healthcare_audit;
+
+--
+-- Name: SEQUENCE events_id_seq; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON SEQUENCE audit.events_id_seq IS 'Event ids, in the order events were written.';
+
+--
+-- Name: events; Type: TABLE; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE TABLE audit.events (
+    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    user_id bigint,
+    db_role name DEFAULT SESSION_USER NOT NULL,
+    door text NOT NULL,
+    action text NOT NULL,
+    outcome text NOT NULL,
+    patient_id bigint,
+    patients bigint[],
+    request_id text,
+    client_addr inet,
+    detail jsonb,
+    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
+    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
+    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+)
+PARTITION BY RANGE (at);
+
+ALTER TABLE ONLY audit.events FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE audit.events OWNER TO healthcare_audit;
+
+--
+-- Name: TABLE events; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON TABLE audit.events IS 'One event per access to patient data, written in the same transaction as the access. Append-only (trigger events_append_only); partitioned by month.';
+
+--
+-- Name: COLUMN events.id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.id IS 'Event id, increasing in the order events were written.';
+
+--
+-- Name: COLUMN events.at; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.at IS 'When the accessing transaction started.';
+
+--
+-- Name: COLUMN events.xact; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.xact IS 'Id of the transaction that wrote the event; seals cover ranges of it.';
+
+--
+-- Name: COLUMN events.user_id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.user_id IS 'The app user (NULL when anonymous or over the privileged connection). No foreign key: events outlive accounts.';
+
+--
+-- Name: COLUMN events.db_role; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.db_role IS 'The database login (session_user): the server''s login for REST, the person''s for psql.';
+
+--
+-- Name: COLUMN events.door; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.door IS 'rest, psql, or admin (the privileged connection).';
+
+--
+-- Name: COLUMN events.action; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.action IS 'read (one patient), list, create, update, delete, or prune (of the trail itself).';
+
+--
+-- Name: COLUMN events.outcome; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.outcome IS 'ok, not_found (no such record), or forbidden (it exists but is not the caller''s, or may not be changed by them).';
+
+--
+-- Name: COLUMN events.patient_id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.patient_id IS 'The patient read or changed (a mapping''s patient for mapping events).';
+
+--
+-- Name: COLUMN events.patients; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.patients IS 'For lists: the ids of the patients returned.';
+
+--
+-- Name: COLUMN events.request_id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.request_id IS 'The REST server''s request id (X-Request-Id); NULL for psql.';
+
+--
+-- Name: COLUMN events.client_addr; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.client_addr IS 'The client address the server saw (through trusted proxies), or inet_client_addr() for psql.';
+
+--
+-- Name: COLUMN events.detail; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.events.detail IS 'What was accessed and how: the object, its before and after values for writes; personal data.';
+
+--
+-- Name: event_json(audit.events); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.event_json(e audit.events) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.json_build_object('id', e.id, 'at', e.at, 'user', e.user_id, 'db_role', e.db_role, 'door', e.door,
+                                      'action', e.action, 'outcome', e.outcome, 'patient', e.patient_id,
+                                      'patients', e.patients, 'request_id', e.request_id, 'client_addr', e.client_addr,
+                                      'detail', e.detail)
+$$;
+
+ALTER FUNCTION app.event_json(e audit.events) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION event_json(e audit.events); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.event_json(e audit.events) IS 'An audit event as the REST API shows it.';
 
 --
 -- Name: issue_refresh_token(bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -2005,137 +2251,6 @@ ALTER FUNCTION audit.create_partitions(p_from date, p_months integer) OWNER TO h
 COMMENT ON FUNCTION audit.create_partitions(p_from date, p_months integer) IS 'Creates the monthly partitions of p_months months from p_from''s month, skipping those that exist; returns how many it made.';
 
 --
--- Name: events_id_seq; Type: SEQUENCE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE SEQUENCE audit.events_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1;
-
-ALTER TABLE audit.events_id_seq OWNER TO healthcare_audit;
-
---
--- Name: SEQUENCE events_id_seq; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON SEQUENCE audit.events_id_seq IS 'Event ids, in the order events were written.';
-
---
--- Name: events; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-)
-PARTITION BY RANGE (at);
-
-ALTER TABLE ONLY audit.events FORCE ROW LEVEL SECURITY;
-
-ALTER TABLE audit.events OWNER TO healthcare_audit;
-
---
--- Name: TABLE events; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events IS 'One event per access to patient data, written in the same transaction as the access. Append-only (trigger events_append_only); partitioned by month.';
-
---
--- Name: COLUMN events.id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.id IS 'Event id, increasing in the order events were written.';
-
---
--- Name: COLUMN events.at; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.at IS 'When the accessing transaction started.';
-
---
--- Name: COLUMN events.xact; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.xact IS 'Id of the transaction that wrote the event; seals cover ranges of it.';
-
---
--- Name: COLUMN events.user_id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.user_id IS 'The app user (NULL when anonymous or over the privileged connection). No foreign key: events outlive accounts.';
-
---
--- Name: COLUMN events.db_role; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.db_role IS 'The database login (session_user): the server''s login for REST, the person''s for psql.';
-
---
--- Name: COLUMN events.door; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.door IS 'rest, psql, or admin (the privileged connection).';
-
---
--- Name: COLUMN events.action; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.action IS 'read (one patient), list, create, update, delete, or prune (of the trail itself).';
-
---
--- Name: COLUMN events.outcome; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.outcome IS 'ok, not_found (no such record), or forbidden (it exists but is not the caller''s, or may not be changed by them).';
-
---
--- Name: COLUMN events.patient_id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.patient_id IS 'The patient read or changed (a mapping''s patient for mapping events).';
-
---
--- Name: COLUMN events.patients; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.patients IS 'For lists: the ids of the patients returned.';
-
---
--- Name: COLUMN events.request_id; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.request_id IS 'The REST server''s request id (X-Request-Id); NULL for psql.';
-
---
--- Name: COLUMN events.client_addr; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.client_addr IS 'The client address the server saw (through trusted proxies), or inet_client_addr() for psql.';
-
---
--- Name: COLUMN events.detail; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON COLUMN audit.events.detail IS 'What was accessed and how: the object, its before and after values for writes; personal data.';
-
---
 -- Name: event_line(audit.events); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
 --
 
@@ -2157,6 +2272,49 @@ ALTER FUNCTION audit.event_line(e audit.events) OWNER TO healthcare_audit;
 --
 
 COMMENT ON FUNCTION audit.event_line(e audit.events) IS 'The text an event contributes to its seal''s hash.';
+
+--
+-- Name: prune(interval); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE FUNCTION audit.prune(p_older_than interval) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_cutoff timestamptz := now() - p_older_than;
+  v_part record;
+  v_dropped text[] := '{}';
+begin
+  if p_older_than < interval '1 month' then
+    raise exception 'keep at least one month of audit events' using errcode = 'RINVL', column = 'older_than';
+  end if;
+  for v_part in
+    select c.oid::regclass as rel, c.relname,
+           (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz as upper_bound
+      from pg_inherits i join pg_class c on c.oid = i.inhrelid
+     where i.inhparent = 'audit.events'::regclass
+       and pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+     order by 3
+  loop
+    exit when v_part.upper_bound > v_cutoff;
+    execute format('drop table %s', v_part.rel);
+    v_dropped := v_dropped || v_part.relname::text;
+  end loop;
+  insert into audit.events (user_id, door, action, outcome, detail)
+  values (null, 'admin', 'prune', 'ok',
+          pg_catalog.jsonb_build_object('older_than', p_older_than::text, 'cutoff', v_cutoff, 'dropped', to_jsonb(v_dropped)));
+  return json_build_object('dropped', v_dropped, 'cutoff', v_cutoff);
+end
+$$;
+
+ALTER FUNCTION audit.prune(p_older_than interval) OWNER TO healthcare_audit;
+
+--
+-- Name: FUNCTION prune(p_older_than interval); Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON FUNCTION audit.prune(p_older_than interval) IS 'Drops the monthly partitions whose every event is older than p_older_than (at least a month) and records the prune as an event. Security definer (owner healthcare_audit); the privileged connection runs it (`healthcare audit prune`).';
 
 --
 -- Name: refuse_change(); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
@@ -2501,502 +2659,6 @@ ALTER TABLE app.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
--- Name: events_2025_11; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2025_11 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2025_11 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2025_11; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2025_11 IS 'Audit events of 2025-11.';
-
---
--- Name: events_2025_12; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2025_12 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2025_12 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2025_12; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2025_12 IS 'Audit events of 2025-12.';
-
---
--- Name: events_2026_01; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_01 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_01 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_01; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_01 IS 'Audit events of 2026-01.';
-
---
--- Name: events_2026_02; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_02 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_02 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_02; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_02 IS 'Audit events of 2026-02.';
-
---
--- Name: events_2026_03; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_03 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_03 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_03; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_03 IS 'Audit events of 2026-03.';
-
---
--- Name: events_2026_04; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_04 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_04 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_04; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_04 IS 'Audit events of 2026-04.';
-
---
--- Name: events_2026_05; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_05 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_05 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_05; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_05 IS 'Audit events of 2026-05.';
-
---
--- Name: events_2026_06; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_06 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_06 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_06; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_06 IS 'Audit events of 2026-06.';
-
---
--- Name: events_2026_07; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_07 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_07 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_07; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_07 IS 'Audit events of 2026-07.';
-
---
--- Name: events_2026_08; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_08 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_08 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_08; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_08 IS 'Audit events of 2026-08.';
-
---
--- Name: events_2026_09; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_09 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_09 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_09; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_09 IS 'Audit events of 2026-09.';
-
---
--- Name: events_2026_10; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_10 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_10 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_10; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_10 IS 'Audit events of 2026-10.';
-
---
--- Name: events_2026_11; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_11 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_11 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_11; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_11 IS 'Audit events of 2026-11.';
-
---
--- Name: events_2026_12; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2026_12 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2026_12 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2026_12; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2026_12 IS 'Audit events of 2026-12.';
-
---
--- Name: events_2027_01; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2027_01 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2027_01 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2027_01; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2027_01 IS 'Audit events of 2027-01.';
-
---
--- Name: events_2027_02; Type: TABLE; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TABLE audit.events_2027_02 (
-    id bigint DEFAULT nextval('audit.events_id_seq'::regclass) NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
-    user_id bigint,
-    db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
-    patient_id bigint,
-    patients bigint[],
-    request_id text,
-    client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
-);
-
-ALTER TABLE audit.events_2027_02 OWNER TO healthcare_audit;
-
---
--- Name: TABLE events_2027_02; Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON TABLE audit.events_2027_02 IS 'Audit events of 2027-02.';
-
---
 -- Name: events_default; Type: TABLE; Schema: audit; Owner: healthcare_audit
 --
 
@@ -3266,102 +2928,6 @@ ALTER TABLE reporting.patients_per_specialization OWNER TO healthcare_reporter;
 COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients treated per doctor specialization, published as reporting.patients_by_age_band is.';
 
 --
--- Name: events_2025_11; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2025_11 FOR VALUES FROM ('2025-11-01 00:00:00+00') TO ('2025-12-01 00:00:00+00');
-
---
--- Name: events_2025_12; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2025_12 FOR VALUES FROM ('2025-12-01 00:00:00+00') TO ('2026-01-01 00:00:00+00');
-
---
--- Name: events_2026_01; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_01 FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00');
-
---
--- Name: events_2026_02; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_02 FOR VALUES FROM ('2026-02-01 00:00:00+00') TO ('2026-03-01 00:00:00+00');
-
---
--- Name: events_2026_03; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_03 FOR VALUES FROM ('2026-03-01 00:00:00+00') TO ('2026-04-01 00:00:00+00');
-
---
--- Name: events_2026_04; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_04 FOR VALUES FROM ('2026-04-01 00:00:00+00') TO ('2026-05-01 00:00:00+00');
-
---
--- Name: events_2026_05; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_05 FOR VALUES FROM ('2026-05-01 00:00:00+00') TO ('2026-06-01 00:00:00+00');
-
---
--- Name: events_2026_06; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_06 FOR VALUES FROM ('2026-06-01 00:00:00+00') TO ('2026-07-01 00:00:00+00');
-
---
--- Name: events_2026_07; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_07 FOR VALUES FROM ('2026-07-01 00:00:00+00') TO ('2026-08-01 00:00:00+00');
-
---
--- Name: events_2026_08; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_08 FOR VALUES FROM ('2026-08-01 00:00:00+00') TO ('2026-09-01 00:00:00+00');
-
---
--- Name: events_2026_09; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_09 FOR VALUES FROM ('2026-09-01 00:00:00+00') TO ('2026-10-01 00:00:00+00');
-
---
--- Name: events_2026_10; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_10 FOR VALUES FROM ('2026-10-01 00:00:00+00') TO ('2026-11-01 00:00:00+00');
-
---
--- Name: events_2026_11; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_11 FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00');
-
---
--- Name: events_2026_12; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2026_12 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');
-
---
--- Name: events_2027_01; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2027_01 FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
-
---
--- Name: events_2027_02; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_2027_02 FOR VALUES FROM ('2027-02-01 00:00:00+00') TO ('2027-03-01 00:00:00+00');
-
---
 -- Name: events_default; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
 --
 
@@ -3436,118 +3002,6 @@ ALTER TABLE ONLY app.users
 
 ALTER TABLE ONLY audit.events
     ADD CONSTRAINT events_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2025_11 events_2025_11_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2025_11
-    ADD CONSTRAINT events_2025_11_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2025_12 events_2025_12_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2025_12
-    ADD CONSTRAINT events_2025_12_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_01 events_2026_01_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_01
-    ADD CONSTRAINT events_2026_01_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_02 events_2026_02_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_02
-    ADD CONSTRAINT events_2026_02_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_03 events_2026_03_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_03
-    ADD CONSTRAINT events_2026_03_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_04 events_2026_04_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_04
-    ADD CONSTRAINT events_2026_04_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_05 events_2026_05_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_05
-    ADD CONSTRAINT events_2026_05_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_06 events_2026_06_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_06
-    ADD CONSTRAINT events_2026_06_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_07 events_2026_07_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_07
-    ADD CONSTRAINT events_2026_07_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_08 events_2026_08_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_08
-    ADD CONSTRAINT events_2026_08_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_09 events_2026_09_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_09
-    ADD CONSTRAINT events_2026_09_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_10 events_2026_10_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_10
-    ADD CONSTRAINT events_2026_10_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_11 events_2026_11_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_11
-    ADD CONSTRAINT events_2026_11_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2026_12 events_2026_12_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2026_12
-    ADD CONSTRAINT events_2026_12_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2027_01 events_2027_01_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2027_01
-    ADD CONSTRAINT events_2027_01_pkey PRIMARY KEY (id, at);
-
---
--- Name: events_2027_02 events_2027_02_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
---
-
-ALTER TABLE ONLY audit.events_2027_02
-    ADD CONSTRAINT events_2027_02_pkey PRIMARY KEY (id, at);
 
 --
 -- Name: events_default events_default_pkey; Type: CONSTRAINT; Schema: audit; Owner: healthcare_audit
@@ -3625,10 +3079,10 @@ CREATE UNIQUE INDEX users_username_lower_idx ON app.users USING btree (lower(use
 CREATE INDEX events_patient_idx ON ONLY audit.events USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
 
 --
--- Name: events_2025_11_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+-- Name: events_default_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_2025_11_patient_id_id_idx ON audit.events_2025_11 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+CREATE INDEX events_default_patient_id_id_idx ON audit.events_default USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
 
 --
 -- Name: events_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
@@ -3637,10 +3091,10 @@ CREATE INDEX events_2025_11_patient_id_id_idx ON audit.events_2025_11 USING btre
 CREATE INDEX events_patients_idx ON ONLY audit.events USING gin (patients) WHERE (patients IS NOT NULL);
 
 --
--- Name: events_2025_11_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+-- Name: events_default_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_2025_11_patients_idx ON audit.events_2025_11 USING gin (patients) WHERE (patients IS NOT NULL);
+CREATE INDEX events_default_patients_idx ON audit.events_default USING gin (patients) WHERE (patients IS NOT NULL);
 
 --
 -- Name: events_user_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
@@ -3649,10 +3103,10 @@ CREATE INDEX events_2025_11_patients_idx ON audit.events_2025_11 USING gin (pati
 CREATE INDEX events_user_idx ON ONLY audit.events USING btree (user_id, id);
 
 --
--- Name: events_2025_11_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+-- Name: events_default_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_2025_11_user_id_id_idx ON audit.events_2025_11 USING btree (user_id, id);
+CREATE INDEX events_default_user_id_id_idx ON audit.events_default USING btree (user_id, id);
 
 --
 -- Name: events_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
@@ -3661,874 +3115,10 @@ CREATE INDEX events_2025_11_user_id_id_idx ON audit.events_2025_11 USING btree (
 CREATE INDEX events_xact_idx ON ONLY audit.events USING brin (xact) WITH (pages_per_range='16');
 
 --
--- Name: events_2025_11_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2025_11_xact_idx ON audit.events_2025_11 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2025_12_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2025_12_patient_id_id_idx ON audit.events_2025_12 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2025_12_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2025_12_patients_idx ON audit.events_2025_12 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2025_12_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2025_12_user_id_id_idx ON audit.events_2025_12 USING btree (user_id, id);
-
---
--- Name: events_2025_12_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2025_12_xact_idx ON audit.events_2025_12 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_01_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_01_patient_id_id_idx ON audit.events_2026_01 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_01_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_01_patients_idx ON audit.events_2026_01 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_01_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_01_user_id_id_idx ON audit.events_2026_01 USING btree (user_id, id);
-
---
--- Name: events_2026_01_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_01_xact_idx ON audit.events_2026_01 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_02_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_02_patient_id_id_idx ON audit.events_2026_02 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_02_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_02_patients_idx ON audit.events_2026_02 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_02_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_02_user_id_id_idx ON audit.events_2026_02 USING btree (user_id, id);
-
---
--- Name: events_2026_02_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_02_xact_idx ON audit.events_2026_02 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_03_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_03_patient_id_id_idx ON audit.events_2026_03 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_03_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_03_patients_idx ON audit.events_2026_03 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_03_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_03_user_id_id_idx ON audit.events_2026_03 USING btree (user_id, id);
-
---
--- Name: events_2026_03_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_03_xact_idx ON audit.events_2026_03 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_04_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_04_patient_id_id_idx ON audit.events_2026_04 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_04_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_04_patients_idx ON audit.events_2026_04 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_04_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_04_user_id_id_idx ON audit.events_2026_04 USING btree (user_id, id);
-
---
--- Name: events_2026_04_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_04_xact_idx ON audit.events_2026_04 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_05_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_05_patient_id_id_idx ON audit.events_2026_05 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_05_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_05_patients_idx ON audit.events_2026_05 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_05_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_05_user_id_id_idx ON audit.events_2026_05 USING btree (user_id, id);
-
---
--- Name: events_2026_05_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_05_xact_idx ON audit.events_2026_05 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_06_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_06_patient_id_id_idx ON audit.events_2026_06 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_06_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_06_patients_idx ON audit.events_2026_06 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_06_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_06_user_id_id_idx ON audit.events_2026_06 USING btree (user_id, id);
-
---
--- Name: events_2026_06_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_06_xact_idx ON audit.events_2026_06 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_07_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_07_patient_id_id_idx ON audit.events_2026_07 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_07_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_07_patients_idx ON audit.events_2026_07 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_07_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_07_user_id_id_idx ON audit.events_2026_07 USING btree (user_id, id);
-
---
--- Name: events_2026_07_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_07_xact_idx ON audit.events_2026_07 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_08_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_08_patient_id_id_idx ON audit.events_2026_08 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_08_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_08_patients_idx ON audit.events_2026_08 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_08_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_08_user_id_id_idx ON audit.events_2026_08 USING btree (user_id, id);
-
---
--- Name: events_2026_08_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_08_xact_idx ON audit.events_2026_08 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_09_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_09_patient_id_id_idx ON audit.events_2026_09 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_09_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_09_patients_idx ON audit.events_2026_09 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_09_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_09_user_id_id_idx ON audit.events_2026_09 USING btree (user_id, id);
-
---
--- Name: events_2026_09_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_09_xact_idx ON audit.events_2026_09 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_10_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_10_patient_id_id_idx ON audit.events_2026_10 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_10_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_10_patients_idx ON audit.events_2026_10 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_10_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_10_user_id_id_idx ON audit.events_2026_10 USING btree (user_id, id);
-
---
--- Name: events_2026_10_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_10_xact_idx ON audit.events_2026_10 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_11_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_11_patient_id_id_idx ON audit.events_2026_11 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_11_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_11_patients_idx ON audit.events_2026_11 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_11_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_11_user_id_id_idx ON audit.events_2026_11 USING btree (user_id, id);
-
---
--- Name: events_2026_11_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_11_xact_idx ON audit.events_2026_11 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2026_12_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_12_patient_id_id_idx ON audit.events_2026_12 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2026_12_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_12_patients_idx ON audit.events_2026_12 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2026_12_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_12_user_id_id_idx ON audit.events_2026_12 USING btree (user_id, id);
-
---
--- Name: events_2026_12_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2026_12_xact_idx ON audit.events_2026_12 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2027_01_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2027_01_patient_id_id_idx ON audit.events_2027_01 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2027_01_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2027_01_patients_idx ON audit.events_2027_01 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2027_01_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2027_01_user_id_id_idx ON audit.events_2027_01 USING btree (user_id, id);
-
---
--- Name: events_2027_01_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2027_01_xact_idx ON audit.events_2027_01 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2027_02_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2027_02_patient_id_id_idx ON audit.events_2027_02 USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_2027_02_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2027_02_patients_idx ON audit.events_2027_02 USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_2027_02_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2027_02_user_id_id_idx ON audit.events_2027_02 USING btree (user_id, id);
-
---
--- Name: events_2027_02_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_2027_02_xact_idx ON audit.events_2027_02 USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_default_patient_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_default_patient_id_id_idx ON audit.events_default USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
-
---
--- Name: events_default_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_default_patients_idx ON audit.events_default USING gin (patients) WHERE (patients IS NOT NULL);
-
---
--- Name: events_default_user_id_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
---
-
-CREATE INDEX events_default_user_id_id_idx ON audit.events_default USING btree (user_id, id);
-
---
 -- Name: events_default_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
 CREATE INDEX events_default_xact_idx ON audit.events_default USING brin (xact) WITH (pages_per_range='16');
-
---
--- Name: events_2025_11_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2025_11_patient_id_id_idx;
-
---
--- Name: events_2025_11_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2025_11_patients_idx;
-
---
--- Name: events_2025_11_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2025_11_pkey;
-
---
--- Name: events_2025_11_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2025_11_user_id_id_idx;
-
---
--- Name: events_2025_11_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2025_11_xact_idx;
-
---
--- Name: events_2025_12_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2025_12_patient_id_id_idx;
-
---
--- Name: events_2025_12_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2025_12_patients_idx;
-
---
--- Name: events_2025_12_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2025_12_pkey;
-
---
--- Name: events_2025_12_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2025_12_user_id_id_idx;
-
---
--- Name: events_2025_12_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2025_12_xact_idx;
-
---
--- Name: events_2026_01_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_01_patient_id_id_idx;
-
---
--- Name: events_2026_01_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_01_patients_idx;
-
---
--- Name: events_2026_01_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_01_pkey;
-
---
--- Name: events_2026_01_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_01_user_id_id_idx;
-
---
--- Name: events_2026_01_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_01_xact_idx;
-
---
--- Name: events_2026_02_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_02_patient_id_id_idx;
-
---
--- Name: events_2026_02_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_02_patients_idx;
-
---
--- Name: events_2026_02_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_02_pkey;
-
---
--- Name: events_2026_02_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_02_user_id_id_idx;
-
---
--- Name: events_2026_02_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_02_xact_idx;
-
---
--- Name: events_2026_03_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_03_patient_id_id_idx;
-
---
--- Name: events_2026_03_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_03_patients_idx;
-
---
--- Name: events_2026_03_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_03_pkey;
-
---
--- Name: events_2026_03_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_03_user_id_id_idx;
-
---
--- Name: events_2026_03_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_03_xact_idx;
-
---
--- Name: events_2026_04_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_04_patient_id_id_idx;
-
---
--- Name: events_2026_04_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_04_patients_idx;
-
---
--- Name: events_2026_04_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_04_pkey;
-
---
--- Name: events_2026_04_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_04_user_id_id_idx;
-
---
--- Name: events_2026_04_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_04_xact_idx;
-
---
--- Name: events_2026_05_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_05_patient_id_id_idx;
-
---
--- Name: events_2026_05_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_05_patients_idx;
-
---
--- Name: events_2026_05_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_05_pkey;
-
---
--- Name: events_2026_05_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_05_user_id_id_idx;
-
---
--- Name: events_2026_05_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_05_xact_idx;
-
---
--- Name: events_2026_06_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_06_patient_id_id_idx;
-
---
--- Name: events_2026_06_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_06_patients_idx;
-
---
--- Name: events_2026_06_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_06_pkey;
-
---
--- Name: events_2026_06_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_06_user_id_id_idx;
-
---
--- Name: events_2026_06_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_06_xact_idx;
-
---
--- Name: events_2026_07_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_07_patient_id_id_idx;
-
---
--- Name: events_2026_07_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_07_patients_idx;
-
---
--- Name: events_2026_07_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_07_pkey;
-
---
--- Name: events_2026_07_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_07_user_id_id_idx;
-
---
--- Name: events_2026_07_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_07_xact_idx;
-
---
--- Name: events_2026_08_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_08_patient_id_id_idx;
-
---
--- Name: events_2026_08_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_08_patients_idx;
-
---
--- Name: events_2026_08_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_08_pkey;
-
---
--- Name: events_2026_08_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_08_user_id_id_idx;
-
---
--- Name: events_2026_08_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_08_xact_idx;
-
---
--- Name: events_2026_09_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_09_patient_id_id_idx;
-
---
--- Name: events_2026_09_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_09_patients_idx;
-
---
--- Name: events_2026_09_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_09_pkey;
-
---
--- Name: events_2026_09_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_09_user_id_id_idx;
-
---
--- Name: events_2026_09_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_09_xact_idx;
-
---
--- Name: events_2026_10_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_10_patient_id_id_idx;
-
---
--- Name: events_2026_10_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_10_patients_idx;
-
---
--- Name: events_2026_10_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_10_pkey;
-
---
--- Name: events_2026_10_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_10_user_id_id_idx;
-
---
--- Name: events_2026_10_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_10_xact_idx;
-
---
--- Name: events_2026_11_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_11_patient_id_id_idx;
-
---
--- Name: events_2026_11_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_11_patients_idx;
-
---
--- Name: events_2026_11_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_11_pkey;
-
---
--- Name: events_2026_11_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_11_user_id_id_idx;
-
---
--- Name: events_2026_11_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_11_xact_idx;
-
---
--- Name: events_2026_12_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2026_12_patient_id_id_idx;
-
---
--- Name: events_2026_12_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2026_12_patients_idx;
-
---
--- Name: events_2026_12_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2026_12_pkey;
-
---
--- Name: events_2026_12_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2026_12_user_id_id_idx;
-
---
--- Name: events_2026_12_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2026_12_xact_idx;
-
---
--- Name: events_2027_01_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2027_01_patient_id_id_idx;
-
---
--- Name: events_2027_01_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2027_01_patients_idx;
-
---
--- Name: events_2027_01_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2027_01_pkey;
-
---
--- Name: events_2027_01_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2027_01_user_id_id_idx;
-
---
--- Name: events_2027_01_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2027_01_xact_idx;
-
---
--- Name: events_2027_02_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_2027_02_patient_id_id_idx;
-
---
--- Name: events_2027_02_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_patients_idx ATTACH PARTITION audit.events_2027_02_patients_idx;
-
---
--- Name: events_2027_02_pkey; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_2027_02_pkey;
-
---
--- Name: events_2027_02_user_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_user_idx ATTACH PARTITION audit.events_2027_02_user_id_id_idx;
-
---
--- Name: events_2027_02_xact_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
---
-
-ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_2027_02_xact_idx;
 
 --
 -- Name: events_default_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
@@ -4601,102 +3191,6 @@ CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON audit.events FOR EA
 --
 
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2025_11 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2025_11 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2025_12 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2025_12 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_01 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_01 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_02 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_02 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_03 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_03 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_04 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_04 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_05 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_05 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_06 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_06 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_07 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_07 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_08 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_08 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_09 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_09 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_10 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_10 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_11 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_11 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2026_12 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2026_12 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2027_01 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2027_01 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
-
---
--- Name: events_2027_02 events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
---
-
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON audit.events_2027_02 FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
 
 --
 -- Name: events_default events_no_truncate; Type: TRIGGER; Schema: audit; Owner: healthcare_audit
@@ -5219,7 +3713,7 @@ COMMENT ON POLICY select_readers ON audit.events IS 'The access log and event fu
 
 GRANT USAGE ON SCHEMA api TO healthcare_api;
 GRANT USAGE ON SCHEMA api TO healthcare_user;
-GRANT CREATE ON SCHEMA api TO healthcare_access;
+GRANT ALL ON SCHEMA api TO healthcare_access;
 
 --
 -- Name: SCHEMA app; Type: ACL; Schema: -; Owner: healthcare_owner
@@ -5251,6 +3745,14 @@ GRANT USAGE ON SCHEMA records TO healthcare_user;
 
 GRANT USAGE ON SCHEMA reporting TO healthcare_reporting;
 GRANT ALL ON SCHEMA reporting TO healthcare_reporter;
+
+--
+-- Name: FUNCTION audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) TO healthcare_user;
 
 --
 -- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_access
@@ -5377,6 +3879,14 @@ GRANT ALL ON FUNCTION api.login_attempt(p_username text, p_address text, p_max_p
 REVOKE ALL ON FUNCTION api.me() FROM PUBLIC;
 GRANT ALL ON FUNCTION api.me() TO healthcare_api;
 GRANT ALL ON FUNCTION api.me() TO healthcare_user;
+
+--
+-- Name: FUNCTION patient_access_log(p_patient_id bigint, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.patient_access_log(p_patient_id bigint, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.patient_access_log(p_patient_id bigint, p_limit integer, p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.patient_access_log(p_patient_id bigint, p_limit integer, p_offset integer) TO healthcare_user;
 
 --
 -- Name: FUNCTION register(p_username text, p_email text, p_password_hash text); Type: ACL; Schema: api; Owner: healthcare_access
@@ -5530,6 +4040,28 @@ GRANT INSERT(specialization),UPDATE(specialization) ON TABLE app.doctors TO heal
 
 REVOKE ALL ON FUNCTION app.doctor_json(d app.doctors) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.doctor_json(d app.doctors) TO healthcare_access;
+
+--
+-- Name: SEQUENCE events_id_seq; Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_access;
+GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_owner;
+
+--
+-- Name: TABLE events; Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+GRANT SELECT,INSERT ON TABLE audit.events TO healthcare_access;
+GRANT INSERT ON TABLE audit.events TO healthcare_owner;
+GRANT SELECT ON TABLE audit.events TO healthcare_auditor;
+
+--
+-- Name: FUNCTION event_json(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.event_json(e audit.events) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
 
 --
 -- Name: FUNCTION issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
@@ -5787,26 +4319,18 @@ GRANT ALL ON FUNCTION app.visible_patients() TO healthcare_user;
 REVOKE ALL ON FUNCTION audit.create_partitions(p_from date, p_months integer) FROM PUBLIC;
 
 --
--- Name: SEQUENCE events_id_seq; Type: ACL; Schema: audit; Owner: healthcare_audit
---
-
-GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_access;
-GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_owner;
-
---
--- Name: TABLE events; Type: ACL; Schema: audit; Owner: healthcare_audit
---
-
-GRANT SELECT,INSERT ON TABLE audit.events TO healthcare_access;
-GRANT INSERT ON TABLE audit.events TO healthcare_owner;
-GRANT SELECT ON TABLE audit.events TO healthcare_auditor;
-
---
 -- Name: FUNCTION event_line(e audit.events); Type: ACL; Schema: audit; Owner: healthcare_audit
 --
 
 REVOKE ALL ON FUNCTION audit.event_line(e audit.events) FROM PUBLIC;
 GRANT ALL ON FUNCTION audit.event_line(e audit.events) TO healthcare_auditor;
+
+--
+-- Name: FUNCTION prune(p_older_than interval); Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+REVOKE ALL ON FUNCTION audit.prune(p_older_than interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.prune(p_older_than interval) TO healthcare_owner;
 
 --
 -- Name: FUNCTION refuse_change(); Type: ACL; Schema: audit; Owner: healthcare_audit

@@ -33,7 +33,11 @@ const schemaFile = "schema.sql"
 func dumpSchema(t *testing.T, db *pgtest.DB) []byte {
 	t.Helper()
 	pgDump := filepath.Join(db.Cluster().BinDir(), "pg_dump")
-	cmd := exec.Command(pgDump, "--schema-only", "--exclude-schema=public", "--dbname="+db.SuperURL)
+	// The monthly partitions of audit.events are named after the months
+	// around the day the database was migrated: leave them out, or the
+	// snapshot would change every month.
+	cmd := exec.Command(pgDump, "--schema-only", "--exclude-schema=public", "--exclude-table=audit.events_2*",
+		"--dbname="+db.SuperURL)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"migrate":         {"apply or inspect database migrations (privileged connection)", runMigrate},
 	"createsuperuser": {"create an admin account", runCreateSuperuser},
 	"db-access":       {"give an app user a personal psql login, or take it away", runDBAccess},
+	"audit":           {"seal, verify, show or prune the audit trail", runAudit},
 	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000", runDev},
 	"version":         {"print the version", runVersion},
 	"healthcheck":     {"exit 0 when the server's /healthz answers (for containers)", runHealthcheck},

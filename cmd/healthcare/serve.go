@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"healthcare/internal/audit"
 	"healthcare/internal/auth"
 	"healthcare/internal/config"
 	"healthcare/internal/database"
@@ -154,6 +155,15 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 	if onListen != nil {
 		onListen(addr)
 	}
+
+	// Seal the audit trail while serving; stopped before the pool closes.
+	sealCtx, stopSealer := context.WithCancel(ctx)
+	sealerDone := make(chan struct{})
+	go func() {
+		defer close(sealerDone)
+		audit.RunSealer(sealCtx, db.Pool(), cfg.AuditSealInterval, log)
+	}()
+	defer func() { stopSealer(); <-sealerDone }()
 
 	// Until ctx ends (SIGTERM, SIGINT); then drain for SHUTDOWN_DRAIN and
 	// answer every accepted connection within SHUTDOWN_TIMEOUT.

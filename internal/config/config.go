@@ -65,6 +65,8 @@ var variables = []Variable{
 	{Name: "LOGIN_ACCOUNT_FLOOD", Default: "20", Description: "Failed logins per account from all addresses within LOGIN_FAILURE_WINDOW after which every address that has already failed against the account gets 429 at once (one guess per address per window); addresses that have not failed still get through."},
 	{Name: "LOGIN_MAX_FAILURES_PER_ADDRESS", Default: "50", Description: "Failed logins per client address (any account) within LOGIN_FAILURE_WINDOW before further attempts get 429."},
 	{Name: "LOGIN_FAILURE_WINDOW", Default: "15m", Description: "Length of the login failure window; a throttled client may retry when the window that began with its first failure ends (Go duration, at least 1s)."},
+	{Name: "AUDIT_SEAL_INTERVAL", Default: "5s", Description: "How often the server seals new audit events into the hash chain (one server copy at a time seals; Go duration; 0 leaves sealing to `healthcare audit seal`)."},
+	{Name: "AUDIT_RETENTION", Default: "6y", Description: "How long audit events are kept: `healthcare audit prune` drops the months older than this unless --older-than says otherwise (a Go duration or a number of days, weeks, months or years: 90d, 12w, 18mo, 6y)."}, // read by LoadTools
 	{Name: "TRUSTED_PROXIES", Description: "Comma-separated proxy addresses or CIDRs (e.g. 10.0.0.0/8) whose X-Forwarded-For is believed when finding the client address for login throttling; empty: the connection's address is used and X-Forwarded-For ignored."},
 }
 
@@ -93,6 +95,7 @@ type Config struct {
 	DBStatementTimeout time.Duration
 	DBAcquireTimeout   time.Duration
 	ShutdownDrain      time.Duration
+	AuditSealInterval  time.Duration
 	ShutdownTimeout    time.Duration
 
 	Argon2MemoryKiB   uint32
@@ -258,6 +261,7 @@ func parse(get func(string) string) (Config, error) {
 	c.DBAcquireTimeout = duration("DB_ACQUIRE_TIMEOUT")
 	c.ShutdownDrain = duration("SHUTDOWN_DRAIN")
 	c.ShutdownTimeout = duration("SHUTDOWN_TIMEOUT")
+	c.AuditSealInterval = duration("AUDIT_SEAL_INTERVAL")
 	c.Argon2MemoryKiB = uint32(unsigned("ARGON2_MEMORY_KIB", 32))
 	c.Argon2Iterations = uint32(unsigned("ARGON2_ITERATIONS", 32))
 	c.Argon2Parallelism = uint8(unsigned("ARGON2_PARALLELISM", 8))
@@ -391,6 +395,9 @@ func (c Config) Validate() error {
 	}
 	if c.DBAcquireTimeout <= 0 {
 		fail("DB_ACQUIRE_TIMEOUT", "must be positive")
+	}
+	if c.AuditSealInterval < 0 {
+		fail("AUDIT_SEAL_INTERVAL", "must not be negative")
 	}
 	if c.ShutdownDrain < 0 {
 		fail("SHUTDOWN_DRAIN", "must not be negative")
@@ -540,6 +547,7 @@ func (c Config) fields() [][2]string {
 		{"db_statement_timeout", c.DBStatementTimeout.String()},
 		{"db_acquire_timeout", c.DBAcquireTimeout.String()},
 		{"shutdown_drain", c.ShutdownDrain.String()},
+		{"audit_seal_interval", c.AuditSealInterval.String()},
 		{"shutdown_timeout", c.ShutdownTimeout.String()},
 		{"argon2_memory_kib", strconv.FormatUint(uint64(c.Argon2MemoryKiB), 10)},
 		{"argon2_iterations", strconv.FormatUint(uint64(c.Argon2Iterations), 10)},

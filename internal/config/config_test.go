@@ -49,6 +49,7 @@ func TestDefaults(t *testing.T) {
 		LoginMaxFailuresPerAccount: 5,
 		LoginMaxFailuresPerAddress: 50,
 		LoginAccountFlood:          20,
+		AuditSealInterval:          5 * time.Second,
 		LoginFailureWindow:         15 * time.Minute,
 	}
 	if fmt.Sprintf("%#v", c) != fmt.Sprintf("%#v", want) || c.SecretKey != want.SecretKey {
@@ -480,7 +481,8 @@ func TestLoadTools(t *testing.T) {
 	if err != nil || tools.DBPassword != "from env" {
 		t.Fatalf("the environment does not win: %q (%v)", tools.DBPassword, err)
 	}
-	if tools, err := LoadTools(env(nil), filepath.Join(t.TempDir(), "missing")); err != nil || tools != (Tools{}) {
+	if tools, err := LoadTools(env(nil), filepath.Join(t.TempDir(), "missing")); err != nil ||
+		tools != (Tools{AuditRetention: 6 * (365*24*time.Hour + 6*time.Hour)}) {
 		t.Fatalf("missing file: %v %v", tools, err)
 	}
 	os.WriteFile(path, []byte("MIGRATION_DATABASE_URL=x\nNOT A LINE\n"), 0o600)
@@ -490,5 +492,21 @@ func TestLoadTools(t *testing.T) {
 	get, err := Env(env(map[string]string{"A": "env"}), "")
 	if err != nil || get("A") != "env" || get("B") != "" {
 		t.Fatalf("Env without a file: %v", err)
+	}
+}
+
+func TestParseAge(t *testing.T) {
+	const day = 24 * time.Hour
+	for in, want := range map[string]time.Duration{
+		"6y": 6 * (365*day + 6*time.Hour), "18mo": 18 * (365 * day / 12), "12w": 84 * day, "90d": 90 * day, "720h": 720 * time.Hour,
+	} {
+		if got, err := ParseAge(in); err != nil || got != want {
+			t.Errorf("ParseAge(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0d", "-1y", "y", "1.5y", "6 years", "-5h", "0s"} {
+		if got, err := ParseAge(bad); err == nil {
+			t.Errorf("ParseAge(%q) = %v, want an error", bad, got)
+		}
 	}
 }

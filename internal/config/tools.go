@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // Env returns a getenv that answers from getenv first and, for a variable
@@ -35,6 +37,8 @@ type Tools struct {
 	// DBPassword is the runtime login's password (DB_PASSWORD), which
 	// `migrate --runtime-role` gives the login it creates.
 	DBPassword string
+	// AuditRetention is how long audit events are kept (AUDIT_RETENTION).
+	AuditRetention time.Duration
 }
 
 // LoadTools reads the tools' settings from getenv, else the .env file at
@@ -45,7 +49,36 @@ func LoadTools(getenv func(string) string, dotenvPath string) (Tools, error) {
 		return Tools{}, fmt.Errorf("load config: %w", err)
 	}
 	val := lookup(get)
-	return Tools{MigrationDatabaseURL: val("MIGRATION_DATABASE_URL"), DBPassword: val("DB_PASSWORD")}, nil
+	retention, err := ParseAge(val("AUDIT_RETENTION"))
+	if err != nil {
+		return Tools{}, fmt.Errorf("load config: AUDIT_RETENTION: %w", err)
+	}
+	return Tools{MigrationDatabaseURL: val("MIGRATION_DATABASE_URL"), DBPassword: val("DB_PASSWORD"), AuditRetention: retention}, nil
+}
+
+// ParseAge reads an age such as 6y, 18mo, 12w, 90d or any Go duration. A
+// year is 365.25 days and a month a twelfth of that, so whole months of
+// partitions line up with what people mean.
+func ParseAge(s string) (time.Duration, error) {
+	const day = 24 * time.Hour
+	units := []struct {
+		suffix string
+		size   time.Duration
+	}{{"mo", 365 * day / 12}, {"y", 365*day + 6*time.Hour}, {"w", 7 * day}, {"d", day}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseUint(n, 10, 16)
+			if err != nil || v == 0 {
+				return 0, fmt.Errorf("%q: want a positive whole number before %q", s, u.suffix)
+			}
+			return time.Duration(v) * u.size, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q: want a positive age such as 6y, 18mo, 12w, 90d or 720h", s)
+	}
+	return d, nil
 }
 
 // String prints the settings with secrets masked.

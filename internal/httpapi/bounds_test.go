@@ -38,6 +38,8 @@ var boundsExempt = map[string]string{
 	"id":                    "a path id: anything but a positive int64 is 404 before the database (pathID)",
 	"patient_id":            "a path id: anything but a positive int64 is 404 before the database (pathID)",
 	"register.password":     "the database sees only the hash; checked against auth.MinPasswordLength below",
+	"patient":               "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
+	"user":                  "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
 }
 
 // probeDB is a migrated database with one user, who owns a patient and a

@@ -112,6 +112,8 @@ var routes = []Route{
 	{Method: patch, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "updatePatient",
 		handler: func(d deps) http.Handler { return updatePatient(d.db, false) }},
 	{Method: del, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "deletePatient", handler: withDB(deletePatient)},
+	// The owner's accounting of who accessed the record (and admins').
+	{Method: get, Path: "/api/patients/:id/access-log/", Auth: TokenRequired, Operation: "patientAccessLog", handler: withDB(patientAccessLog)},
 
 	// Doctors: a public directory; writes need a token.
 	{Method: get, Path: "/api/doctors/", Auth: OptionalToken, Operation: "listDoctors", handler: withDB(listDoctors)},
@@ -133,6 +135,9 @@ var routes = []Route{
 	{Method: del, Path: "/api/mappings/:id/", Auth: TokenRequired, Operation: "deleteMapping", handler: withDB(deleteMapping)},
 	{Method: get, Path: "/api/mappings/patient/:patient_id/", Auth: TokenRequired, Operation: "listPatientDoctors",
 		pattern: "/api/mappings/:id/:patient_id/", handler: withDB(patientDoctors)},
+
+	// The audit trail, for admins.
+	{Method: get, Path: "/api/audit/events/", Auth: TokenRequired, Operation: "listAuditEvents", handler: withDB(auditEvents)},
 }
 
 // Routes returns the route table (a copy: the server's own cannot change).

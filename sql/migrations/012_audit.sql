@@ -50,6 +50,8 @@ comment on schema audit is
   'The audit trail: one event per access to patient data, append-only, partitioned by month and sealed into a hash chain.';
 grant usage, create on schema audit to healthcare_audit;
 grant usage on schema audit to healthcare_access, healthcare_auditor, healthcare_api;
+-- healthcare_access owns the api functions it (re)defines below.
+grant usage on schema api to healthcare_access;
 
 set local role healthcare_audit;
 
@@ -682,6 +684,147 @@ $$;
 
 reset role;
 
+
+-- Reading the trail.
+set local role healthcare_owner;
+
+create function app.event_json(e audit.events) returns json
+language sql stable
+as $$
+  select pg_catalog.json_build_object('id', e.id, 'at', e.at, 'user', e.user_id, 'db_role', e.db_role, 'door', e.door,
+                                      'action', e.action, 'outcome', e.outcome, 'patient', e.patient_id,
+                                      'patients', e.patients, 'request_id', e.request_id, 'client_addr', e.client_addr,
+                                      'detail', e.detail)
+$$;
+comment on function app.event_json(audit.events) is 'An audit event as the REST API shows it.';
+revoke all on function app.event_json(audit.events) from public;
+grant execute on function app.event_json(audit.events) to healthcare_access;
+
+reset role;
+
+set local role healthcare_access;
+
+create function api.patient_access_log(p_patient_id bigint, p_limit integer default null, p_offset integer default null) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_count bigint;
+  v_rows json;
+begin
+  -- The owner and admins see the patient; anyone else gets a recorded refusal.
+  if not exists (select from app.patients p where p.id = p_patient_id) then
+    return app.refuse('read', p_patient_id, '{"object": "access_log"}', 'RNTFD', 'patient not found');
+  end if;
+  -- Refused attempts by others are for admins; the owner sees every
+  -- access that happened and their own attempts.
+  select count(*) into v_count
+    from audit.events e
+   where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])
+     and (v_admin or e.outcome = 'ok' or e.user_id = v_uid);
+  select json_agg(app.event_json(e) order by e.id desc) into v_rows
+    from (select * from audit.events e
+           where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])
+             and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+           order by e.id desc limit v_limit offset v_offset) e;
+  perform app.audit('read', 'ok', p_patient_id, null, '{"object": "access_log"}');
+  return app.page(v_count, v_rows, '/api/patients/' || p_patient_id || '/access-log/', v_limit, v_offset, null);
+end
+$$;
+comment on function api.patient_access_log(bigint, integer, integer) is
+  'GET /api/patients/<id>/access-log/: who accessed the patient, newest first (owner and admins; refused attempts by others for admins only). Reading it is itself recorded.';
+
+create function api.audit_events(p_patient bigint default null, p_user bigint default null, p_since timestamptz default null,
+                                 p_limit integer default null, p_offset integer default null) returns json
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_query text := '';
+  v_count bigint;
+  v_rows json;
+begin
+  perform app.require_user();
+  if not app.current_user_is_admin() then
+    raise exception 'only admins may read the audit trail' using errcode = 'RFRBD';
+  end if;
+  if p_patient is not null then
+    v_query := v_query || '&patient=' || p_patient;
+  end if;
+  if p_user is not null then
+    v_query := v_query || '&user=' || p_user;
+  end if;
+  if p_since is not null then
+    v_query := v_query || '&since=' || app.url_encode(to_char(p_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+  end if;
+  select count(*) into v_count from audit.events e
+   where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
+     and (p_user is null or e.user_id = p_user)
+     and (p_since is null or e.at >= p_since);
+  select json_agg(app.event_json(e) order by e.id desc) into v_rows
+    from (select * from audit.events e
+           where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
+             and (p_user is null or e.user_id = p_user)
+             and (p_since is null or e.at >= p_since)
+           order by e.id desc limit v_limit offset v_offset) e;
+  return app.page(v_count, v_rows, '/api/audit/events/', v_limit, v_offset, v_query);
+end
+$$;
+comment on function api.audit_events(bigint, bigint, timestamptz, integer, integer) is
+  'GET /api/audit/events/?patient=&user=&since=: the trail, newest first (admins only).';
+
+revoke all on function api.patient_access_log(bigint, integer, integer),
+  api.audit_events(bigint, bigint, timestamptz, integer, integer) from public;
+grant execute on function api.patient_access_log(bigint, integer, integer),
+  api.audit_events(bigint, bigint, timestamptz, integer, integer) to healthcare_api, healthcare_user;
+
+reset role;
+
+-- Retention: old months go only by dropping whole partitions.
+set local role healthcare_audit;
+
+create function audit.prune(p_older_than interval) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_cutoff timestamptz := now() - p_older_than;
+  v_part record;
+  v_dropped text[] := '{}';
+begin
+  if p_older_than < interval '1 month' then
+    raise exception 'keep at least one month of audit events' using errcode = 'RINVL', column = 'older_than';
+  end if;
+  for v_part in
+    select c.oid::regclass as rel, c.relname,
+           (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz as upper_bound
+      from pg_inherits i join pg_class c on c.oid = i.inhrelid
+     where i.inhparent = 'audit.events'::regclass
+       and pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+     order by 3
+  loop
+    exit when v_part.upper_bound > v_cutoff;
+    execute format('drop table %s', v_part.rel);
+    v_dropped := v_dropped || v_part.relname::text;
+  end loop;
+  insert into audit.events (user_id, door, action, outcome, detail)
+  values (null, 'admin', 'prune', 'ok',
+          pg_catalog.jsonb_build_object('older_than', p_older_than::text, 'cutoff', v_cutoff, 'dropped', to_jsonb(v_dropped)));
+  return json_build_object('dropped', v_dropped, 'cutoff', v_cutoff);
+end
+$$;
+comment on function audit.prune(interval) is
+  'Drops the monthly partitions whose every event is older than p_older_than (at least a month) and records the prune as an event. Security definer (owner healthcare_audit); the privileged connection runs it (`healthcare audit prune`).';
+revoke all on function audit.prune(interval) from public;
+grant execute on function audit.prune(interval) to healthcare_owner;
+
+reset role;
 ---- create above / drop below ----
 
 -- Without the trail the api functions answer as before: app.audit writes
@@ -711,4 +854,11 @@ reset role;
 set local role healthcare_reporter;
 drop function app.patient_exists(bigint);
 reset role;
+set local role healthcare_access;
+drop function api.patient_access_log(bigint, integer, integer), api.audit_events(bigint, bigint, timestamptz, integer, integer);
+reset role;
+set local role healthcare_owner;
+drop function app.event_json(audit.events);
+reset role;
+revoke usage on schema api from healthcare_access;
 drop schema audit cascade;
