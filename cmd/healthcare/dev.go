@@ -538,6 +538,7 @@ func printBanner(w io.Writer, bound, dir string, doors devDoors, st *devState) {
 	}
 	fmt.Fprintf(w, `
 Healthcare API (dev) is running at http://%s/   (Ctrl-C stops it)
+  API reference:    http://%s/api/docs/   (try any route in the browser)
   OpenAPI document: http://%s/api/openapi.json
 
 Demo accounts (REST, POST /api/auth/login/):
@@ -555,7 +556,7 @@ The three doors, ready to paste:
              (login %q in healthcare_reporting, password %s: reporting views only)
 
 Credentials are kept in %s (mode 0600).
-%s`, bound, bound,
+%s`, bound, bound, bound,
 		"", st.AdminPassword, "", st.AlicePassword, "", st.BobPassword,
 		bound, doors.admin, doors.superHint,
 		rel, devLinkedLogin, st.LinkedPassword, doors.host, doors.port,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"healthcare/internal/apitest"
+	"healthcare/internal/config"
 	"healthcare/internal/database"
 	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgtest"
@@ -335,5 +337,36 @@ func TestFlagsGoBeforeOrAfterTheVerb(t *testing.T) {
 	}
 	if !*v || strings.Join(fs.Args(), " ") != "to 3 -v 4" {
 		t.Fatalf("v %v args %q", *v, fs.Args())
+	}
+}
+
+// TestServeRefusesTheExampleSecrets: serve with .env copied from
+// .env.example stops before connecting anywhere, naming SECRET_KEY and the
+// database password and saying how to generate a key.
+func TestServeRefusesTheExampleSecrets(t *testing.T) {
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(envFile, example, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = dispatch(context.Background(), []string{"serve"}, apitest.Env{}.Getenv, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("serve with the example's .env: %v", err)
+	}
+	for _, want := range []string{"SECRET_KEY", "placeholder", "openssl rand -hex 32", "healthcare secret", "DB_PASSWORD"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal %q does not mention %q", err, want)
+		}
+	}
+	// healthcare secret makes a key serve accepts.
+	var out bytes.Buffer
+	if err := dispatch(context.Background(), []string{"secret"}, apitest.Env{}.Getenv, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if key := strings.TrimSpace(out.String()); len(key) != 64 || config.CheckSecretKey(key) != nil {
+		t.Fatalf("healthcare secret printed %q (%v)", key, config.CheckSecretKey(key))
 	}
 }

@@ -122,3 +122,37 @@ func TestServedJSONIsTheYAML(t *testing.T) {
 		t.Fatal("internal/openapi/openapi.json is stale: run go test ./internal/openapi/openapitest -run TestServedJSONIsTheYAML -update")
 	}
 }
+
+// TestEveryRequestBodyHasAnExample: each JSON request body carries an
+// example that its schema accepts, so the docs page and a collection
+// imported into Postman start from a real body.
+func TestEveryRequestBodyHasAnExample(t *testing.T) {
+	doc, err := Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody == nil {
+				continue
+			}
+			mt := op.RequestBody.Value.Content.Get("application/json")
+			if mt == nil {
+				t.Errorf("%s %s: no JSON request body", method, path)
+				continue
+			}
+			n++
+			if mt.Example == nil {
+				t.Errorf("%s %s (%s): the request body has no example", method, path, op.OperationID)
+				continue
+			}
+			if err := mt.Schema.Value.VisitJSON(mt.Example); err != nil {
+				t.Errorf("%s %s: the example does not match the schema: %v", method, path, err)
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d request bodies found", n)
+	}
+}
