@@ -10,8 +10,15 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # Static binary: distroless/static has no libc. -trimpath keeps build paths
-# out; VCS stamping needs .git, which .dockerignore may leave out.
-RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/healthcare ./cmd/healthcare
+# out; VCS stamping needs .git, which .dockerignore leaves out, so the
+# version and commit `healthcare version` prints come as build arguments:
+#   docker build --build-arg COMMIT=$(git rev-parse HEAD) --build-arg VERSION=$(git describe --always) .
+# (docker-compose.yml passes HEALTHCARE_COMMIT and HEALTHCARE_VERSION.)
+ARG VERSION=""
+ARG COMMIT=""
+RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+      -ldflags="-s -w -X main.buildVersion=${VERSION} -X main.buildCommit=${COMMIT}" \
+      -o /out/healthcare ./cmd/healthcare
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/healthcare /usr/local/bin/healthcare

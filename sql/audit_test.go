@@ -1,6 +1,6 @@
 package sql_test
 
-// The audit trail (migration 012): every access to patient data is an
+// The audit trail (migration 013): every access to patient data is an
 // event in the same transaction, at every door; refused attempts are
 // recorded without telling the attacker more than a 404; nobody can change
 // an event.

@@ -336,7 +336,7 @@ func TestReportingExposesNoIdentifiers(t *testing.T) {
 	wantCols := []string{
 		"app.doctors.id", "app.doctors.specialization",
 		"app.patient_doctors.doctor_id", "app.patient_doctors.patient_id", "app.patient_doctors.record_key",
-		"app.patients.age", "app.patients.gender", "app.patients.id", "app.patients.owner_id", "app.patients.record_key",
+		"app.patients.age", "app.patients.gender_fhir", "app.patients.id", "app.patients.owner_id", "app.patients.record_key",
 		"app.reporting_settings.min_cell", "app.reporting_settings.singleton",
 	}
 	var readable []string

@@ -1076,7 +1076,8 @@ func TestAPIFunctionsPerCaller(t *testing.T) {
 		{name: "API user A updates A's patient", c: &apiA, sql: call("select api.update_patient($1, 'Renamed', null, 'F')", pA),
 			check: func(t *testing.T, f *fixture, b map[string]any) {
 				wantField("name", func(*fixture) any { return "Renamed" })(t, f, b)
-				wantField("gender", func(*fixture) any { return "female" })(t, f, b)
+				wantField("gender", func(*fixture) any { return "F" })(t, f, b)
+				wantField("gender_fhir", func(*fixture) any { return "female" })(t, f, b)
 				wantField("age", func(*fixture) any { return 34 })(t, f, b)
 			}},
 		{name: "admin deletes B's patient", c: &admin, sql: call("select api.delete_patient($1)", pB), check: wantField("id", pB)},

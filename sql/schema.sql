@@ -978,13 +978,13 @@ CREATE FUNCTION app.check_gender(p_gender text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-declare
-  v_gender text := app.normalize_gender(p_gender);
 begin
-  if v_gender is null then
-    raise exception 'gender must be one of male, female, other, unknown' using errcode = 'RINVL', column = 'gender';
+  if p_gender is null then
+    return 'unknown';
+  elsif length(btrim(p_gender)) > 100 then
+    raise exception 'gender must be at most 100 characters' using errcode = 'RINVL', column = 'gender';
   end if;
-  return v_gender;
+  return btrim(p_gender);
 end
 $$;
 
@@ -994,7 +994,7 @@ ALTER FUNCTION app.check_gender(p_gender text) OWNER TO healthcare_owner;
 -- Name: FUNCTION check_gender(p_gender text); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.check_gender(p_gender text) IS 'app.normalize_gender, or error RINVL (field gender) when unrecognised.';
+COMMENT ON FUNCTION app.check_gender(p_gender text) IS 'Trims a gender as sent; ''unknown'' for NULL; error RINVL (field gender) when longer than 100 characters.';
 
 --
 -- Name: check_name(text, text, integer); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1345,6 +1345,29 @@ ALTER FUNCTION app.event_json(e audit.events) OWNER TO healthcare_owner;
 COMMENT ON FUNCTION app.event_json(e audit.events) IS 'An audit event as the REST API shows it.';
 
 --
+-- Name: gender_fhir(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.gender_fhir(p_gender text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select coalesce(app.normalize_gender(p_gender),
+    case when pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(p_gender)), '[^a-z?]', '', 'g') in
+              ('?', 'na', 'none', 'notknown', 'notstated', 'notspecified', 'unspecified', 'undisclosed',
+               'declined', 'declinedtoanswer', 'prefernottosay', 'prefernottoanswer', 'prefernottodisclose',
+               'asked', 'askedbutdeclined', 'askeddeclined', 'withheld')
+         then 'unknown' else 'other' end)
+$$;
+
+ALTER FUNCTION app.gender_fhir(p_gender text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION gender_fhir(p_gender text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.gender_fhir(p_gender text) IS 'FHIR administrative gender (male|female|other|unknown) of a gender as sent: app.normalize_gender''s spellings; a refusal to answer (prefer not to say, not stated, declined, n/a, ...) is unknown; any other text other. Never NULL.';
+
+--
 -- Name: issue_refresh_token(bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
@@ -1640,8 +1663,10 @@ CREATE TABLE app.patients (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     record_key integer DEFAULT (floor((random() * (1000000)::double precision)))::integer NOT NULL,
+    gender_fhir text GENERATED ALWAYS AS (app.gender_fhir(gender)) STORED NOT NULL,
     CONSTRAINT patients_age_check CHECK (((age >= 0) AND (age <= 150))),
-    CONSTRAINT patients_gender_check CHECK ((gender = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))),
+    CONSTRAINT patients_gender_check CHECK (((gender = btrim(gender)) AND (length(gender) <= 100))),
+    CONSTRAINT patients_gender_fhir_check CHECK ((gender_fhir = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))),
     CONSTRAINT patients_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
     CONSTRAINT patients_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999)))
 );
@@ -1678,13 +1703,19 @@ COMMENT ON COLUMN app.patients.age IS 'Age in years, 0 to 150.';
 -- Name: COLUMN patients.gender; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON COLUMN app.patients.gender IS 'male, female, other or unknown (FHIR administrative gender).';
+COMMENT ON COLUMN app.patients.gender IS 'Gender as the client sent it, trimmed, at most 100 characters (''unknown'' when left out). Identifying free text: reporting reads gender_fhir instead.';
 
 --
 -- Name: COLUMN patients.record_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
 COMMENT ON COLUMN app.patients.record_key IS 'Fixed random key for cell key perturbation of the reporting door; readable by healthcare_reporter only.';
+
+--
+-- Name: COLUMN patients.gender_fhir; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.gender_fhir IS 'FHIR administrative gender derived from gender (app.gender_fhir): male, female, other or unknown. For reporting and interoperability.';
 
 --
 -- Name: patient_json(app.patients); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1694,6 +1725,7 @@ CREATE FUNCTION app.patient_json(p app.patients) RETURNS json
     LANGUAGE sql STABLE
     AS $$
   select pg_catalog.json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
+                                      'gender_fhir', p.gender_fhir,
                                       'user', p.owner_id, 'created_at', p.created_at, 'updated_at', p.updated_at)
 $$;
 
@@ -1905,7 +1937,7 @@ CREATE FUNCTION app.report_patients_by_age_band() RETURNS TABLE(age_band text, g
              when p.age < 65 then '45-64'
              else '65+'
            end as age_band,
-           p.gender, p.owner_id, count(*) as n, sum(p.record_key) as k
+           p.gender_fhir as gender, p.owner_id, count(*) as n, sum(p.record_key) as k
       from app.patients p
      group by 1, 2, 3
   ), cells as (
@@ -1924,7 +1956,7 @@ ALTER FUNCTION app.report_patients_by_age_band() OWNER TO healthcare_reporter;
 -- Name: FUNCTION report_patients_by_age_band(); Type: COMMENT; Schema: app; Owner: healthcare_reporter
 --
 
-COMMENT ON FUNCTION app.report_patients_by_age_band() IS 'Published cells of reporting.patients_by_age_band. Security definer (owner healthcare_reporter, policies select_reporter).';
+COMMENT ON FUNCTION app.report_patients_by_age_band() IS 'Published cells of reporting.patients_by_age_band, by age band and FHIR administrative gender (gender_fhir, never the free text). Security definer (owner healthcare_reporter, policies select_reporter).';
 
 --
 -- Name: report_patients_per_specialization(); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
@@ -2190,7 +2222,7 @@ COMMENT ON FUNCTION app.visible_mappings() IS 'Mappings of the patients the call
 -- Name: visible_patients(); Type: FUNCTION; Schema: app; Owner: healthcare_access
 --
 
-CREATE FUNCTION app.visible_patients() RETURNS TABLE(id bigint, owner_id bigint, name text, age integer, gender text, created_at timestamp with time zone, updated_at timestamp with time zone)
+CREATE FUNCTION app.visible_patients() RETURNS TABLE(id bigint, owner_id bigint, name text, age integer, gender text, gender_fhir text, created_at timestamp with time zone, updated_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER ROWS 100
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -2198,7 +2230,7 @@ declare
   v_ids bigint[];
 begin
   return query
-    select p.id, p.owner_id, p.name, p.age, p.gender, p.created_at, p.updated_at
+    select p.id, p.owner_id, p.name, p.age, p.gender, p.gender_fhir, p.created_at, p.updated_at
       from app.patients p
      order by p.id;
   select array_agg(p.id order by p.id) into v_ids from app.patients p;
@@ -2859,9 +2891,10 @@ CREATE VIEW records.patients AS
     visible_patients.name,
     visible_patients.age,
     visible_patients.gender,
+    visible_patients.gender_fhir,
     visible_patients.created_at,
     visible_patients.updated_at
-   FROM app.visible_patients() visible_patients(id, owner_id, name, age, gender, created_at, updated_at);
+   FROM app.visible_patients() visible_patients(id, owner_id, name, age, gender, gender_fhir, created_at, updated_at);
 
 ALTER TABLE records.patients OWNER TO healthcare_owner;
 
@@ -2869,7 +2902,7 @@ ALTER TABLE records.patients OWNER TO healthcare_owner;
 -- Name: VIEW patients; Type: COMMENT; Schema: records; Owner: healthcare_owner
 --
 
-COMMENT ON VIEW records.patients IS 'Your patient profiles (every one, for admins). Write with api.create_patient, api.update_patient and api.delete_patient.';
+COMMENT ON VIEW records.patients IS 'Your patient profiles (every one, for admins): gender as sent, gender_fhir derived from it. Write with api.create_patient, api.update_patient and api.delete_patient.';
 
 --
 -- Name: mappings_per_doctor; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
@@ -2907,7 +2940,7 @@ ALTER TABLE reporting.patients_by_age_band OWNER TO healthcare_reporter;
 -- Name: VIEW patients_by_age_band; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
 --
 
-COMMENT ON VIEW reporting.patients_by_age_band IS 'Patients by age band (0-17, 18-29, 30-44, 45-64, 65+) and gender. Published cells only: suppressed (NULL) below the threshold besides the largest contributor, with complementary suppression; published counts carry a fixed perturbation of -2..+2.';
+COMMENT ON VIEW reporting.patients_by_age_band IS 'Patients by age band (0-17, 18-29, 30-44, 45-64, 65+) and FHIR administrative gender (male, female, other, unknown). Published cells only: suppressed (NULL) below the threshold besides the largest contributor, with complementary suppression; published counts carry a fixed perturbation of -2..+2.';
 
 --
 -- Name: patients_per_specialization; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
@@ -4064,6 +4097,13 @@ REVOKE ALL ON FUNCTION app.event_json(e audit.events) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
 
 --
+-- Name: FUNCTION gender_fhir(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.gender_fhir(p_gender text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.gender_fhir(p_gender text) TO healthcare_access;
+
+--
 -- Name: FUNCTION issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
@@ -4179,7 +4219,6 @@ GRANT INSERT(age),UPDATE(age) ON TABLE app.patients TO healthcare_access;
 -- Name: COLUMN patients.gender; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-GRANT SELECT(gender) ON TABLE app.patients TO healthcare_reporter;
 GRANT INSERT(gender),UPDATE(gender) ON TABLE app.patients TO healthcare_access;
 
 --
@@ -4187,6 +4226,12 @@ GRANT INSERT(gender),UPDATE(gender) ON TABLE app.patients TO healthcare_access;
 --
 
 GRANT SELECT(record_key) ON TABLE app.patients TO healthcare_reporter;
+
+--
+-- Name: COLUMN patients.gender_fhir; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(gender_fhir) ON TABLE app.patients TO healthcare_reporter;
 
 --
 -- Name: FUNCTION patient_json(p app.patients); Type: ACL; Schema: app; Owner: healthcare_owner

@@ -46,7 +46,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		fs.Usage()
 		return usagef("audit: say seal, verify, show or prune")
 	}
-	tools, err := loadTools(*dbURL, getenv)
+	tools, err := loadTools(ctx, *dbURL, getenv, stderr)
 	if err != nil {
 		return err
 	}

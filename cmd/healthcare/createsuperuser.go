@@ -28,8 +28,10 @@ password on stdin with --password-stdin or in SUPERUSER_PASSWORD, with
 --no-input to fail instead of prompting.
 
 The account is written over the privileged connection (--database-url or
-MIGRATION_DATABASE_URL) acting as healthcare_owner: runtime roles cannot
-create admins.`
+MIGRATION_DATABASE_URL, else the cluster of a "healthcare dev" running from
+this folder) acting as healthcare_owner: runtime roles cannot create admins.
+The username and e-mail address are checked by the database before the
+password is asked for.`
 
 // superuserEnv returns SUPERUSER_<name>, else DJANGO_SUPERUSER_<name>.
 func superuserEnv(getenv func(string) string, name string) string {
@@ -53,7 +55,7 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	if fs.NArg() > 0 {
 		return usagef("createsuperuser: unexpected argument %q", fs.Arg(0))
 	}
-	tools, err := loadTools(*dbURL, getenv)
+	tools, err := loadTools(ctx, *dbURL, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -74,8 +76,15 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	} else {
 		password = superuserEnv(getenv, "PASSWORD")
 	}
+	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
 
-	// Prompt for what is still missing.
+	// Ask for what is still missing; the database judges the username and
+	// the e-mail address before the password is asked for, and a refused
+	// value is asked for again (or, without prompts, named in the error).
 	in := bufio.NewReader(stdin)
 	interactive := !*noInput && !*pwStdin
 	ask := func(prompt string) (string, error) {
@@ -85,17 +94,53 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 		fmt.Fprint(stderr, prompt)
 		return readLine(in)
 	}
-	for *username == "" {
-		if *username, err = ask("Username: "); err != nil {
+	// check returns nil when the database would accept the account so far,
+	// the refusal otherwise (printed when prompting).
+	check := func(field string) (bool, error) {
+		err := dbadmin.CheckNewAdmin(ctx, conn, *username, *email)
+		var fe *dbadmin.FieldError
+		switch {
+		case err == nil:
+			return true, nil
+		case !errors.As(err, &fe):
+			return false, err
+		case !interactive || fe.Field != field:
+			return false, usagef("createsuperuser: %s %s", fe.Field, fe.Message)
+		}
+		fmt.Fprintln(stderr, "Error:", strings.ToUpper(fe.Message[:1])+fe.Message[1:])
+		return false, nil
+	}
+	askedEmail := *email == "" && interactive && password == ""
+	for {
+		for *username == "" {
+			if *username, err = ask("Username: "); err != nil {
+				return err
+			}
+			if *username == "" {
+				fmt.Fprintln(stderr, "Error: This field cannot be blank.")
+			}
+		}
+		// The e-mail address is checked with the username; an address
+		// still to be asked for is empty here, which is valid.
+		ok, err := check("username")
+		if err != nil {
 			return err
 		}
-		if *username == "" {
-			fmt.Fprintln(stderr, "Error: This field cannot be blank.")
+		if ok {
+			break
 		}
+		*username = ""
 	}
-	if *email == "" && interactive && !*noInput && password == "" {
+	for askedEmail {
 		if *email, err = ask("Email address: "); err != nil {
 			return err
+		}
+		ok, err := check("email")
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
 		}
 	}
 	for password == "" {
@@ -131,11 +176,6 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.Background())
 	id, err := dbadmin.CreateAdmin(ctx, conn, *username, *email, hash)
 	if err != nil {
 		return err

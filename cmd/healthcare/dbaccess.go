@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,34 +24,40 @@ row-level security policies apply, and setting app.user_id changes nothing.
   revoke --user USERNAME [--drop-role]
          Unlinks the user's login; --drop-role also drops the role.
 
-Uses the privileged connection (--database-url or MIGRATION_DATABASE_URL).`
+Uses the privileged connection (--database-url or MIGRATION_DATABASE_URL,
+else the cluster of a "healthcare dev" running from this folder). Flags may
+come before or after the action.`
 
 func runDBAccess(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fs := newFlagSet("db-access", "grant|revoke [flags]", dbAccessAbout, stderr)
-		if err := parseFlags(fs, args); err != nil {
-			return err
+	// The action may come before or after the flags.
+	name := "db-access"
+	for _, a := range args {
+		if a == "grant" || a == "revoke" {
+			name += " " + a
+			break
 		}
+	}
+	fs := newFlagSet(name, "grant|revoke [flags]", dbAccessAbout, stderr)
+	user := fs.String("user", "", "app username (required)")
+	role := fs.String("role", "", "PostgreSQL login role to create or link (grant; required)")
+	pwStdin := fs.Bool("password-stdin", false, "grant: read the login's password from the first line of stdin")
+	dropRole := fs.Bool("drop-role", false, "revoke: also drop the login role")
+	dbURL := fs.String("database-url", "", "privileged database connection (default MIGRATION_DATABASE_URL, else a running dev cluster)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
 		fs.Usage()
 		return usagef("db-access: say grant or revoke")
 	}
-	action, args := args[0], args[1:]
+	action := fs.Arg(0)
 	switch action {
 	case "grant", "revoke":
 	default:
 		return usagef("db-access: unknown action %q (want grant or revoke)", action)
 	}
-	fs := newFlagSet("db-access "+action, "[flags]", dbAccessAbout, stderr)
-	user := fs.String("user", "", "app username (required)")
-	role := fs.String("role", "", "PostgreSQL login role to create or link (grant; required)")
-	pwStdin := fs.Bool("password-stdin", false, "grant: read the login's password from the first line of stdin")
-	dropRole := fs.Bool("drop-role", false, "revoke: also drop the login role")
-	dbURL := fs.String("database-url", "", "privileged database connection (default MIGRATION_DATABASE_URL)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("db-access %s: unexpected argument %q", action, fs.Arg(0))
+	if fs.NArg() > 1 {
+		return usagef("db-access %s: unexpected argument %q", action, fs.Arg(1))
 	}
 	if *user == "" {
 		return usagef("db-access %s: --user is required", action)
@@ -60,7 +65,7 @@ func runDBAccess(ctx context.Context, args []string, getenv func(string) string,
 	if action == "grant" && *role == "" {
 		return usagef("db-access grant: --role is required")
 	}
-	tools, err := loadTools(*dbURL, getenv)
+	tools, err := loadTools(ctx, *dbURL, getenv, stderr)
 	if err != nil {
 		return err
 	}

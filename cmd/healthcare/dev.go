@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,21 +28,32 @@ import (
 const devAbout = `
 Run everything a developer needs with one command.
 
-With no DATABASE_URL and no DB_* variable set, dev runs a private
-PostgreSQL cluster in --data (initdb on first run, from the installed
-server binaries; as root the server runs as the postgres system user),
-listening on a private Unix socket and on a free 127.0.0.1 port (password
-authentication on TCP). It migrates, creates the server's runtime login
-healthcare_app, and on the FIRST run seeds a demo admin, two demo users,
-doctors, patients and mappings, a psql login linked to the demo user
-alice, and a reporting login. Generated passwords and a dev SECRET_KEY are
-kept in the data folder (mode 0600) and printed on every run, with psql
-command lines for the three doors. Then it serves the API on --addr.
-Ctrl-C stops the server, then the cluster; the next run reuses the data.
+By default dev runs a private PostgreSQL cluster in --data (initdb on first
+run, from the installed server binaries; as root the server runs as the
+postgres system user), listening on a private Unix socket and on a free
+127.0.0.1 port (password authentication on TCP). It migrates, creates the
+server's runtime login healthcare_app, and on the FIRST run seeds a demo
+admin, two demo users, doctors, patients and mappings, a psql login linked
+to the demo user alice, and a reporting login. Generated passwords and a
+dev SECRET_KEY are kept in the data folder (mode 0600) and printed on every
+run, with psql command lines for the three doors. Then it serves the API on
+--addr (default HTTP_ADDR, else 127.0.0.1:8000); the port is checked before
+anything is created. Ctrl-C, SIGTERM or closing the terminal (SIGHUP) stop
+the server, then the cluster; the next run reuses the data. A cluster left
+running by a dev that was killed is stopped and started again.
 
-With DATABASE_URL or DB_* set, dev uses that server instead: the server
-connects with those settings, and migrations and seeding use
-MIGRATION_DATABASE_URL.`
+While dev runs, the tools (migrate, createsuperuser, db-access) run from the
+same folder find its cluster on their own: dev keeps the privileged URL in
+the data folder (mode 0600) and removes it when it stops.
+
+.env does not change what dev is: its DATABASE_URL, DB_* and
+MIGRATION_DATABASE_URL are for serve and the tools. dev uses another
+database server only when told so on the command line (--database-url,
+with --migration-database-url or MIGRATION_DATABASE_URL to migrate and seed
+it) or by DATABASE_URL set in the environment itself. SECRET_KEY from the
+environment or .env is used only when it is a good key (not the example's
+placeholder); otherwise dev uses its own. dev prints where each setting
+came from.`
 
 // Names of the demo accounts and logins. Role names are cluster-wide,
 // which is fine for a private cluster.
@@ -58,6 +70,9 @@ const (
 	devDefaultAddr  = "127.0.0.1:8000"
 	devDefaultData  = ".data/postgres"
 	devStartTimeout = 90 * time.Second
+	// devURLFile holds the privileged URL of the running cluster, for the
+	// tools run from the same folder (loadTools); removed when dev stops.
+	devURLFile = "privileged-url"
 )
 
 // devState is what dev keeps between runs, in the data folder (0600).
@@ -130,30 +145,178 @@ func writePrivate(name string, data []byte) error {
 	return os.Rename(tmp, name)
 }
 
-// externalDatabase reports whether the environment (or .env) names a
-// database server.
-func externalDatabase(getenv func(string) string) (bool, error) {
-	getenv, err := config.Env(getenv, envFile)
+// devSettings says where dev's database settings come from.
+type devSettings struct {
+	appURL, appFrom   string // empty appURL: the private cluster
+	migrationURL      string
+	migrationFrom     string
+	addr, addrFrom    string
+	secretKey         string // empty: the stored one
+	secretFrom        string
+	ignoredFromDotenv []string
+}
+
+// devSources decides dev's settings from its flags, the environment and
+// .env. Only the command line or DATABASE_URL set in the environment itself
+// send dev to another server; .env never does.
+func devSources(getenv func(string) string, flagDB, flagMigration, flagAddr string) (devSettings, error) {
+	var s devSettings
+	dotenv, err := config.Env(func(string) string { return "" }, envFile)
 	if err != nil {
-		return false, err
+		return s, err
 	}
-	for _, v := range config.Variables() {
-		if v.Name == "DATABASE_URL" || (strings.HasPrefix(v.Name, "DB_") && !strings.HasPrefix(v.Name, "DB_POOL") &&
-			v.Name != "DB_STATEMENT_TIMEOUT" && v.Name != "DB_ACQUIRE_TIMEOUT") {
-			if getenv(v.Name) != "" {
-				return true, nil
+	from := func(name string) (string, string) {
+		if v := getenv(name); v != "" {
+			return v, name + " from the environment"
+		}
+		if v := dotenv(name); v != "" {
+			return v, name + " from " + envFile
+		}
+		return "", ""
+	}
+	switch {
+	case flagDB != "":
+		s.appURL, s.appFrom = flagDB, "--database-url"
+	case getenv("DATABASE_URL") != "":
+		s.appURL, s.appFrom = getenv("DATABASE_URL"), "DATABASE_URL from the environment"
+	}
+	if s.appURL != "" {
+		if flagMigration != "" {
+			s.migrationURL, s.migrationFrom = flagMigration, "--migration-database-url"
+		} else {
+			s.migrationURL, s.migrationFrom = from("MIGRATION_DATABASE_URL")
+		}
+	} else {
+		for _, v := range config.Variables() {
+			if v.Name == "DATABASE_URL" || v.Name == "MIGRATION_DATABASE_URL" || v.Name == "DB_NAME" || v.Name == "DB_USER" ||
+				v.Name == "DB_PASSWORD" || v.Name == "DB_HOST" || v.Name == "DB_PORT" {
+				if getenv(v.Name) != "" || dotenv(v.Name) != "" {
+					s.ignoredFromDotenv = append(s.ignoredFromDotenv, v.Name)
+				}
 			}
 		}
 	}
-	return false, nil
+	switch {
+	case flagAddr != "":
+		s.addr, s.addrFrom = flagAddr, "--addr"
+	default:
+		if s.addr, s.addrFrom = from("HTTP_ADDR"); s.addr == "" {
+			s.addr, s.addrFrom = devDefaultAddr, "the default"
+		}
+	}
+	key, keyFrom := from("SECRET_KEY")
+	switch {
+	case key == "":
+		s.secretFrom = "dev's own (SECRET_KEY is not set)"
+	case config.CheckSecretKey(key) != nil:
+		s.secretFrom = fmt.Sprintf("dev's own (%s is not used: %v)", keyFrom, config.CheckSecretKey(key))
+	default:
+		s.secretKey, s.secretFrom = key, keyFrom
+	}
+	return s, nil
+}
+
+// print says where each setting came from, one line each.
+func (s devSettings) print(w io.Writer, dataDir string) {
+	if s.appURL == "" {
+		fmt.Fprintf(w, "dev: database: the private cluster in %s (no --database-url, no DATABASE_URL in the environment)\n", dataDir)
+		if len(s.ignoredFromDotenv) > 0 {
+			fmt.Fprintf(w, "dev: not used by dev: %s (they are for serve and the tools)\n", strings.Join(s.ignoredFromDotenv, ", "))
+		}
+	} else {
+		fmt.Fprintf(w, "dev: database: %s\n", s.appFrom)
+		if s.migrationFrom != "" {
+			fmt.Fprintf(w, "dev: migrations and seed: %s\n", s.migrationFrom)
+		}
+	}
+	fmt.Fprintf(w, "dev: listen address %s: %s\n", s.addr, s.addrFrom)
+	fmt.Fprintf(w, "dev: SECRET_KEY: %s\n", s.secretFrom)
+}
+
+// checkPortFree fails when addr cannot be listened on, before dev creates
+// anything. Port 0 (any free port) is always fine.
+func checkPortFree(addr string) error {
+	if _, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("dev: cannot listen on %s (%v): is another server (or another dev) using it? "+
+			"Stop it, or choose another address with --addr or HTTP_ADDR", addr, err)
+	}
+	return ln.Close()
+}
+
+// stopLeftover stops a PostgreSQL still running on dir from an earlier dev
+// that did not stop it (killed, or its terminal closed while it hung), and
+// removes the socket folder it leaves behind. It says so in one line.
+func stopLeftover(ctx context.Context, cluster *pgcluster.Cluster, stderr io.Writer) error {
+	if !cluster.Running() {
+		return nil
+	}
+	pid, socketDir := leftoverPID(cluster.DataDir())
+	fmt.Fprintf(stderr, "dev: PostgreSQL (pid %s) is still running on %s from an earlier dev that did not stop it: stopping it and starting afresh\n",
+		pid, cluster.DataDir())
+	if err := cluster.Stop(ctx); err != nil {
+		return err
+	}
+	// pgcluster makes its socket folders with os.MkdirTemp(""); remove
+	// only such a folder, and only once it holds no socket.
+	if socketDir != "" && filepath.Dir(socketDir) == filepath.Clean(os.TempDir()) && strings.HasPrefix(filepath.Base(socketDir), "pg") {
+		if m, _ := filepath.Glob(filepath.Join(socketDir, ".s.PGSQL.*")); len(m) == 0 {
+			_ = os.RemoveAll(socketDir)
+		}
+	}
+	return nil
+}
+
+// leftoverPID reads the postmaster's pid and socket folder from
+// postmaster.pid (lines 1 and 5).
+func leftoverPID(dir string) (pid, socketDir string) {
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return "?", ""
+	}
+	lines := strings.Split(string(b), "\n")
+	pid = strings.TrimSpace(lines[0])
+	if len(lines) > 4 {
+		socketDir = strings.TrimSpace(lines[4])
+	}
+	return pid, socketDir
+}
+
+// devPrivilegedURL returns the privileged URL a running dev keeps in
+// dataDir, and the file it came from, when that file exists and the
+// cluster answers; "" when there is no such file.
+func devPrivilegedURL(ctx context.Context, dataDir string) (string, string, error) {
+	file := filepath.Join(dataDir, devURLFile)
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	u := strings.TrimSpace(string(b))
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, u)
+	if err != nil {
+		return "", "", fmt.Errorf("%s names a dev cluster that does not answer (%v): start `healthcare dev` in this folder, "+
+			"or set MIGRATION_DATABASE_URL or --database-url", file, err)
+	}
+	_ = conn.Close(context.Background())
+	return u, file, nil
 }
 
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("dev", "[--data DIR] [--addr host:port] [--reset [--yes]]", devAbout, stderr)
+	fs := newFlagSet("dev", "[--data DIR] [--addr host:port] [--reset [--yes]] [--database-url URL [--migration-database-url URL]]", devAbout, stderr)
 	dataDir := fs.String("data", devDefaultData, "folder of the private cluster and the generated credentials")
-	addr := fs.String("addr", devDefaultAddr, "HTTP listen address")
-	reset := fs.Bool("reset", false, "delete the private cluster in --data (after asking) and start from an empty one")
+	addr := fs.String("addr", "", "HTTP listen address (default HTTP_ADDR, else "+devDefaultAddr+")")
+	reset := fs.Bool("reset", false, "stop and delete the private cluster in --data (after asking) and start from an empty one")
 	yes := fs.Bool("yes", false, "with --reset: do not ask")
+	dbURL := fs.String("database-url", "", "serve from this database server instead of a private cluster (the runtime login's URL)")
+	migURL := fs.String("migration-database-url", "", "with --database-url: the privileged URL to migrate and seed it (default MIGRATION_DATABASE_URL)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -164,15 +327,21 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err != nil {
 		return err
 	}
+	settings, err := devSources(getenv, *dbURL, *migURL, *addr)
+	if err != nil {
+		return err
+	}
+	settings.print(stderr, dir)
+	if err := checkPortFree(settings.addr); err != nil {
+		return err
+	}
 	if *reset {
 		if err := devReset(dir, *yes, stdin, stderr); err != nil {
 			return err
 		}
 	}
-	if external, err := externalDatabase(getenv); err != nil {
-		return err
-	} else if external {
-		return devExternal(ctx, dir, *addr, getenv, stdout, stderr)
+	if settings.appURL != "" {
+		return devExternal(ctx, dir, settings, getenv, stdout, stderr)
 	}
 
 	st, err := loadDevState(dir)
@@ -193,6 +362,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err := cluster.Init(ctx); err != nil {
 		return err
 	}
+	if err := stopLeftover(ctx, cluster, stderr); err != nil {
+		return err
+	}
 	if err := cluster.Start(ctx); err != nil && st.PostgresPort != 0 {
 		// The remembered port may have been taken meanwhile: pick another.
 		fmt.Fprintf(stderr, "dev: could not start on port %d, trying a free one: %v\n", st.PostgresPort, err)
@@ -208,7 +380,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	} else if err != nil {
 		return err
 	}
+	urlFile := filepath.Join(dir, devURLFile)
 	defer func() {
+		_ = os.Remove(urlFile)
 		fmt.Fprintln(stderr, "dev: stopping PostgreSQL")
 		sctx, cancel := context.WithTimeout(context.Background(), devStartTimeout)
 		defer cancel()
@@ -233,16 +407,20 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 		}
 		return err
 	}
+	if err := writePrivate(urlFile, []byte(superURL+"\n")); err != nil {
+		return err
+	}
 	doors := devDoors{
 		admin:     fmt.Sprintf("psql -h %s -p %d -U %s %s", cluster.SocketDir(), cluster.Port(), pgcluster.Superuser, devDatabase),
 		host:      "127.0.0.1",
 		port:      cluster.Port(),
 		superHint: "the socket is trusted for the local owner of the data folder (and root)",
+		migration: superURL,
 	}
 	if err := writeServiceFile(dir, doors, st); err != nil {
 		return err
 	}
-	return devServe(ctx, getenv, appURL, *addr, st, dir, doors, stdout, stderr)
+	return devServe(ctx, getenv, settings, appURL, st, dir, doors, stdout, stderr)
 }
 
 // devReset deletes the private cluster's folder, after asking unless yes.
@@ -258,10 +436,21 @@ func devReset(dir string, yes bool, stdin io.Reader, stderr io.Writer) error {
 		}
 	}
 	if !yes {
-		fmt.Fprintf(stderr, "Delete %s (the dev cluster, its data and its generated passwords)? [y/N] ", dir)
+		fmt.Fprintf(stderr, "Stop and delete %s (the dev cluster, its data and its generated passwords)? [y/N] ", dir)
 		answer, _ := bufio.NewReader(stdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			return errors.New("dev --reset: not confirmed; nothing deleted (--yes skips the question)")
+		}
+	}
+	// A cluster still running there (a dev that was killed) is stopped
+	// first: deleting its files under it would leave a server without data.
+	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); err == nil {
+		cluster, err := pgcluster.New(pgcluster.Options{DataDir: dir, StartTimeout: devStartTimeout})
+		if err != nil {
+			return fmt.Errorf("dev --reset: %w", err)
+		}
+		if err := stopLeftover(context.Background(), cluster, stderr); err != nil {
+			return fmt.Errorf("dev --reset: %w", err)
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -277,10 +466,12 @@ type devDoors struct {
 	host      string
 	port      int
 	superHint string
+	migration string // the privileged URL to paste as MIGRATION_DATABASE_URL
 }
 
-// devExternal is dev against a server named by DATABASE_URL / DB_*.
-func devExternal(ctx context.Context, dir, addr string, getenv func(string) string, stdout, stderr io.Writer) error {
+// devExternal is dev against a server named on the command line or by
+// DATABASE_URL in the environment.
+func devExternal(ctx context.Context, dir string, settings devSettings, getenv func(string) string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -288,25 +479,18 @@ func devExternal(ctx context.Context, dir, addr string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(overlay(getenv, map[string]string{"SECRET_KEY": st.SecretKey}), envFile)
-	if err != nil {
-		return err
-	}
-	tools, err := config.LoadTools(getenv, envFile)
-	if err != nil {
-		return err
-	}
-	superURL := tools.MigrationDatabaseURL
+	superURL := settings.migrationURL
 	if superURL == "" {
-		return errors.New("dev: DATABASE_URL or DB_* is set, so dev uses that server; also set MIGRATION_DATABASE_URL " +
-			"(privileged) so dev can migrate and seed it, or unset them to run a private cluster")
+		return errors.New("dev: --database-url or DATABASE_URL in the environment sends dev to another server; " +
+			"give --migration-database-url or MIGRATION_DATABASE_URL (privileged) so dev can migrate and seed it, " +
+			"or leave both out to run a private cluster")
 	}
-	pc, err := pgconn.ParseConfig(cfg.DatabaseURL)
+	pc, err := pgconn.ParseConfig(settings.appURL)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		return fmt.Errorf("%s: %w", settings.appFrom, err)
 	}
-	fmt.Fprintf(stderr, "dev: using the database server at %s:%d (DATABASE_URL / DB_* set)\n", pc.Host, pc.Port)
-	if err := devPrepareExternal(ctx, superURL, cfg.DatabaseURL, st, dir, stderr); err != nil {
+	fmt.Fprintf(stderr, "dev: using the database server at %s:%d\n", pc.Host, pc.Port)
+	if err := devPrepareExternal(ctx, superURL, settings.appURL, st, dir, stderr); err != nil {
 		return err
 	}
 	doors := devDoors{admin: "psql \"$MIGRATION_DATABASE_URL\"", host: pc.Host, port: int(pc.Port), superHint: "your privileged connection"}
@@ -314,21 +498,25 @@ func devExternal(ctx context.Context, dir, addr string, getenv func(string) stri
 	if err := writeServiceFileDB(dir, doors, st, dbName); err != nil {
 		return err
 	}
-	return devServe(ctx, getenv, cfg.DatabaseURL, addr, st, dir, doors, stdout, stderr)
+	return devServe(ctx, getenv, settings, settings.appURL, st, dir, doors, stdout, stderr)
 }
 
-func devServe(ctx context.Context, getenv func(string) string, appURL, addr string, st *devState, dir string, doors devDoors, stdout, stderr io.Writer) error {
-	// The stored key unless the environment or .env has one.
+func devServe(ctx context.Context, getenv func(string) string, settings devSettings, appURL string, st *devState, dir string, doors devDoors, stdout, stderr io.Writer) error {
+	// The server's other settings come from the environment and .env as
+	// for serve; the database, address and key are dev's.
+	key := settings.secretKey
+	if key == "" {
+		key = st.SecretKey
+	}
+	rawGetenv := getenv
 	getenv, err := config.Env(getenv, envFile)
 	if err != nil {
 		return err
 	}
-	over := map[string]string{"DATABASE_URL": appURL, "HTTP_ADDR": addr}
-	if getenv("SECRET_KEY") == "" {
-		over["SECRET_KEY"] = st.SecretKey
-	}
-	// No load balancer to drain: Ctrl-C stops at once unless asked otherwise.
-	if getenv("SHUTDOWN_DRAIN") == "" {
+	over := map[string]string{"DATABASE_URL": appURL, "HTTP_ADDR": settings.addr, "SECRET_KEY": key}
+	// No load balancer to drain: Ctrl-C stops at once unless the
+	// environment itself asks otherwise (.env's value is for serve).
+	if rawGetenv("SHUTDOWN_DRAIN") == "" {
 		over["SHUTDOWN_DRAIN"] = "0s"
 	}
 	cfg, err := config.Load(overlay(getenv, over), "")
@@ -350,6 +538,7 @@ func printBanner(w io.Writer, bound, dir string, doors devDoors, st *devState) {
 	}
 	fmt.Fprintf(w, `
 Healthcare API (dev) is running at http://%s/   (Ctrl-C stops it)
+  API reference:    http://%s/api/docs/   (try any route in the browser)
   OpenAPI document: http://%s/api/openapi.json
 
 Demo accounts (REST, POST /api/auth/login/):
@@ -367,12 +556,24 @@ The three doors, ready to paste:
              (login %q in healthcare_reporting, password %s: reporting views only)
 
 Credentials are kept in %s (mode 0600).
-`, bound, bound,
+%s`, bound, bound, bound,
 		"", st.AdminPassword, "", st.AlicePassword, "", st.BobPassword,
 		bound, doors.admin, doors.superHint,
 		rel, devLinkedLogin, st.LinkedPassword, doors.host, doors.port,
 		rel, devReportLogin, st.ReportPassword,
-		filepath.Join(dir, devStateFile))
+		filepath.Join(dir, devStateFile), toolsHint(doors))
+}
+
+// toolsHint says how the tools reach the cluster.
+func toolsHint(doors devDoors) string {
+	if doors.migration == "" {
+		return ""
+	}
+	return fmt.Sprintf(`
+The tools (healthcare migrate, createsuperuser, db-access) run from this
+folder use this cluster on their own while dev runs. From elsewhere:
+  export MIGRATION_DATABASE_URL='%s'
+`, doors.migration)
 }
 
 // writeServiceFile writes a libpq service file with the linked and the

@@ -33,7 +33,7 @@ func TestDevResetAsksAndDeletesOnlyADevCluster(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "not confirmed") {
 			t.Fatalf("err = %v, want not confirmed", err)
 		}
-		if !strings.Contains(stderr.String(), "Delete "+dir) {
+		if !strings.Contains(stderr.String(), "Stop and delete "+dir) {
 			t.Errorf("no question asked: %q", stderr.String())
 		}
 		if !exists(dir) {

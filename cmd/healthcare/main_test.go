@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"healthcare/internal/apitest"
+	"healthcare/internal/config"
 	"healthcare/internal/database"
 	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgtest"
@@ -65,12 +68,16 @@ func TestCommandLineErrors(t *testing.T) {
 		{"no command is a usage error", nil, "no command", 2},
 		{"an unknown command is named", []string{"frobnicate"}, `unknown command "frobnicate"`, 2},
 		{"an unknown flag is refused", []string{"serve", "--nope"}, "flag provided but not defined", 2},
-		{"migrate needs an action", []string{"migrate"}, "up, status or to N", 2},
+		{"migrate alone is migrate up, which needs a connection", []string{"migrate"}, "MIGRATION_DATABASE_URL", 2},
+		{"a flag after the action is parsed", []string{"migrate", "up", "--nope"}, "flag provided but not defined: -nope", 2},
+		{"migrate refuses an unknown action", []string{"migrate", "--runtime-role", "x", "sideways"}, `unknown action "sideways"`, 2},
 		{"migrate to needs a number", []string{"migrate", "to", "x"}, "not a version number", 2},
 		{"migrate refuses to guess a connection", []string{"migrate", "up"}, "MIGRATION_DATABASE_URL", 2},
 		{"db-access needs an action", []string{"db-access"}, "grant or revoke", 2},
 		{"db-access grant needs a user", []string{"db-access", "grant", "--role", "x"}, "--user is required", 2},
 		{"db-access grant needs a role", []string{"db-access", "grant", "--user", "x"}, "--role is required", 2},
+		{"db-access takes its flags before the action too", []string{"db-access", "--user", "x", "grant"}, "--role is required", 2},
+		{"db-access revoke after flags needs a connection", []string{"db-access", "--user", "x", "--drop-role", "revoke"}, "MIGRATION_DATABASE_URL", 2},
 		{"createsuperuser needs a connection", []string{"createsuperuser", "--username", "a"}, "MIGRATION_DATABASE_URL", 2},
 		{"serve without a secret key says which variable", []string{"serve", "--database-url", "postgres://x@127.0.0.1:1/x"}, "SECRET_KEY", 1},
 	}
@@ -95,9 +102,24 @@ func TestVersion(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "healthcare ") {
 		t.Fatalf("version printed %q", out.String())
 	}
+	// The test binary, like `go run`, has no VCS stamp: the commit comes
+	// from git in the source folder.
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("no git checkout to compare with: %v", err)
+	}
+	if rev := strings.TrimSpace(string(head))[:12]; !strings.Contains(out.String(), " "+rev) {
+		t.Fatalf("version printed %q, want the commit %s", out.String(), rev)
+	}
+	// An image build passes them with -ldflags.
+	buildVersion, buildCommit = "v1.2.3", "0123456789abcdef0123"
+	defer func() { buildVersion, buildCommit = "", "" }()
+	if got := versionString(); !strings.HasPrefix(got, "healthcare v1.2.3 0123456789ab ") {
+		t.Fatalf("with -ldflags: %q", got)
+	}
 }
 
-const testSecret = "0123456789abcdef0123456789abcdef-test-only"
+const testSecret = "9d1f6b27e0c84a35b7e2f190c6d83a4e-test-only"
 
 // startServe runs `serve` on 127.0.0.1:0 against db as the runtime login
 // and returns a client for it once /healthz answers.
@@ -287,5 +309,64 @@ func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 		apitest.Env{"SECRET_KEY": testSecret}.Getenv, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "migrate up") {
 		t.Fatalf("serve on an old schema returned %v", err)
+	}
+}
+
+// TestFlagsGoBeforeOrAfterTheVerb: parseFlags reads flags wherever they
+// are, keeps the other arguments in order, and stops at "--".
+func TestFlagsGoBeforeOrAfterTheVerb(t *testing.T) {
+	for _, args := range [][]string{
+		{"--database-url", "u", "--runtime-role", "r", "up"},
+		{"up", "--database-url", "u", "--runtime-role", "r"},
+		{"--database-url=u", "up", "-runtime-role", "r"},
+	} {
+		fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		u, r := fs.String("database-url", "", ""), fs.String("runtime-role", "", "")
+		if err := parseFlags(fs, args); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if *u != "u" || *r != "r" || strings.Join(fs.Args(), " ") != "up" {
+			t.Fatalf("%q: database-url %q runtime-role %q args %q", args, *u, *r, fs.Args())
+		}
+	}
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	v := fs.Bool("v", false, "")
+	if err := parseFlags(fs, []string{"to", "-v", "3", "--", "-v", "4"}); err != nil {
+		t.Fatal(err)
+	}
+	if !*v || strings.Join(fs.Args(), " ") != "to 3 -v 4" {
+		t.Fatalf("v %v args %q", *v, fs.Args())
+	}
+}
+
+// TestServeRefusesTheExampleSecrets: serve with .env copied from
+// .env.example stops before connecting anywhere, naming SECRET_KEY and the
+// database password and saying how to generate a key.
+func TestServeRefusesTheExampleSecrets(t *testing.T) {
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(envFile, example, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = dispatch(context.Background(), []string{"serve"}, apitest.Env{}.Getenv, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("serve with the example's .env: %v", err)
+	}
+	for _, want := range []string{"SECRET_KEY", "placeholder", "openssl rand -hex 32", "healthcare secret", "DB_PASSWORD"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal %q does not mention %q", err, want)
+		}
+	}
+	// healthcare secret makes a key serve accepts.
+	var out bytes.Buffer
+	if err := dispatch(context.Background(), []string{"secret"}, apitest.Env{}.Getenv, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if key := strings.TrimSpace(out.String()); len(key) != 64 || config.CheckSecretKey(key) != nil {
+		t.Fatalf("healthcare secret printed %q (%v)", key, config.CheckSecretKey(key))
 	}
 }

@@ -19,20 +19,23 @@ or show where the database stands. The version is recorded in
 public.healthcare_schema_version, the same table tern.conf names, so the tern CLI and
 this command agree.
 
-  up       apply every migration not yet applied
+  up       apply every migration not yet applied (also what "migrate"
+           alone does)
   status   print the applied and the latest version
   to N     migrate up or down to version N (0 removes everything)
 
 Migrations create roles and objects, so they need the privileged
 connection: --database-url or MIGRATION_DATABASE_URL (a superuser, or a
-CREATEROLE role that is a member of healthcare_owner). The server's own
-DATABASE_URL is never used here.
+CREATEROLE role that is a member of healthcare_owner), or, when neither is
+set, the cluster of a "healthcare dev" running from this folder. The
+server's own DATABASE_URL is never used here. Flags may come before or
+after the action.
 
 --runtime-role NAME (with up) also creates the server's login role, a plain
 member of healthcare_api, with the password in DB_PASSWORD.`
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", "[--database-url URL] [--runtime-role NAME] up | status | to N", migrateAbout, stderr)
+	fs := newFlagSet("migrate", "[--database-url URL] [--runtime-role NAME] [up | status | to N]", migrateAbout, stderr)
 	dbURL := fs.String("database-url", "", "privileged database connection (default MIGRATION_DATABASE_URL)")
 	runtimeRole := fs.String("runtime-role", "", "after up: create or update this LOGIN role as a plain member of "+dbadmin.APIGroup+", "+
 		"with the password in DB_PASSWORD (for docker-compose and first deployments)")
@@ -41,8 +44,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		fs.Usage()
-		return usagef("migrate: say up, status or to N")
+		rest = []string{"up"} // as manage.py migrate does
 	}
 	var target int32 = -1
 	switch rest[0] {
@@ -62,7 +64,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	default:
 		return usagef("migrate: unknown action %q (want up, status or to N)", rest[0])
 	}
-	tools, err := loadTools(*dbURL, getenv)
+	tools, err := loadTools(ctx, *dbURL, getenv, stderr)
 	if err != nil {
 		return err
 	}

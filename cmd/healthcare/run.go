@@ -31,6 +31,7 @@ var commands = map[string]command{
 	"db-access":       {"give an app user a personal psql login, or take it away", runDBAccess},
 	"audit":           {"seal, verify, show or prune the audit trail", runAudit},
 	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000", runDev},
+	"secret":          {"print a new random SECRET_KEY (32 bytes, hex)", runSecret},
 	"version":         {"print the version", runVersion},
 	"healthcheck":     {"exit 0 when the server's /healthz answers (for containers)", runHealthcheck},
 }
@@ -55,10 +56,21 @@ func exitCode(err error) int {
 	return 1
 }
 
-// run is the whole program. SIGINT and SIGTERM cancel the context, which
-// is how `serve` and `dev` shut down gracefully.
+// stopSignals cancel run's context: SIGINT (Ctrl-C), SIGTERM, and SIGHUP
+// (the terminal was closed) unless the process was started with SIGHUP
+// ignored (nohup), which must stay ignored.
+func stopSignals() []os.Signal {
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return sigs
+}
+
+// run is the whole program. A stop signal (stopSignals) cancels the
+// context, which is how `serve` and `dev` shut down gracefully.
 func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
 	err := dispatch(ctx, args, getenv, stdin, stdout, stderr)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
@@ -122,15 +134,33 @@ func newFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseFlags parses args; a flag error becomes a usageError (the FlagSet
-// has already printed it with the usage), --help flag.ErrHelp.
+// has already printed it with the usage), --help flag.ErrHelp. Flags may
+// come before or after the verbs and other arguments (`migrate up
+// --database-url X` and `migrate --database-url X up` are the same); after
+// "--" everything is an argument. fs.Args() then holds the arguments in
+// order.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{fs.Name() + ": " + err.Error()}
 		}
-		return usageError{fs.Name() + ": " + err.Error()}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	// Leave exactly the arguments in fs.Args().
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 // envFile is the optional .env file every command reads, through
@@ -149,19 +179,52 @@ func overlay(getenv func(string) string, over map[string]string) func(string) st
 
 // loadTools reads the tools' settings (internal/config) for migrate,
 // createsuperuser and db-access. The privileged connection is --database-url,
-// else MIGRATION_DATABASE_URL; never the server's DATABASE_URL: that role
-// must not be able to do these things.
-func loadTools(flagURL string, getenv func(string) string) (config.Tools, error) {
+// else MIGRATION_DATABASE_URL (environment, then .env), else the cluster of a
+// `dev` running from this folder (the URL it keeps in its data folder); never
+// the server's DATABASE_URL: that role must not be able to do these things.
+// It prints on stderr where the connection came from.
+func loadTools(ctx context.Context, flagURL string, getenv func(string) string, stderr io.Writer) (config.Tools, error) {
 	tools, err := config.LoadTools(getenv, envFile)
 	if err != nil {
 		return config.Tools{}, err
 	}
-	if flagURL != "" {
-		tools.MigrationDatabaseURL = flagURL
+	var from string
+	switch {
+	case flagURL != "":
+		tools.MigrationDatabaseURL, from = flagURL, "--database-url"
+	case getenv("MIGRATION_DATABASE_URL") != "":
+		from = "MIGRATION_DATABASE_URL from the environment"
+	case tools.MigrationDatabaseURL != "" && config.CheckDatabasePassword(tools.MigrationDatabaseURL) == nil:
+		from = "MIGRATION_DATABASE_URL from " + envFile
+	default:
+		if tools.MigrationDatabaseURL != "" {
+			fmt.Fprintf(stderr, "healthcare: ignoring MIGRATION_DATABASE_URL from %s: its password is the example's placeholder\n", envFile)
+			tools.MigrationDatabaseURL = ""
+		}
+		url, file, err := devPrivilegedURL(ctx, devDefaultData)
+		if err != nil {
+			return config.Tools{}, err
+		}
+		tools.MigrationDatabaseURL, from = url, "the running dev cluster ("+file+")"
 	}
 	if tools.MigrationDatabaseURL == "" {
 		return config.Tools{}, usagef("no privileged database connection: pass --database-url or set MIGRATION_DATABASE_URL "+
-			"(a superuser, or a role with CREATEROLE that is a member of %s; not the server's DATABASE_URL)", dbadmin.OwnerGroup)
+			"(a superuser, or a role with CREATEROLE that is a member of %s; not the server's DATABASE_URL), "+
+			"or run `healthcare dev` in this folder and try again", dbadmin.OwnerGroup)
 	}
+	fmt.Fprintf(stderr, "healthcare: privileged connection: %s\n", from)
 	return tools, nil
+}
+
+func runSecret(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("secret", "", "Print a new random SECRET_KEY: 32 bytes from the operating system's random source, as 64 hex digits\n"+
+		"(the same as `openssl rand -hex 32`). Put it in .env or the environment:\n\n  echo \"SECRET_KEY=$(healthcare secret)\" >> .env", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("secret: unexpected argument %q", fs.Arg(0))
+	}
+	fmt.Fprintln(stdout, randomSecret(32))
+	return nil
 }

@@ -1,5 +1,5 @@
 // Package audit works the audit trail that PostgreSQL keeps in schema
-// audit (sql/migrations/012_audit.sql): it seals new events into the hash
+// audit (sql/migrations/013_audit.sql): it seals new events into the hash
 // chain, verifies the chain, prunes old months and prints events. Events
 // themselves are written by the database, in the transaction of the access
 // they record; nothing here is on the request path.

@@ -30,7 +30,7 @@ type Variable struct {
 }
 
 var variables = []Variable{
-	{Name: "SECRET_KEY", Secret: true, Description: "HS256 key for JWTs, at least 32 bytes. Required unless DEBUG is true; in DEBUG a missing key is replaced by a random one per process, so tokens do not survive a restart."},
+	{Name: "SECRET_KEY", Secret: true, Description: "HS256 key for JWTs, at least 32 bytes and not guessable (generate one with `openssl rand -hex 32` or `healthcare secret`; the example's placeholder, short keys and keys of few distinct characters or repeated patterns are refused). Required unless DEBUG is true; in DEBUG a missing key is replaced by a random one per process, so tokens do not survive a restart. `dev` uses its own unless this one is good."},
 	{Name: "DEBUG", Default: "false", Description: "Development mode (true/false, 1/0, yes/no, on/off): allows a short or generated SECRET_KEY and argon2 parameters below OWASP's."},
 	{Name: "DATABASE_URL", Secret: true, Description: "Connection string of the server's login role (URL or key=value). Overrides DB_NAME, DB_USER, DB_PASSWORD, DB_HOST and DB_PORT."},
 	{Name: "DB_NAME", Default: "healthcare", Description: "Database name, used when DATABASE_URL is empty."},
@@ -38,7 +38,7 @@ var variables = []Variable{
 	{Name: "DB_PASSWORD", Secret: true, Description: "Password of DB_USER, used when DATABASE_URL is empty."},
 	{Name: "DB_HOST", Default: "localhost", Description: "Database host, or a socket directory starting with /, used when DATABASE_URL is empty."},
 	{Name: "DB_PORT", Default: "5432", Description: "Database port, used when DATABASE_URL is empty."},
-	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate` (creates roles and objects). The server never reads it."}, // read by LoadTools
+	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate`, `createsuperuser` and `db-access` (creates roles and objects). The server never reads it. Empty: the tools use the cluster of a `healthcare dev` running from the same folder."}, // read by LoadTools
 	{Name: "HTTP_ADDR", Default: "127.0.0.1:8000", Description: "Address the HTTP server listens on (host:port)."},
 	{Name: "ACCESS_TOKEN_LIFETIME_MIN", Default: "60", Description: "Access token lifetime in minutes."},
 	{Name: "REFRESH_TOKEN_LIFETIME_DAYS", Default: "7", Description: "Refresh token lifetime in days."},
@@ -361,13 +361,18 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
 	}
 	switch {
-	case c.SecretKey == "":
-		fail("SECRET_KEY", "required (at least 32 bytes; generate one with: openssl rand -hex 32)")
-	case len(c.SecretKey) < 32 && !c.Debug:
-		fail("SECRET_KEY", "must be at least 32 bytes, got %d", len(c.SecretKey))
+	case c.SecretKey == "", IsPlaceholder(c.SecretKey):
+		// Even in DEBUG: the example's key is public.
+		fail("SECRET_KEY", "%v", CheckSecretKey(c.SecretKey))
+	case !c.Debug:
+		if err := CheckSecretKey(c.SecretKey); err != nil {
+			fail("SECRET_KEY", "%v", err)
+		}
 	}
 	if c.DatabaseURL == "" {
 		fail("DATABASE_URL", "required")
+	} else if err := CheckDatabasePassword(c.DatabaseURL); err != nil {
+		fail("DATABASE_URL or DB_PASSWORD", "%v", err)
 	}
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
 		fail("HTTP_ADDR", "want host:port, got %q", c.HTTPAddr)

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
@@ -10,7 +13,7 @@ import (
 	"time"
 )
 
-const goodKey = "0123456789abcdef0123456789abcdef" // 32 bytes, test only
+const goodKey = "f3a91c07d24b6e85a0c7319fe42db86c" // 32 bytes, test only
 
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -136,6 +139,75 @@ func TestSecretKeyRules(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(c1.Warnings(), ";"), "random key") {
 		t.Fatalf("warnings = %v", c1.Warnings())
+	}
+}
+
+// TestGuessableSecretsAreRefused: the example's placeholder, short keys and
+// keys that are visibly low in entropy stop the server, with a message
+// saying how to make a good one; a key from `openssl rand -hex 32` passes.
+func TestGuessableSecretsAreRefused(t *testing.T) {
+	for _, key := range []string{
+		ExampleSecretKey,
+		"please-change-me-before-production-0000",
+		"short-but-random-9f8e",
+		strings.Repeat("a", 64),
+		strings.Repeat("secret", 8),
+		"0123456789abcdef0123456789abcdef",
+		"abcdefghijklmnopqrstuvwxyz0123456789",
+		"aaaabbbbccccddddaaaabbbbccccdddde",
+		"ababababababababcdcdcdcdcdcdcdcdefgh",
+	} {
+		_, err := Load(env(map[string]string{"SECRET_KEY": key, "DB_PASSWORD": "x9!kQ"}), "")
+		if err == nil || !strings.Contains(err.Error(), "SECRET_KEY") || !strings.Contains(err.Error(), "openssl rand -hex 32") {
+			t.Errorf("key %q: %v, want a refusal naming SECRET_KEY and how to generate one", key, err)
+		}
+		if err != nil && len(key) > 8 && strings.Contains(err.Error(), key) {
+			t.Errorf("the refusal echoes the key: %v", err)
+		}
+	}
+	// The placeholder is refused in DEBUG too; a short key is allowed there.
+	if _, err := Load(env(map[string]string{"DEBUG": "true", "SECRET_KEY": ExampleSecretKey}), ""); err == nil {
+		t.Error("the example's key accepted in DEBUG")
+	}
+	if _, err := Load(env(map[string]string{"DEBUG": "true", "SECRET_KEY": "short"}), ""); err != nil {
+		t.Errorf("a short key in DEBUG: %v", err)
+	}
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		if err := CheckSecretKey(hex.EncodeToString(b)); err != nil {
+			t.Fatalf("a random hex key %x refused: %v", b, err)
+		}
+		if err := CheckSecretKey(base64.RawURLEncoding.EncodeToString(b)); err != nil {
+			t.Fatalf("a random base64 key refused: %v", err)
+		}
+	}
+}
+
+// TestExamplePasswordsAreRefused: a database password left at the
+// example's value stops the server, whichever way it is given.
+func TestExamplePasswordsAreRefused(t *testing.T) {
+	for _, e := range []map[string]string{
+		{"DB_PASSWORD": "change-me-runtime-password"},
+		{"DATABASE_URL": "postgres://healthcare_app:change-me-runtime-password@db/healthcare"},
+		{"DATABASE_URL": "host=db user=healthcare_app password='change-me-runtime-password' dbname=healthcare"},
+		{"DATABASE_URL": "postgres://healthcare_app@db/healthcare?password=change-me-runtime-password"},
+	} {
+		e["SECRET_KEY"] = goodKey
+		_, err := Load(env(e), "")
+		if err == nil || !strings.Contains(err.Error(), "placeholder") || strings.Contains(err.Error(), "change-me-runtime-password") {
+			t.Errorf("%v: %v, want a refusal that does not echo the password", e, err)
+		}
+	}
+	// The example file itself, as copied: refused for both reasons.
+	_, err := Load(env(nil), "../../.env.example")
+	if err == nil || !strings.Contains(err.Error(), "SECRET_KEY") || !strings.Contains(err.Error(), "DB_PASSWORD") {
+		t.Fatalf("serve with .env.example as .env: %v", err)
+	}
+	// A password with URL-special characters is kept intact.
+	c, err := Load(env(map[string]string{"SECRET_KEY": goodKey, "DB_PASSWORD": "p/w#x@y:z%"}), "")
+	if err != nil || databasePassword(c.DatabaseURL) != "p/w#x@y:z%" {
+		t.Fatalf("DB_PASSWORD with special characters: %q, %v", c.DatabaseURL, err)
 	}
 }
 

@@ -59,16 +59,17 @@ func TestCallReturnsTheFunctionsJSON(t *testing.T) {
 		t.Fatalf("create patient: %v", err)
 	}
 	var p struct {
-		ID     int64
-		Name   string
-		Age    int
-		Gender string
-		User   int64
+		ID         int64
+		Name       string
+		Age        int
+		Gender     string
+		GenderFHIR string `json:"gender_fhir"`
+		User       int64
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
 		t.Fatalf("decode %s: %v", raw, err)
 	}
-	if p.Name != "Ann O'Neil; drop table x" || p.Age != 42 || p.Gender != "female" || p.User != alice.UserID {
+	if p.Name != "Ann O'Neil; drop table x" || p.Age != 42 || p.Gender != "f" || p.GenderFHIR != "female" || p.User != alice.UserID {
 		t.Fatalf("created patient = %+v", p)
 	}
 

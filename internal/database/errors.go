@@ -173,7 +173,7 @@ func fieldFromConstraint(constraint string) string {
 // refusalPrefix starts the answer of an api function that refused an
 // attempt it recorded in the audit trail: it returns
 // {"error" : {"code" : ..., "message" : ..., "field" : ...}} instead of
-// raising, so the refusal's event commits (sql/migrations/012_audit.sql).
+// raising, so the refusal's event commits (sql/migrations/013_audit.sql).
 // No other api answer starts with an "error" key.
 var refusalPrefix = []byte(`{"error" : {`)
 

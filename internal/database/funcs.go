@@ -66,7 +66,7 @@ var (
 	FnUpdatePatient = apiFunc("update_patient", "bigint", "text", "int", "text") // id, name, age, gender (null = keep)
 	FnDeletePatient = apiFunc("delete_patient", "bigint")                        // id
 
-	// The audit trail (migration 012).
+	// The audit trail (migration 013).
 	FnPatientAccessLog = readFunc("patient_access_log", "bigint", "int", "int")                   // patient, limit, offset
 	FnAuditEvents      = apiFunc("audit_events", "bigint", "bigint", "timestamptz", "int", "int") // patient, user, since, limit, offset (admins)
 

@@ -119,6 +119,50 @@ func CreateAdmin(ctx context.Context, q Querier, username, email, hash string) (
 	return id, nil
 }
 
+// FieldError names the one field of a new account the database would
+// refuse, with a message a person can act on.
+type FieldError struct {
+	Field   string // "username" or "email"
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// probeHash passes users_password_hash_check; it is never stored.
+const probeHash = "$argon2id$v=19$m=64,t=1,p=1$cHJvYmU$cHJvYmU"
+
+// CheckNewAdmin asks the database whether CreateAdmin would accept
+// username and email, without creating anything (the insert is rolled
+// back), so createsuperuser can say what is wrong before it asks for a
+// password. It returns a *FieldError for a refused value, another error
+// when the check itself fails.
+func CheckNewAdmin(ctx context.Context, q Querier, username, email string) error {
+	tx, err := q.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("check account: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := actAsOwner(ctx, tx); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `insert into app.users (username, email, password_hash, is_admin) values ($1, $2, $3, true)`,
+		username, email, probeHash)
+	if e, ok := database.AsError(err); ok {
+		switch {
+		case e.Kind == database.KindConflict:
+			return &FieldError{"username", fmt.Sprintf("a user named %q already exists (usernames are unique regardless of case).", username)}
+		case e.Constraint == "users_username_check":
+			return &FieldError{"username", "enter a valid username: 1 to 150 ASCII letters, digits and @ . + - _ (no spaces)."}
+		case e.Constraint == "users_email_check":
+			return &FieldError{"email", "enter a valid e-mail address (name@domain, at most 254 characters), or leave it empty."}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("check account: %w", err)
+	}
+	return nil
+}
+
 // HasUsers reports whether any account exists (dev seeds only an empty
 // database). It must run as a role that sees every account.
 func HasUsers(ctx context.Context, q Querier) (bool, error) {

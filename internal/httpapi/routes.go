@@ -6,6 +6,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"healthcare/internal/apidocs"
 	"healthcare/internal/auth"
 	"healthcare/internal/database"
 	"healthcare/internal/openapi"
@@ -89,6 +90,9 @@ var routes = []Route{
 	// The OpenAPI 3.1 document describing every route of this table.
 	{Method: get, Path: openapi.Path, Auth: Public, Operation: "openapi",
 		handler: func(deps) http.Handler { return openapi.Handler() }},
+	// Its interactive reference (Swagger UI, embedded) and the page's files.
+	{Method: get, Path: apidocs.Path, Auth: Public, Operation: "docs", handler: docs},
+	{Method: get, Path: apidocs.Path + ":file", Auth: Public, Operation: "docsAsset", handler: docs},
 
 	// Accounts and tokens.
 	{Method: post, Path: "/api/auth/register/", Auth: Public, Operation: "register",
@@ -138,6 +142,12 @@ var routes = []Route{
 
 	// The audit trail, for admins.
 	{Method: get, Path: "/api/audit/events/", Auth: TokenRequired, Operation: "listAuditEvents", handler: withDB(auditEvents)},
+}
+
+// docs serves the API reference page and its files; an unknown file is
+// the usual 404 problem.
+func docs(deps) http.Handler {
+	return apidocs.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) }))
 }
 
 // Routes returns the route table (a copy: the server's own cannot change).

@@ -175,6 +175,28 @@ func TestRoutingEdgeCases(t *testing.T) {
 			t.Fatalf("status %d Location %q", r.Status, r.Header.Get("Location"))
 		}
 	})
+	t.Run("a POST or PUT without the trailing slash names the right path", func(t *testing.T) {
+		for _, c := range []struct{ method, path, right string }{
+			{"POST", "/api/patients", "/api/patients/"},
+			{"POST", "/api/auth/login", "/api/auth/login/"},
+			{"PUT", "/api/doctors/7", "/api/doctors/7/"},
+			{"DELETE", "/api/mappings/3", "/api/mappings/3/"},
+		} {
+			r := h.Do(c.method, c.path+"?x=1", u.Access, map[string]any{"name": "x"})
+			if r.Status != http.StatusPermanentRedirect || r.Header.Get("Location") != c.right+"?x=1" {
+				t.Fatalf("%s %s: status %d Location %q, want 308 to %s", c.method, c.path, r.Status, r.Header.Get("Location"), c.right)
+			}
+			if err := r.Problem(); err != nil {
+				t.Fatalf("%s %s: %v", c.method, c.path, err)
+			}
+			p := r.JSON(t)
+			if p["code"] != "trailing_slash" || !strings.Contains(fmt.Sprint(p["detail"]), c.right) {
+				t.Fatalf("%s %s: problem %v does not name %s", c.method, c.path, p, c.right)
+			}
+		}
+		// A path that is no route with either spelling stays a 404.
+		h.Expect(h.Do("POST", "/api/nothing", u.Access, nil), 404, "unknown path")
+	})
 	t.Run("a client request id is echoed and a bad one replaced", func(t *testing.T) {
 		r := h.Do("GET", "/api/doctors/", "", nil, "X-Request-Id", "abc-123")
 		if r.Header.Get("X-Request-Id") != "abc-123" {

@@ -10,8 +10,10 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/rs/zerolog"
@@ -66,7 +68,7 @@ func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.
 	}
 	router := newRouter()
 	addRoutes(router, deps{opts: opts, db: db, tokens: tokens, hasher: hasher})
-	var h http.Handler = router
+	var h http.Handler = trailingSlash(router)
 	h = limitBody(opts.MaxBodyBytes, h)
 	h = cors(opts.CORSAllowedOrigins, h)
 	h = securityHeaders(h)
@@ -80,9 +82,9 @@ func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // newRouter configures httprouter's edge cases: a missing or extra
-// trailing slash redirects to the seed's canonical path (301 for GET, 308
-// otherwise, so the method and body survive); wrong methods get 405 with
-// Allow; unknown paths a 404 problem.
+// trailing slash redirects to the seed's canonical path (301 for GET;
+// other methods are answered by trailingSlash first); wrong methods get
+// 405 with Allow; unknown paths a 404 problem.
 func newRouter() *httprouter.Router {
 	r := httprouter.New()
 	r.RedirectTrailingSlash = true
@@ -98,6 +100,38 @@ func newRouter() *httprouter.Router {
 			"Method "+r.Method+" is not allowed on this resource."))
 	})
 	return r
+}
+
+// trailingSlash answers a request other than GET or HEAD whose path lacks
+// (or has an extra) trailing slash, where the other spelling is a route of
+// the same method: 308 Permanent Redirect to the right path, so clients
+// that follow redirects resend the same method and body, with a
+// problem+json body naming that path for those that do not (httprouter
+// would send an empty 307).
+func trailingSlash(router *httprouter.Router) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if r.Method == http.MethodGet || r.Method == http.MethodHead || path == "/" {
+			router.ServeHTTP(w, r)
+			return
+		}
+		if h, _, tsr := router.Lookup(r.Method, path); h != nil || !tsr {
+			router.ServeHTTP(w, r)
+			return
+		}
+		right := path + "/"
+		if strings.HasSuffix(path, "/") {
+			right = strings.TrimSuffix(path, "/")
+		}
+		location := right
+		if r.URL.RawQuery != "" {
+			location += "?" + r.URL.RawQuery
+		}
+		writeError(w, r, &apiError{status: http.StatusPermanentRedirect, code: "trailing_slash",
+			detail: fmt.Sprintf("The path is %s (mind the trailing slash): send %s %s. Clients that follow this redirect resend the same request there.",
+				right, r.Method, right),
+			headers: map[string]string{"Location": location}})
+	})
 }
 
 func healthz() http.Handler {

@@ -64,8 +64,10 @@ func TestValidatorAcceptsAndRefuses(t *testing.T) {
 			`{"type":"about:blank","title":"Not Found","status":404,"detail":"Not found.","code":"not_found"}`, true},
 		{"an undocumented status is refused", "GET", "/api/patients/7/", 418, problem,
 			`{"type":"about:blank","title":"x","status":418,"code":"x"}`, false},
-		{"a patient with a wrong gender is refused", "POST", "/api/patients/", 201, hdr,
-			`{"id":1,"name":"A","age":3,"gender":"x","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, false},
+		{"a patient with a FHIR gender outside the set is refused", "POST", "/api/patients/", 201, hdr,
+			`{"id":1,"name":"A","age":3,"gender":"x","gender_fhir":"x","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, false},
+		{"a patient with its gender as sent conforms", "POST", "/api/patients/", 201, hdr,
+			`{"id":1,"name":"A","age":3,"gender":"Non-binary","gender_fhir":"other","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, true},
 		{"a delete answers 204 with no body", "DELETE", "/api/mappings/3/", 204, http.Header{}, ``, true},
 		{"the patient's doctors page conforms", "GET", "/api/mappings/patient/2/", 200, hdr,
 			`{"count":1,"next":null,"previous":null,"results":[{"id":1,"name":"Dr A","specialization":"x","created_by":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","mapping_id":4,"mapped_at":"2026-01-01T00:00:00Z"}]}`, true},
@@ -118,5 +120,39 @@ func TestServedJSONIsTheYAML(t *testing.T) {
 	}
 	if !bytes.Equal(openapi.Spec(), want) {
 		t.Fatal("internal/openapi/openapi.json is stale: run go test ./internal/openapi/openapitest -run TestServedJSONIsTheYAML -update")
+	}
+}
+
+// TestEveryRequestBodyHasAnExample: each JSON request body carries an
+// example that its schema accepts, so the docs page and a collection
+// imported into Postman start from a real body.
+func TestEveryRequestBodyHasAnExample(t *testing.T) {
+	doc, err := Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody == nil {
+				continue
+			}
+			mt := op.RequestBody.Value.Content.Get("application/json")
+			if mt == nil {
+				t.Errorf("%s %s: no JSON request body", method, path)
+				continue
+			}
+			n++
+			if mt.Example == nil {
+				t.Errorf("%s %s (%s): the request body has no example", method, path, op.OperationID)
+				continue
+			}
+			if err := mt.Schema.Value.VisitJSON(mt.Example); err != nil {
+				t.Errorf("%s %s: the example does not match the schema: %v", method, path, err)
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d request bodies found", n)
 	}
 }

@@ -648,7 +648,7 @@ $$;
 -- The psql door's reads: the records views' functions record what they
 -- return (a view over a volatile function runs it once per query).
 create or replace function app.visible_patients()
-returns table (id bigint, owner_id bigint, name text, age integer, gender text,
+returns table (id bigint, owner_id bigint, name text, age integer, gender text, gender_fhir text,
                created_at timestamptz, updated_at timestamptz)
 language plpgsql volatile security definer rows 100
 set search_path = pg_catalog, pg_temp
@@ -657,7 +657,7 @@ declare
   v_ids bigint[];
 begin
   return query
-    select p.id, p.owner_id, p.name, p.age, p.gender, p.created_at, p.updated_at
+    select p.id, p.owner_id, p.name, p.age, p.gender, p.gender_fhir, p.created_at, p.updated_at
       from app.patients p
      order by p.id;
   select array_agg(p.id order by p.id) into v_ids from app.patients p;
