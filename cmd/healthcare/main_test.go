@@ -113,7 +113,7 @@ func startServe(t *testing.T, db *pgtest.DB) *apitest.Client {
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", appURL},
-			apitest.Env{"SECRET_KEY": testSecret, "ARGON2_MEMORY_KIB": "7168", "SHUTDOWN_DRAIN": "0"}.Getenv, nil, io.Discard, logs)
+			apitest.Env{"SECRET_KEY": testSecret, "ARGON2_MEMORY_KIB": "7168", "SHUTDOWN_DRAIN": "0", "METRICS_ADDR": "127.0.0.1:0"}.Getenv, nil, io.Discard, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -40,6 +40,7 @@ var variables = []Variable{
 	{Name: "DB_PORT", Default: "5432", Description: "Database port, used when DATABASE_URL is empty."},
 	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate` (creates roles and objects). The server never reads it."}, // read by LoadTools
 	{Name: "HTTP_ADDR", Default: "127.0.0.1:8000", Description: "Address the HTTP server listens on (host:port)."},
+	{Name: "METRICS_ADDR", Default: "127.0.0.1:9464", Description: "Address of the separate listener serving Prometheus metrics at /metrics (host:port), never the API's port; off disables it. Keep it on loopback or a network only the scraper reaches: it lists per-route traffic."},
 	{Name: "ACCESS_TOKEN_LIFETIME_MIN", Default: "60", Description: "Access token lifetime in minutes."},
 	{Name: "REFRESH_TOKEN_LIFETIME_DAYS", Default: "7", Description: "Refresh token lifetime in days."},
 	{Name: "JWT_ISSUER", Default: "healthcare", Description: "JWT iss claim, issued and required."},
@@ -82,7 +83,10 @@ type Config struct {
 
 	DatabaseURL string // server's login role
 
-	HTTPAddr    string
+	HTTPAddr string
+	// MetricsAddr is the metrics listener's address; empty when
+	// METRICS_ADDR is off.
+	MetricsAddr string
 	JWTIssuer   string
 	JWTAudience string
 	AccessTTL   time.Duration
@@ -222,9 +226,13 @@ func parse(get func(string) string) (Config, error) {
 	c := Config{
 		SecretKey:   get("SECRET_KEY"), // untrimmed: spaces may be part of a key
 		HTTPAddr:    val("HTTP_ADDR"),
+		MetricsAddr: val("METRICS_ADDR"),
 		JWTIssuer:   val("JWT_ISSUER"),
 		JWTAudience: val("JWT_AUDIENCE"),
 		LogLevel:    strings.ToLower(val("LOG_LEVEL")),
+	}
+	if strings.EqualFold(c.MetricsAddr, "off") {
+		c.MetricsAddr = ""
 	}
 	if d, err := parseBool(val("DEBUG")); err != nil {
 		bad("DEBUG", "true or false")
@@ -293,6 +301,29 @@ func parse(get func(string) string) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// sameListener reports whether listeners on a and b (host:port) would
+// share a port: the same port on the same host, or on a host and every
+// address (an empty host, 0.0.0.0 or ::).
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb {
+		return false
+	}
+	everywhere := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || everywhere(ha) || everywhere(hb)
+}
+
+// isLoopback reports whether host (of a host:port) names only loopback
+// addresses.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // parsePrefix reads a CIDR or a single address (as a /32 or /128).
@@ -367,6 +398,13 @@ func (c Config) Validate() error {
 	}
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
 		fail("HTTP_ADDR", "want host:port, got %q", c.HTTPAddr)
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			fail("METRICS_ADDR", "want host:port or off, got %q", c.MetricsAddr)
+		} else if port != "0" && sameListener(c.MetricsAddr, c.HTTPAddr) {
+			fail("METRICS_ADDR", "must not be HTTP_ADDR (%s): metrics stay off the API's port", c.HTTPAddr)
+		}
 	}
 	if c.JWTIssuer == "" {
 		fail("JWT_ISSUER", "required")
@@ -478,6 +516,9 @@ func (c Config) Warnings() []string {
 	} else if len(c.SecretKey) < 32 {
 		w = append(w, "SECRET_KEY is shorter than 32 bytes")
 	}
+	if h, _, err := net.SplitHostPort(c.MetricsAddr); err == nil && !isLoopback(h) {
+		w = append(w, "METRICS_ADDR is not a loopback address: make sure only the metrics scraper can reach "+c.MetricsAddr)
+	}
 	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= c.DBAcquireTimeout+c.DBStatementTimeout {
 		w = append(w, "HTTP_WRITE_TIMEOUT is not above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT: slow requests may be cut off without an answer")
 	}
@@ -531,6 +572,7 @@ func (c Config) fields() [][2]string {
 		{"debug", strconv.FormatBool(c.Debug)},
 		{"database_url", redactDSN(c.DatabaseURL)},
 		{"http_addr", c.HTTPAddr},
+		{"metrics_addr", c.MetricsAddr},
 		{"jwt_issuer", c.JWTIssuer},
 		{"jwt_audience", c.JWTAudience},
 		{"access_ttl", c.AccessTTL.String()},

@@ -25,6 +25,7 @@ func TestDefaults(t *testing.T) {
 		SecretKey:          goodKey,
 		DatabaseURL:        "postgres://healthcare_app@localhost:5432/healthcare",
 		HTTPAddr:           "127.0.0.1:8000",
+		MetricsAddr:        "127.0.0.1:9464",
 		JWTIssuer:          "healthcare",
 		JWTAudience:        "healthcare-api",
 		AccessTTL:          time.Hour,
@@ -176,6 +177,41 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("%s=%q: err = %v", name, value, err)
 		}
+	}
+}
+
+// Metrics have their own listener, loopback by default, never the API's
+// port; off turns it off.
+func TestMetricsAddr(t *testing.T) {
+	load := func(vars map[string]string) (Config, error) {
+		vars["SECRET_KEY"] = goodKey
+		return Load(env(vars), "")
+	}
+	for value, want := range map[string]string{"off": "", "OFF": "", "127.0.0.1:0": "127.0.0.1:0", "[::1]:9100": "[::1]:9100"} {
+		c, err := load(map[string]string{"METRICS_ADDR": value})
+		if err != nil || c.MetricsAddr != want {
+			t.Errorf("METRICS_ADDR=%s: %q %v; want %q", value, c.MetricsAddr, err, want)
+		}
+		if w := strings.Join(c.Warnings(), ";"); strings.Contains(w, "METRICS_ADDR") {
+			t.Errorf("METRICS_ADDR=%s warns: %s", value, w)
+		}
+	}
+	for _, vars := range []map[string]string{
+		{"METRICS_ADDR": "9464"},
+		{"METRICS_ADDR": "127.0.0.1:8000"},
+		{"METRICS_ADDR": "0.0.0.0:8080", "HTTP_ADDR": "127.0.0.1:8080"},
+		{"METRICS_ADDR": "127.0.0.1:8080", "HTTP_ADDR": ":8080"},
+	} {
+		if _, err := load(vars); err == nil || !strings.Contains(err.Error(), "METRICS_ADDR:") {
+			t.Errorf("%v: err = %v", vars, err)
+		}
+	}
+	c, err := load(map[string]string{"METRICS_ADDR": "0.0.0.0:9464", "HTTP_ADDR": "0.0.0.0:8000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(c.Warnings(), ";"); !strings.Contains(w, "METRICS_ADDR is not a loopback address") {
+		t.Fatalf("a metrics listener on every address does not warn: %q", w)
 	}
 }
 
