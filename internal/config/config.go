@@ -39,6 +39,9 @@ var variables = []Variable{
 	{Name: "DB_HOST", Default: "localhost", Description: "Database host, or a socket directory starting with /, used when DATABASE_URL is empty."},
 	{Name: "DB_PORT", Default: "5432", Description: "Database port, used when DATABASE_URL is empty."},
 	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate` (creates roles and objects). The server never reads it."}, // read by LoadTools
+	{Name: "HUMAN_STATEMENT_TIMEOUT", Default: "30s", Description: "statement_timeout that `db-access grant` and `grant-reporting` set on every personal psql and reporting login (ALTER ROLE ... SET), so a person's query cannot run for ever (Go duration, 1ms-24h). A session may change it; see docs/design.md, \"Sealed doors\"."},
+	{Name: "HUMAN_LOCK_TIMEOUT", Default: "2s", Description: "lock_timeout set on every personal psql and reporting login in the same way: how long its statements wait for a lock (Go duration, 1ms-24h)."},
+	{Name: "HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", Default: "60s", Description: "idle_in_transaction_session_timeout set on every personal psql and reporting login in the same way: a session left idle inside a transaction is closed after it, releasing what it holds (Go duration, 1ms-24h)."},
 	{Name: "HTTP_ADDR", Default: "127.0.0.1:8000", Description: "Address the HTTP server listens on (host:port)."},
 	{Name: "METRICS_ADDR", Default: "127.0.0.1:9464", Description: "Address of the separate listener serving Prometheus metrics at /metrics (host:port), never the API's port; off disables it. Keep it on loopback or a network only the scraper reaches: it lists per-route traffic."},
 	{Name: "ACCESS_TOKEN_LIFETIME_MIN", Default: "60", Description: "Access token lifetime in minutes."},

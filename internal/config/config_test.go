@@ -215,6 +215,27 @@ func TestMetricsAddr(t *testing.T) {
 	}
 }
 
+// The limits db-access sets on people's logins have defaults, and a value
+// that PostgreSQL could not hold or that would mean "no limit" is refused.
+func TestHumanTimeouts(t *testing.T) {
+	d := DefaultTools()
+	if d.HumanStatementTimeout != 30*time.Second || d.HumanLockTimeout != 2*time.Second || d.HumanIdleInTransactionTimeout != time.Minute {
+		t.Fatalf("defaults: %v", d)
+	}
+	tools, err := LoadTools(env(map[string]string{"HUMAN_STATEMENT_TIMEOUT": "1500ms", "HUMAN_LOCK_TIMEOUT": "1ms",
+		"HUMAN_IDLE_IN_TRANSACTION_TIMEOUT": "24h"}), "")
+	if err != nil || tools.HumanStatementTimeout != 1500*time.Millisecond || tools.HumanLockTimeout != time.Millisecond ||
+		tools.HumanIdleInTransactionTimeout != 24*time.Hour {
+		t.Fatalf("set: %v %v", tools, err)
+	}
+	for _, bad := range [][2]string{{"HUMAN_STATEMENT_TIMEOUT", "0"}, {"HUMAN_STATEMENT_TIMEOUT", "30"},
+		{"HUMAN_LOCK_TIMEOUT", "-1s"}, {"HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", "25h"}} {
+		if _, err := LoadTools(env(map[string]string{bad[0]: bad[1]}), ""); err == nil || !strings.Contains(err.Error(), bad[0]+":") {
+			t.Errorf("%s=%s: err = %v", bad[0], bad[1], err)
+		}
+	}
+}
+
 // SHUTDOWN_DRAIN may be zero (no drain, as dev runs), unlike SHUTDOWN_TIMEOUT.
 func TestShutdownDrainMayBeZero(t *testing.T) {
 	c, err := Load(env(map[string]string{"SECRET_KEY": goodKey, "SHUTDOWN_DRAIN": "0"}), "")
@@ -516,7 +537,7 @@ func TestLoadTools(t *testing.T) {
 	if err != nil || tools.DBPassword != "from env" {
 		t.Fatalf("the environment does not win: %q (%v)", tools.DBPassword, err)
 	}
-	if tools, err := LoadTools(env(nil), filepath.Join(t.TempDir(), "missing")); err != nil || tools != (Tools{}) {
+	if tools, err := LoadTools(env(nil), filepath.Join(t.TempDir(), "missing")); err != nil || tools != DefaultTools() {
 		t.Fatalf("missing file: %v %v", tools, err)
 	}
 	os.WriteFile(path, []byte("MIGRATION_DATABASE_URL=x\nNOT A LINE\n"), 0o600)
