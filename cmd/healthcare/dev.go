@@ -179,6 +179,10 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err != nil {
 		return err
 	}
+	tools, err := config.LoadTools(getenv, envFile)
+	if err != nil {
+		return err
+	}
 	cluster, err := pgcluster.New(pgcluster.Options{
 		DataDir:           dir,
 		ListenAddress:     "127.0.0.1",
@@ -227,7 +231,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	}
 	superURL := cluster.URL(devDatabase)
 	appURL := cluster.TCPURL(devDatabase, devAppRole, st.AppPassword)
-	if err := devPrepare(ctx, superURL, appURL, st, dir, stderr); err != nil {
+	if err := devPrepare(ctx, superURL, appURL, st, dir, dbadmin.HumanLimits(tools), stderr); err != nil {
 		if errors.Is(err, database.ErrPredatesMigrations) {
 			return fmt.Errorf("this dev database predates the current migrations: delete %s or run `healthcare dev --reset`", dir)
 		}
@@ -306,7 +310,7 @@ func devExternal(ctx context.Context, dir, addr string, getenv func(string) stri
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	fmt.Fprintf(stderr, "dev: using the database server at %s:%d (DATABASE_URL / DB_* set)\n", pc.Host, pc.Port)
-	if err := devPrepareExternal(ctx, superURL, cfg.DatabaseURL, st, dir, stderr); err != nil {
+	if err := devPrepareExternal(ctx, superURL, cfg.DatabaseURL, st, dir, dbadmin.HumanLimits(tools), stderr); err != nil {
 		return err
 	}
 	doors := devDoors{admin: "psql \"$MIGRATION_DATABASE_URL\"", host: pc.Host, port: int(pc.Port), superHint: "your privileged connection"}
@@ -397,7 +401,7 @@ func writeServiceFileDB(dir string, doors devDoors, st *devState, dbName string)
 
 // devPrepare migrates, (re)sets the logins' passwords and seeds on the
 // first run.
-func devPrepare(ctx context.Context, superURL, appURL string, st *devState, dir string, stderr io.Writer) error {
+func devPrepare(ctx context.Context, superURL, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
 	conn, err := pgx.Connect(ctx, superURL)
 	if err != nil {
 		return fmt.Errorf("connect as superuser: %w", err)
@@ -410,10 +414,10 @@ func devPrepare(ctx context.Context, superURL, appURL string, st *devState, dir 
 	if _, err := dbadmin.EnsureLogin(ctx, conn, dbadmin.Login{Name: devAppRole, Password: st.AppPassword, Groups: []string{dbadmin.APIGroup}}); err != nil {
 		return err
 	}
-	return devReportingAndSeed(ctx, conn, appURL, st, dir, stderr)
+	return devReportingAndSeed(ctx, conn, appURL, st, dir, limits, stderr)
 }
 
-func devPrepareExternal(ctx context.Context, superURL, appURL string, st *devState, dir string, stderr io.Writer) error {
+func devPrepareExternal(ctx context.Context, superURL, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
 	conn, err := pgx.Connect(ctx, superURL)
 	if err != nil {
 		return fmt.Errorf("connect with MIGRATION_DATABASE_URL: %w", err)
@@ -422,15 +426,17 @@ func devPrepareExternal(ctx context.Context, superURL, appURL string, st *devSta
 	if err := dbadmin.Migrate(ctx, conn, -1); err != nil {
 		return err
 	}
-	return devReportingAndSeed(ctx, conn, appURL, st, dir, stderr)
+	return devReportingAndSeed(ctx, conn, appURL, st, dir, limits, stderr)
 }
 
-// devReportingAndSeed makes the reporting login and seeds on the first run.
-func devReportingAndSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, stderr io.Writer) error {
-	if _, err := dbadmin.EnsureLogin(ctx, conn, dbadmin.Login{Name: devReportLogin, Password: st.ReportPassword, Groups: []string{dbadmin.ReportingGroup}}); err != nil {
+// devReportingAndSeed makes the reporting login (as db-access
+// grant-reporting does, with the same session limits) and seeds on the
+// first run.
+func devReportingAndSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
+	if _, err := dbadmin.GrantReporting(ctx, conn, devReportLogin, st.ReportPassword, limits); err != nil {
 		return err
 	}
-	return devSeed(ctx, conn, appURL, st, dir, stderr)
+	return devSeed(ctx, conn, appURL, st, dir, limits, stderr)
 }
 
 // createDatabase creates dbname on the server of maintURL when missing.
@@ -446,7 +452,7 @@ func createDatabase(ctx context.Context, maintURL, dbname string) error {
 // devSeed fills an empty database once: accounts through the same paths
 // as createsuperuser and POST /api/auth/register/, records through the
 // api functions the REST routes call, as the users who own them.
-func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, stderr io.Writer) error {
+func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
 	if st.Seeded {
 		return nil
 	}
@@ -544,7 +550,7 @@ func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, d
 			}
 		}
 	}
-	if _, err := dbadmin.GrantAccess(ctx, conn, devUserA, devLinkedLogin, st.LinkedPassword); err != nil {
+	if _, err := dbadmin.GrantAccess(ctx, conn, dbadmin.Grant{User: devUserA, Role: devLinkedLogin, Password: st.LinkedPassword, Limits: limits}); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	st.Seeded = true
