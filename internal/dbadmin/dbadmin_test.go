@@ -336,6 +336,7 @@ func TestGrantAccessRefusesPrivilegedRoles(t *testing.T) {
 	exec(t, tdb, "create role "+other+" nologin")
 	actor := tempRole(t, tdb, "actor")
 	exec(t, tdb, "create role "+actor+" login")
+	program := role("program", "in role pg_execute_server_program")
 	tests := []struct{ name, role, reason string }{
 		{"the server's login", pgtest.AppRole, "is a member of healthcare_api"},
 		{"a member of the owner group", "healthcare_test_owner_login", dbadmin.OwnerGroup},
@@ -344,7 +345,7 @@ func TestGrantAccessRefusesPrivilegedRoles(t *testing.T) {
 		{"a role with CREATEDB", role("createdb", "createdb"), "CREATEDB"},
 		{"a role with REPLICATION", role("replication", "replication"), "REPLICATION"},
 		{"a role with BYPASSRLS", role("bypassrls", "bypassrls"), "BYPASSRLS"},
-		{"a member of pg_execute_server_program", role("program", "in role pg_execute_server_program"), "is a member of pg_execute_server_program"},
+		{"a member of pg_execute_server_program", program, "is a member of pg_execute_server_program"},
 		{"a member of pg_read_all_data", role("readall", "in role pg_read_all_data"), "is a member of pg_read_all_data"},
 		{"a member of pg_write_server_files", role("writefiles", "in role pg_write_server_files"), "is a member of pg_write_server_files"},
 		{"a member of another role as well", role("twogroups", "in role "+dbadmin.UserGroup+", "+other), "is a member of " + other},
@@ -365,7 +366,7 @@ func TestGrantAccessRefusesPrivilegedRoles(t *testing.T) {
 		t.Fatalf("a refused grant linked %s", linked)
 	}
 	// The same checks guard reporting logins.
-	if _, err := dbadmin.GrantReporting(ctx, tdb.Pool, tests[7].role, "", dbadmin.SessionLimits{}); !errors.Is(err, dbadmin.ErrUnsafeRole) ||
+	if _, err := dbadmin.GrantReporting(ctx, tdb.Pool, program, "", dbadmin.SessionLimits{}); !errors.Is(err, dbadmin.ErrUnsafeRole) ||
 		!strings.Contains(err.Error(), "cannot be a reporting login") {
 		t.Fatalf("GrantReporting(a member of pg_execute_server_program) = %v", err)
 	}
