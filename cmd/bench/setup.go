@@ -286,6 +286,8 @@ func (e *env) startServer(ctx context.Context, bin string, ds *dataset, secret s
 		"JWT_ISSUER=" + jwtIssuer,
 		"JWT_AUDIENCE=" + jwtAudience,
 		"LOG_LEVEL=info",
+		// Metrics are counted as in production, on a free port of their own.
+		"METRICS_ADDR=127.0.0.1:0",
 		// All load comes from one address and a few thousand accounts,
 		// and requests cut off when wrk stops count as failed attempts:
 		// the bench measures login throughput, not the throttle (which

@@ -348,6 +348,10 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err != nil {
 		return err
 	}
+	tools, err := config.LoadTools(getenv, envFile)
+	if err != nil {
+		return err
+	}
 	cluster, err := pgcluster.New(pgcluster.Options{
 		DataDir:           dir,
 		ListenAddress:     "127.0.0.1",
@@ -401,7 +405,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	}
 	superURL := cluster.URL(devDatabase)
 	appURL := cluster.TCPURL(devDatabase, devAppRole, st.AppPassword)
-	if err := devPrepare(ctx, superURL, appURL, st, dir, stderr); err != nil {
+	if err := devPrepare(ctx, superURL, appURL, st, dir, dbadmin.HumanLimits(tools), stderr); err != nil {
 		if errors.Is(err, database.ErrPredatesMigrations) {
 			return fmt.Errorf("this dev database predates the current migrations: delete %s or run `healthcare dev --reset`", dir)
 		}
@@ -490,7 +494,11 @@ func devExternal(ctx context.Context, dir string, settings devSettings, getenv f
 		return fmt.Errorf("%s: %w", settings.appFrom, err)
 	}
 	fmt.Fprintf(stderr, "dev: using the database server at %s:%d\n", pc.Host, pc.Port)
-	if err := devPrepareExternal(ctx, superURL, settings.appURL, st, dir, stderr); err != nil {
+	tools, err := config.LoadTools(getenv, envFile)
+	if err != nil {
+		return err
+	}
+	if err := devPrepareExternal(ctx, superURL, settings.appURL, st, dir, dbadmin.HumanLimits(tools), stderr); err != nil {
 		return err
 	}
 	doors := devDoors{admin: "psql \"$MIGRATION_DATABASE_URL\"", host: pc.Host, port: int(pc.Port), superHint: "your privileged connection"}
@@ -598,7 +606,7 @@ func writeServiceFileDB(dir string, doors devDoors, st *devState, dbName string)
 
 // devPrepare migrates, (re)sets the logins' passwords and seeds on the
 // first run.
-func devPrepare(ctx context.Context, superURL, appURL string, st *devState, dir string, stderr io.Writer) error {
+func devPrepare(ctx context.Context, superURL, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
 	conn, err := pgx.Connect(ctx, superURL)
 	if err != nil {
 		return fmt.Errorf("connect as superuser: %w", err)
@@ -611,10 +619,10 @@ func devPrepare(ctx context.Context, superURL, appURL string, st *devState, dir 
 	if _, err := dbadmin.EnsureLogin(ctx, conn, dbadmin.Login{Name: devAppRole, Password: st.AppPassword, Groups: []string{dbadmin.APIGroup}}); err != nil {
 		return err
 	}
-	return devReportingAndSeed(ctx, conn, appURL, st, dir, stderr)
+	return devReportingAndSeed(ctx, conn, appURL, st, dir, limits, stderr)
 }
 
-func devPrepareExternal(ctx context.Context, superURL, appURL string, st *devState, dir string, stderr io.Writer) error {
+func devPrepareExternal(ctx context.Context, superURL, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
 	conn, err := pgx.Connect(ctx, superURL)
 	if err != nil {
 		return fmt.Errorf("connect with MIGRATION_DATABASE_URL: %w", err)
@@ -623,15 +631,17 @@ func devPrepareExternal(ctx context.Context, superURL, appURL string, st *devSta
 	if err := dbadmin.Migrate(ctx, conn, -1); err != nil {
 		return err
 	}
-	return devReportingAndSeed(ctx, conn, appURL, st, dir, stderr)
+	return devReportingAndSeed(ctx, conn, appURL, st, dir, limits, stderr)
 }
 
-// devReportingAndSeed makes the reporting login and seeds on the first run.
-func devReportingAndSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, stderr io.Writer) error {
-	if _, err := dbadmin.EnsureLogin(ctx, conn, dbadmin.Login{Name: devReportLogin, Password: st.ReportPassword, Groups: []string{dbadmin.ReportingGroup}}); err != nil {
+// devReportingAndSeed makes the reporting login (as db-access
+// grant-reporting does, with the same session limits) and seeds on the
+// first run.
+func devReportingAndSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
+	if _, err := dbadmin.GrantReporting(ctx, conn, devReportLogin, st.ReportPassword, limits); err != nil {
 		return err
 	}
-	return devSeed(ctx, conn, appURL, st, dir, stderr)
+	return devSeed(ctx, conn, appURL, st, dir, limits, stderr)
 }
 
 // createDatabase creates dbname on the server of maintURL when missing.
@@ -647,7 +657,7 @@ func createDatabase(ctx context.Context, maintURL, dbname string) error {
 // devSeed fills an empty database once: accounts through the same paths
 // as createsuperuser and POST /api/auth/register/, records through the
 // api functions the REST routes call, as the users who own them.
-func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, stderr io.Writer) error {
+func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
 	if st.Seeded {
 		return nil
 	}
@@ -745,7 +755,7 @@ func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, d
 			}
 		}
 	}
-	if _, err := dbadmin.GrantAccess(ctx, conn, devUserA, devLinkedLogin, st.LinkedPassword); err != nil {
+	if _, err := dbadmin.GrantAccess(ctx, conn, dbadmin.Grant{User: devUserA, Role: devLinkedLogin, Password: st.LinkedPassword, Limits: limits}); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	st.Seeded = true

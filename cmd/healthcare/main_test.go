@@ -135,7 +135,7 @@ func startServe(t *testing.T, db *pgtest.DB) *apitest.Client {
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", appURL},
-			apitest.Env{"SECRET_KEY": testSecret, "ARGON2_MEMORY_KIB": "7168", "SHUTDOWN_DRAIN": "0"}.Getenv, nil, io.Discard, logs)
+			apitest.Env{"SECRET_KEY": testSecret, "ARGON2_MEMORY_KIB": "7168", "SHUTDOWN_DRAIN": "0", "METRICS_ADDR": "127.0.0.1:0"}.Getenv, nil, io.Discard, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -280,6 +280,70 @@ func TestDBAccessGrantSeesOnlyOwnPatients(t *testing.T) {
 		apitest.Env{}.Getenv, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "cannot be a personal login") {
 		t.Fatalf("linking a healthcare_api member: %v", err)
+	}
+
+	// A second login for carol: refused, saying how, until --replace,
+	// which drops the first.
+	second := role + "_2"
+	t.Cleanup(func() { _, _ = db.Pool.Exec(context.Background(), "drop role if exists "+second) })
+	grant := []string{"grant", "--database-url", db.SuperURL, "--user", carol.Name, "--role", second}
+	err = runDBAccess(ctx, grant, apitest.Env{}.Getenv, nil, io.Discard, io.Discard)
+	if !errors.Is(err, dbadmin.ErrAlreadyLinked) || !strings.Contains(err.Error(), "--replace") {
+		t.Fatalf("a second login without --replace: %v", err)
+	}
+	out.Reset()
+	if err := runDBAccess(ctx, append(grant, "--replace"), apitest.Env{}.Getenv, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "dropped the replaced login "+role) {
+		t.Fatalf("output %q", out.String())
+	}
+	var exists bool
+	if err := db.Pool.QueryRow(ctx, "select exists (select from pg_roles where rolname = $1)", role).Scan(&exists); err != nil || exists {
+		t.Fatalf("the replaced login %s still exists (%v)", role, err)
+	}
+	// A session the old login still has open lost healthcare_user with it.
+	if err := conn.QueryRow(ctx, "select count(*) from records.patients").Scan(&n); err == nil ||
+		!strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("the replaced login's open session still reads records: %d, %v", n, err)
+	}
+}
+
+// grant-reporting makes a reporting login with the HUMAN_* limits of the
+// environment; revoke-reporting drops it.
+func TestDBAccessGrantReporting(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	role := "cmdreport_" + strings.ToLower(strings.ReplaceAll(db.Name, "pgtest_", ""))
+	t.Cleanup(func() { _, _ = db.Pool.Exec(context.Background(), "drop role if exists "+role) })
+	env := apitest.Env{"HUMAN_STATEMENT_TIMEOUT": "45s", "HUMAN_LOCK_TIMEOUT": "3s", "HUMAN_IDLE_IN_TRANSACTION_TIMEOUT": "2m"}
+	var out bytes.Buffer
+	err := runDBAccess(ctx, []string{"grant-reporting", "--database-url", db.SuperURL, "--role", role, "--password-stdin"},
+		env.Getenv, strings.NewReader(db.LoginPassword(role)+"\n"), &out, io.Discard)
+	if err != nil || !strings.Contains(out.String(), "created reporting login "+role) {
+		t.Fatalf("grant-reporting: %v, output %q", err, out.String())
+	}
+	conn, err := pgx.Connect(ctx, db.LoginURL(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var timeouts string
+	var published int
+	if err := conn.QueryRow(ctx, `select concat_ws(' ', current_setting('statement_timeout'), current_setting('lock_timeout'),
+	        current_setting('idle_in_transaction_session_timeout')), (select count(*) from reporting.patients_by_age_band)`).Scan(&timeouts, &published); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if timeouts != "45s 3s 2min" {
+		t.Fatalf("the reporting login's timeouts are %q; want 45s 3s 2min", timeouts)
+	}
+	if err := runDBAccess(ctx, []string{"revoke-reporting", "--database-url", db.SuperURL, "--role", role},
+		apitest.Env{}.Getenv, nil, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var exists bool
+	if err := db.Pool.QueryRow(ctx, "select exists (select from pg_roles where rolname = $1)", role).Scan(&exists); err != nil || exists {
+		t.Fatalf("revoke-reporting left %s (%v)", role, err)
 	}
 }
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -32,7 +34,11 @@ migrated to the version this binary embeds (run "healthcare migrate up").
 SIGINT or SIGTERM stop it gracefully: /readyz answers 503 and the server
 keeps serving for SHUTDOWN_DRAIN, then stops accepting, answers every
 connection it accepted and finishes the requests in flight within
-SHUTDOWN_TIMEOUT.`
+SHUTDOWN_TIMEOUT.
+
+Prometheus metrics are served at /metrics on a listener of their own,
+METRICS_ADDR (127.0.0.1:9464 by default; off disables it), never on the
+API's port.`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "[--addr host:port] [--database-url URL]", serveAbout, stderr)
@@ -118,16 +124,24 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
-	m := metrics.New(db.Pool().Stat)
 	stopper := drain.New(cfg.ShutdownDrain, cfg.ShutdownTimeout, log)
+	// Metrics are counted only when something can read them, on their
+	// own listener: the API's port has no /metrics.
+	var observe func(httpapi.RequestInfo)
+	var metricsSrv *metricsServer
+	if cfg.MetricsAddr != "" {
+		m := metrics.New(db.Pool().Stat)
+		observe = func(ri httpapi.RequestInfo) { m.ObserveRequest(ri.Method, ri.Route, ri.Status, ri.Duration) }
+		if metricsSrv, err = startMetrics(cfg, m.Handler(), log); err != nil {
+			return err
+		}
+		defer metricsSrv.stop()
+	}
 	handler := httpapi.NewServer(httpapi.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        func(ctx context.Context) error { return checkMigrated(ctx, db) },
 		Draining:     stopper.Draining,
-		Observe: func(ri httpapi.RequestInfo) {
-			m.ObserveRequest(ri.Method, ri.Route, ri.Status, ri.Duration)
-		},
-		Metrics: m.Handler(),
+		Observe:      observe,
 		LoginThrottle: httpapi.LoginThrottle{
 			MaxPerAccount: cfg.LoginMaxFailuresPerAccount,
 			MaxPerAddress: cfg.LoginMaxFailuresPerAddress,
@@ -170,8 +184,69 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 	if err := stopper.Serve(ctx, srv, ln); err != nil {
 		return err
 	}
+	// Metrics stay readable through the drain; they stop with the API.
+	if metricsSrv != nil {
+		metricsSrv.stop()
+	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// metricsServer serves Prometheus metrics on METRICS_ADDR, a listener of
+// its own: /metrics lists per-route traffic, which is not for the public
+// port.
+type metricsServer struct {
+	srv  *http.Server
+	done chan struct{}
+	once sync.Once
+}
+
+// metricsStopTimeout bounds the wait for a scrape in flight at shutdown.
+const metricsStopTimeout = time.Second
+
+// startMetrics listens on cfg.MetricsAddr and serves h at GET /metrics
+// (404 for anything else), logging "metrics listening" with the bound
+// address as metrics_addr.
+func startMetrics(cfg config.Config, h http.Handler, log zerolog.Logger) (*metricsServer, error) {
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	ms := &metricsServer{
+		srv: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
+			ReadTimeout:       cfg.HTTPReadTimeout,
+			WriteTimeout:      cfg.HTTPWriteTimeout,
+			IdleTimeout:       cfg.HTTPIdleTimeout,
+			MaxHeaderBytes:    cfg.HTTPMaxHeaderBytes,
+		},
+		done: make(chan struct{}),
+	}
+	log.Info().Str("metrics_addr", "http://"+ln.Addr().String()+"/metrics").Msg("metrics listening")
+	go func() {
+		defer close(ms.done)
+		if err := ms.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics listener failed")
+		}
+	}()
+	return ms, nil
+}
+
+// stop closes the listener, lets a scrape in flight finish within
+// metricsStopTimeout and waits for the server to end. It may be called
+// more than once.
+func (ms *metricsServer) stop() {
+	ms.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), metricsStopTimeout)
+		defer cancel()
+		if err := ms.srv.Shutdown(ctx); err != nil {
+			_ = ms.srv.Close()
+		}
+		<-ms.done
+	})
 }
 
 // readyTimeout bounds the migration check of start-up and /readyz.

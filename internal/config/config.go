@@ -39,7 +39,11 @@ var variables = []Variable{
 	{Name: "DB_HOST", Default: "localhost", Description: "Database host, or a socket directory starting with /, used when DATABASE_URL is empty."},
 	{Name: "DB_PORT", Default: "5432", Description: "Database port, used when DATABASE_URL is empty."},
 	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate`, `createsuperuser` and `db-access` (creates roles and objects). The server never reads it. Empty: the tools use the cluster of a `healthcare dev` running from the same folder."}, // read by LoadTools
+	{Name: "HUMAN_STATEMENT_TIMEOUT", Default: "30s", Description: "statement_timeout that `db-access grant` and `grant-reporting` set on every personal psql and reporting login (ALTER ROLE ... SET), so a person's query cannot run for ever (Go duration, 1ms-24h). A session may change it; see docs/design.md, \"Sealed doors\"."},
+	{Name: "HUMAN_LOCK_TIMEOUT", Default: "2s", Description: "lock_timeout set on every personal psql and reporting login in the same way: how long its statements wait for a lock (Go duration, 1ms-24h)."},
+	{Name: "HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", Default: "60s", Description: "idle_in_transaction_session_timeout set on every personal psql and reporting login in the same way: a session left idle inside a transaction is closed after it, releasing what it holds (Go duration, 1ms-24h)."},
 	{Name: "HTTP_ADDR", Default: "127.0.0.1:8000", Description: "Address the HTTP server listens on (host:port)."},
+	{Name: "METRICS_ADDR", Default: "127.0.0.1:9464", Description: "Address of the separate listener serving Prometheus metrics at /metrics (host:port), never the API's port; off disables it. Keep it on loopback or a network only the scraper reaches: it lists per-route traffic."},
 	{Name: "ACCESS_TOKEN_LIFETIME_MIN", Default: "60", Description: "Access token lifetime in minutes."},
 	{Name: "REFRESH_TOKEN_LIFETIME_DAYS", Default: "7", Description: "Refresh token lifetime in days."},
 	{Name: "JWT_ISSUER", Default: "healthcare", Description: "JWT iss claim, issued and required."},
@@ -84,7 +88,10 @@ type Config struct {
 
 	DatabaseURL string // server's login role
 
-	HTTPAddr    string
+	HTTPAddr string
+	// MetricsAddr is the metrics listener's address; empty when
+	// METRICS_ADDR is off.
+	MetricsAddr string
 	JWTIssuer   string
 	JWTAudience string
 	AccessTTL   time.Duration
@@ -225,9 +232,13 @@ func parse(get func(string) string) (Config, error) {
 	c := Config{
 		SecretKey:   get("SECRET_KEY"), // untrimmed: spaces may be part of a key
 		HTTPAddr:    val("HTTP_ADDR"),
+		MetricsAddr: val("METRICS_ADDR"),
 		JWTIssuer:   val("JWT_ISSUER"),
 		JWTAudience: val("JWT_AUDIENCE"),
 		LogLevel:    strings.ToLower(val("LOG_LEVEL")),
+	}
+	if strings.EqualFold(c.MetricsAddr, "off") {
+		c.MetricsAddr = ""
 	}
 	if d, err := parseBool(val("DEBUG")); err != nil {
 		bad("DEBUG", "true or false")
@@ -297,6 +308,29 @@ func parse(get func(string) string) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// sameListener reports whether listeners on a and b (host:port) would
+// share a port: the same port on the same host, or on a host and every
+// address (an empty host, 0.0.0.0 or ::).
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb {
+		return false
+	}
+	everywhere := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || everywhere(ha) || everywhere(hb)
+}
+
+// isLoopback reports whether host (of a host:port) names only loopback
+// addresses.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // parsePrefix reads a CIDR or a single address (as a /32 or /128).
@@ -376,6 +410,13 @@ func (c Config) Validate() error {
 	}
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
 		fail("HTTP_ADDR", "want host:port, got %q", c.HTTPAddr)
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			fail("METRICS_ADDR", "want host:port or off, got %q", c.MetricsAddr)
+		} else if port != "0" && sameListener(c.MetricsAddr, c.HTTPAddr) {
+			fail("METRICS_ADDR", "must not be HTTP_ADDR (%s): metrics stay off the API's port", c.HTTPAddr)
+		}
 	}
 	if c.JWTIssuer == "" {
 		fail("JWT_ISSUER", "required")
@@ -490,6 +531,9 @@ func (c Config) Warnings() []string {
 	} else if len(c.SecretKey) < 32 {
 		w = append(w, "SECRET_KEY is shorter than 32 bytes")
 	}
+	if h, _, err := net.SplitHostPort(c.MetricsAddr); err == nil && !isLoopback(h) {
+		w = append(w, "METRICS_ADDR is not a loopback address: make sure only the metrics scraper can reach "+c.MetricsAddr)
+	}
 	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= c.DBAcquireTimeout+c.DBStatementTimeout {
 		w = append(w, "HTTP_WRITE_TIMEOUT is not above DB_ACQUIRE_TIMEOUT + DB_STATEMENT_TIMEOUT: slow requests may be cut off without an answer")
 	}
@@ -543,6 +587,7 @@ func (c Config) fields() [][2]string {
 		{"debug", strconv.FormatBool(c.Debug)},
 		{"database_url", redactDSN(c.DatabaseURL)},
 		{"http_addr", c.HTTPAddr},
+		{"metrics_addr", c.MetricsAddr},
 		{"jwt_issuer", c.JWTIssuer},
 		{"jwt_audience", c.JWTAudience},
 		{"access_ttl", c.AccessTTL.String()},

@@ -28,6 +28,7 @@ func TestDefaults(t *testing.T) {
 		SecretKey:          goodKey,
 		DatabaseURL:        "postgres://healthcare_app@localhost:5432/healthcare",
 		HTTPAddr:           "127.0.0.1:8000",
+		MetricsAddr:        "127.0.0.1:9464",
 		JWTIssuer:          "healthcare",
 		JWTAudience:        "healthcare-api",
 		AccessTTL:          time.Hour,
@@ -248,6 +249,62 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		_, err := Load(env(e), "")
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("%s=%q: err = %v", name, value, err)
+		}
+	}
+}
+
+// Metrics have their own listener, loopback by default, never the API's
+// port; off turns it off.
+func TestMetricsAddr(t *testing.T) {
+	load := func(vars map[string]string) (Config, error) {
+		vars["SECRET_KEY"] = goodKey
+		return Load(env(vars), "")
+	}
+	for value, want := range map[string]string{"off": "", "OFF": "", "127.0.0.1:0": "127.0.0.1:0", "[::1]:9100": "[::1]:9100"} {
+		c, err := load(map[string]string{"METRICS_ADDR": value})
+		if err != nil || c.MetricsAddr != want {
+			t.Errorf("METRICS_ADDR=%s: %q %v; want %q", value, c.MetricsAddr, err, want)
+		}
+		if w := strings.Join(c.Warnings(), ";"); strings.Contains(w, "METRICS_ADDR") {
+			t.Errorf("METRICS_ADDR=%s warns: %s", value, w)
+		}
+	}
+	for _, vars := range []map[string]string{
+		{"METRICS_ADDR": "9464"},
+		{"METRICS_ADDR": "127.0.0.1:8000"},
+		{"METRICS_ADDR": "0.0.0.0:8080", "HTTP_ADDR": "127.0.0.1:8080"},
+		{"METRICS_ADDR": "127.0.0.1:8080", "HTTP_ADDR": ":8080"},
+	} {
+		if _, err := load(vars); err == nil || !strings.Contains(err.Error(), "METRICS_ADDR:") {
+			t.Errorf("%v: err = %v", vars, err)
+		}
+	}
+	c, err := load(map[string]string{"METRICS_ADDR": "0.0.0.0:9464", "HTTP_ADDR": "0.0.0.0:8000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(c.Warnings(), ";"); !strings.Contains(w, "METRICS_ADDR is not a loopback address") {
+		t.Fatalf("a metrics listener on every address does not warn: %q", w)
+	}
+}
+
+// The limits db-access sets on people's logins have defaults, and a value
+// that PostgreSQL could not hold or that would mean "no limit" is refused.
+func TestHumanTimeouts(t *testing.T) {
+	d := DefaultTools()
+	if d.HumanStatementTimeout != 30*time.Second || d.HumanLockTimeout != 2*time.Second || d.HumanIdleInTransactionTimeout != time.Minute {
+		t.Fatalf("defaults: %v", d)
+	}
+	tools, err := LoadTools(env(map[string]string{"HUMAN_STATEMENT_TIMEOUT": "1500ms", "HUMAN_LOCK_TIMEOUT": "1ms",
+		"HUMAN_IDLE_IN_TRANSACTION_TIMEOUT": "24h"}), "")
+	if err != nil || tools.HumanStatementTimeout != 1500*time.Millisecond || tools.HumanLockTimeout != time.Millisecond ||
+		tools.HumanIdleInTransactionTimeout != 24*time.Hour {
+		t.Fatalf("set: %v %v", tools, err)
+	}
+	for _, bad := range [][2]string{{"HUMAN_STATEMENT_TIMEOUT", "0"}, {"HUMAN_STATEMENT_TIMEOUT", "30"},
+		{"HUMAN_LOCK_TIMEOUT", "-1s"}, {"HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", "25h"}} {
+		if _, err := LoadTools(env(map[string]string{bad[0]: bad[1]}), ""); err == nil || !strings.Contains(err.Error(), bad[0]+":") {
+			t.Errorf("%s=%s: err = %v", bad[0], bad[1], err)
 		}
 	}
 }
@@ -553,8 +610,7 @@ func TestLoadTools(t *testing.T) {
 	if err != nil || tools.DBPassword != "from env" {
 		t.Fatalf("the environment does not win: %q (%v)", tools.DBPassword, err)
 	}
-	if tools, err := LoadTools(env(nil), filepath.Join(t.TempDir(), "missing")); err != nil ||
-		tools != (Tools{AuditRetention: 6 * (365*24*time.Hour + 6*time.Hour)}) {
+	if tools, err := LoadTools(env(nil), filepath.Join(t.TempDir(), "missing")); err != nil || tools != DefaultTools() {
 		t.Fatalf("missing file: %v %v", tools, err)
 	}
 	os.WriteFile(path, []byte("MIGRATION_DATABASE_URL=x\nNOT A LINE\n"), 0o600)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,6 +40,22 @@ type Tools struct {
 	DBPassword string
 	// AuditRetention is how long audit events are kept (AUDIT_RETENTION).
 	AuditRetention time.Duration
+
+	// The session limits `db-access` sets on the logins it makes for
+	// people (HUMAN_*).
+	HumanStatementTimeout         time.Duration
+	HumanLockTimeout              time.Duration
+	HumanIdleInTransactionTimeout time.Duration
+}
+
+// maxHumanTimeout is the longest HUMAN_* limit: PostgreSQL keeps them in
+// milliseconds in an int, and a day is already no limit for a person.
+const maxHumanTimeout = 24 * time.Hour
+
+// DefaultTools returns the tools' settings when no variable is set.
+func DefaultTools() Tools {
+	t, _ := parseTools(func(string) string { return "" })
+	return t
 }
 
 // LoadTools reads the tools' settings from getenv, else the .env file at
@@ -48,12 +65,39 @@ func LoadTools(getenv func(string) string, dotenvPath string) (Tools, error) {
 	if err != nil {
 		return Tools{}, fmt.Errorf("load config: %w", err)
 	}
-	val := lookup(get)
-	retention, err := ParseAge(val("AUDIT_RETENTION"))
+	t, err := parseTools(get)
 	if err != nil {
-		return Tools{}, fmt.Errorf("load config: AUDIT_RETENTION: %w", err)
+		return Tools{}, fmt.Errorf("load config: %w", err)
 	}
-	return Tools{MigrationDatabaseURL: val("MIGRATION_DATABASE_URL"), DBPassword: val("DB_PASSWORD"), AuditRetention: retention}, nil
+	return t, nil
+}
+
+// parseTools reads the tools' variables from get, with defaults, and
+// reports every bad one.
+func parseTools(get func(string) string) (Tools, error) {
+	val := lookup(get)
+	t := Tools{MigrationDatabaseURL: val("MIGRATION_DATABASE_URL"), DBPassword: val("DB_PASSWORD")}
+	var errs []error
+	var err error
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{
+		{"HUMAN_STATEMENT_TIMEOUT", &t.HumanStatementTimeout},
+		{"HUMAN_LOCK_TIMEOUT", &t.HumanLockTimeout},
+		{"HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", &t.HumanIdleInTransactionTimeout},
+	} {
+		v, err := time.ParseDuration(val(d.name))
+		if err != nil || v < time.Millisecond || v > maxHumanTimeout {
+			errs = append(errs, fmt.Errorf("%s: want a duration between 1ms and 24h such as 30s, got %q", d.name, val(d.name)))
+			continue
+		}
+		*d.to = v
+	}
+	if t.AuditRetention, err = ParseAge(val("AUDIT_RETENTION")); err != nil {
+		errs = append(errs, fmt.Errorf("AUDIT_RETENTION: %w", err))
+	}
+	return t, errors.Join(errs...)
 }
 
 // ParseAge reads an age such as 6y, 18mo, 12w, 90d or any Go duration. A
@@ -84,7 +128,10 @@ func ParseAge(s string) (time.Duration, error) {
 // String prints the settings with secrets masked.
 func (t Tools) String() string {
 	return "migration_database_url=" + strconv.Quote(redactDSN(t.MigrationDatabaseURL)) +
-		" db_password=" + strconv.Quote(maskSecret(t.DBPassword))
+		" db_password=" + strconv.Quote(maskSecret(t.DBPassword)) +
+		" human_statement_timeout=" + strconv.Quote(t.HumanStatementTimeout.String()) +
+		" human_lock_timeout=" + strconv.Quote(t.HumanLockTimeout.String()) +
+		" human_idle_in_transaction_timeout=" + strconv.Quote(t.HumanIdleInTransactionTimeout.String())
 }
 
 // GoString masks secrets under %#v as well.

@@ -4,85 +4,283 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
 	"healthcare/internal/database"
 )
 
-// GrantAccess gives the app user username a personal psql login: it
-// creates role (LOGIN, a member of UserGroup and nothing else) or checks
-// an existing one and adds it to UserGroup, sets the password when given,
-// and links the role to the user, in one transaction. A role that could do
-// more than the user (see checkPersonalLogin) is refused with
-// ErrUnsafeRole. It reports whether the role was created.
-func GrantAccess(ctx context.Context, q Querier, username, role, password string) (created bool, err error) {
-	err = pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
-		facts, exists, err := lookUpRole(ctx, tx, role)
+// ErrAlreadyLinked is returned by GrantAccess when the user already has
+// another login and Replace was not asked for.
+var ErrAlreadyLinked = errors.New("the user already has a personal login")
+
+// Grant asks GrantAccess for a personal login.
+type Grant struct {
+	// User is the app user's username (case-insensitive).
+	User string
+	// Role is the login to create, or an existing plain login to link.
+	Role string
+	// Password, when not empty, is set as the login's SCRAM verifier.
+	Password string
+	// Replace allows linking Role to a user who has another login: that
+	// login is dropped in the same transaction.
+	Replace bool
+	// Limits are set on the login; zero fields take the HUMAN_* defaults.
+	Limits SessionLimits
+}
+
+// Granted says what GrantAccess did.
+type Granted struct {
+	// Created is true when the login role was created.
+	Created bool
+	// Replaced is the login that was linked before and has been dropped.
+	Replaced string
+}
+
+// loginComment marks a role as the personal login made for app user id,
+// so RevokeAccess finds it again after its link was replaced by hand.
+func loginComment(id int64) string {
+	return "healthcare login of app user " + strconv.FormatInt(id, 10)
+}
+
+// reportingComment marks a role as a reporting login made by GrantReporting.
+const reportingComment = "healthcare reporting login"
+
+// GrantAccess gives the app user g.User a personal psql login, in one
+// transaction: it creates g.Role (LOGIN, a member of UserGroup and
+// nothing else) or checks an existing one and adds it to UserGroup, sets
+// the password when given and the session limits, marks the role as that
+// user's login (a comment) and links it to the user. A role that is more
+// than a plain member of UserGroup (see plainRisks) is refused with
+// ErrUnsafeRole. A user who already has another login is refused with
+// ErrAlreadyLinked unless g.Replace, which drops that login.
+func GrantAccess(ctx context.Context, q Querier, g Grant) (Granted, error) {
+	var out Granted
+	err := pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
+		facts, exists, err := lookUpRole(ctx, tx, g.Role, UserGroup)
 		if err != nil {
 			return err
 		}
 		if exists {
-			if err := checkPersonalLogin(facts); err != nil {
+			if err := checkPlainLogin(facts, "personal login"); err != nil {
 				return err
 			}
 		}
-		if created, err = EnsureLogin(ctx, tx, Login{Name: role, Password: password, Groups: []string{UserGroup}}); err != nil {
+		id, linked, err := linkedLogin(ctx, tx, g.User)
+		if err != nil {
 			return err
+		}
+		if linked != nil && *linked != g.Role {
+			if !g.Replace {
+				return fmt.Errorf("%w: user %q is linked to login %s; replace it to link %s instead (%s is then dropped)",
+					ErrAlreadyLinked, g.User, *linked, g.Role, *linked)
+			}
+			out.Replaced = *linked
+		}
+		limits := g.Limits
+		if out.Created, err = EnsureLogin(ctx, tx, Login{Name: g.Role, Password: g.Password, Groups: []string{UserGroup}, Limits: &limits}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "comment on role "+ident(g.Role)+" is '"+loginComment(id)+"'"); err != nil {
+			return fmt.Errorf("mark %s as the login of %s: %w", g.Role, g.User, err)
 		}
 		if err := actAsOwner(ctx, tx); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `update app.users set db_role = $2 where lower(username) = lower($1)`, username, role)
+		_, err = tx.Exec(ctx, `update app.users set db_role = $2 where id = $1`, id, g.Role)
 		if e, ok := database.AsError(err); ok && e.Kind == database.KindConflict && e.Constraint == "users_db_role_key" {
-			return fmt.Errorf("login %s is already linked to another user", role)
+			return fmt.Errorf("login %s is already linked to another user", g.Role)
 		}
 		if err != nil {
-			return fmt.Errorf("link %s to %s: %w", role, username, err)
+			return fmt.Errorf("link %s to %s: %w", g.Role, g.User, err)
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("no user named %q", username)
+		if _, err := tx.Exec(ctx, "reset role"); err != nil {
+			return err
+		}
+		if out.Replaced != "" {
+			if _, err := tx.Exec(ctx, "drop role if exists "+ident(out.Replaced)); err != nil {
+				return fmt.Errorf("drop the replaced login %s: %w", out.Replaced, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Granted{}, err
+	}
+	return out, nil
+}
+
+// linkedLogin returns the id of the app user named username and the login
+// linked to it (nil when none). It acts as OwnerGroup and resets the role.
+func linkedLogin(ctx context.Context, tx pgx.Tx, username string) (int64, *string, error) {
+	if err := actAsOwner(ctx, tx); err != nil {
+		return 0, nil, err
+	}
+	var id int64
+	var role *string
+	err := tx.QueryRow(ctx, `select id, db_role::text from app.users where lower(username) = lower($1)`, username).Scan(&id, &role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, fmt.Errorf("no user named %q", username)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := tx.Exec(ctx, "reset role"); err != nil {
+		return 0, nil, err
+	}
+	return id, role, nil
+}
+
+// Revoked says what RevokeAccess did.
+type Revoked struct {
+	// Login is the login that was linked ("" when none was).
+	Login string
+	// Earlier are logins made for the user whose link had been replaced
+	// (by hand: GrantAccess drops the one it replaces).
+	Earlier []string
+}
+
+// RevokeAccess unlinks the user's personal login and takes UserGroup from
+// it, so it can no longer act even as an anonymous user; with drop it
+// drops the role instead. It does the same to every earlier login made
+// for the user (marked by GrantAccess) that no user links to any more. It
+// fails when there is nothing to revoke.
+func RevokeAccess(ctx context.Context, q Querier, username string, drop bool) (Revoked, error) {
+	var out Revoked
+	err := pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
+		id, linked, err := linkedLogin(ctx, tx, username)
+		if err != nil {
+			return err
+		}
+		if linked != nil {
+			out.Login = *linked
+			if err := actAsOwner(ctx, tx); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `update app.users set db_role = null where id = $1`, id); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "reset role"); err != nil {
+				return err
+			}
+		}
+		if out.Earlier, err = earlierLogins(ctx, tx, id, out.Login, drop); err != nil {
+			return err
+		}
+		if out.Login == "" && len(out.Earlier) == 0 {
+			return fmt.Errorf("user %q has no linked login", username)
+		}
+		for _, role := range append([]string{out.Login}, out.Earlier...) {
+			if role == "" {
+				continue
+			}
+			// A linked role dropped by hand leaves nothing to revoke.
+			stmt := "drop role if exists " + ident(role)
+			if !drop {
+				var exists bool
+				if err := tx.QueryRow(ctx, "select exists (select from pg_catalog.pg_roles where rolname = $1)", role).Scan(&exists); err != nil {
+					return err
+				}
+				if !exists {
+					continue
+				}
+				stmt = "revoke " + ident(UserGroup) + " from " + ident(role)
+			}
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("%s: %w", stmt, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Revoked{}, fmt.Errorf("revoke: %w", err)
+	}
+	return out, nil
+}
+
+// earlierLogins are the roles marked as logins of app user id that no
+// user links to, other than current: with all, every one; otherwise those
+// still in UserGroup (the others were revoked already).
+func earlierLogins(ctx context.Context, tx pgx.Tx, id int64, current string, all bool) ([]string, error) {
+	if err := actAsOwner(ctx, tx); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `
+select r.rolname::text
+  from pg_catalog.pg_roles r
+  join pg_catalog.pg_shdescription d
+    on d.objoid = r.oid and d.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+ where d.description = $1 and r.rolname <> $2
+   and not exists (select from app.users u where u.db_role = r.rolname)
+   and ($3 or pg_catalog.pg_has_role(r.oid, $4::text, 'MEMBER'))
+ order by 1`, loginComment(id), current, all, UserGroup)
+	if err != nil {
+		return nil, fmt.Errorf("find earlier logins: %w", err)
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("find earlier logins: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "reset role"); err != nil {
+		return nil, err
+	}
+	return roles, nil
+}
+
+// GrantReporting creates the reporting login role (LOGIN, a member of
+// ReportingGroup and nothing else), or checks an existing one and adds it
+// to ReportingGroup, and sets the password when given and the session
+// limits. A role that is more than a plain member of ReportingGroup is
+// refused with ErrUnsafeRole. It reports whether the role was created.
+func GrantReporting(ctx context.Context, q Querier, role, password string, limits SessionLimits) (created bool, err error) {
+	err = pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
+		facts, exists, err := lookUpRole(ctx, tx, role, ReportingGroup)
+		if err != nil {
+			return err
+		}
+		if exists {
+			if err := checkPlainLogin(facts, "reporting login"); err != nil {
+				return err
+			}
+		}
+		if created, err = EnsureLogin(ctx, tx, Login{Name: role, Password: password, Groups: []string{ReportingGroup}, Limits: &limits}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "comment on role "+ident(role)+" is '"+reportingComment+"'"); err != nil {
+			return fmt.Errorf("mark %s as a reporting login: %w", role, err)
 		}
 		return nil
 	})
 	return created, err
 }
 
-// RevokeAccess unlinks the user's personal login and, with drop, drops the
-// role. It returns the role that was linked.
-func RevokeAccess(ctx context.Context, q Querier, username string, drop bool) (string, error) {
-	var role *string
-	err := pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
-		if err := actAsOwner(ctx, tx); err != nil {
-			return err
-		}
-		err := tx.QueryRow(ctx, `select db_role::text from app.users where lower(username) = lower($1)`, username).Scan(&role)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("no user named %q", username)
-		}
+// RevokeReporting drops the reporting login role, after checking that it
+// is a plain member of ReportingGroup (so it never drops anything else).
+func RevokeReporting(ctx context.Context, q Querier, role string) error {
+	return pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
+		facts, exists, err := lookUpRole(ctx, tx, role, ReportingGroup)
 		if err != nil {
 			return err
 		}
-		if role == nil {
-			return fmt.Errorf("user %q has no linked login", username)
+		if !exists {
+			return fmt.Errorf("no role named %q", role)
 		}
-		if _, err := tx.Exec(ctx, `update app.users set db_role = null where lower(username) = lower($1)`, username); err != nil {
+		var member bool
+		if err := tx.QueryRow(ctx, "select pg_catalog.pg_has_role($1, $2, 'MEMBER')", role, ReportingGroup).Scan(&member); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "reset role"); err != nil {
+		if !member {
+			return fmt.Errorf("role %q is not a member of %s: not a reporting login", role, ReportingGroup)
+		}
+		if err := checkPlainLogin(facts, "reporting login"); err != nil {
 			return err
 		}
-		if drop {
-			if _, err := tx.Exec(ctx, "drop role if exists "+ident(*role)); err != nil {
-				return fmt.Errorf("drop role %s: %w", *role, err)
-			}
+		if _, err := tx.Exec(ctx, "drop role "+ident(role)); err != nil {
+			return fmt.Errorf("drop role %s: %w", role, err)
 		}
 		return nil
 	})
-	if err != nil {
-		return "", fmt.Errorf("revoke: %w", err)
-	}
-	return *role, nil
 }
 
 // CreateAdmin inserts an active admin account with an argon2id password

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -29,8 +30,13 @@ func uniqueRole(tdb *pgtest.DB, what string) string {
 func tempRole(t *testing.T, tdb *pgtest.DB, what string) string {
 	role := uniqueRole(tdb, what)
 	t.Cleanup(func() {
-		_, _ = tdb.Pool.Exec(context.Background(), "update app.users set db_role = null where db_role = $1", role)
-		_, _ = tdb.Pool.Exec(context.Background(), "drop role if exists "+pgx.Identifier{role}.Sanitize())
+		ctx := context.Background()
+		_, _ = tdb.Pool.Exec(ctx, "update app.users set db_role = null where db_role = $1", role)
+		var exists bool
+		if tdb.Pool.QueryRow(ctx, "select exists (select from pg_roles where rolname = $1)", role).Scan(&exists) == nil && exists {
+			_, _ = tdb.Pool.Exec(ctx, "drop owned by "+pgx.Identifier{role}.Sanitize())
+		}
+		_, _ = tdb.Pool.Exec(ctx, "drop role if exists "+pgx.Identifier{role}.Sanitize())
 	})
 	return role
 }
@@ -188,9 +194,9 @@ func TestGrantAndRevokeAccess(t *testing.T) {
 	addUser(t, tdb, "heidi")
 	role := tempRole(t, tdb, "psql")
 
-	created, err := dbadmin.GrantAccess(ctx, tdb.Pool, "GRACE", role, "pencil")
-	if err != nil || !created {
-		t.Fatalf("GrantAccess = %v, %v; want true, nil", created, err)
+	g, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "GRACE", Role: role, Password: "pencil"})
+	if err != nil || !g.Created || g.Replaced != "" {
+		t.Fatalf("GrantAccess = %+v, %v; want created, nil", g, err)
 	}
 	var linked string
 	var inUser, inAPI bool
@@ -202,67 +208,289 @@ func TestGrantAndRevokeAccess(t *testing.T) {
 		t.Fatalf("grace's login %q in healthcare_user %v in healthcare_api %v; want %q true false", linked, inUser, inAPI, role)
 	}
 	// Granting again links the existing role.
-	if created, err := dbadmin.GrantAccess(ctx, tdb.Pool, "grace", role, ""); err != nil || created {
-		t.Fatalf("second GrantAccess = %v, %v; want false, nil", created, err)
+	if g, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "grace", Role: role}); err != nil || g.Created {
+		t.Fatalf("second GrantAccess = %+v, %v; want not created, nil", g, err)
 	}
-	if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, "heidi", role, ""); err == nil || !strings.Contains(err.Error(), "already linked to another user") {
+	if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "heidi", Role: role}); err == nil || !strings.Contains(err.Error(), "already linked to another user") {
 		t.Fatalf("linking one login to two users: %v", err)
 	}
-	if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, "nobody", uniqueRole(tdb, "none"), ""); err == nil || !strings.Contains(err.Error(), `no user named "nobody"`) {
+	if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "nobody", Role: uniqueRole(tdb, "none")}); err == nil || !strings.Contains(err.Error(), `no user named "nobody"`) {
 		t.Fatalf("linking to a missing user: %v", err)
 	}
-	var exists bool
-	if err := tdb.Pool.QueryRow(ctx, "select exists (select from pg_roles where rolname = $1)", uniqueRole(tdb, "none")).Scan(&exists); err != nil || exists {
-		t.Fatalf("a failed grant left its role behind (%v)", err)
+	if roleExists(t, tdb, uniqueRole(tdb, "none")) {
+		t.Fatal("a failed grant left its role behind")
 	}
 
-	got, err := dbadmin.RevokeAccess(ctx, tdb.Pool, "grace", false)
-	if err != nil || got != role {
-		t.Fatalf("RevokeAccess = %q, %v; want %q", got, err, role)
+	// Revoking unlinks the login and takes healthcare_user from it: an
+	// unlinked member would still act as an anonymous user.
+	r, err := dbadmin.RevokeAccess(ctx, tdb.Pool, "grace", false)
+	if err != nil || r.Login != role || len(r.Earlier) != 0 {
+		t.Fatalf("RevokeAccess = %+v, %v; want %q", r, err, role)
+	}
+	if !roleExists(t, tdb, role) || isMember(t, tdb, role, dbadmin.UserGroup) {
+		t.Fatalf("after revoke: role exists %v, in healthcare_user %v; want true false", roleExists(t, tdb, role), isMember(t, tdb, role, dbadmin.UserGroup))
 	}
 	if _, err := dbadmin.RevokeAccess(ctx, tdb.Pool, "grace", false); err == nil || !strings.Contains(err.Error(), "no linked login") {
 		t.Fatalf("revoking twice: %v", err)
 	}
-	if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, "grace", role, ""); err != nil {
+	// Granting again gives the membership back.
+	if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "grace", Role: role}); err != nil {
 		t.Fatal(err)
+	}
+	if !isMember(t, tdb, role, dbadmin.UserGroup) {
+		t.Fatal("a grant of a revoked login did not restore healthcare_user")
 	}
 	if _, err := dbadmin.RevokeAccess(ctx, tdb.Pool, "grace", true); err != nil {
 		t.Fatal(err)
 	}
-	if err := tdb.Pool.QueryRow(ctx, "select exists (select from pg_roles where rolname = $1)", role).Scan(&exists); err != nil || exists {
-		t.Fatalf("revoke with drop left role %s (%v)", role, err)
+	if roleExists(t, tdb, role) {
+		t.Fatalf("revoke with drop left role %s", role)
 	}
 }
 
+// A user has one login: linking another is refused unless asked to
+// replace, and replacing drops the old one, so no login is left that is a
+// member of healthcare_user without a user.
+func TestGrantAccessReplacesOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	tdb := pgtest.New(t)
+	ctx := context.Background()
+	addUser(t, tdb, "judy")
+	first, second := tempRole(t, tdb, "first"), tempRole(t, tdb, "second")
+	if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "judy", Role: first}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "judy", Role: second})
+	if !errors.Is(err, dbadmin.ErrAlreadyLinked) || !strings.Contains(err.Error(), "is linked to login "+first) {
+		t.Fatalf("linking a second login without Replace = %v; want ErrAlreadyLinked naming %s", err, first)
+	}
+	if roleExists(t, tdb, second) || linkedTo(t, tdb, "judy") != first {
+		t.Fatalf("a refused replace changed something: %s exists %v, judy linked to %q", second, roleExists(t, tdb, second), linkedTo(t, tdb, "judy"))
+	}
+	g, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "judy", Role: second, Replace: true})
+	if err != nil || !g.Created || g.Replaced != first {
+		t.Fatalf("GrantAccess with Replace = %+v, %v; want created, replaced %s", g, err, first)
+	}
+	if linkedTo(t, tdb, "judy") != second || roleExists(t, tdb, first) {
+		t.Fatalf("after replace: judy linked to %q, old login exists %v; want %s, false", linkedTo(t, tdb, "judy"), roleExists(t, tdb, first), second)
+	}
+}
+
+// A link replaced by hand (update app.users set db_role) leaves the old
+// login behind; revoke finds it by the mark GrantAccess left on it.
+func TestRevokeAccessFindsReplacedLogins(t *testing.T) {
+	t.Parallel()
+	tdb := pgtest.New(t)
+	ctx := context.Background()
+	addUser(t, tdb, "kate")
+	addUser(t, tdb, "leo")
+	old, current, leos := tempRole(t, tdb, "old"), tempRole(t, tdb, "current"), tempRole(t, tdb, "leos")
+	for _, g := range []dbadmin.Grant{{User: "kate", Role: old}, {User: "leo", Role: leos}} {
+		if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(t, tdb, "create role "+current+" login in role "+dbadmin.UserGroup)
+	exec(t, tdb, "update app.users set db_role = '"+current+"' where username = 'kate'")
+
+	r, err := dbadmin.RevokeAccess(ctx, tdb.Pool, "kate", false)
+	if err != nil || r.Login != current || len(r.Earlier) != 1 || r.Earlier[0] != old {
+		t.Fatalf("RevokeAccess = %+v, %v; want login %s and earlier [%s]", r, err, current, old)
+	}
+	for _, role := range []string{old, current} {
+		if isMember(t, tdb, role, dbadmin.UserGroup) {
+			t.Errorf("%s is still in healthcare_user", role)
+		}
+	}
+	if !isMember(t, tdb, leos, dbadmin.UserGroup) || linkedTo(t, tdb, "leo") != leos {
+		t.Fatal("revoking kate's logins touched leo's")
+	}
+	// With drop: both are gone, though neither is linked any more.
+	r, err = dbadmin.RevokeAccess(ctx, tdb.Pool, "kate", true)
+	if err != nil || r.Login != "" || len(r.Earlier) != 1 || r.Earlier[0] != old {
+		t.Fatalf("RevokeAccess with drop = %+v, %v; want earlier [%s]", r, err, old)
+	}
+	if roleExists(t, tdb, old) || !roleExists(t, tdb, leos) {
+		t.Fatalf("after revoke with drop: %s exists %v, %s exists %v", old, roleExists(t, tdb, old), leos, roleExists(t, tdb, leos))
+	}
+}
+
+// A personal login may do what healthcare_user allows and nothing more:
+// every extra attribute, membership, member, owned object or direct grant
+// is refused, and nothing is linked.
 func TestGrantAccessRefusesPrivilegedRoles(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
 	ctx := context.Background()
 	addUser(t, tdb, "ivan")
-	createRole := tempRole(t, tdb, "createrole")
-	if _, err := tdb.Pool.Exec(ctx, "create role "+createRole+" login createrole"); err != nil {
-		t.Fatal(err)
-	}
 	tdb.EnsureLogin(t, "healthcare_test_owner_login", dbadmin.OwnerGroup)
+	role := func(what, options string, then ...string) string {
+		r := tempRole(t, tdb, what)
+		exec(t, tdb, "create role "+r+" login "+options)
+		for _, sql := range then {
+			exec(t, tdb, strings.ReplaceAll(sql, "$ROLE", r))
+		}
+		return r
+	}
+	other := tempRole(t, tdb, "othergroup")
+	exec(t, tdb, "create role "+other+" nologin")
+	actor := tempRole(t, tdb, "actor")
+	exec(t, tdb, "create role "+actor+" login")
+	program := role("program", "in role pg_execute_server_program")
 	tests := []struct{ name, role, reason string }{
 		{"the server's login", pgtest.AppRole, "is a member of healthcare_api"},
 		{"a member of the owner group", "healthcare_test_owner_login", dbadmin.OwnerGroup},
-		{"a role with CREATEROLE", createRole, "CREATEROLE"},
 		{"a superuser", "postgres", "superuser"},
+		{"a role with CREATEROLE", role("createrole", "createrole"), "CREATEROLE"},
+		{"a role with CREATEDB", role("createdb", "createdb"), "CREATEDB"},
+		{"a role with REPLICATION", role("replication", "replication"), "REPLICATION"},
+		{"a role with BYPASSRLS", role("bypassrls", "bypassrls"), "BYPASSRLS"},
+		{"a member of pg_execute_server_program", program, "is a member of pg_execute_server_program"},
+		{"a member of pg_read_all_data", role("readall", "in role pg_read_all_data"), "is a member of pg_read_all_data"},
+		{"a member of pg_write_server_files", role("writefiles", "in role pg_write_server_files"), "is a member of pg_write_server_files"},
+		{"a member of another role as well", role("twogroups", "in role "+dbadmin.UserGroup+", "+other), "is a member of " + other},
+		{"a role others can act as", role("hasmembers", "", "grant $ROLE to "+actor), "can be acted as by " + actor},
+		{"a role that owns a table", role("owner", "", "create table public.$ROLE ()", "alter table public.$ROLE owner to $ROLE"), "owns 1 database objects"},
+		{"a role granted a table privilege by name", role("granted", "", "grant select on app.doctors to $ROLE"), "is named in 1 grants"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := dbadmin.GrantAccess(ctx, tdb.Pool, "ivan", tt.role, "")
+			_, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "ivan", Role: tt.role})
 			if !errors.Is(err, dbadmin.ErrUnsafeRole) || !strings.Contains(err.Error(), tt.reason) ||
 				!strings.Contains(err.Error(), "cannot be a personal login") {
 				t.Fatalf("GrantAccess(%s) = %v; want ErrUnsafeRole saying %q", tt.role, err, tt.reason)
 			}
 		})
 	}
-	var linked *string
-	if err := tdb.Pool.QueryRow(ctx, "select db_role::text from app.users where username = 'ivan'").Scan(&linked); err != nil || linked != nil {
-		t.Fatalf("a refused grant linked %v (%v)", linked, err)
+	if linked := linkedTo(t, tdb, "ivan"); linked != "" {
+		t.Fatalf("a refused grant linked %s", linked)
 	}
+	// The same checks guard reporting logins.
+	if _, err := dbadmin.GrantReporting(ctx, tdb.Pool, program, "", dbadmin.SessionLimits{}); !errors.Is(err, dbadmin.ErrUnsafeRole) ||
+		!strings.Contains(err.Error(), "cannot be a reporting login") {
+		t.Fatalf("GrantReporting(a member of pg_execute_server_program) = %v", err)
+	}
+}
+
+// Every login made for a person gets role-level statement_timeout,
+// lock_timeout and idle_in_transaction_session_timeout: the HUMAN_*
+// defaults, or the limits asked for, and they hold.
+func TestLoginsForPeopleGetSessionLimits(t *testing.T) {
+	t.Parallel()
+	tdb := pgtest.New(t)
+	ctx := context.Background()
+	addUser(t, tdb, "mia")
+	addUser(t, tdb, "ned")
+	show := func(t *testing.T, role string) [3]string {
+		t.Helper()
+		conn := connect(t, tdb.LoginURL(role))
+		var got [3]string
+		if err := conn.QueryRow(ctx, "select current_setting('statement_timeout'), current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')").
+			Scan(&got[0], &got[1], &got[2]); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	defaults := [3]string{"30s", "2s", "1min"}
+
+	t.Run("a personal login, with the defaults", func(t *testing.T) {
+		role := tempRole(t, tdb, "limits_psql")
+		if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "mia", Role: role, Password: tdb.LoginPassword(role)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := show(t, role); got != defaults {
+			t.Fatalf("statement, lock, idle-in-transaction timeouts = %v; want %v", got, defaults)
+		}
+	})
+	t.Run("an existing role linked, with limits asked for", func(t *testing.T) {
+		role := tempRole(t, tdb, "limits_existing")
+		exec(t, tdb, "create role "+role+" login")
+		limits := dbadmin.SessionLimits{StatementTimeout: 1500 * time.Millisecond, LockTimeout: 250 * time.Millisecond, IdleInTransactionTimeout: 4 * time.Second}
+		if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "ned", Role: role, Password: tdb.LoginPassword(role), Limits: limits}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := show(t, role), [3]string{"1500ms", "250ms", "4s"}; got != want {
+			t.Fatalf("timeouts = %v; want %v", got, want)
+		}
+	})
+	t.Run("a reporting login", func(t *testing.T) {
+		role := tempRole(t, tdb, "limits_report")
+		created, err := dbadmin.GrantReporting(ctx, tdb.Pool, role, tdb.LoginPassword(role), dbadmin.SessionLimits{})
+		if err != nil || !created {
+			t.Fatalf("GrantReporting = %v, %v", created, err)
+		}
+		if got := show(t, role); got != defaults {
+			t.Fatalf("timeouts = %v; want %v", got, defaults)
+		}
+		if !isMember(t, tdb, role, dbadmin.ReportingGroup) || isMember(t, tdb, role, dbadmin.UserGroup) {
+			t.Fatal("a reporting login is not a plain member of healthcare_reporting")
+		}
+		if err := dbadmin.RevokeReporting(ctx, tdb.Pool, role); err != nil || roleExists(t, tdb, role) {
+			t.Fatalf("RevokeReporting = %v; role exists %v", err, roleExists(t, tdb, role))
+		}
+		if err := dbadmin.RevokeReporting(ctx, tdb.Pool, pgtest.AppRole); err == nil || !roleExists(t, tdb, pgtest.AppRole) {
+			t.Fatalf("RevokeReporting of the server's login = %v", err)
+		}
+	})
+	t.Run("they hold", func(t *testing.T) {
+		role := tempRole(t, tdb, "limits_hold")
+		limits := dbadmin.SessionLimits{StatementTimeout: 200 * time.Millisecond, LockTimeout: 100 * time.Millisecond, IdleInTransactionTimeout: 300 * time.Millisecond}
+		if _, err := dbadmin.GrantReporting(ctx, tdb.Pool, role, tdb.LoginPassword(role), limits); err != nil {
+			t.Fatal(err)
+		}
+		conn := connect(t, tdb.LoginURL(role))
+		start := time.Now()
+		_, err := conn.Exec(ctx, "select pg_sleep(5)")
+		if e, ok := database.AsError(err); !ok || e.Code != "57014" || time.Since(start) > 3*time.Second {
+			t.Fatalf("a 5 s statement: %v after %v; want query_canceled by statement_timeout", err, time.Since(start))
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		if _, err := tx.Exec(ctx, "select 1"); err == nil {
+			t.Fatal("a transaction left idle for 1 s still works")
+		}
+	})
+}
+
+func exec(t *testing.T, tdb *pgtest.DB, sql string) {
+	t.Helper()
+	if _, err := tdb.Pool.Exec(context.Background(), sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func roleExists(t *testing.T, tdb *pgtest.DB, role string) bool {
+	t.Helper()
+	var exists bool
+	if err := tdb.Pool.QueryRow(context.Background(), "select exists (select from pg_roles where rolname = $1)", role).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	return exists
+}
+
+func isMember(t *testing.T, tdb *pgtest.DB, role, group string) bool {
+	t.Helper()
+	var member bool
+	if err := tdb.Pool.QueryRow(context.Background(), "select pg_has_role($1, $2, 'member')", role, group).Scan(&member); err != nil {
+		t.Fatal(err)
+	}
+	return member
+}
+
+// linkedTo is the login linked to the app user ("" when none).
+func linkedTo(t *testing.T, tdb *pgtest.DB, username string) string {
+	t.Helper()
+	var linked *string
+	if err := tdb.Pool.QueryRow(context.Background(), "select db_role::text from app.users where username = $1", username).Scan(&linked); err != nil {
+		t.Fatal(err)
+	}
+	if linked == nil {
+		return ""
+	}
+	return *linked
 }
 
 func TestCreateAdmin(t *testing.T) {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"healthcare/internal/config"
 	"healthcare/internal/database"
 )
 
@@ -20,7 +23,11 @@ var ErrUnsafeRole = errors.New("database role can bypass row-level security")
 // role it can act as (pg_has_role ... 'MEMBER' includes SET ROLE targets):
 // a superuser or BYPASSRLS role skips policies, a CREATEROLE role can grant
 // itself any group, members of the groups in $2 are trusted or own the
-// policies, and a table owner can disable them.
+// policies, and a table owner can disable them. For a login made for a
+// person it also finds the other attributes (CREATEDB, REPLICATION), every
+// role it can act as besides the groups in $3 (predefined pg_* roles
+// included), the roles that can act as it, and what it owns or is named
+// in (pg_shdepend covers every database and the shared catalogs).
 const roleFactsSQL = `
 select r.rolname::text,
        exists (select from pg_catalog.pg_roles s
@@ -29,9 +36,25 @@ select r.rolname::text,
                 where s.rolbypassrls and pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER')),
        exists (select from pg_catalog.pg_roles s
                 where s.rolcreaterole and pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER')),
+       exists (select from pg_catalog.pg_roles s
+                where s.rolcreatedb and pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER')),
+       exists (select from pg_catalog.pg_roles s
+                where s.rolreplication and pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER')),
        coalesce((select pg_catalog.array_agg(g.rolname::text order by g.rolname)
                    from pg_catalog.pg_roles g
                   where g.rolname = any($2::text[]) and pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER')), '{}'),
+       coalesce((select pg_catalog.array_agg(g.rolname::text order by g.rolname)
+                   from pg_catalog.pg_roles g
+                  where g.oid <> r.oid and g.rolname <> all($3::text[])
+                    and pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER')), '{}'),
+       coalesce((select pg_catalog.array_agg(m.rolname::text order by m.rolname)
+                   from pg_catalog.pg_roles m
+                  where m.oid <> r.oid and not m.rolsuper
+                    and pg_catalog.pg_has_role(m.oid, r.oid, 'MEMBER')), '{}'),
+       (select pg_catalog.count(*) from pg_catalog.pg_shdepend d
+         where d.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass and d.refobjid = r.oid and d.deptype = 'o'),
+       (select pg_catalog.count(*) from pg_catalog.pg_shdepend d
+         where d.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass and d.refobjid = r.oid and d.deptype <> 'o'),
        coalesce((select pg_catalog.string_agg(c.relname::text, ', ' order by c.relname)
                    from pg_catalog.pg_class c
                    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -44,19 +67,26 @@ select r.rolname::text,
 type roleFacts struct {
 	name                         string
 	super, bypassRLS, createRole bool
+	createDB, replication        bool
 	groups                       []string // privileged groups it can act as
+	otherRoles                   []string // roles it can act as besides the expected group
+	members                      []string // roles (not superusers) that can act as it
+	owns                         int64    // objects it owns, in any database
+	namedIn                      int64    // grants, policies and the like that name it
 	ownedTables                  string   // app tables it owns or can act as the owner of
 }
 
 // lookUpRole returns the facts about role ("" = the connected role), or
-// found false when no such role exists.
-func lookUpRole(ctx context.Context, q Querier, role string) (f roleFacts, found bool, err error) {
+// found false when no such role exists. group is the one group the role
+// is expected to be in (otherRoles leaves it out).
+func lookUpRole(ctx context.Context, q Querier, role, group string) (f roleFacts, found bool, err error) {
 	var name *string
 	if role != "" {
 		name = &role
 	}
-	err = q.QueryRow(ctx, roleFactsSQL, name, privilegedGroups).
-		Scan(&f.name, &f.super, &f.bypassRLS, &f.createRole, &f.groups, &f.ownedTables)
+	err = q.QueryRow(ctx, roleFactsSQL, name, privilegedGroups, []string{group}).
+		Scan(&f.name, &f.super, &f.bypassRLS, &f.createRole, &f.createDB, &f.replication,
+			&f.groups, &f.otherRoles, &f.members, &f.owns, &f.namedIn, &f.ownedTables)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return roleFacts{}, false, nil
 	}
@@ -66,11 +96,9 @@ func lookUpRole(ctx context.Context, q Querier, role string) (f roleFacts, found
 	return f, true, nil
 }
 
-// risks lists how f could get around row-level security: as a superuser,
-// with BYPASSRLS, or owning app tables. For a personal login it adds
-// CREATEROLE (it could grant itself any group) and membership in a
-// privileged group, which a runtime login needs.
-func (f roleFacts) risks(personal bool) []string {
+// runtimeRisks lists how the server's login f could get around row-level
+// security: as a superuser, with BYPASSRLS, or owning app tables.
+func (f roleFacts) runtimeRisks() []string {
 	var r []string
 	if f.super {
 		r = append(r, "is or can become a superuser")
@@ -78,11 +106,44 @@ func (f roleFacts) risks(personal bool) []string {
 	if f.bypassRLS {
 		r = append(r, "is or can become a role with BYPASSRLS")
 	}
-	if personal && f.createRole {
-		r = append(r, "is or can become a role with CREATEROLE")
+	if f.ownedTables != "" {
+		r = append(r, "owns tables in schema app ("+f.ownedTables+")")
 	}
-	if personal && len(f.groups) > 0 {
-		r = append(r, "is a member of "+strings.Join(f.groups, ", "))
+	return r
+}
+
+// plainRisks lists everything that makes f more than a plain login of its
+// one group (the group lookUpRole was given): any attribute beyond LOGIN,
+// membership in any other role (the predefined pg_* roles run programs,
+// read files or read every table; the privileged groups are trusted or
+// own the policies), other roles able to act as it, and anything it owns
+// or is granted by name. A person's login must be able to do exactly what
+// the group allows and nothing else.
+func (f roleFacts) plainRisks() []string {
+	if f.super {
+		// A superuser is a member of every role: listing them says nothing.
+		return []string{"is or can become a superuser"}
+	}
+	var r []string
+	for _, a := range []struct {
+		has  bool
+		name string
+	}{{f.bypassRLS, "BYPASSRLS"}, {f.createRole, "CREATEROLE"}, {f.createDB, "CREATEDB"}, {f.replication, "REPLICATION"}} {
+		if a.has {
+			r = append(r, "is or can become a role with "+a.name)
+		}
+	}
+	if len(f.otherRoles) > 0 {
+		r = append(r, "is a member of "+strings.Join(f.otherRoles, ", "))
+	}
+	if len(f.members) > 0 {
+		r = append(r, "can be acted as by "+strings.Join(f.members, ", "))
+	}
+	if f.owns > 0 {
+		r = append(r, fmt.Sprintf("owns %d database objects", f.owns))
+	}
+	if f.namedIn > 0 {
+		r = append(r, fmt.Sprintf("is named in %d grants or policies of its own", f.namedIn))
 	}
 	if f.ownedTables != "" {
 		r = append(r, "owns tables in schema app ("+f.ownedTables+")")
@@ -96,25 +157,25 @@ func (f roleFacts) risks(personal bool) []string {
 // must connect as a plain member of APIGroup; migrations use a separate
 // connection.
 func CheckRuntimeLogin(ctx context.Context, q Querier) error {
-	f, found, err := lookUpRole(ctx, q, "")
+	f, found, err := lookUpRole(ctx, q, "", APIGroup)
 	if err == nil && !found {
 		err = errors.New("the connected role is not in pg_roles")
 	}
 	if err != nil {
 		return fmt.Errorf("check runtime role: %w", err)
 	}
-	if r := f.risks(false); len(r) > 0 {
+	if r := f.runtimeRisks(); len(r) > 0 {
 		return fmt.Errorf("%w: role %q %s; connect as a login role that is only a member of %s",
 			ErrUnsafeRole, f.name, strings.Join(r, ", "), APIGroup)
 	}
 	return nil
 }
 
-// checkPersonalLogin refuses a role that could do more than its linked
-// user (see risks).
-func checkPersonalLogin(f roleFacts) error {
-	if r := f.risks(true); len(r) > 0 {
-		return fmt.Errorf("%w: role %q %s: it cannot be a personal login", ErrUnsafeRole, f.name, strings.Join(r, ", "))
+// checkPlainLogin refuses a role that could do more than a plain member
+// of group (see plainRisks); what is a login for.
+func checkPlainLogin(f roleFacts, what string) error {
+	if r := f.plainRisks(); len(r) > 0 {
+		return fmt.Errorf("%w: role %q %s: it cannot be a %s", ErrUnsafeRole, f.name, strings.Join(r, ", "), what)
 	}
 	return nil
 }
@@ -129,6 +190,57 @@ type Login struct {
 	Password string
 	// Groups are the group roles it is a member of.
 	Groups []string
+	// Limits, when set, are set on the role (ALTER ROLE ... SET): logins
+	// made for people get them (HumanLimits).
+	Limits *SessionLimits
+}
+
+// SessionLimits are the role-level defaults that keep a person's session
+// from holding the database: its statement_timeout, lock_timeout and
+// idle_in_transaction_session_timeout. A session may SET others; what
+// bounds the harm is that such a login holds no table privilege and locks
+// only its own rows (docs/design.md, "Sealed doors").
+type SessionLimits struct {
+	StatementTimeout         time.Duration
+	LockTimeout              time.Duration
+	IdleInTransactionTimeout time.Duration
+}
+
+// HumanLimits are the limits the HUMAN_* settings of t ask for.
+func HumanLimits(t config.Tools) SessionLimits {
+	return SessionLimits{
+		StatementTimeout:         t.HumanStatementTimeout,
+		LockTimeout:              t.HumanLockTimeout,
+		IdleInTransactionTimeout: t.HumanIdleInTransactionTimeout,
+	}
+}
+
+// settings are l as PostgreSQL parameters, each zero one replaced by the
+// HUMAN_* default.
+func (l SessionLimits) settings() [][2]string {
+	d := HumanLimits(config.DefaultTools())
+	or := func(v, def time.Duration) string {
+		if v <= 0 {
+			v = def
+		}
+		return strconv.FormatInt(max(1, v.Milliseconds()), 10) + "ms"
+	}
+	return [][2]string{
+		{"statement_timeout", or(l.StatementTimeout, d.StatementTimeout)},
+		{"lock_timeout", or(l.LockTimeout, d.LockTimeout)},
+		{"idle_in_transaction_session_timeout", or(l.IdleInTransactionTimeout, d.IdleInTransactionTimeout)},
+	}
+}
+
+// setLimits sets l on role for every database.
+func setLimits(ctx context.Context, q Querier, role string, l SessionLimits) error {
+	for _, kv := range l.settings() {
+		// Names and values are ours (a parameter name, digits and "ms").
+		if _, err := q.Exec(ctx, "alter role "+ident(role)+" set "+kv[0]+" = '"+kv[1]+"'"); err != nil {
+			return fmt.Errorf("set %s of %s: %w", kv[0], role, err)
+		}
+	}
+	return nil
 }
 
 // CreateLogin creates the login role when it does not exist: LOGIN, no
@@ -157,8 +269,13 @@ func CreateLogin(ctx context.Context, q Querier, l Login) (created bool, err err
 	// In a transaction of its own (a savepoint inside the caller's), so a
 	// concurrent creator's win rolls back only this statement.
 	err = pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, stmt)
-		return err
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return err
+		}
+		if l.Limits != nil {
+			return setLimits(ctx, tx, l.Name, *l.Limits)
+		}
+		return nil
 	})
 	if database.IsKind(err, database.KindConflict) {
 		return false, nil // created concurrently by another process
@@ -170,10 +287,16 @@ func CreateLogin(ctx context.Context, q Querier, l Login) (created bool, err err
 }
 
 // EnsureLogin is CreateLogin, and for an existing role: membership in
-// l.Groups and, when a password is given, LOGIN with that password.
+// l.Groups, l.Limits when set and, when a password is given, LOGIN with
+// that password.
 func EnsureLogin(ctx context.Context, q Querier, l Login) (created bool, err error) {
 	if created, err = CreateLogin(ctx, q, l); err != nil || created {
 		return created, err
+	}
+	if l.Limits != nil {
+		if err := setLimits(ctx, q, l.Name, *l.Limits); err != nil {
+			return false, err
+		}
 	}
 	if len(l.Groups) > 0 {
 		if _, err := q.Exec(ctx, "grant "+identList(l.Groups)+" to "+ident(l.Name)); err != nil {

@@ -42,12 +42,14 @@ func TestMain(m *testing.M) {
 // server is one `healthcare serve` process, with a client for it.
 type server struct {
 	*apitest.Client
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	logs *apitest.SyncBuffer // the process's stderr (zerolog JSON lines)
-	done chan struct{}       // closed when the process has exited
-	err  error               // Wait's result, valid after done
+	t   *testing.T
+	cmd *exec.Cmd
+	url string
+	// metricsURL is the metrics listener's /metrics URL, when it logged one.
+	metricsURL string
+	logs       *apitest.SyncBuffer // the process's stderr (zerolog JSON lines)
+	done       chan struct{}       // closed when the process has exited
+	err        error               // Wait's result, valid after done
 }
 
 func secretKey() string {
@@ -63,6 +65,7 @@ func baseEnv(databaseURL string) apitest.Env {
 	return apitest.Env{
 		"DATABASE_URL":       databaseURL,
 		"HTTP_ADDR":          "127.0.0.1:0",
+		"METRICS_ADDR":       "127.0.0.1:0",
 		"SECRET_KEY":         secretKey(),
 		"DEBUG":              "true",
 		"ARGON2_MEMORY_KIB":  "64",
@@ -89,6 +92,7 @@ func run(t *testing.T, env apitest.Env) (*server, error) {
 	}
 	s := &server{t: t, cmd: cmd, logs: &apitest.SyncBuffer{}, done: make(chan struct{})}
 	listening := make(chan string, 1)
+	metricsAt := make(chan string, 1)
 	scanned := make(chan struct{})
 	go func() {
 		defer close(scanned)
@@ -97,12 +101,24 @@ func run(t *testing.T, env apitest.Env) (*server, error) {
 		for sc.Scan() {
 			line := sc.Text()
 			_, _ = s.logs.Write([]byte(line + "\n"))
-			var m struct{ Message, Addr string }
-			if json.Unmarshal([]byte(line), &m) == nil && m.Message == "listening" {
-				select {
-				case listening <- m.Addr:
-				default:
-				}
+			var m struct {
+				Message, Addr string
+				MetricsAddr   string `json:"metrics_addr"`
+			}
+			if json.Unmarshal([]byte(line), &m) != nil {
+				continue
+			}
+			ch, addr := listening, m.Addr
+			switch m.Message {
+			case "listening":
+			case "metrics listening":
+				ch, addr = metricsAt, m.MetricsAddr
+			default:
+				continue
+			}
+			select {
+			case ch <- addr:
+			default:
 			}
 		}
 	}()
@@ -121,6 +137,11 @@ func run(t *testing.T, env apitest.Env) (*server, error) {
 	})
 	select {
 	case addr := <-listening:
+		// The metrics listener, when on, is logged before the API's.
+		select {
+		case s.metricsURL = <-metricsAt:
+		default:
+		}
 		s.url = addr
 		s.Client = apitest.New(t, addr)
 		return s, nil

@@ -55,8 +55,7 @@ type Route struct {
 	// empty means Path.
 	pattern string
 	// handler builds the route's handler from the server's dependencies
-	// (without the token check, which Auth adds). A nil handler leaves the
-	// route out of this server (GET /metrics without a registry).
+	// (without the token check, which Auth adds).
 	handler func(deps) http.Handler
 }
 
@@ -85,8 +84,6 @@ var routes = []Route{
 		handler: func(deps) http.Handler { return healthz() }},
 	{Method: get, Path: "/readyz", Auth: Public, Operation: "readyz",
 		handler: func(d deps) http.Handler { return readyz(d.db, d.opts.Ready, d.opts.Draining) }},
-	{Method: get, Path: "/metrics", Auth: Public, Operation: "metrics",
-		handler: func(d deps) http.Handler { return d.opts.Metrics }},
 	// The OpenAPI 3.1 document describing every route of this table.
 	{Method: get, Path: openapi.Path, Auth: Public, Operation: "openapi",
 		handler: func(deps) http.Handler { return openapi.Handler() }},
@@ -159,9 +156,6 @@ func addRoutes(r *httprouter.Router, d deps) {
 	a := authenticator{tokens: d.tokens}
 	for _, rt := range routes {
 		h := rt.handler(d)
-		if h == nil {
-			continue
-		}
 		switch rt.Auth {
 		case TokenRequired:
 			h = a.Require(h)

@@ -105,7 +105,7 @@ func TestTheRouterServesTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	router := newRouter()
-	addRoutes(router, deps{opts: Options{Metrics: http.NotFoundHandler()}, tokens: tokens})
+	addRoutes(router, deps{tokens: tokens})
 	for _, rt := range Routes() {
 		path := paramRE.ReplaceAllString(rt.Path, "1")
 		if h, _, _ := router.Lookup(rt.Method, path); h == nil {

@@ -42,8 +42,6 @@ type Options struct {
 	// asking the database: the server is stopping and load balancers
 	// should send elsewhere (internal/drain).
 	Draining func() bool
-	// Metrics, when set, is served at GET /metrics.
-	Metrics http.Handler
 	// LoginThrottle limits failed logins per account and per address.
 	LoginThrottle LoginThrottle
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
