@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"healthcare/internal/auth"
 )
@@ -188,7 +189,7 @@ func runAB(ctx context.Context, o options, selected []route, stdout, stderr io.W
 		res.AB.Sides[i] = abSideInfo{Side: s.name, Database: s.ds.db, SeedSeconds: s.ds.seedTime.Seconds(),
 			Sessions: s.ds.sessions, SessionCheck: s.ds.sessionCheck}
 		s.p = loadParams{ntok: o.tokenUsers, nusers: o.users, per: s.ds.perUser, ndoc: o.doctors, half: s.ds.mapHalf}
-		s.pairs = newPairSlices(s.p, o.duration)
+		s.pairs = newPairSlices(s.p)
 		s.dir = filepath.Join(e.dir, "wrk-"+s.name)
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return err
@@ -208,7 +209,7 @@ func runAB(ctx context.Context, o options, selected []route, stdout, stderr io.W
 	for ri, r := range selected {
 		ar := abRoute{Route: r.Name, Connections: o.connections}
 		for _, s := range sides {
-			if err := s.prepare(r); err != nil {
+			if err := s.prepare(r, warmUpDuration); err != nil {
 				return err
 			}
 			if err := warmUp(ctx, s.dir, r, tokens, s.p, o, s.srv); err != nil {
@@ -226,7 +227,7 @@ func runAB(ctx context.Context, o options, selected []route, stdout, stderr io.W
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if err := s.prepare(r); err != nil {
+				if err := s.prepare(r, o.duration); err != nil {
 					return err
 				}
 				script, err := wrkScript(s.dir, r, tokens, s.p, o.threads)
@@ -263,12 +264,12 @@ func runAB(ctx context.Context, o options, selected []route, stdout, stderr io.W
 }
 
 // prepare gives a route that consumes (patient, doctor) pairs a fresh
-// slice of this side's pairs before each run.
-func (s *abSide) prepare(r route) error {
+// slice of this side's pairs before each run of dur.
+func (s *abSide) prepare(r route, dur time.Duration) error {
 	if !r.uniquePairs {
 		return nil
 	}
-	b, err := s.pairs.take()
+	b, err := s.pairs.take(dur)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}

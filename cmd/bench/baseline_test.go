@@ -85,14 +85,14 @@ func TestParseFlagsBaseline(t *testing.T) {
 		t.Errorf("--baseline HEAD~1 --quick: baseline %q, runs %d, duration %s", o.baseline, o.runs, o.duration)
 	}
 
-	// --quick keeps its small data but takes --runs and --duration when
-	// they are given.
-	o, err = parseFlags([]string{"--quick", "--runs", "3", "--duration", "2s", "--baseline=main"}, io.Discard)
+	// --quick keeps its small data but takes the flags given beside it.
+	o, err = parseFlags([]string{"--quick", "--runs", "3", "--duration", "2s", "--doctors", "200", "--baseline=main"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.runs != 3 || o.duration != 2*time.Second || o.patients != 5000 || o.baseline != "main" {
-		t.Errorf("--quick --runs 3 --duration 2s: runs %d, duration %s, patients %d, baseline %q", o.runs, o.duration, o.patients, o.baseline)
+	if o.runs != 3 || o.duration != 2*time.Second || o.doctors != 200 || o.patients != 5000 || o.tokenUsers != 500 || o.baseline != "main" {
+		t.Errorf("--quick --runs 3 --duration 2s --doctors 200: runs %d, duration %s, doctors %d, patients %d, token users %d, baseline %q",
+			o.runs, o.duration, o.doctors, o.patients, o.tokenUsers, o.baseline)
 	}
 
 	// Without --baseline nothing changes.
@@ -129,5 +129,20 @@ func TestRevisionString(t *testing.T) {
 	r = revision{Ref: "working tree", Commit: "0123456789abcdef0123", Dirty: true}
 	if got := r.String(); got != "working tree (0123456789) with uncommitted changes" {
 		t.Errorf("%q", got)
+	}
+}
+
+// Each run gets its own slice of the pairs, sized by its duration; the
+// bench stops before a slice would run past the pair space.
+func TestPairSlicesAreSizedByTheRunsDuration(t *testing.T) {
+	ps := newPairSlices(loadParams{ntok: 10, per: 5, ndoc: 2000, half: 1000}) // 50,000 pairs
+	for _, want := range []int64{0, 20000} {
+		got, err := ps.take(time.Second)
+		if err != nil || got != want {
+			t.Fatalf("take(1s) = %d, %v; want %d", got, err, want)
+		}
+	}
+	if _, err := ps.take(2 * time.Second); err == nil {
+		t.Fatal("a 2s run past 40,000 of 50,000 pairs was given a slice")
 	}
 }

@@ -97,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.BoolVar(&o.quick, "quick", false, "small data, 1 run of 1s per measurement (unless --runs or --duration say otherwise): a smoke test that finishes within a minute")
+	fs.BoolVar(&o.quick, "quick", false, "small data, 1 run of 1s per measurement: a smoke test that finishes within a minute (flags given beside it, e.g. --runs, --duration or --doctors, override its presets)")
 	fs.IntVar(&o.users, "users", 0, "seeded users (default patients/5, i.e. 10,000 for 50,000 patients)")
 	fs.IntVar(&o.patients, "patients", 50000, "seeded patients (1000000 for the large data set)")
 	fs.IntVar(&o.doctors, "doctors", 500, "seeded doctors")
@@ -127,14 +127,22 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.quick {
-		o.patients, o.users, o.doctors, o.mappings, o.tokenUsers = 5000, 1000, 100, 10000, 500
-		if !set["runs"] {
-			o.runs = 1
+		// Its presets give way to the flags given beside it.
+		preset := func(name string, p *int, v int) {
+			if !set[name] {
+				*p = v
+			}
 		}
+		preset("patients", &o.patients, 5000)
+		preset("users", &o.users, 1000)
+		preset("doctors", &o.doctors, 100)
+		preset("mappings", &o.mappings, 10000)
+		preset("token-users", &o.tokenUsers, 500)
+		preset("runs", &o.runs, 1)
 		if !set["duration"] {
 			o.duration = time.Second
 		}
-		if o.compare > 0 {
+		if o.compare > 0 { // turned on: at a size to match the small data
 			o.compare = 20000
 		}
 	}
@@ -328,13 +336,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	p := loadParams{ntok: o.tokenUsers, nusers: o.users, per: ds.perUser, ndoc: o.doctors, half: ds.mapHalf}
-	takePairs := newPairSlices(p, o.duration).take
+	takePairs := newPairSlices(p).take
 	warm := func(r route, s *server) error { return warmUp(ctx, e.dir, r, tokens, p, o, s) }
 
 	for _, r := range selected {
 		rr := routeResult{Route: r.Name, Connections: o.connections}
 		if r.uniquePairs {
-			if p.base, err = takePairs(); err != nil {
+			if p.base, err = takePairs(warmUpDuration); err != nil {
 				return err
 			}
 		}
@@ -360,7 +368,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return ctx.Err()
 			}
 			if r.uniquePairs {
-				if p.base, err = takePairs(); err != nil {
+				if p.base, err = takePairs(o.duration); err != nil {
 					return err
 				}
 			}
@@ -390,7 +398,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			rr.Server = append(rr.Server, a)
 			if r.uniquePairs {
-				if p.base, err = takePairs(); err != nil {
+				if p.base, err = takePairs(o.duration); err != nil {
 					return err
 				}
 			}
@@ -400,7 +408,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			rr.Pipeline = append(rr.Pipeline, b)
 			if r.uniquePairs {
-				if p.base, err = takePairs(); err != nil {
+				if p.base, err = takePairs(o.duration); err != nil {
 					return err
 				}
 			}
@@ -622,22 +630,24 @@ func compareScale(ctx context.Context, o options, e *env, ds *dataset, srv *serv
 // pairs: each load run that creates mappings gets its own, sized
 // generously for its duration.
 type pairSlices struct {
-	capacity, slice, next int64
+	capacity, next int64
 }
 
-func newPairSlices(p loadParams, dur time.Duration) *pairSlices {
-	return &pairSlices{capacity: int64(p.ntok) * int64(p.per) * int64(p.ndoc-p.half), slice: int64(dur.Seconds()) * 20000}
+func newPairSlices(p loadParams) *pairSlices {
+	return &pairSlices{capacity: int64(p.ntok) * int64(p.per) * int64(p.ndoc-p.half)}
 }
 
-// take returns the first pair index of the next slice.
-func (ps *pairSlices) take() (int64, error) {
+// take returns the first pair index of the next slice, for a run of dur.
+func (ps *pairSlices) take(dur time.Duration) (int64, error) {
 	b := ps.next
-	ps.next += ps.slice
+	ps.next += int64(dur.Seconds()) * 20000
 	if ps.next > ps.capacity {
 		return 0, fmt.Errorf("not enough unique (patient, doctor) pairs for the mapping route: raise --token-users or --doctors, or shorten --duration")
 	}
 	return b, nil
 }
+
+const warmUpDuration = time.Second
 
 // warmUp is a short untimed pass of r against s: it fills the server's
 // token cache and pool and PostgreSQL's caches, so run 1 is not a
@@ -647,7 +657,7 @@ func warmUp(ctx context.Context, dir string, r route, tokens []string, p loadPar
 	if err != nil {
 		return err
 	}
-	_, err = runWrk(ctx, nil, script, s.url, o.threads, o.connections, time.Second)
+	_, err = runWrk(ctx, nil, script, s.url, o.threads, o.connections, warmUpDuration)
 	return err
 }
 
