@@ -22,6 +22,13 @@
 // logins per second and other routes' p99 during a login flood, and
 // (--compare) list/get latency with a larger data set beside the default.
 //
+// With --baseline GIT_REF it measures A/B instead (baseline.go): that
+// revision's server and the current one, each on its own database migrated
+// by its own binary, alternating in every round; it prints both sides'
+// medians and the median of the per-round ratios current/baseline.
+//
+//	go run ./cmd/bench --baseline HEAD~1 [--routes ...] [--runs N] [--duration 5s]
+//
 // wrk and pgbench must be on PATH (Debian: apt-get install wrk; pgbench
 // comes with the PostgreSQL packages). Everything listens on 127.0.0.1 or a
 // private Unix socket, and everything started is stopped by PID at exit.
@@ -66,6 +73,7 @@ type options struct {
 	keep        bool
 	profileDir  string
 	floor       bool
+	baseline    string
 }
 
 func main() {
@@ -89,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.BoolVar(&o.quick, "quick", false, "small data, 1 run of 1s per measurement: a smoke test that finishes within a minute")
+	fs.BoolVar(&o.quick, "quick", false, "small data, 1 run of 1s per measurement: a smoke test that finishes within a minute (flags given beside it, e.g. --runs, --duration or --doctors, override its presets)")
 	fs.IntVar(&o.users, "users", 0, "seeded users (default patients/5, i.e. 10,000 for 50,000 patients)")
 	fs.IntVar(&o.patients, "patients", 50000, "seeded patients (1000000 for the large data set)")
 	fs.IntVar(&o.doctors, "doctors", 500, "seeded doctors")
@@ -108,17 +116,48 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.profileDir, "profile", "", "save the server's CPU profile of each route's first run and a heap profile after it into this directory (pprof)")
 	fs.BoolVar(&o.floor, "floor", false, "also measure the floor (net/http, httprouter and database.Call with nothing else) on the list and get routes, as a fourth step D of every run")
 	fs.StringVar(&o.serverEnv, "server-env", "", "extra KEY=VALUE settings for the server, comma-separated (e.g. GOGC=200,DB_POOL_MAX_CONNS=4)")
+	fs.StringVar(&o.baseline, "baseline", "", "A/B mode: build this git revision's server too and, in every round, run each route against it and against the current server alternately, "+
+		"each on its own database migrated by its own binary; reports req/s, p99 and RSS of both and the median of the per-round ratios current/baseline (no pgbench, floor or extra measurements)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.quick {
-		o.patients, o.users, o.doctors, o.mappings, o.tokenUsers = 5000, 1000, 100, 10000, 500
-		o.runs, o.duration = 1, time.Second
-		if o.compare > 0 {
+		// Its presets give way to the flags given beside it.
+		preset := func(name string, p *int, v int) {
+			if !set[name] {
+				*p = v
+			}
+		}
+		preset("patients", &o.patients, 5000)
+		preset("users", &o.users, 1000)
+		preset("doctors", &o.doctors, 100)
+		preset("mappings", &o.mappings, 10000)
+		preset("token-users", &o.tokenUsers, 500)
+		preset("runs", &o.runs, 1)
+		if !set["duration"] {
+			o.duration = time.Second
+		}
+		if o.compare > 0 { // turned on: at a size to match the small data
 			o.compare = 20000
+		}
+	}
+	if set["baseline"] {
+		if o.baseline = strings.TrimSpace(o.baseline); o.baseline == "" || strings.HasPrefix(o.baseline, "-") {
+			return o, errors.New("--baseline wants a git revision (e.g. HEAD~1, main, a commit)")
+		}
+		var clash []string
+		for _, f := range []string{"floor", "compare", "profile"} {
+			if set[f] {
+				clash = append(clash, "--"+f)
+			}
+		}
+		if len(clash) > 0 {
+			return o, fmt.Errorf("--baseline measures the HTTP routes A/B only; drop %s", strings.Join(clash, ", "))
 		}
 	}
 	if o.users == 0 {
@@ -148,6 +187,8 @@ type result struct {
 	Latency16  []routeResult `json:"latency_16,omitempty"`
 	LoginFlood *floodResult  `json:"login_flood,omitempty"`
 	Compare    *scaleResult  `json:"compare,omitempty"`
+	// AB is the --baseline comparison; Routes is empty then.
+	AB *abResult `json:"baseline_ab,omitempty"`
 }
 
 type machine struct {
@@ -227,13 +268,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	if o.baseline != "" {
+		return runAB(ctx, o, selected, stdout, stderr, logf)
+	}
 
-	res := &result{Started: time.Now().UTC(), Machine: describeMachine(), Settings: map[string]any{
-		"users": o.users, "patients": o.patients, "doctors": o.doctors, "mappings": o.mappings,
-		"token_users": o.tokenUsers, "runs": o.runs, "duration_s": o.duration.Seconds(),
-		"connections": o.connections, "threads": o.threads, "quick": o.quick,
-		"server_env": o.serverEnv, "cluster_settings": clusterSettings,
-	}}
+	res := newResult(o)
 
 	logf("starting PostgreSQL")
 	e, err := startCluster(ctx)
@@ -297,35 +336,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	p := loadParams{ntok: o.tokenUsers, nusers: o.users, per: ds.perUser, ndoc: o.doctors, half: ds.mapHalf}
-	pairCapacity := int64(p.ntok) * int64(p.per) * int64(p.ndoc-p.half)
-	// Each load run that creates mappings gets its own slice of the pair
-	// space, sized generously for its duration.
-	pairSlice := int64(o.duration.Seconds()) * 20000
-	nextBase := int64(0)
-	takePairs := func() (int64, error) {
-		b := nextBase
-		nextBase += pairSlice
-		if nextBase > pairCapacity {
-			return 0, fmt.Errorf("not enough unique (patient, doctor) pairs for the mapping route: raise --token-users or --doctors, or shorten --duration")
-		}
-		return b, nil
-	}
-
-	warm := func(r route, s *server) error {
-		// A short untimed pass fills the server's token cache and pool and
-		// PostgreSQL's caches, so run 1 is not a cold-start outlier.
-		script, err := wrkScript(e.dir, r, tokens, p, o.threads)
-		if err != nil {
-			return err
-		}
-		_, err = runWrk(ctx, nil, script, s.url, o.threads, o.connections, time.Second)
-		return err
-	}
+	takePairs := newPairSlices(p).take
+	warm := func(r route, s *server) error { return warmUp(ctx, e.dir, r, tokens, p, o, s) }
 
 	for _, r := range selected {
 		rr := routeResult{Route: r.Name, Connections: o.connections}
 		if r.uniquePairs {
-			if p.base, err = takePairs(); err != nil {
+			if p.base, err = takePairs(warmUpDuration); err != nil {
 				return err
 			}
 		}
@@ -351,7 +368,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return ctx.Err()
 			}
 			if r.uniquePairs {
-				if p.base, err = takePairs(); err != nil {
+				if p.base, err = takePairs(o.duration); err != nil {
 					return err
 				}
 			}
@@ -381,7 +398,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			rr.Server = append(rr.Server, a)
 			if r.uniquePairs {
-				if p.base, err = takePairs(); err != nil {
+				if p.base, err = takePairs(o.duration); err != nil {
 					return err
 				}
 			}
@@ -391,7 +408,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			rr.Pipeline = append(rr.Pipeline, b)
 			if r.uniquePairs {
-				if p.base, err = takePairs(); err != nil {
+				if p.base, err = takePairs(o.duration); err != nil {
 					return err
 				}
 			}
@@ -432,16 +449,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res.PeakRSSMiB = mib(srv.peakRSS())
 
 	printTable(stdout, o, res)
-	if o.jsonOut != "" {
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-		logf("wrote %s", o.jsonOut)
+	return writeJSON(o.jsonOut, res, logf)
+}
+
+func newResult(o options) *result {
+	return &result{Started: time.Now().UTC(), Machine: describeMachine(), Settings: map[string]any{
+		"users": o.users, "patients": o.patients, "doctors": o.doctors, "mappings": o.mappings,
+		"token_users": o.tokenUsers, "runs": o.runs, "duration_s": o.duration.Seconds(),
+		"connections": o.connections, "threads": o.threads, "quick": o.quick,
+		"server_env": o.serverEnv, "cluster_settings": clusterSettings,
+	}}
+}
+
+// writeJSON writes res to path, when --json named one.
+func writeJSON(path string, res *result, logf func(string, ...any)) error {
+	if path == "" {
+		return nil
 	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", path)
 	return nil
 }
 
@@ -592,6 +624,41 @@ func compareScale(ctx context.Context, o options, e *env, ds *dataset, srv *serv
 	}
 	res.Compare = sr
 	return nil
+}
+
+// pairSlices hands out slices of a dataset's unused (patient, doctor)
+// pairs: each load run that creates mappings gets its own, sized
+// generously for its duration.
+type pairSlices struct {
+	capacity, next int64
+}
+
+func newPairSlices(p loadParams) *pairSlices {
+	return &pairSlices{capacity: int64(p.ntok) * int64(p.per) * int64(p.ndoc-p.half)}
+}
+
+// take returns the first pair index of the next slice, for a run of dur.
+func (ps *pairSlices) take(dur time.Duration) (int64, error) {
+	b := ps.next
+	ps.next += int64(dur.Seconds()) * 20000
+	if ps.next > ps.capacity {
+		return 0, fmt.Errorf("not enough unique (patient, doctor) pairs for the mapping route: raise --token-users or --doctors, or shorten --duration")
+	}
+	return b, nil
+}
+
+const warmUpDuration = time.Second
+
+// warmUp is a short untimed pass of r against s: it fills the server's
+// token cache and pool and PostgreSQL's caches, so run 1 is not a
+// cold-start outlier.
+func warmUp(ctx context.Context, dir string, r route, tokens []string, p loadParams, o options, s *server) error {
+	script, err := wrkScript(dir, r, tokens, p, o.threads)
+	if err != nil {
+		return err
+	}
+	_, err = runWrk(ctx, nil, script, s.url, o.threads, o.connections, warmUpDuration)
+	return err
 }
 
 func summarise(rr *routeResult) {

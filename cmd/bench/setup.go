@@ -112,13 +112,57 @@ type dataset struct {
 	appURL    string
 	seedTime  time.Duration
 	tableSize string
+	// sessions: one session per user was seeded (benchSession);
+	// sessionCheck: the schema checks a token's session on every call.
+	sessions, sessionCheck bool
 }
 
-// seed creates database name, migrates it, creates the app login and
-// fills it with generate_series. One argon2 hash of benchPass is reused
-// for every user: hashing 10,000 passwords would take minutes and
-// measure nothing.
+// migrator brings a freshly created database to the schema a server
+// binary needs; conn is the superuser's connection to it.
+type migrator func(ctx context.Context, ds *dataset, conn *pgx.Conn) error
+
+// migrateInProcess applies the migrations embedded in this bench, which
+// are the current revision's.
+func migrateInProcess(ctx context.Context, _ *dataset, conn *pgx.Conn) error {
+	return database.Migrate(ctx, conn)
+}
+
+// migrateWithBinary runs `bin migrate up` against the database, so that it
+// gets the schema of the revision bin was built from (--baseline). Only
+// MIGRATION_DATABASE_URL is relied on, which every revision's migrate
+// reads; it runs in a scratch directory of its own, so no .env is read.
+func (e *env) migrateWithBinary(bin string) migrator {
+	return func(ctx context.Context, ds *dataset, _ *pgx.Conn) error {
+		dir := filepath.Join(e.dir, "migrate-"+ds.db)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, bin, "migrate", "up")
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "MIGRATION_DATABASE_URL=" + ds.superURL}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s migrate up: %w\n%s", bin, err, out)
+		}
+		return nil
+	}
+}
+
+// seed creates database name, migrates it with the current revision's
+// migrations and seeds it (seedWith).
 func (e *env) seed(ctx context.Context, name string, users, patients, doctors, mappings int, hash string) (*dataset, error) {
+	return e.seedWith(ctx, name, users, patients, doctors, mappings, hash, migrateInProcess)
+}
+
+// seedWith creates database name, migrates it with migrate, creates the
+// app login and fills it with generate_series. One argon2 hash of
+// benchPass is reused for every user: hashing 10,000 passwords would take
+// minutes and measure nothing.
+//
+// The seed steps must work on the schema of every revision the bench
+// compares (--baseline), so a step that needs something only some schemas
+// have asks the database first: the sessions step runs where
+// app.refresh_tokens has the columns it fills.
+func (e *env) seedWith(ctx context.Context, name string, users, patients, doctors, mappings int, hash string, migrate migrator) (*dataset, error) {
 	start := time.Now()
 	if users < 1 || patients < users || doctors < 4 {
 		return nil, fmt.Errorf("need users >= 1, patients >= users and doctors >= 4 (got %d, %d, %d)", users, patients, doctors)
@@ -143,8 +187,22 @@ func (e *env) seed(ctx context.Context, name string, users, patients, doctors, m
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	if err := database.Migrate(ctx, conn); err != nil {
+	if err := migrate(ctx, ds, conn); err != nil {
 		return nil, err
+	}
+	// Revisions before sessions (api.require_session) ignore the tokens'
+	// session claim and need no session rows; the rows are seeded wherever
+	// the table can hold them, so both sides of an A/B run get the same
+	// data when both schemas have it.
+	if err := conn.QueryRow(ctx, `select
+	     (select count(*) = 4 from information_schema.columns
+	       where table_schema = 'app' and table_name = 'refresh_tokens'
+	         and column_name in ('jti', 'family', 'user_id', 'expires_at')),
+	     pg_catalog.to_regprocedure('api.require_session(uuid)') is not null`).Scan(&ds.sessions, &ds.sessionCheck); err != nil {
+		return nil, fmt.Errorf("seed: inspect schema: %w", err)
+	}
+	if ds.sessionCheck && !ds.sessions {
+		return nil, errors.New("seed: the schema checks sessions (api.require_session) but app.refresh_tokens lacks the columns the bench seeds them in")
 	}
 	// The socket trusts it: no password.
 	if _, err := dbadmin.CreateLogin(ctx, conn, dbadmin.Login{Name: appRole, Groups: []string{dbadmin.APIGroup}}); err != nil {
@@ -159,7 +217,8 @@ func (e *env) seed(ctx context.Context, name string, users, patients, doctors, m
 		   select 'user' || i, 'user' || i || '@example.com', $1 from generate_series(1, $2::int) i`,
 			[]any{hash, users}},
 		// One open session per user: the server checks the session of
-		// every token, as it does for tokens from a real login.
+		// every token, as it does for tokens from a real login. Skipped
+		// on a schema without the table's columns (ds.sessions).
 		{"sessions", `insert into app.refresh_tokens (jti, family, user_id, expires_at)
 		   select gen_random_uuid(), ('00000000-0000-4000-8000-' || lpad(id::text, 12, '0'))::uuid, id, now() + interval '30 days'
 		     from app.users`, nil},
@@ -182,6 +241,9 @@ func (e *env) seed(ctx context.Context, name string, users, patients, doctors, m
 		{"checkpoint", `checkpoint`, nil},
 	}
 	for _, s := range stmts {
+		if s.what == "sessions" && !ds.sessions {
+			continue
+		}
 		if _, err := conn.Exec(ctx, s.sql, s.args...); err != nil {
 			return nil, fmt.Errorf("seed %s: %w", s.what, err)
 		}
