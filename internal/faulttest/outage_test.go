@@ -22,6 +22,7 @@ type write struct {
 	status  int
 	problem bool
 	retry   string
+	reqID   string
 	err     error
 }
 
@@ -68,6 +69,7 @@ func TestDatabaseOutageUnderWriteLoad(t *testing.T) {
 				wr.latency, wr.err = time.Since(wr.start), err
 				if err == nil {
 					wr.status, wr.problem, wr.retry = r.Status, r.Problem() == nil, r.Header.Get("Retry-After")
+					wr.reqID = r.Header.Get("X-Request-Id")
 				}
 				mu.Lock()
 				writes = append(writes, wr)
@@ -109,6 +111,7 @@ func TestDatabaseOutageUnderWriteLoad(t *testing.T) {
 
 	// Judge every answer.
 	acked := map[string]bool{}
+	ackedRequest := map[string]string{} // name -> request id
 	var during, unavailable int
 	var maxLatency time.Duration
 	firstOK := time.Time{}
@@ -126,6 +129,7 @@ func TestDatabaseOutageUnderWriteLoad(t *testing.T) {
 		switch wr.status {
 		case 201:
 			acked[wr.name] = true
+			ackedRequest[wr.name] = wr.reqID
 			if wr.start.After(restarted) && (firstOK.IsZero() || wr.start.Before(firstOK)) {
 				firstOK = wr.start
 			}
@@ -201,4 +205,44 @@ func TestDatabaseOutageUnderWriteLoad(t *testing.T) {
 	if len(lost) > 0 || len(duplicated) > 0 {
 		t.Fatalf("lost %v, duplicated %v", lost, duplicated)
 	}
+
+	// The audit trail was written in the same transactions: one create
+	// event per stored patient, carrying the request id the client saw for
+	// every acknowledged write, and none for a write that did not commit.
+	rows, err = conn.Query(ctx(t), `select detail #>> '{after,name}', request_id, count(*) over (partition by detail #>> '{after,name}')
+		from audit.events where action = 'create' and detail #>> '{after,name}' like 'outage-%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]string{}
+	for rows.Next() {
+		var name, reqID string
+		var n int
+		if err := rows.Scan(&name, &reqID, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%s has %d create events", name, n)
+		}
+		events[name] = reqID
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name := range stored {
+		if _, ok := events[name]; !ok {
+			t.Errorf("%s is stored but has no audit event", name)
+		}
+	}
+	for name := range events {
+		if stored[name] == 0 {
+			t.Errorf("%s has an audit event but was never stored", name)
+		}
+	}
+	for name, reqID := range ackedRequest {
+		if events[name] != reqID {
+			t.Errorf("%s was acknowledged under request %s; its event names %q", name, reqID, events[name])
+		}
+	}
+	t.Logf("audit events for the writes: %d (stored %d, acknowledged %d)", len(events), len(stored), len(acked))
 }

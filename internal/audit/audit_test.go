@@ -1,0 +1,206 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"healthcare/internal/audit"
+	"healthcare/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const fakeHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
+
+// withEvents returns a database whose trail holds a few sealed events:
+// three patients created over the privileged connection (one event each).
+func withEvents(t *testing.T) *pgtest.DB {
+	t.Helper()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `
+		with u as (insert into app.users (username, password_hash) values ('owner', '`+fakeHash+`') returning id)
+		insert into app.patients (owner_id, name, age, gender) select u.id, 'Patient ' || g, 30 + g, 'female' from u, generate_series(1, 3) g`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := audit.Seal(ctx, db.Pool)
+	if err != nil || !r.Sealed || r.Events < 3 {
+		t.Fatalf("seal = %+v, %v", r, err)
+	}
+	return db
+}
+
+// tamper runs sql as a superuser who switched the triggers off, the
+// strongest attacker short of rewriting the whole chain.
+func tamper(t *testing.T, db *pgtest.DB, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	for _, s := range []string{"set local session_replication_role = replica", sql} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The tests of this package do not run in parallel: a seal covers the
+// transactions finished cluster-wide, so one test's open transaction
+// would hold back another's seal.
+
+func TestVerifyCatchesEveryChangeToASealedRange(t *testing.T) {
+	ctx := context.Background()
+	t.Run("an untouched chain verifies, and seals again after new events", func(t *testing.T) {
+		db := withEvents(t)
+		rep, err := audit.Verify(ctx, db.Pool)
+		if err != nil || rep.Seals != 1 || rep.Events < 3 || len(rep.LastHash) != 64 {
+			t.Fatalf("verify = %+v, %v", rep, err)
+		}
+		if _, err := db.Pool.Exec(ctx, `update app.patients set age = age + 1`); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := audit.Seal(ctx, db.Pool); err != nil || !r.Sealed || r.Events != 3 {
+			t.Fatalf("second seal = %+v, %v", r, err)
+		}
+		rep2, err := audit.Verify(ctx, db.Pool)
+		if err != nil || rep2.Seals != 2 || rep2.Events != rep.Events+3 || rep2.LastHash == rep.LastHash {
+			t.Fatalf("verify after a second seal = %+v, %v", rep2, err)
+		}
+		if r, err := audit.Seal(ctx, db.Pool); err != nil || r.Sealed {
+			t.Fatalf("a seal with nothing new = %+v, %v", r, err)
+		}
+	})
+	for name, sql := range map[string]string{
+		"an updated event":  `update audit.events set outcome = 'forbidden' where id = (select min(id) from audit.events)`,
+		"a deleted event":   `delete from audit.events where id = (select max(id) from audit.events)`,
+		"an inserted event": `insert into audit.events (xact, door, action, outcome) values ((select xact_from from audit.seals limit 1), 'rest', 'read', 'ok')`,
+		"a changed detail":  `update audit.events set detail = jsonb_set(detail, '{after,name}', '"Someone Else"') where id = (select min(id) from audit.events)`,
+		"a changed seal":    `update audit.seals set events = events - 1`,
+		"a removed seal":    `delete from audit.seals`,
+	} {
+		t.Run(name+" breaks verification", func(t *testing.T) {
+			db := withEvents(t)
+			if _, err := audit.Verify(ctx, db.Pool); err != nil {
+				t.Fatalf("before tampering: %v", err)
+			}
+			tamper(t, db, sql)
+			_, err := audit.Verify(ctx, db.Pool)
+			if name == "a removed seal" {
+				// With no seal left there is nothing to check against: the
+				// head hash kept outside the database is what shows it.
+				rep, err := audit.Verify(ctx, db.Pool)
+				if err != nil || rep.Seals != 0 || rep.LastHash != "" {
+					t.Fatalf("verify = %+v, %v", rep, err)
+				}
+				return
+			}
+			if !errors.Is(err, audit.ErrBroken) || !strings.Contains(err.Error(), "seal 1") {
+				t.Fatalf("verify after %s = %v, want ErrBroken naming seal 1", name, err)
+			}
+		})
+	}
+}
+
+func TestPruneDropsOnlyWholeOldMonths(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	// Months of history: partitions from 30 months back, one event in each
+	// (written by the owner role, as an import would).
+	if _, err := db.Pool.Exec(ctx, `set role healthcare_audit; select audit.create_partitions((now() - interval '30 months')::date, 20); reset role`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `
+		insert into audit.events (at, door, action, outcome, detail)
+		select date_trunc('month', now()) - make_interval(months => m) + interval '3 days', 'admin', 'read', 'ok', jsonb_build_object('month', m)
+		  from generate_series(0, 29) m`); err != nil {
+		t.Fatal(err)
+	}
+	count := func(where string) int {
+		t.Helper()
+		var n int
+		if err := db.Pool.QueryRow(ctx, "select count(*) from audit.events where "+where).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	partitions := func() int {
+		t.Helper()
+		var n int
+		if err := db.Pool.QueryRow(ctx, `select count(*) from pg_inherits where inhparent = 'audit.events'::regclass`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := partitions()
+	dropped, err := audit.Prune(ctx, db.Pool, 24*30*24*time.Hour) // about 24 months
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The months wholly older than the cutoff are gone, with their events;
+	// the month that straddles it stays whole.
+	if len(dropped) < 6 || len(dropped) > 8 || partitions() != before-len(dropped) {
+		t.Fatalf("dropped %v (partitions %d -> %d)", dropped, before, partitions())
+	}
+	if n := count(`(detail->>'month')::int >= 24`); n != 0 {
+		t.Fatalf("%d events of months wholly older than the cutoff remain", n)
+	}
+	// Month 23 straddles the cutoff (its event is older, its month is not).
+	if n := count(`(detail->>'month')::int <= 23`); n != 24 {
+		t.Fatalf("%d of the 24 recent months' events remain", n)
+	}
+	var cutoffMonth int
+	if err := db.Pool.QueryRow(ctx, `select count(*) from audit.events where action = 'prune' and detail->'dropped' ? $1`, dropped[0]).Scan(&cutoffMonth); err != nil || cutoffMonth != 1 {
+		t.Fatalf("the prune was not recorded as an event naming what it dropped (%d, %v)", cutoffMonth, err)
+	}
+	t.Run("less than a month is refused", func(t *testing.T) {
+		if _, err := audit.Prune(ctx, db.Pool, 24*time.Hour); err == nil || !strings.Contains(err.Error(), "one month") {
+			t.Fatalf("prune of a day: %v", err)
+		}
+	})
+	t.Run("runtime roles cannot prune", func(t *testing.T) {
+		for _, role := range []string{"healthcare_api", "healthcare_user", "healthcare_auditor"} {
+			_, err := db.Pool.Exec(ctx, fmt.Sprintf("set role %s; select audit.prune('1 month'); reset role", role))
+			_, _ = db.Pool.Exec(ctx, "reset role")
+			if err == nil || !strings.Contains(err.Error(), "permission denied") {
+				t.Errorf("%s: %v", role, err)
+			}
+		}
+	})
+}
+
+// TestOneSealerAtATime: of two concurrent sealers, one seals and the other
+// returns at once, so server copies never serialise on the chain.
+func TestOneSealerAtATime(t *testing.T) {
+	ctx := context.Background()
+	db := withEvents(t)
+	if _, err := db.Pool.Exec(ctx, `update app.patients set age = age + 1`); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Rollback(ctx) }()
+	if _, err := holder.Exec(ctx, `select * from audit.seal_state for update`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r, err := audit.Seal(ctx, db.Pool)
+	if err != nil || r.Sealed || !strings.Contains(r.Reason, "another sealer") || time.Since(start) > 2*time.Second {
+		t.Fatalf("seal while another holds the chain = %+v, %v after %v", r, err, time.Since(start))
+	}
+	_ = holder.Rollback(ctx)
+	if r, err := audit.Seal(ctx, db.Pool); err != nil || !r.Sealed {
+		t.Fatalf("seal after = %+v, %v", r, err)
+	}
+}
