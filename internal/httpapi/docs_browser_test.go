@@ -53,7 +53,7 @@ func TestDocsPageInChromium(t *testing.T) {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profileDir(t)),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
@@ -157,4 +157,26 @@ func TestDocsPageInChromium(t *testing.T) {
 	if !calledMe {
 		t.Errorf("the page never called GET /api/auth/me/ on the server; requests: %v", requested)
 	}
+}
+
+// profileDir is a fresh Chromium profile folder, removed after the test
+// once Chromium has let go of it: t.TempDir's own cleanup can run while the
+// browser's last writes are still landing and fail on "directory not
+// empty".
+func profileDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "healthcare-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50; i++ {
+			if err := os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove the Chromium profile %s", dir)
+	})
+	return dir
 }
