@@ -39,6 +39,11 @@ policies apply, and setting app.user_id changes nothing.
          else (an existing role: checked as above), for BI tools.
   revoke-reporting --role LOGINROLE
          Drops that reporting login.
+  grant-auditor  --role LOGINROLE [--password-stdin]
+         Creates LOGINROLE as a member of healthcare_auditor and nothing
+         else: it reads the whole audit trail (schema audit) and no record.
+  revoke-auditor --role LOGINROLE
+         Drops that audit login.
 
 Every login made here gets statement_timeout, lock_timeout and
 idle_in_transaction_session_timeout from HUMAN_STATEMENT_TIMEOUT,
@@ -48,7 +53,7 @@ Uses the privileged connection (--database-url or MIGRATION_DATABASE_URL,
 else the cluster of a "healthcare dev" running from this folder). Flags may
 come before or after the action.`
 
-var dbAccessActions = []string{"grant", "revoke", "grant-reporting", "revoke-reporting"}
+var dbAccessActions = []string{"grant", "revoke", "grant-reporting", "revoke-reporting", "grant-auditor", "revoke-auditor"}
 
 func runDBAccess(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	want := strings.Join(dbAccessActions, ", ")
@@ -173,6 +178,21 @@ func runDBAccess(ctx context.Context, args []string, getenv func(string) string,
 			return err
 		}
 		fmt.Fprintf(stdout, "dropped reporting login %s\n", *role)
+	case "grant-auditor":
+		created, err := dbadmin.GrantAuditor(ctx, conn, *role, password, limits)
+		if err != nil {
+			return err
+		}
+		verb := "updated audit login"
+		if created {
+			verb = "created audit login"
+		}
+		fmt.Fprintf(stdout, "%s %s\n", verb, *role)
+	case "revoke-auditor":
+		if err := dbadmin.RevokeAuditor(ctx, conn, *role); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "dropped audit login %s\n", *role)
 	}
 	return nil
 }

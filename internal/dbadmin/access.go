@@ -47,6 +47,9 @@ func loginComment(id int64) string {
 // reportingComment marks a role as a reporting login made by GrantReporting.
 const reportingComment = "healthcare reporting login"
 
+// auditorComment marks a role as an audit login made by GrantAuditor.
+const auditorComment = "healthcare audit login"
+
 // GrantAccess gives the app user g.User a personal psql login, in one
 // transaction: it creates g.Role (LOGIN, a member of UserGroup and
 // nothing else) or checks an existing one and adds it to UserGroup, sets
@@ -234,32 +237,54 @@ select r.rolname::text
 // limits. A role that is more than a plain member of ReportingGroup is
 // refused with ErrUnsafeRole. It reports whether the role was created.
 func GrantReporting(ctx context.Context, q Querier, role, password string, limits SessionLimits) (created bool, err error) {
+	return grantGroupLogin(ctx, q, ReportingGroup, reportingComment, "reporting login", role, password, limits)
+}
+
+// RevokeReporting drops the reporting login role, after checking that it
+// is a plain member of ReportingGroup (so it never drops anything else).
+func RevokeReporting(ctx context.Context, q Querier, role string) error {
+	return revokeGroupLogin(ctx, q, ReportingGroup, "reporting login", role)
+}
+
+// GrantAuditor is GrantReporting for AuditorGroup: a login that reads the
+// whole audit trail and nothing else.
+func GrantAuditor(ctx context.Context, q Querier, role, password string, limits SessionLimits) (created bool, err error) {
+	return grantGroupLogin(ctx, q, AuditorGroup, auditorComment, "audit login", role, password, limits)
+}
+
+// RevokeAuditor drops an audit login made by GrantAuditor.
+func RevokeAuditor(ctx context.Context, q Querier, role string) error {
+	return revokeGroupLogin(ctx, q, AuditorGroup, "audit login", role)
+}
+
+// grantGroupLogin makes or checks a login whose only membership is group.
+func grantGroupLogin(ctx context.Context, q Querier, group, comment, what, role, password string, limits SessionLimits) (created bool, err error) {
 	err = pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
-		facts, exists, err := lookUpRole(ctx, tx, role, ReportingGroup)
+		facts, exists, err := lookUpRole(ctx, tx, role, group)
 		if err != nil {
 			return err
 		}
 		if exists {
-			if err := checkPlainLogin(facts, "reporting login"); err != nil {
+			if err := checkPlainLogin(facts, what); err != nil {
 				return err
 			}
 		}
-		if created, err = EnsureLogin(ctx, tx, Login{Name: role, Password: password, Groups: []string{ReportingGroup}, Limits: &limits}); err != nil {
+		if created, err = EnsureLogin(ctx, tx, Login{Name: role, Password: password, Groups: []string{group}, Limits: &limits}); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "comment on role "+ident(role)+" is '"+reportingComment+"'"); err != nil {
-			return fmt.Errorf("mark %s as a reporting login: %w", role, err)
+		if _, err := tx.Exec(ctx, "comment on role "+ident(role)+" is '"+comment+"'"); err != nil {
+			return fmt.Errorf("mark %s as a %s: %w", role, what, err)
 		}
 		return nil
 	})
 	return created, err
 }
 
-// RevokeReporting drops the reporting login role, after checking that it
-// is a plain member of ReportingGroup (so it never drops anything else).
-func RevokeReporting(ctx context.Context, q Querier, role string) error {
+// revokeGroupLogin drops a login after checking that it is a plain member
+// of group (so it never drops anything else).
+func revokeGroupLogin(ctx context.Context, q Querier, group, what, role string) error {
 	return pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
-		facts, exists, err := lookUpRole(ctx, tx, role, ReportingGroup)
+		facts, exists, err := lookUpRole(ctx, tx, role, group)
 		if err != nil {
 			return err
 		}
@@ -267,13 +292,13 @@ func RevokeReporting(ctx context.Context, q Querier, role string) error {
 			return fmt.Errorf("no role named %q", role)
 		}
 		var member bool
-		if err := tx.QueryRow(ctx, "select pg_catalog.pg_has_role($1, $2, 'MEMBER')", role, ReportingGroup).Scan(&member); err != nil {
+		if err := tx.QueryRow(ctx, "select pg_catalog.pg_has_role($1, $2, 'MEMBER')", role, group).Scan(&member); err != nil {
 			return err
 		}
 		if !member {
-			return fmt.Errorf("role %q is not a member of %s: not a reporting login", role, ReportingGroup)
+			return fmt.Errorf("role %q is not a member of %s: not a %s", role, group, what)
 		}
-		if err := checkPlainLogin(facts, "reporting login"); err != nil {
+		if err := checkPlainLogin(facts, what); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "drop role "+ident(role)); err != nil {

@@ -30,6 +30,9 @@ const (
 	UserGroup = "healthcare_user"
 	// ReportingGroup is the group of reporting logins (reporting views only).
 	ReportingGroup = "healthcare_reporting"
+	// AuditorGroup is the group of audit logins: the whole audit trail,
+	// nothing else (migration 013).
+	AuditorGroup = "healthcare_auditor"
 	// AuthGroup owns the security definer functions (internal).
 	AuthGroup = "healthcare_auth"
 	// ReporterGroup owns the reporting views (internal).

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"healthcare/internal/apitest"
+	"healthcare/internal/pgtest"
+)
+
+// TestAuditCommands: seal, verify, show and prune over the privileged
+// connection, and verify failing loudly after a superuser edits a sealed
+// event with the triggers off.
+func TestAuditCommands(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `
+		with u as (insert into app.users (username, password_hash) values ('audited', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA') returning id)
+		insert into app.patients (owner_id, name, age, gender) select id, 'Audited Patient', 50, 'male' from u`); err != nil {
+		t.Fatal(err)
+	}
+	var patient string
+	if err := db.Pool.QueryRow(ctx, `select id::text from app.patients`).Scan(&patient); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := runAudit(ctx, append(args, "--database-url", db.SuperURL), apitest.Env{}.Getenv, nil, &out, io.Discard)
+		return out.String(), err
+	}
+	out, err := run("seal")
+	if err != nil || !strings.Contains(out, "sealed 1 events; head ") {
+		t.Fatalf("seal: %q, %v", out, err)
+	}
+	head := strings.TrimSpace(out[strings.Index(out, "head ")+5:])
+	if out, err := run("verify"); err != nil || !strings.Contains(out, "ok: 1 seals cover 1 events; head "+head) {
+		t.Fatalf("verify: %q, %v", out, err)
+	}
+	if out, err := run("show", "--patient", patient); err != nil || !strings.Contains(out, "admin") || !strings.Contains(out, "create") ||
+		!strings.Contains(out, "Audited Patient") {
+		t.Fatalf("show: %q, %v", out, err)
+	}
+	if out, err := run("prune", "--older-than", "2y"); err != nil || !strings.Contains(out, "dropped 0 monthly partitions") {
+		t.Fatalf("prune: %q, %v", out, err)
+	}
+	if _, err := run("prune", "--older-than", "soon"); err == nil {
+		t.Fatal("prune accepted an age without a number")
+	}
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"set local session_replication_role = replica",
+		`update audit.events set detail = jsonb_set(detail, '{after,age}', '49') where action = 'create'`} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("verify"); err == nil || !strings.Contains(err.Error(), "seal 1") {
+		t.Fatalf("verify after an edit: %q, %v; want an error naming seal 1", out, err)
+	}
+}
+
+func TestDBAccessGrantAuditor(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	role := "cmdaudit_" + strings.ToLower(strings.ReplaceAll(db.Name, "pgtest_", ""))
+	t.Cleanup(func() { _, _ = db.Pool.Exec(context.Background(), "drop role if exists "+role) })
+	var out bytes.Buffer
+	err := runDBAccess(ctx, []string{"grant-auditor", "--database-url", db.SuperURL, "--role", role, "--password-stdin"},
+		apitest.Env{}.Getenv, strings.NewReader(db.LoginPassword(role)+"\n"), &out, io.Discard)
+	if err != nil || !strings.Contains(out.String(), "created audit login "+role) {
+		t.Fatalf("grant-auditor: %v, output %q", err, out.String())
+	}
+	conn, err := pgx.Connect(ctx, db.LoginURL(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `select count(*) from audit.events`).Scan(&n); err != nil {
+		t.Fatalf("the audit login cannot read the trail: %v", err)
+	}
+	for _, s := range []string{"select * from records.patients", "select api.list_patients()", "select * from reporting.patients_by_age_band", "select 1 from app.patients"} {
+		if _, err := conn.Exec(ctx, s); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("the audit login ran %s: %v", s, err)
+		}
+	}
+	conn.Close(ctx)
+	if err := runDBAccess(ctx, []string{"revoke-auditor", "--database-url", db.SuperURL, "--role", role},
+		apitest.Env{}.Getenv, nil, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var exists bool
+	if err := db.Pool.QueryRow(ctx, "select exists (select from pg_roles where rolname = $1)", role).Scan(&exists); err != nil || exists {
+		t.Fatalf("revoke-auditor left %s (%v)", role, err)
+	}
+}
