@@ -1056,15 +1056,20 @@ COMMENT ON FUNCTION app.complete_login(p_username text, p_address text, p_user_i
 --
 
 CREATE FUNCTION app.current_door() RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select case
-           when (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = session_user) then 'admin'
-           when pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then 'rest'
-           when pg_catalog.pg_has_role(session_user, 'healthcare_user', 'member') then 'psql'
-           else 'admin'
-         end
+begin
+  -- Superusers are members of every role: ask about them first.
+  if (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = session_user) then
+    return 'admin';
+  elsif pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then
+    return 'rest';
+  elsif pg_catalog.pg_has_role(session_user, 'healthcare_user', 'member') then
+    return 'psql';
+  end if;
+  return 'admin';
+end
 $$;
 
 ALTER FUNCTION app.current_door() OWNER TO healthcare_owner;

@@ -67,6 +67,9 @@ type options struct {
 	p99Conns    int
 	routes      string
 	compare     int
+	// compareEvents audit events are seeded into the large data set's
+	// trail, spread over the past year (where the schema has a trail).
+	compareEvents int
 	noExtras    bool
 	jsonOut     string
 	serverEnv   string
@@ -110,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.p99Conns, "p99-connections", 16, "connections for the latency measurement")
 	fs.StringVar(&o.routes, "routes", "", "comma-separated route keys to run (default all: list_doctors,list_patients,get_patient,create_patient,create_mapping,login)")
 	fs.IntVar(&o.compare, "compare", 0, "also seed a second database with this many patients (e.g. 1000000) and compare list/get latency with the main one, alternating")
+	fs.IntVar(&o.compareEvents, "compare-events", -1, "audit events to seed into the large data set's trail, spread over the past year (default 5 per patient; 0: none)")
 	fs.BoolVar(&o.noExtras, "no-extras", false, "skip the 16-connection, login-flood and compare measurements")
 	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory (server logs, wrk and pgbench scripts) at exit; the data directory goes with it")
@@ -575,6 +579,11 @@ func compareScale(ctx context.Context, o options, e *env, ds *dataset, srv *serv
 		return err
 	}
 	logf("seeded in %.1fs (%s)", big.seedTime.Seconds(), big.tableSize)
+	if n, secs, err := seedAuditYear(ctx, big.superURL, o.compareEvents, big.patients, big.users); err != nil {
+		return err
+	} else if n > 0 {
+		logf("seeded %d audit events over the past year in %.1fs", n, secs)
+	}
 	bsrv, err := e.startServer(ctx, bin, big, secret, extra, "large")
 	if err != nil {
 		return err

@@ -86,7 +86,22 @@ func (db *DB) call(ctx context.Context, id Identity, fn Func, args []any) ([]byt
 		return nil, err
 	}
 	defer conn.Release()
+	// statement_timeout bounds each statement but not the commit, which
+	// waits for synchronous standbys: with them gone it would wait for
+	// ever. The whole call gets the statement timeout plus a margin; past
+	// it the call is ErrUnavailable (the write may have committed, as with
+	// any connection failure after sending).
+	callCtx, cancel := context.WithTimeout(ctx, db.callTimeout)
+	defer cancel()
+	out, err := db.send(callCtx, conn, id, fn, args)
+	if err != nil && ctx.Err() == nil && errors.Is(callCtx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w: no answer within %v: %w", ErrUnavailable, db.callTimeout, err)
+	}
+	return out, err
+}
 
+// send runs the identity statement and the call as one batch on conn.
+func (db *DB) send(ctx context.Context, conn *pgxpool.Conn, id Identity, fn Func, args []any) ([]byte, error) {
 	b := &pgx.Batch{}
 	b.Queue(IdentitySQL, userSetting(id.UserID), id.RequestID, db.statementTimeout, sessionSetting(id.Session),
 		id.ClientAddr, commitMode(fn))

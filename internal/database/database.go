@@ -76,12 +76,17 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// commitGrace is how long a call may wait for its commit (synchronous
+// replication) beyond the statement timeout before it is given up.
+const commitGrace = 2 * time.Second
+
 // DB is the pool plus the per-call settings derived from Options. It is safe
 // for concurrent use.
 type DB struct {
 	pool             *pgxpool.Pool
 	acquireTimeout   time.Duration
-	statementTimeout string // in milliseconds, as set_config wants text
+	statementTimeout string        // in milliseconds, as set_config wants text
+	callTimeout      time.Duration // statement timeout plus commitGrace
 }
 
 // Open parses url, creates the pool and checks that the database answers.
@@ -109,6 +114,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool:             pool,
 		acquireTimeout:   opts.AcquireTimeout,
 		statementTimeout: fmt.Sprint(opts.StatementTimeout.Milliseconds()),
+		callTimeout:      opts.StatementTimeout + commitGrace,
 	}
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()

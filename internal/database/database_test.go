@@ -338,3 +338,37 @@ func TestZeroOptionsTakeConfigDefaults(t *testing.T) {
 		t.Fatalf("connect timeout %v; want DB_ACQUIRE_TIMEOUT's default %v", got, want)
 	}
 }
+
+// TestACommitThatNeverReturnsIsErrUnavailable: a commit waiting for a
+// synchronous standby that is gone is not bounded by statement_timeout;
+// Call gives it up after the statement timeout plus a margin, as
+// ErrUnavailable (503), instead of holding the request for ever. Not
+// parallel: it names a standby for the whole test cluster for a moment.
+func TestACommitThatNeverReturnsIsErrUnavailable(t *testing.T) {
+	tdb := pgtest.New(t)
+	ctx := context.Background()
+	set := func(v string) {
+		t.Helper()
+		if _, err := tdb.Pool.Exec(ctx, "alter system set synchronous_standby_names = '"+v+"'"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tdb.Pool.Exec(ctx, "select pg_reload_conf()"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // the postmaster passes the reload on
+	}
+	db := openApp(t, tdb, database.Options{StatementTimeout: 500 * time.Millisecond})
+	uid := registerUser(t, db, "waits_for_standby")
+	set("standby_that_is_gone")
+	t.Cleanup(func() { set("") })
+	start := time.Now()
+	_, err := db.Call(ctx, database.Identity{UserID: uid}, database.FnCreatePatient, "Stuck", int32(40), "other")
+	took := time.Since(start)
+	if !errors.Is(err, database.ErrUnavailable) {
+		t.Fatalf("a commit with no standby to confirm it: %v after %v; want ErrUnavailable", err, took)
+	}
+	t.Logf("gave up after %v", took.Round(time.Millisecond))
+	if took > 10*time.Second {
+		t.Fatalf("gave up after %v; want about the statement timeout plus 2 s", took)
+	}
+}

@@ -289,16 +289,23 @@ reset role;
 -- a no-op and as the old raise, hence `or replace`.)
 set local role healthcare_owner;
 
+-- plpgsql, so its catalog lookups are planned once per session: it runs
+-- for every event.
 create function app.current_door() returns text
-language sql stable
+language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select case
-           when (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = session_user) then 'admin'
-           when pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then 'rest'
-           when pg_catalog.pg_has_role(session_user, 'healthcare_user', 'member') then 'psql'
-           else 'admin'
-         end
+begin
+  -- Superusers are members of every role: ask about them first.
+  if (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = session_user) then
+    return 'admin';
+  elsif pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then
+    return 'rest';
+  elsif pg_catalog.pg_has_role(session_user, 'healthcare_user', 'member') then
+    return 'psql';
+  end if;
+  return 'admin';
+end
 $$;
 comment on function app.current_door() is
   'The door of the current session: rest (the server''s login), psql (a personal login) or admin (a superuser or the privileged connection).';
