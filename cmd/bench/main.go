@@ -70,13 +70,13 @@ type options struct {
 	// compareEvents audit events are seeded into the large data set's
 	// trail, spread over the past year (where the schema has a trail).
 	compareEvents int
-	noExtras    bool
-	jsonOut     string
-	serverEnv   string
-	keep        bool
-	profileDir  string
-	floor       bool
-	baseline    string
+	noExtras      bool
+	jsonOut       string
+	serverEnv     string
+	keep          bool
+	profileDir    string
+	floor         bool
+	baseline      string
 }
 
 func main() {
