@@ -842,13 +842,25 @@ CREATE FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_pat
     AS $$
 declare
   v_door text := app.current_door();
+  v_user bigint := app.current_user_id();
+  v_request text;
+  v_addr inet;
 begin
-  insert into audit.events (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
-  values (app.current_user_id(), v_door, p_action, p_outcome, p_patient, p_patients,
-          case when v_door = 'rest' then nullif(pg_catalog.current_setting('app.request_id', true), '') end,
-          case when v_door = 'rest' then nullif(pg_catalog.current_setting('app.client_addr', true), '')::inet
-               else pg_catalog.inet_client_addr() end,
-          p_detail);
+  if v_door = 'rest' then
+    v_request := nullif(pg_catalog.current_setting('app.request_id', true), '');
+    v_addr := nullif(pg_catalog.current_setting('app.client_addr', true), '')::inet;
+  else
+    v_addr := pg_catalog.inet_client_addr();
+  end if;
+  -- Straight into the current month's partition (see audit.current_until);
+  -- through the parent only in the moments after a month turned.
+  if now() < audit.current_until() then
+    insert into audit.events_current (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
+    values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
+  else
+    insert into audit.events (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
+    values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
+  end if;
 end
 $$;
 
@@ -2093,11 +2105,13 @@ COMMENT ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_e
 --
 
 CREATE FUNCTION app.session_is_active(p_family uuid) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select exists (select from app.refresh_tokens t
-                  where t.family = p_family and t.revoked_at is null and t.expires_at > now())
+begin
+  return exists (select from app.refresh_tokens t
+                  where t.family = p_family and t.revoked_at is null and t.expires_at > now());
+end
 $$;
 
 ALTER FUNCTION app.session_is_active(p_family uuid) OWNER TO healthcare_auth;
@@ -2261,16 +2275,21 @@ CREATE FUNCTION audit.create_partitions(p_from date, p_months integer) RETURNS i
     AS $$
 declare
   v_month date := date_trunc('month', p_from)::date;
+  v_current date := (select s.current_month from audit.seal_state s);
   v_name text;
   v_made integer := 0;
 begin
   for i in 1 .. p_months loop
-    v_name := 'events_' || to_char(v_month, 'YYYY_MM');
+    -- The current month's partition is audit.events_current (see
+    -- audit.roll_current); every other month is named after itself.
+    v_name := case when v_month = v_current then 'events_current' else 'events_' || to_char(v_month, 'YYYY_MM') end;
     if to_regclass('audit.' || v_name) is null then
       execute format('create table audit.%I partition of audit.events for values from (%L) to (%L)',
                      v_name, v_month::timestamptz, (v_month + interval '1 month')::timestamptz);
       execute format('create trigger events_no_truncate before truncate on audit.%I for each statement execute function audit.refuse_change()', v_name);
       execute format('comment on table audit.%I is %L', v_name, 'Audit events of ' || to_char(v_month, 'YYYY-MM') || '.');
+      -- app.audit writes straight into the current month's partition.
+      execute format('grant insert on audit.%I to healthcare_access, healthcare_owner', v_name);
       v_made := v_made + 1;
     end if;
     v_month := (v_month + interval '1 month')::date;
@@ -2288,19 +2307,32 @@ ALTER FUNCTION audit.create_partitions(p_from date, p_months integer) OWNER TO h
 COMMENT ON FUNCTION audit.create_partitions(p_from date, p_months integer) IS 'Creates the monthly partitions of p_months months from p_from''s month, skipping those that exist; returns how many it made.';
 
 --
+-- Name: current_until(); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE FUNCTION audit.current_until() RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE
+    AS $$select '<the end of the current month>'::timestamptz$$;
+
+ALTER FUNCTION audit.current_until() OWNER TO healthcare_audit;
+
+--
+-- Name: FUNCTION current_until(); Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON FUNCTION audit.current_until() IS 'The end of the month audit.events_current holds (redefined by audit.roll_current when the month changes).';
+
+--
 -- Name: event_line(audit.events); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
 --
 
 CREATE FUNCTION audit.event_line(e audit.events) RETURNS text
     LANGUAGE sql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-  select concat_ws('|', quote_nullable(e.id::text), quote_nullable(extract(epoch from e.at)::text),
-                   quote_nullable(e.xact::text), quote_nullable(e.user_id::text), quote_nullable(e.db_role::text),
-                   quote_nullable(e.door), quote_nullable(e.action), quote_nullable(e.outcome),
-                   quote_nullable(e.patient_id::text), quote_nullable(e.patients::text), quote_nullable(e.request_id),
-                   quote_nullable(e.client_addr::text), quote_nullable(e.detail::text))
-$$;
+    SET "TimeZone" TO 'UTC'
+    SET "DateStyle" TO 'ISO, YMD'
+    SET "IntervalStyle" TO 'postgres'
+    SET extra_float_digits TO '1'
+    AS $$ select e::text $$;
 
 ALTER FUNCTION audit.event_line(e audit.events) OWNER TO healthcare_audit;
 
@@ -2375,12 +2407,51 @@ ALTER FUNCTION audit.refuse_change() OWNER TO healthcare_audit;
 COMMENT ON FUNCTION audit.refuse_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE of audit events, to everyone.';
 
 --
+-- Name: roll_current(timestamp with time zone); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE FUNCTION audit.roll_current(p_now timestamp with time zone DEFAULT now()) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_old date := (select s.current_month from audit.seal_state s);
+  v_new date := date_trunc('month', p_now)::date;
+begin
+  if v_old = v_new and audit.current_until() = (v_new + interval '1 month')::timestamptz then
+    return false;
+  end if;
+  if v_old <> v_new then
+    execute format('alter table audit.events_current rename to %I', 'events_' || to_char(v_old, 'YYYY_MM'));
+    perform audit.create_partitions(v_new, 1);
+    execute format('alter table audit.%I rename to events_current', 'events_' || to_char(v_new, 'YYYY_MM'));
+    update audit.seal_state set current_month = v_new;
+  end if;
+  execute format('create or replace function audit.current_until() returns timestamptz language sql immutable as %L',
+                 format('select %L::timestamptz', (v_new + interval '1 month')::timestamptz));
+  return true;
+end
+$$;
+
+ALTER FUNCTION audit.roll_current(p_now timestamp with time zone) OWNER TO healthcare_audit;
+
+--
+-- Name: FUNCTION roll_current(p_now timestamp with time zone); Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON FUNCTION audit.roll_current(p_now timestamp with time zone) IS 'At a new month: renames audit.events_current to its month and the new month''s partition to events_current, and moves audit.current_until on. Called by audit.seal.';
+
+--
 -- Name: seal(); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
 --
 
 CREATE FUNCTION audit.seal() RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET "TimeZone" TO 'UTC'
+    SET "DateStyle" TO 'ISO, YMD'
+    SET "IntervalStyle" TO 'postgres'
+    SET extra_float_digits TO '1'
     AS $$
 declare
   v_from bigint;
@@ -2397,13 +2468,14 @@ begin
     return json_build_object('sealed', false, 'reason', 'another sealer is at work');
   end if;
   perform audit.create_partitions(now()::date, 3);
+  perform audit.roll_current();
   if v_to <= v_from then
     return json_build_object('sealed', false, 'reason', 'nothing finished since the last seal');
   end if;
   select s.hash into v_prev from audit.seals s order by s.id desc limit 1;
   select count(*), min(e.id), max(e.id),
          sha256(coalesce(v_prev, ''::bytea) ||
-                convert_to(coalesce(string_agg(audit.event_line(e), E'\n' order by e.id), ''), 'UTF8'))
+                convert_to(coalesce(string_agg(e::text, E'\n' order by e.id), ''), 'UTF8'))
     into v_n, v_first, v_last, v_hash
     from audit.events e
    where e.xact >= v_from and e.xact < v_to;
@@ -2733,6 +2805,7 @@ COMMENT ON TABLE audit.events_default IS 'Events outside every monthly partition
 CREATE TABLE audit.seal_state (
     singleton boolean DEFAULT true NOT NULL,
     next_xact bigint NOT NULL,
+    current_month date NOT NULL,
     CONSTRAINT seal_state_singleton_check CHECK (singleton)
 );
 
@@ -2744,7 +2817,7 @@ ALTER TABLE audit.seal_state OWNER TO healthcare_audit;
 -- Name: TABLE seal_state; Type: COMMENT; Schema: audit; Owner: healthcare_audit
 --
 
-COMMENT ON TABLE audit.seal_state IS 'Where the next seal starts. Its row lock lets one sealer at a time work, whatever the number of server copies; no login can lock it.';
+COMMENT ON TABLE audit.seal_state IS 'Where the next seal starts, and which month audit.events_current holds. Its row lock lets one sealer at a time work, whatever the number of server copies; no login can lock it.';
 
 --
 -- Name: COLUMN seal_state.singleton; Type: COMMENT; Schema: audit; Owner: healthcare_audit
@@ -2757,6 +2830,12 @@ COMMENT ON COLUMN audit.seal_state.singleton IS 'Always true: the table holds on
 --
 
 COMMENT ON COLUMN audit.seal_state.next_xact IS 'xact_from of the next seal.';
+
+--
+-- Name: COLUMN seal_state.current_month; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seal_state.current_month IS 'The month of audit.events_current (audit.roll_current renames it when the month ends).';
 
 --
 -- Name: seals; Type: TABLE; Schema: audit; Owner: healthcare_audit
@@ -4369,6 +4448,14 @@ GRANT ALL ON FUNCTION app.visible_patients() TO healthcare_user;
 REVOKE ALL ON FUNCTION audit.create_partitions(p_from date, p_months integer) FROM PUBLIC;
 
 --
+-- Name: FUNCTION current_until(); Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+REVOKE ALL ON FUNCTION audit.current_until() FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.current_until() TO healthcare_access;
+GRANT ALL ON FUNCTION audit.current_until() TO healthcare_owner;
+
+--
 -- Name: FUNCTION event_line(e audit.events); Type: ACL; Schema: audit; Owner: healthcare_audit
 --
 
@@ -4387,6 +4474,12 @@ GRANT ALL ON FUNCTION audit.prune(p_older_than interval) TO healthcare_owner;
 --
 
 REVOKE ALL ON FUNCTION audit.refuse_change() FROM PUBLIC;
+
+--
+-- Name: FUNCTION roll_current(p_now timestamp with time zone); Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+REVOKE ALL ON FUNCTION audit.roll_current(p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION seal(); Type: ACL; Schema: audit; Owner: healthcare_audit

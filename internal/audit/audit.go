@@ -22,6 +22,7 @@ import (
 type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // SealResult is audit.seal()'s answer.
@@ -47,15 +48,14 @@ func Seal(ctx context.Context, q Querier) (SealResult, error) {
 	return r, nil
 }
 
-// eventLine is the text each event contributes to its seal's hash. It is
-// the same expression as audit.event_line(), repeated here on purpose:
-// verification must not trust a function stored in the database it
-// checks.
-const eventLine = `concat_ws('|', quote_nullable(e.id::text), quote_nullable(extract(epoch from e.at)::text),
-	quote_nullable(e.xact::text), quote_nullable(e.user_id::text), quote_nullable(e.db_role::text),
-	quote_nullable(e.door), quote_nullable(e.action), quote_nullable(e.outcome),
-	quote_nullable(e.patient_id::text), quote_nullable(e.patients::text), quote_nullable(e.request_id),
-	quote_nullable(e.client_addr::text), quote_nullable(e.detail::text))`
+// lineSettings fix how a row prints, as audit.seal() fixes them: each
+// event's line is its row's text form (e::text). The expression is
+// repeated here on purpose: verification must not trust a function stored
+// in the database it checks.
+var lineSettings = []string{
+	"set local timezone = 'UTC'", "set local datestyle = 'ISO, YMD'",
+	"set local intervalstyle = 'postgres'", "set local extra_float_digits = 1",
+}
 
 // ErrBroken means the chain does not match the events it seals.
 var ErrBroken = errors.New("audit trail does not match its seals")
@@ -74,7 +74,17 @@ type Report struct {
 // an event changed, deleted or inserted in a sealed range, a seal changed
 // or removed, or a gap between seals.
 func Verify(ctx context.Context, q Querier) (Report, error) {
-	rows, err := q.Query(ctx, `select id, xact_from, xact_to, events, prev_hash, hash from audit.seals order by id`)
+	tx, err := q.Begin(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("verify: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	for _, s := range lineSettings {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return Report{}, fmt.Errorf("verify: %s: %w", s, err)
+		}
+	}
+	rows, err := tx.Query(ctx, `select id, xact_from, xact_to, events, prev_hash, hash from audit.seals order by id`)
 	if err != nil {
 		return Report{}, fmt.Errorf("read seals: %w", err)
 	}
@@ -102,8 +112,8 @@ func Verify(ctx context.Context, q Querier) (Report, error) {
 		}
 		var n int64
 		var hash []byte
-		err := q.QueryRow(ctx, `select count(*), sha256(coalesce($1::bytea, ''::bytea) ||
-			convert_to(coalesce(string_agg(`+eventLine+`, E'\n' order by e.id), ''), 'UTF8'))
+		err := tx.QueryRow(ctx, `select count(*), sha256(coalesce($1::bytea, ''::bytea) ||
+			convert_to(coalesce(string_agg(e::text, E'\n' order by e.id), ''), 'UTF8'))
 			from audit.events e where e.xact >= $2 and e.xact < $3`, prev, s.from, s.to).Scan(&n, &hash)
 		if err != nil {
 			return rep, fmt.Errorf("hash the events of seal %d: %w", s.id, err)

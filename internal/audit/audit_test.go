@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"healthcare/internal/audit"
 	"healthcare/internal/pgtest"
 )
@@ -203,4 +205,75 @@ func TestOneSealerAtATime(t *testing.T) {
 	if r, err := audit.Seal(ctx, db.Pool); err != nil || !r.Sealed {
 		t.Fatalf("seal after = %+v, %v", r, err)
 	}
+}
+
+// TestTheMonthTurns: audit.roll_current gives the finished month's
+// partition its name and makes the new month's partition
+// audit.events_current; app.audit writes through the parent (routing by
+// date) whenever audit.current_until has passed, so no event is refused
+// at the turn of a month.
+func TestTheMonthTurns(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	names := func(q interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}) (current, bound string) {
+		t.Helper()
+		if err := q.QueryRow(ctx, `select to_char(lower_bound, 'YYYY-MM'), to_char(audit.current_until() at time zone 'UTC', 'YYYY-MM')
+			from (select (regexp_match(pg_get_expr(relpartbound, oid), 'FROM \(''([^'']+)''\)'))[1]::timestamptz as lower_bound
+			        from pg_class where oid = 'audit.events_current'::regclass) s`).Scan(&current, &bound); err != nil {
+			t.Fatal(err)
+		}
+		return current, bound
+	}
+	thisMonth := time.Now().UTC().Format("2006-01")
+	nextMonth := time.Now().UTC().AddDate(0, 1, 1-time.Now().UTC().Day()).Format("2006-01")
+	if cur, until := names(db.Pool); cur != thisMonth || until != nextMonth {
+		t.Fatalf("events_current holds %s and current_until is %s; want %s and %s", cur, until, thisMonth, nextMonth)
+	}
+
+	t.Run("a month later", func(t *testing.T) {
+		tx, err := db.Pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		if _, err := tx.Exec(ctx, `set local role healthcare_audit; select audit.roll_current(date_trunc('month', now()) + interval '1 month 2 days')`); err != nil {
+			t.Fatal(err)
+		}
+		cur, _ := names(tx)
+		if cur != nextMonth {
+			t.Fatalf("after the turn events_current holds %s, want %s", cur, nextMonth)
+		}
+		var old bool
+		if err := tx.QueryRow(ctx, `select to_regclass('audit.events_' || replace($1, '-', '_')) is not null`, thisMonth).Scan(&old); err != nil || !old {
+			t.Fatalf("the finished month's partition was not renamed after it (%v)", err)
+		}
+	})
+
+	t.Run("events written while current_until has passed go through the parent", func(t *testing.T) {
+		if _, err := db.Pool.Exec(ctx, `set role healthcare_audit;
+			create or replace function audit.current_until() returns timestamptz language sql immutable as $$ select '2000-01-01'::timestamptz $$;
+			reset role`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Pool.Exec(ctx, `
+			with u as (insert into app.users (username, password_hash) values ('turn', '`+fakeHash+`') returning id)
+			insert into app.patients (owner_id, name, age, gender) select id, 'At the turn', 20, 'male' from u`); err != nil {
+			t.Fatal(err)
+		}
+		var where string
+		if err := db.Pool.QueryRow(ctx, `select tableoid::regclass::text from audit.events where detail #>> '{after,name}' = 'At the turn'`).Scan(&where); err != nil {
+			t.Fatal(err)
+		}
+		if where != "audit.events_current" {
+			t.Fatalf("the event landed in %s", where)
+		}
+		if r, err := audit.Seal(ctx, db.Pool); err != nil || !r.Sealed {
+			t.Fatalf("seal = %+v, %v", r, err)
+		}
+		if _, until := names(db.Pool); until != nextMonth {
+			t.Fatalf("after a seal current_until is %s, want %s", until, nextMonth)
+		}
+	})
 }

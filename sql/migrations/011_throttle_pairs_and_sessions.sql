@@ -130,12 +130,16 @@ begin
 end
 $$;
 
+-- plpgsql, so the lookup is planned once per session: it runs for every
+-- authenticated request.
 create function app.session_is_active(p_family uuid) returns boolean
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select exists (select from app.refresh_tokens t
-                  where t.family = p_family and t.revoked_at is null and t.expires_at > now())
+begin
+  return exists (select from app.refresh_tokens t
+                  where t.family = p_family and t.revoked_at is null and t.expires_at > now());
+end
 $$;
 comment on function app.session_is_active(uuid) is
   'True while the session (refresh token family) has a token that is neither revoked nor expired. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';

@@ -120,22 +120,40 @@ create trigger events_no_truncate before truncate on audit.events
 create trigger events_no_truncate before truncate on audit.events_default
   for each statement execute function audit.refuse_change();
 
+create table audit.seal_state (
+  singleton boolean primary key default true
+    constraint seal_state_singleton_check check (singleton),
+  next_xact bigint not null,
+  current_month date not null
+);
+comment on table audit.seal_state is
+  'Where the next seal starts, and which month audit.events_current holds. Its row lock lets one sealer at a time work, whatever the number of server copies; no login can lock it.';
+comment on column audit.seal_state.singleton is 'Always true: the table holds one row.';
+comment on column audit.seal_state.next_xact is 'xact_from of the next seal.';
+comment on column audit.seal_state.current_month is 'The month of audit.events_current (audit.roll_current renames it when the month ends).';
+insert into audit.seal_state (next_xact, current_month) values (0, date_trunc('month', now())::date);
+
 create function audit.create_partitions(p_from date, p_months integer) returns integer
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_month date := date_trunc('month', p_from)::date;
+  v_current date := (select s.current_month from audit.seal_state s);
   v_name text;
   v_made integer := 0;
 begin
   for i in 1 .. p_months loop
-    v_name := 'events_' || to_char(v_month, 'YYYY_MM');
+    -- The current month's partition is audit.events_current (see
+    -- audit.roll_current); every other month is named after itself.
+    v_name := case when v_month = v_current then 'events_current' else 'events_' || to_char(v_month, 'YYYY_MM') end;
     if to_regclass('audit.' || v_name) is null then
       execute format('create table audit.%I partition of audit.events for values from (%L) to (%L)',
                      v_name, v_month::timestamptz, (v_month + interval '1 month')::timestamptz);
       execute format('create trigger events_no_truncate before truncate on audit.%I for each statement execute function audit.refuse_change()', v_name);
       execute format('comment on table audit.%I is %L', v_name, 'Audit events of ' || to_char(v_month, 'YYYY-MM') || '.');
+      -- app.audit writes straight into the current month's partition.
+      execute format('grant insert on audit.%I to healthcare_access, healthcare_owner', v_name);
       v_made := v_made + 1;
     end if;
     v_month := (v_month + interval '1 month')::date;
@@ -148,6 +166,47 @@ comment on function audit.create_partitions(date, integer) is
 
 -- A year back (for imported or seeded history) and three months ahead.
 select audit.create_partitions((now() - interval '12 months')::date, 16);
+
+-- Where app.audit may write directly: the end of audit.events_current's
+-- month. An insert through the partitioned parent costs more with every
+-- partition it has (PostgreSQL 15 sets up routing to all of them); one
+-- straight into the current month's partition does not. Redefined by
+-- audit.roll_current; an immutable constant, folded into cached plans.
+create function audit.current_until() returns timestamptz
+language sql immutable
+as $$ select '2000-01-01 00:00:00+00'::timestamptz $$;
+comment on function audit.current_until() is
+  'The end of the month audit.events_current holds (redefined by audit.roll_current when the month changes).';
+
+-- When the month changes, the current partition takes its month's name and
+-- the new month's partition becomes audit.events_current. Until this runs
+-- (the next seal), app.audit writes through the parent, which routes by
+-- date: no event is refused at the turn of the month.
+create function audit.roll_current(p_now timestamptz default now()) returns boolean
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_old date := (select s.current_month from audit.seal_state s);
+  v_new date := date_trunc('month', p_now)::date;
+begin
+  if v_old = v_new and audit.current_until() = (v_new + interval '1 month')::timestamptz then
+    return false;
+  end if;
+  if v_old <> v_new then
+    execute format('alter table audit.events_current rename to %I', 'events_' || to_char(v_old, 'YYYY_MM'));
+    perform audit.create_partitions(v_new, 1);
+    execute format('alter table audit.%I rename to events_current', 'events_' || to_char(v_new, 'YYYY_MM'));
+    update audit.seal_state set current_month = v_new;
+  end if;
+  execute format('create or replace function audit.current_until() returns timestamptz language sql immutable as %L',
+                 format('select %L::timestamptz', (v_new + interval '1 month')::timestamptz));
+  return true;
+end
+$$;
+comment on function audit.roll_current(timestamptz) is
+  'At a new month: renames audit.events_current to its month and the new month''s partition to events_current, and moves audit.current_until on. Called by audit.seal.';
+select audit.roll_current();
 
 create table audit.seals (
   id bigint generated always as identity primary key,
@@ -177,35 +236,28 @@ create trigger seals_append_only before update or delete on audit.seals
 create trigger seals_no_truncate before truncate on audit.seals
   for each statement execute function audit.refuse_change();
 
-create table audit.seal_state (
-  singleton boolean primary key default true
-    constraint seal_state_singleton_check check (singleton),
-  next_xact bigint not null
-);
-comment on table audit.seal_state is
-  'Where the next seal starts. Its row lock lets one sealer at a time work, whatever the number of server copies; no login can lock it.';
-comment on column audit.seal_state.singleton is 'Always true: the table holds one row.';
-comment on column audit.seal_state.next_xact is 'xact_from of the next seal.';
-insert into audit.seal_state (next_xact) values (0);
 
--- The line an event contributes to its seal. `healthcare audit verify`
--- sends the same expression in its own query, so a changed function here
--- would not hide a changed event.
+
+-- The line an event contributes to its seal: the row's own text form (one
+-- C call, unambiguous composite syntax) under fixed output settings, so
+-- the sealer and `healthcare audit verify` (which sends the same
+-- expression in its own query, not trusting a function it checks) agree.
 create function audit.event_line(e audit.events) returns text
 language sql immutable
-set search_path = pg_catalog, pg_temp
-as $$
-  select concat_ws('|', quote_nullable(e.id::text), quote_nullable(extract(epoch from e.at)::text),
-                   quote_nullable(e.xact::text), quote_nullable(e.user_id::text), quote_nullable(e.db_role::text),
-                   quote_nullable(e.door), quote_nullable(e.action), quote_nullable(e.outcome),
-                   quote_nullable(e.patient_id::text), quote_nullable(e.patients::text), quote_nullable(e.request_id),
-                   quote_nullable(e.client_addr::text), quote_nullable(e.detail::text))
-$$;
+set timezone = 'UTC'
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set extra_float_digits = 1
+as $$ select e::text $$;
 comment on function audit.event_line(audit.events) is 'The text an event contributes to its seal''s hash.';
 
 create function audit.seal() returns json
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set extra_float_digits = 1
 as $$
 declare
   v_from bigint;
@@ -222,13 +274,14 @@ begin
     return json_build_object('sealed', false, 'reason', 'another sealer is at work');
   end if;
   perform audit.create_partitions(now()::date, 3);
+  perform audit.roll_current();
   if v_to <= v_from then
     return json_build_object('sealed', false, 'reason', 'nothing finished since the last seal');
   end if;
   select s.hash into v_prev from audit.seals s order by s.id desc limit 1;
   select count(*), min(e.id), max(e.id),
          sha256(coalesce(v_prev, ''::bytea) ||
-                convert_to(coalesce(string_agg(audit.event_line(e), E'\n' order by e.id), ''), 'UTF8'))
+                convert_to(coalesce(string_agg(e::text, E'\n' order by e.id), ''), 'UTF8'))
     into v_n, v_first, v_last, v_hash
     from audit.events e
    where e.xact >= v_from and e.xact < v_to;
@@ -279,7 +332,8 @@ create policy all_audit on audit.seal_state for all to healthcare_audit using (t
 comment on policy all_audit on audit.seal_state is 'The sealer keeps its place.';
 
 revoke all on function audit.seal(), audit.create_partitions(date, integer), audit.event_line(audit.events),
-  audit.refuse_change() from public;
+  audit.refuse_change(), audit.roll_current(timestamptz), audit.current_until() from public;
+grant execute on function audit.current_until() to healthcare_access, healthcare_owner;
 grant execute on function audit.seal() to healthcare_api, healthcare_owner;
 grant execute on function audit.event_line(audit.events) to healthcare_auditor;
 
@@ -317,13 +371,25 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_door text := app.current_door();
+  v_user bigint := app.current_user_id();
+  v_request text;
+  v_addr inet;
 begin
-  insert into audit.events (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
-  values (app.current_user_id(), v_door, p_action, p_outcome, p_patient, p_patients,
-          case when v_door = 'rest' then nullif(pg_catalog.current_setting('app.request_id', true), '') end,
-          case when v_door = 'rest' then nullif(pg_catalog.current_setting('app.client_addr', true), '')::inet
-               else pg_catalog.inet_client_addr() end,
-          p_detail);
+  if v_door = 'rest' then
+    v_request := nullif(pg_catalog.current_setting('app.request_id', true), '');
+    v_addr := nullif(pg_catalog.current_setting('app.client_addr', true), '')::inet;
+  else
+    v_addr := pg_catalog.inet_client_addr();
+  end if;
+  -- Straight into the current month's partition (see audit.current_until);
+  -- through the parent only in the moments after a month turned.
+  if now() < audit.current_until() then
+    insert into audit.events_current (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
+    values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
+  else
+    insert into audit.events (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
+    values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
+  end if;
 end
 $$;
 comment on function app.audit(text, text, bigint, bigint[], jsonb) is
