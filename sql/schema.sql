@@ -268,19 +268,27 @@ ALTER FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) OWN
 COMMENT ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) IS 'POST /api/patients/: a profile owned by the caller.';
 
 --
--- Name: delete_doctor(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
+-- Name: delete_doctor(bigint, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
-CREATE FUNCTION api.delete_doctor(p_id bigint) RETURNS json
+CREATE FUNCTION api.delete_doctor(p_id bigint, p_version integer DEFAULT NULL::integer) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   v_id bigint;
+  v_current integer;
 begin
   perform app.require_user();
-  delete from app.doctors d where d.id = p_id returning d.id into v_id;
+  delete from app.doctors d where d.id = p_id and (p_version is null or d.version = p_version) returning d.id into v_id;
   if v_id is null then
+    if p_version is not null then
+      select d.version into v_current from app.doctors d where d.id = p_id for update;
+      if found then
+        raise exception 'doctor % has changed: it is at version %, not %', p_id, v_current, p_version
+          using errcode = 'RSTAL', detail = 'current_version=' || v_current;
+      end if;
+    end if;
     if exists (select from app.doctors d where d.id = p_id) then
       return app.refuse('delete', null, pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', p_id),
                         'RFRBD', 'only the doctor''s creator or an admin may change it');
@@ -291,13 +299,13 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.delete_doctor(p_id bigint) OWNER TO healthcare_access;
+ALTER FUNCTION api.delete_doctor(p_id bigint, p_version integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION delete_doctor(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION delete_doctor(p_id bigint, p_version integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION api.delete_doctor(p_id bigint) IS 'DELETE /api/doctors/<id>/: creator or admin; removes the doctor''s mappings.';
+COMMENT ON FUNCTION api.delete_doctor(p_id bigint, p_version integer) IS 'DELETE /api/doctors/<id>/: creator or admin; removes the doctor''s mappings; p_version, when given, must be the current version (else RSTAL, nothing deleted).';
 
 --
 -- Name: delete_mapping(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -328,32 +336,119 @@ ALTER FUNCTION api.delete_mapping(p_id bigint) OWNER TO healthcare_access;
 COMMENT ON FUNCTION api.delete_mapping(p_id bigint) IS 'DELETE /api/mappings/<id>/.';
 
 --
--- Name: delete_patient(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
+-- Name: delete_patient(bigint, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
-CREATE FUNCTION api.delete_patient(p_id bigint) RETURNS json
+CREATE FUNCTION api.delete_patient(p_id bigint, p_version integer DEFAULT NULL::integer) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   v_id bigint;
+  v_current integer;
 begin
   perform app.require_user();
-  delete from app.patients p where p.id = p_id returning p.id into v_id;
+  delete from app.patients p where p.id = p_id and (p_version is null or p.version = p_version) returning p.id into v_id;
   if v_id is null then
+    if p_version is not null then
+      select p.version into v_current from app.patients p where p.id = p_id for update;
+      if found then
+        raise exception 'patient % has changed: it is at version %, not %', p_id, v_current, p_version
+          using errcode = 'RSTAL', detail = 'current_version=' || v_current;
+      end if;
+    end if;
     return app.refuse('delete', p_id, '{"object": "patient"}', 'RNTFD', 'patient not found');
   end if;
   return json_build_object('id', v_id);
 end
 $$;
 
-ALTER FUNCTION api.delete_patient(p_id bigint) OWNER TO healthcare_access;
+ALTER FUNCTION api.delete_patient(p_id bigint, p_version integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION delete_patient(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION delete_patient(p_id bigint, p_version integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION api.delete_patient(p_id bigint) IS 'DELETE /api/patients/<id>/: removes the profile and its mappings.';
+COMMENT ON FUNCTION api.delete_patient(p_id bigint, p_version integer) IS 'DELETE /api/patients/<id>/: removes the profile and its mappings; p_version, when given, must be the current version (else RSTAL, nothing deleted).';
+
+--
+-- Name: doctor_history(bigint, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.doctor_history(p_id bigint, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_exists boolean := exists (select from app.doctors d where d.id = p_id);
+  v_count bigint;
+  v_rows json;
+begin
+  -- Public like the directory; a removed doctor's history is for admins.
+  if not v_exists and not coalesce(app.current_user_is_admin(), false) then
+    raise exception 'doctor not found' using errcode = 'RNTFD';
+  end if;
+  select count(*) into v_count
+    from audit.events e
+   where e.detail ->> 'doctor' = p_id::text
+     and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok';
+  if v_count = 0 and not v_exists then
+    raise exception 'doctor not found' using errcode = 'RNTFD';
+  end if;
+  select json_agg(app.history_json(e) order by e.id desc) into v_rows
+    from (select * from audit.events e
+           where e.detail ->> 'doctor' = p_id::text
+             and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+           order by e.id desc limit v_limit offset v_offset) e;
+  return app.page(v_count, v_rows, '/api/doctors/' || p_id || '/history/', v_limit, v_offset, null);
+end
+$$;
+
+ALTER FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION doctor_history(p_id bigint, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer) IS 'GET /api/doctors/<id>/history/: every version of the doctor since migration 014, newest first, from the audit trail; a delete is an entry without values. Public; a removed doctor''s history is for admins only.';
+
+--
+-- Name: doctor_version(bigint, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.doctor_version(p_id bigint, p_version integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result json;
+begin
+  if not exists (select from app.doctors d where d.id = p_id) and not coalesce(app.current_user_is_admin(), false) then
+    raise exception 'doctor not found' using errcode = 'RNTFD';
+  end if;
+  select app.history_json(e) into v_result
+    from audit.events e
+   where e.detail ->> 'doctor' = p_id::text
+     and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
+   order by e.id desc
+   limit 1;
+  if v_result is null then
+    raise exception 'version not found' using errcode = 'RNTFD';
+  end if;
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION api.doctor_version(p_id bigint, p_version integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION doctor_version(p_id bigint, p_version integer); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.doctor_version(p_id bigint, p_version integer) IS 'GET /api/doctors/<id>/history/<version>/: one version of the doctor, as api.doctor_history lists it. Public; a removed doctor''s for admins only.';
 
 --
 -- Name: get_doctor(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -545,7 +640,7 @@ begin
   select count(*) into v_count from app.patient_doctors m where m.patient_id = p_patient_id;
   select json_agg(r.doc order by r.mapping_id) into v_rows
     from (select m.id as mapping_id,
-                 json_build_object('id', d.id, 'name', d.name, 'specialization', d.specialization,
+                 json_build_object('id', d.id, 'version', d.version, 'name', d.name, 'specialization', d.specialization,
                                    'created_by', d.created_by, 'created_at', d.created_at, 'updated_at', d.updated_at,
                                    'mapping_id', m.id, 'mapped_at', m.created_at) as doc
             from app.patient_doctors m join app.doctors d on d.id = m.doctor_id
@@ -688,6 +783,93 @@ ALTER FUNCTION api.patient_access_log(p_patient_id bigint, p_limit integer, p_of
 COMMENT ON FUNCTION api.patient_access_log(p_patient_id bigint, p_limit integer, p_offset integer) IS 'GET /api/patients/<id>/access-log/: who accessed the patient, newest first (owner and admins; refused attempts by others for admins only). Reading it is itself recorded.';
 
 --
+-- Name: patient_history(bigint, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.patient_history(p_id bigint, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_count bigint;
+  v_rows json;
+begin
+  perform app.require_user();
+  -- Whoever may read the patient (the policies decide); a deleted one's
+  -- history is for admins.
+  if not exists (select from app.patients p where p.id = p_id) and not app.current_user_is_admin() then
+    return app.refuse('read', p_id, '{"object": "patient_history"}', 'RNTFD', 'patient not found');
+  end if;
+  select count(*) into v_count
+    from audit.events e
+   where e.patient_id = p_id
+     and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version';
+  if v_count = 0 and not exists (select from app.patients p where p.id = p_id) then
+    return app.refuse('read', p_id, '{"object": "patient_history"}', 'RNTFD', 'patient not found');
+  end if;
+  select json_agg(app.history_json(e) order by e.id desc) into v_rows
+    from (select * from audit.events e
+           where e.patient_id = p_id
+             and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+             and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version'
+           order by e.id desc limit v_limit offset v_offset) e;
+  perform app.audit('read', 'ok', p_id, null, '{"object": "patient_history"}');
+  return app.page(v_count, v_rows, '/api/patients/' || p_id || '/history/', v_limit, v_offset, null);
+end
+$$;
+
+ALTER FUNCTION api.patient_history(p_id bigint, p_limit integer, p_offset integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_history(p_id bigint, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.patient_history(p_id bigint, p_limit integer, p_offset integer) IS 'GET /api/patients/<id>/history/: every version of the patient since versions exist (migration 014), newest first, from the audit trail; a delete is an entry without values. The owner and admins (a deleted patient: admins only). Reading it is recorded.';
+
+--
+-- Name: patient_version(bigint, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.patient_version(p_id bigint, p_version integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result json;
+begin
+  perform app.require_user();
+  if not exists (select from app.patients p where p.id = p_id) and not app.current_user_is_admin() then
+    return app.refuse('read', p_id, pg_catalog.jsonb_build_object('object', 'patient_history', 'version', p_version),
+                      'RNTFD', 'patient not found');
+  end if;
+  select app.history_json(e) into v_result
+    from audit.events e
+   where e.patient_id = p_id
+     and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
+   order by e.id desc
+   limit 1;
+  if v_result is null then
+    -- The caller may read the patient; there is just no such version.
+    raise exception 'version not found' using errcode = 'RNTFD';
+  end if;
+  perform app.audit('read', 'ok', p_id, null, pg_catalog.jsonb_build_object('object', 'patient_history', 'version', p_version));
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION api.patient_version(p_id bigint, p_version integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_version(p_id bigint, p_version integer); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.patient_version(p_id bigint, p_version integer) IS 'GET /api/patients/<id>/history/<version>/: one version of the patient, as api.patient_history lists it. Same readers; recorded.';
+
+--
 -- Name: register(text, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
@@ -763,24 +945,32 @@ ALTER FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expire
 COMMENT ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) IS 'POST /api/auth/refresh/: status ok, reused (family revoked) or invalid (REST server only).';
 
 --
--- Name: update_doctor(bigint, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
+-- Name: update_doctor(bigint, text, text, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
-CREATE FUNCTION api.update_doctor(p_id bigint, p_name text DEFAULT NULL::text, p_specialization text DEFAULT NULL::text) RETURNS json
+CREATE FUNCTION api.update_doctor(p_id bigint, p_name text DEFAULT NULL::text, p_specialization text DEFAULT NULL::text, p_version integer DEFAULT NULL::integer) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   v_doctor app.doctors;
+  v_current integer;
 begin
   perform app.require_user();
   update app.doctors d
      set name = case when p_name is null then d.name else app.check_name(p_name, 'name', 200) end,
          specialization = case when p_specialization is null then d.specialization
                                else app.check_name(p_specialization, 'specialization', 100) end
-   where d.id = p_id
+   where d.id = p_id and (p_version is null or d.version = p_version)
   returning * into v_doctor;
   if not found then
+    if p_version is not null then
+      select d.version into v_current from app.doctors d where d.id = p_id for update;
+      if found then
+        raise exception 'doctor % has changed: it is at version %, not %', p_id, v_current, p_version
+          using errcode = 'RSTAL', detail = 'current_version=' || v_current;
+      end if;
+    end if;
     if exists (select from app.doctors d where d.id = p_id) then
       return app.refuse('update', null, pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', p_id),
                         'RFRBD', 'only the doctor''s creator or an admin may change it');
@@ -791,46 +981,56 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) OWNER TO healthcare_access;
+ALTER FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text, p_version integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text); Type: COMMENT; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text, p_version integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) IS 'PUT/PATCH /api/doctors/<id>/: creator or admin; NULL arguments keep the current value.';
+COMMENT ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text, p_version integer) IS 'PUT/PATCH /api/doctors/<id>/: creator or admin; NULL arguments keep the current value; p_version, when given, must be the current version (else RSTAL, nothing written).';
 
 --
--- Name: update_patient(bigint, text, integer, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
+-- Name: update_patient(bigint, text, integer, text, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
-CREATE FUNCTION api.update_patient(p_id bigint, p_name text DEFAULT NULL::text, p_age integer DEFAULT NULL::integer, p_gender text DEFAULT NULL::text) RETURNS json
+CREATE FUNCTION api.update_patient(p_id bigint, p_name text DEFAULT NULL::text, p_age integer DEFAULT NULL::integer, p_gender text DEFAULT NULL::text, p_version integer DEFAULT NULL::integer) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   v_patient app.patients;
+  v_current integer;
 begin
   perform app.require_user();
   update app.patients p
      set name = case when p_name is null then p.name else app.check_name(p_name, 'name', 200) end,
          age = case when p_age is null then p.age else app.check_age(p_age) end,
          gender = case when p_gender is null then p.gender else app.check_gender(p_gender) end
-   where p.id = p_id
+   where p.id = p_id and (p_version is null or p.version = p_version)
   returning * into v_patient;
   if not found then
+    if p_version is not null then
+      -- FOR UPDATE meets the update policies: only a caller who may change
+      -- the patient learns that it changed.
+      select p.version into v_current from app.patients p where p.id = p_id for update;
+      if found then
+        raise exception 'patient % has changed: it is at version %, not %', p_id, v_current, p_version
+          using errcode = 'RSTAL', detail = 'current_version=' || v_current;
+      end if;
+    end if;
     return app.refuse('update', p_id, '{"object": "patient"}', 'RNTFD', 'patient not found');
   end if;
   return app.patient_json(v_patient);
 end
 $$;
 
-ALTER FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) OWNER TO healthcare_access;
+ALTER FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text, p_version integer) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text); Type: COMMENT; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text, p_version integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) IS 'PUT/PATCH /api/patients/<id>/: NULL arguments keep the current value.';
+COMMENT ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text, p_version integer) IS 'PUT/PATCH /api/patients/<id>/: NULL arguments keep the current value; p_version, when given, must be the current version (else RSTAL, nothing written).';
 
 --
 -- Name: audit(text, text, bigint, bigint[], jsonb); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -871,6 +1071,38 @@ ALTER FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_pati
 --
 
 COMMENT ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) IS 'Writes one audit event for the caller (identity, door, request id and client address from the session).';
+
+--
+-- Name: audit_doctor_change(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.audit_doctor_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if tg_op = 'INSERT' then
+    perform app.audit('create', 'ok', null, null,
+                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'after', pg_catalog.to_jsonb(new)));
+  elsif tg_op = 'UPDATE' then
+    perform app.audit('update', 'ok', null, null,
+                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'before', pg_catalog.to_jsonb(old),
+                                                    'after', pg_catalog.to_jsonb(new)));
+  else
+    perform app.audit('delete', 'ok', null, null,
+                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', old.id, 'before', pg_catalog.to_jsonb(old)));
+  end if;
+  return null;
+end
+$$;
+
+ALTER FUNCTION app.audit_doctor_change() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_doctor_change(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.audit_doctor_change() IS 'Trigger: an audit event for every insert, update and delete of a doctor, with before and after values.';
 
 --
 -- Name: audit_mapping_change(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1164,8 +1396,10 @@ CREATE TABLE app.doctors (
     created_by bigint DEFAULT app.current_user_id(),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
     CONSTRAINT doctors_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
-    CONSTRAINT doctors_specialization_check CHECK (((specialization = btrim(specialization)) AND ((length(specialization) >= 1) AND (length(specialization) <= 100))))
+    CONSTRAINT doctors_specialization_check CHECK (((specialization = btrim(specialization)) AND ((length(specialization) >= 1) AND (length(specialization) <= 100)))),
+    CONSTRAINT doctors_version_check CHECK ((version >= 1))
 );
 
 ALTER TABLE ONLY app.doctors FORCE ROW LEVEL SECURITY;
@@ -1197,13 +1431,19 @@ COMMENT ON COLUMN app.doctors.specialization IS 'Specialty as listed, 1 to 100 c
 COMMENT ON COLUMN app.doctors.created_by IS 'App user who listed the doctor; NULL once that account is removed.';
 
 --
+-- Name: COLUMN doctors.version; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.doctors.version IS 'Starts at 1 and grows by one on every update (trigger doctors_touch_version); the REST API''s ETag W/"<version>".';
+
+--
 -- Name: doctor_json(app.doctors); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
 CREATE FUNCTION app.doctor_json(d app.doctors) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-  select pg_catalog.json_build_object('id', d.id, 'name', d.name, 'specialization', d.specialization,
+  select pg_catalog.json_build_object('id', d.id, 'version', d.version, 'name', d.name, 'specialization', d.specialization,
                                       'created_by', d.created_by, 'created_at', d.created_at, 'updated_at', d.updated_at)
 $$;
 
@@ -1213,7 +1453,7 @@ ALTER FUNCTION app.doctor_json(d app.doctors) OWNER TO healthcare_owner;
 -- Name: FUNCTION doctor_json(d app.doctors); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.doctor_json(d app.doctors) IS 'A doctor as the REST API shows it.';
+COMMENT ON FUNCTION app.doctor_json(d app.doctors) IS 'A doctor as the REST API shows it (version second, for the ETag).';
 
 --
 -- Name: events_id_seq; Type: SEQUENCE; Schema: audit; Owner: healthcare_audit
@@ -1389,6 +1629,32 @@ ALTER FUNCTION app.gender_fhir(p_gender text) OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.gender_fhir(p_gender text) IS 'FHIR administrative gender (male|female|other|unknown) of a gender as sent: app.normalize_gender''s spellings; a refusal to answer (prefer not to say, not stated, declined, n/a, ...) is unknown; any other text other. Never NULL.';
+
+--
+-- Name: history_json(audit.events); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.history_json(e audit.events) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.json_build_object(
+           'version', (coalesce(e.detail -> 'after', e.detail -> 'before') ->> 'version')::integer,
+           'action', e.action, 'at', e.at, 'changed_by', e.user_id, 'door', e.door,
+           'values', case
+                       when e.action = 'delete' then null
+                       when e.detail ->> 'object' = 'patient'
+                         then app.patient_json(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after'))
+                       else app.doctor_json(pg_catalog.jsonb_populate_record(null::app.doctors, e.detail -> 'after'))
+                     end)
+$$;
+
+ALTER FUNCTION app.history_json(e audit.events) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION history_json(e audit.events); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.history_json(e audit.events) IS 'A change event as a history entry: version, action (create, update, delete), at, changed_by (app user), door, values (null for a delete).';
 
 --
 -- Name: issue_refresh_token(bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -1687,11 +1953,13 @@ CREATE TABLE app.patients (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     record_key integer DEFAULT (floor((random() * (1000000)::double precision)))::integer NOT NULL,
     gender_fhir text GENERATED ALWAYS AS (app.gender_fhir(gender)) STORED NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
     CONSTRAINT patients_age_check CHECK (((age >= 0) AND (age <= 150))),
     CONSTRAINT patients_gender_check CHECK (((gender = btrim(gender)) AND (length(gender) <= 100))),
     CONSTRAINT patients_gender_fhir_check CHECK ((gender_fhir = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))),
     CONSTRAINT patients_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
-    CONSTRAINT patients_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999)))
+    CONSTRAINT patients_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999))),
+    CONSTRAINT patients_version_check CHECK ((version >= 1))
 );
 
 ALTER TABLE ONLY app.patients FORCE ROW LEVEL SECURITY;
@@ -1741,13 +2009,19 @@ COMMENT ON COLUMN app.patients.record_key IS 'Fixed random key for cell key pert
 COMMENT ON COLUMN app.patients.gender_fhir IS 'FHIR administrative gender derived from gender (app.gender_fhir): male, female, other or unknown. For reporting and interoperability.';
 
 --
+-- Name: COLUMN patients.version; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.version IS 'Starts at 1 and grows by one on every update (trigger patients_touch_version); the REST API''s ETag W/"<version>".';
+
+--
 -- Name: patient_json(app.patients); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
 CREATE FUNCTION app.patient_json(p app.patients) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-  select pg_catalog.json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
+  select pg_catalog.json_build_object('id', p.id, 'version', p.version, 'name', p.name, 'age', p.age, 'gender', p.gender,
                                       'gender_fhir', p.gender_fhir,
                                       'user', p.owner_id, 'created_at', p.created_at, 'updated_at', p.updated_at)
 $$;
@@ -1758,7 +2032,7 @@ ALTER FUNCTION app.patient_json(p app.patients) OWNER TO healthcare_owner;
 -- Name: FUNCTION patient_json(p app.patients); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.patient_json(p app.patients) IS 'A patient as the REST API shows it (owner_id becomes "user").';
+COMMENT ON FUNCTION app.patient_json(p app.patients) IS 'A patient as the REST API shows it (owner_id becomes "user"; version second, for the ETag).';
 
 --
 -- Name: publish_cells(app.report_cell[], integer); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -2151,6 +2425,29 @@ ALTER FUNCTION app.touch_updated_at() OWNER TO healthcare_owner;
 COMMENT ON FUNCTION app.touch_updated_at() IS 'Trigger: sets updated_at on every update.';
 
 --
+-- Name: touch_version(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.touch_version() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  new.updated_at := now();
+  new.version := old.version + 1;
+  return new;
+end
+$$;
+
+ALTER FUNCTION app.touch_version() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION touch_version(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.touch_version() IS 'Trigger: sets updated_at and the next version on every update.';
+
+--
 -- Name: url_encode(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -2198,11 +2495,11 @@ COMMENT ON FUNCTION app.user_credentials(p_username text) IS 'The password hash 
 -- Name: visible_doctors(); Type: FUNCTION; Schema: app; Owner: healthcare_access
 --
 
-CREATE FUNCTION app.visible_doctors() RETURNS TABLE(id bigint, name text, specialization text, created_by bigint, created_at timestamp with time zone, updated_at timestamp with time zone)
+CREATE FUNCTION app.visible_doctors() RETURNS TABLE(id bigint, name text, specialization text, created_by bigint, version integer, created_at timestamp with time zone, updated_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER ROWS 100
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select d.id, d.name, d.specialization, d.created_by, d.created_at, d.updated_at
+  select d.id, d.name, d.specialization, d.created_by, d.version, d.created_at, d.updated_at
     from app.doctors d
    order by d.id
 $$;
@@ -2213,7 +2510,7 @@ ALTER FUNCTION app.visible_doctors() OWNER TO healthcare_access;
 -- Name: FUNCTION visible_doctors(); Type: COMMENT; Schema: app; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION app.visible_doctors() IS 'The doctor directory, for records.doctors. Security definer (owner healthcare_access).';
+COMMENT ON FUNCTION app.visible_doctors() IS 'The doctor directory with versions, for records.doctors. Security definer (owner healthcare_access).';
 
 --
 -- Name: visible_mappings(); Type: FUNCTION; Schema: app; Owner: healthcare_access
@@ -2247,7 +2544,7 @@ COMMENT ON FUNCTION app.visible_mappings() IS 'Mappings of the patients the call
 -- Name: visible_patients(); Type: FUNCTION; Schema: app; Owner: healthcare_access
 --
 
-CREATE FUNCTION app.visible_patients() RETURNS TABLE(id bigint, owner_id bigint, name text, age integer, gender text, gender_fhir text, created_at timestamp with time zone, updated_at timestamp with time zone)
+CREATE FUNCTION app.visible_patients() RETURNS TABLE(id bigint, owner_id bigint, name text, age integer, gender text, gender_fhir text, version integer, created_at timestamp with time zone, updated_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER ROWS 100
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -2255,7 +2552,7 @@ declare
   v_ids bigint[];
 begin
   return query
-    select p.id, p.owner_id, p.name, p.age, p.gender, p.gender_fhir, p.created_at, p.updated_at
+    select p.id, p.owner_id, p.name, p.age, p.gender, p.gender_fhir, p.version, p.created_at, p.updated_at
       from app.patients p
      order by p.id;
   select array_agg(p.id order by p.id) into v_ids from app.patients p;
@@ -2269,7 +2566,7 @@ ALTER FUNCTION app.visible_patients() OWNER TO healthcare_access;
 -- Name: FUNCTION visible_patients(); Type: COMMENT; Schema: app; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION app.visible_patients() IS 'The patients the caller may see (their own; every one for admins), for records.patients. Security definer (owner healthcare_access): the caller has no privilege on app.patients, so nothing of other rows reaches EXPLAIN or statistics.';
+COMMENT ON FUNCTION app.visible_patients() IS 'The patients the caller may see (their own; every one for admins), for records.patients, with their versions; records what it returns. Security definer (owner healthcare_access): the caller has no privilege on app.patients, so nothing of other rows reaches EXPLAIN or statistics.';
 
 --
 -- Name: create_partitions(date, integer); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
@@ -2940,9 +3237,10 @@ CREATE VIEW records.doctors AS
     visible_doctors.name,
     visible_doctors.specialization,
     visible_doctors.created_by,
+    visible_doctors.version,
     visible_doctors.created_at,
     visible_doctors.updated_at
-   FROM app.visible_doctors() visible_doctors(id, name, specialization, created_by, created_at, updated_at);
+   FROM app.visible_doctors() visible_doctors(id, name, specialization, created_by, version, created_at, updated_at);
 
 ALTER TABLE records.doctors OWNER TO healthcare_owner;
 
@@ -2950,7 +3248,7 @@ ALTER TABLE records.doctors OWNER TO healthcare_owner;
 -- Name: VIEW doctors; Type: COMMENT; Schema: records; Owner: healthcare_owner
 --
 
-COMMENT ON VIEW records.doctors IS 'The public doctor directory. Write with api.create_doctor, api.update_doctor and api.delete_doctor.';
+COMMENT ON VIEW records.doctors IS 'The public doctor directory, with versions. Write with api.create_doctor, api.update_doctor and api.delete_doctor (p_version: the version you read); history with api.doctor_history.';
 
 --
 -- Name: mappings; Type: VIEW; Schema: records; Owner: healthcare_owner
@@ -2982,9 +3280,10 @@ CREATE VIEW records.patients AS
     visible_patients.age,
     visible_patients.gender,
     visible_patients.gender_fhir,
+    visible_patients.version,
     visible_patients.created_at,
     visible_patients.updated_at
-   FROM app.visible_patients() visible_patients(id, owner_id, name, age, gender, gender_fhir, created_at, updated_at);
+   FROM app.visible_patients() visible_patients(id, owner_id, name, age, gender, gender_fhir, version, created_at, updated_at);
 
 ALTER TABLE records.patients OWNER TO healthcare_owner;
 
@@ -2992,7 +3291,7 @@ ALTER TABLE records.patients OWNER TO healthcare_owner;
 -- Name: VIEW patients; Type: COMMENT; Schema: records; Owner: healthcare_owner
 --
 
-COMMENT ON VIEW records.patients IS 'Your patient profiles (every one, for admins): gender as sent, gender_fhir derived from it. Write with api.create_patient, api.update_patient and api.delete_patient.';
+COMMENT ON VIEW records.patients IS 'Your patient profiles (every one, for admins): gender as sent, gender_fhir derived from it, version. Write with api.create_patient, api.update_patient and api.delete_patient (pass the version you read as p_version to change only what you read); history with api.patient_history.';
 
 --
 -- Name: mappings_per_doctor; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
@@ -3196,6 +3495,18 @@ CREATE INDEX refresh_tokens_user_id_idx ON app.refresh_tokens USING btree (user_
 CREATE UNIQUE INDEX users_username_lower_idx ON app.users USING btree (lower(username));
 
 --
+-- Name: events_doctor_changes_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_doctor_changes_idx ON ONLY audit.events USING btree (((detail ->> 'doctor'::text)), id) WHERE (((detail ->> 'object'::text) = 'doctor'::text) AND (action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text));
+
+--
+-- Name: events_default_expr_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_default_expr_id_idx ON audit.events_default USING btree (((detail ->> 'doctor'::text)), id) WHERE (((detail ->> 'object'::text) = 'doctor'::text) AND (action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text));
+
+--
 -- Name: events_patient_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
@@ -3206,6 +3517,18 @@ CREATE INDEX events_patient_idx ON ONLY audit.events USING btree (patient_id, id
 --
 
 CREATE INDEX events_default_patient_id_id_idx ON audit.events_default USING btree (patient_id, id) WHERE (patient_id IS NOT NULL);
+
+--
+-- Name: events_patient_changes_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_patient_changes_idx ON ONLY audit.events USING btree (patient_id, id) WHERE (((detail ->> 'object'::text) = 'patient'::text) AND (action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text));
+
+--
+-- Name: events_default_patient_id_id_idx1; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_default_patient_id_id_idx1 ON audit.events_default USING btree (patient_id, id) WHERE (((detail ->> 'object'::text) = 'patient'::text) AND (action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text));
 
 --
 -- Name: events_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
@@ -3232,10 +3555,22 @@ CREATE INDEX events_xact_idx ON ONLY audit.events USING brin (xact) WITH (pages_
 CREATE INDEX events_default_xact_idx ON audit.events_default USING brin (xact) WITH (pages_per_range='16');
 
 --
+-- Name: events_default_expr_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_doctor_changes_idx ATTACH PARTITION audit.events_default_expr_id_idx;
+
+--
 -- Name: events_default_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
 --
 
 ALTER INDEX audit.events_patient_idx ATTACH PARTITION audit.events_default_patient_id_id_idx;
+
+--
+-- Name: events_default_patient_id_id_idx1; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_patient_changes_idx ATTACH PARTITION audit.events_default_patient_id_id_idx1;
 
 --
 -- Name: events_default_patients_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
@@ -3256,10 +3591,16 @@ ALTER INDEX audit.events_pkey ATTACH PARTITION audit.events_default_pkey;
 ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_default_xact_idx;
 
 --
--- Name: doctors doctors_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+-- Name: doctors doctors_audit; Type: TRIGGER; Schema: app; Owner: healthcare_owner
 --
 
-CREATE TRIGGER doctors_touch_updated_at BEFORE UPDATE ON app.doctors FOR EACH ROW EXECUTE FUNCTION app.touch_updated_at();
+CREATE TRIGGER doctors_audit AFTER INSERT OR DELETE OR UPDATE ON app.doctors FOR EACH ROW EXECUTE FUNCTION app.audit_doctor_change();
+
+--
+-- Name: doctors doctors_touch_version; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER doctors_touch_version BEFORE UPDATE ON app.doctors FOR EACH ROW EXECUTE FUNCTION app.touch_version();
 
 --
 -- Name: patient_doctors patient_doctors_audit; Type: TRIGGER; Schema: app; Owner: healthcare_owner
@@ -3274,10 +3615,10 @@ CREATE TRIGGER patient_doctors_audit AFTER INSERT OR DELETE ON app.patient_docto
 CREATE TRIGGER patients_audit AFTER INSERT OR DELETE OR UPDATE ON app.patients FOR EACH ROW EXECUTE FUNCTION app.audit_patient_change();
 
 --
--- Name: patients patients_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+-- Name: patients patients_touch_version; Type: TRIGGER; Schema: app; Owner: healthcare_owner
 --
 
-CREATE TRIGGER patients_touch_updated_at BEFORE UPDATE ON app.patients FOR EACH ROW EXECUTE FUNCTION app.touch_updated_at();
+CREATE TRIGGER patients_touch_version BEFORE UPDATE ON app.patients FOR EACH ROW EXECUTE FUNCTION app.touch_version();
 
 --
 -- Name: users users_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
@@ -3891,12 +4232,12 @@ GRANT ALL ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender te
 GRANT ALL ON FUNCTION api.create_patient(p_name text, p_age integer, p_gender text) TO healthcare_user;
 
 --
--- Name: FUNCTION delete_doctor(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION delete_doctor(p_id bigint, p_version integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
-REVOKE ALL ON FUNCTION api.delete_doctor(p_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.delete_doctor(p_id bigint) TO healthcare_api;
-GRANT ALL ON FUNCTION api.delete_doctor(p_id bigint) TO healthcare_user;
+REVOKE ALL ON FUNCTION api.delete_doctor(p_id bigint, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.delete_doctor(p_id bigint, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.delete_doctor(p_id bigint, p_version integer) TO healthcare_user;
 
 --
 -- Name: FUNCTION delete_mapping(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
@@ -3907,12 +4248,28 @@ GRANT ALL ON FUNCTION api.delete_mapping(p_id bigint) TO healthcare_api;
 GRANT ALL ON FUNCTION api.delete_mapping(p_id bigint) TO healthcare_user;
 
 --
--- Name: FUNCTION delete_patient(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION delete_patient(p_id bigint, p_version integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
-REVOKE ALL ON FUNCTION api.delete_patient(p_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.delete_patient(p_id bigint) TO healthcare_api;
-GRANT ALL ON FUNCTION api.delete_patient(p_id bigint) TO healthcare_user;
+REVOKE ALL ON FUNCTION api.delete_patient(p_id bigint, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.delete_patient(p_id bigint, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.delete_patient(p_id bigint, p_version integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION doctor_history(p_id bigint, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION doctor_version(p_id bigint, p_version integer); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.doctor_version(p_id bigint, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.doctor_version(p_id bigint, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.doctor_version(p_id bigint, p_version integer) TO healthcare_user;
 
 --
 -- Name: FUNCTION get_doctor(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
@@ -3994,6 +4351,22 @@ GRANT ALL ON FUNCTION api.patient_access_log(p_patient_id bigint, p_limit intege
 GRANT ALL ON FUNCTION api.patient_access_log(p_patient_id bigint, p_limit integer, p_offset integer) TO healthcare_user;
 
 --
+-- Name: FUNCTION patient_history(p_id bigint, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.patient_history(p_id bigint, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.patient_history(p_id bigint, p_limit integer, p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.patient_history(p_id bigint, p_limit integer, p_offset integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION patient_version(p_id bigint, p_version integer); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.patient_version(p_id bigint, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.patient_version(p_id bigint, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.patient_version(p_id bigint, p_version integer) TO healthcare_user;
+
+--
 -- Name: FUNCTION register(p_username text, p_email text, p_password_hash text); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
@@ -4022,20 +4395,20 @@ REVOKE ALL ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, 
 GRANT ALL ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_api;
 
 --
--- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text); Type: ACL; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text, p_version integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
-REVOKE ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) TO healthcare_api;
-GRANT ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text) TO healthcare_user;
+REVOKE ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.update_doctor(p_id bigint, p_name text, p_specialization text, p_version integer) TO healthcare_user;
 
 --
--- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text); Type: ACL; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION update_patient(p_id bigint, p_name text, p_age integer, p_gender text, p_version integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
-REVOKE ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) TO healthcare_api;
-GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text) TO healthcare_user;
+REVOKE ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, p_gender text, p_version integer) TO healthcare_user;
 
 --
 -- Name: FUNCTION audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -4043,6 +4416,13 @@ GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer
 
 REVOKE ALL ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_doctor_change(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.audit_doctor_change() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.audit_doctor_change() TO healthcare_access;
 
 --
 -- Name: FUNCTION audit_mapping_change(); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -4174,6 +4554,13 @@ GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.gender_fhir(p_gender text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.gender_fhir(p_gender text) TO healthcare_access;
+
+--
+-- Name: FUNCTION history_json(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.history_json(e audit.events) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.history_json(e audit.events) TO healthcare_access;
 
 --
 -- Name: FUNCTION issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
@@ -4394,6 +4781,12 @@ GRANT ALL ON FUNCTION app.session_is_active(p_family uuid) TO healthcare_access;
 --
 
 REVOKE ALL ON FUNCTION app.touch_updated_at() FROM PUBLIC;
+
+--
+-- Name: FUNCTION touch_version(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.touch_version() FROM PUBLIC;
 
 --
 -- Name: FUNCTION url_encode(p_value text); Type: ACL; Schema: app; Owner: healthcare_owner

@@ -150,6 +150,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 		},
 		TrustedProxies:     cfg.TrustedProxies,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
+		RequireIfMatch:     cfg.RequireIfMatch,
 	}, db, tokens, hasher, log)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -59,6 +59,7 @@ var variables = []Variable{
 	{Name: "ARGON2_PARALLELISM", Default: "1", Description: "argon2id lanes."},
 	{Name: "LOGIN_CONCURRENCY", Description: "Maximum argon2 hashes running at once; callers beyond it wait or get 503. Default: half of GOMAXPROCS, at least 1, so a login flood leaves the other cores to the other routes (and the 7 MiB argon2 matrices within the memory budget)."},
 	{Name: "CORS_ALLOWED_ORIGINS", Description: "Comma-separated origins allowed by CORS (e.g. https://app.example.com), or *; empty disables CORS."},
+	{Name: "REQUIRE_IF_MATCH", Default: "false", Description: "Make If-Match mandatory on PUT, PATCH and DELETE of patients and doctors (true/false): a change without it gets 428 Precondition Required, so no client overwrites a version it has not read. Off by default, so clients of the old system keep working."},
 	{Name: "MAX_BODY_BYTES", Default: "1048576", Description: "Largest accepted request body in bytes (larger: 413)."},
 	{Name: "HTTP_READ_HEADER_TIMEOUT", Default: "5s", Description: "Time a client has to send the request line and headers; a slow client is cut off after it (Go duration)."},
 	{Name: "HTTP_READ_TIMEOUT", Default: "30s", Description: "Time a client has to send the whole request, body included (Go duration)."},
@@ -112,6 +113,9 @@ type Config struct {
 
 	CORSAllowedOrigins []string
 	MaxBodyBytes       int64
+	// RequireIfMatch: changes of patients and doctors without If-Match
+	// are 428.
+	RequireIfMatch bool
 
 	// http.Server limits: a slow or hostile client cannot hold a
 	// connection longer than these.
@@ -282,6 +286,11 @@ func parse(get func(string) string) (Config, error) {
 		c.LoginConcurrency = int(integer("LOGIN_CONCURRENCY", 32))
 	}
 	c.MaxBodyBytes = integer("MAX_BODY_BYTES", 64)
+	if b, err := parseBool(val("REQUIRE_IF_MATCH")); err != nil {
+		bad("REQUIRE_IF_MATCH", "true or false")
+	} else {
+		c.RequireIfMatch = b
+	}
 	c.HTTPReadHeaderTimeout = duration("HTTP_READ_HEADER_TIMEOUT")
 	c.HTTPReadTimeout = duration("HTTP_READ_TIMEOUT")
 	c.HTTPWriteTimeout = duration("HTTP_WRITE_TIMEOUT")
@@ -605,6 +614,7 @@ func (c Config) fields() [][2]string {
 		{"login_concurrency", strconv.Itoa(c.LoginConcurrency)},
 		{"cors_allowed_origins", strings.Join(c.CORSAllowedOrigins, ",")},
 		{"max_body_bytes", strconv.FormatInt(c.MaxBodyBytes, 10)},
+		{"require_if_match", strconv.FormatBool(c.RequireIfMatch)},
 		{"http_read_header_timeout", c.HTTPReadHeaderTimeout.String()},
 		{"http_read_timeout", c.HTTPReadTimeout.String()},
 		{"http_write_timeout", c.HTTPWriteTimeout.String()},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,6 +27,9 @@ const (
 	KindNotAuthenticated Kind = "not_authenticated"
 	KindTimeout          Kind = "timeout"
 	KindRetry            Kind = "retry"
+	// KindStale: a conditional write named a version that is no longer
+	// the record's; Error.CurrentVersion is the one it has now.
+	KindStale Kind = "version_mismatch"
 )
 
 // class is what one SQLSTATE means.
@@ -46,6 +50,7 @@ var codes = map[string]class{
 	"RCNFL": {KindConflict, ""},
 	"RINVL": {KindInvalid, ""},
 	"RUNAU": {KindNotAuthenticated, ""},
+	"RSTAL": {KindStale, ""},
 	"23505": {KindConflict, "A record with these values already exists."},
 	"23503": {KindNotFound, "A referenced record does not exist."},
 	"23514": {KindInvalid, "A value is out of range."},
@@ -85,6 +90,9 @@ type Error struct {
 	Constraint string
 	// Detail and Hint are PostgreSQL's DETAIL and HINT (log only).
 	Detail, Hint string
+	// CurrentVersion is, for KindStale, the record's version now (the api
+	// functions send it in DETAIL as current_version=N); 0 otherwise.
+	CurrentVersion int64
 
 	pg *pgconn.PgError
 }
@@ -128,6 +136,11 @@ func newError(pg *pgconn.PgError) *Error {
 	field := pg.ColumnName
 	if field == "" && integrity {
 		field = fieldFromConstraint(pg.ConstraintName)
+	}
+	if pg.Code == "RSTAL" {
+		if v, ok := strings.CutPrefix(pg.Detail, "current_version="); ok {
+			e.CurrentVersion, _ = strconv.ParseInt(v, 10, 64)
+		}
 	}
 	switch {
 	case pg.Code == "23503" && field == "":

@@ -60,11 +60,17 @@ var (
 	FnCompleteLogin = apiFunc("complete_login", "text", "text", "bigint", "uuid", "uuid", "timestamptz") // username, address, user, jti, family, expires
 
 	// Patients.
-	FnListPatients  = readFunc("list_patients", "int", "int")                    // limit, offset
-	FnGetPatient    = readFunc("get_patient", "bigint")                          // id
-	FnCreatePatient = apiFunc("create_patient", "text", "int", "text")           // name, age, gender
-	FnUpdatePatient = apiFunc("update_patient", "bigint", "text", "int", "text") // id, name, age, gender (null = keep)
-	FnDeletePatient = apiFunc("delete_patient", "bigint")                        // id
+	FnListPatients  = readFunc("list_patients", "int", "int")                           // limit, offset
+	FnGetPatient    = readFunc("get_patient", "bigint")                                 // id
+	FnCreatePatient = apiFunc("create_patient", "text", "int", "text")                  // name, age, gender
+	FnUpdatePatient = apiFunc("update_patient", "bigint", "text", "int", "text", "int") // id, name, age, gender (null = keep), expected version (null = any)
+	FnDeletePatient = apiFunc("delete_patient", "bigint", "int")                        // id, expected version (null = any)
+
+	// Record history (migration 014): from the audit trail, newest first.
+	FnPatientHistory = readFunc("patient_history", "bigint", "int", "int") // patient, limit, offset
+	FnPatientVersion = readFunc("patient_version", "bigint", "int")        // patient, version
+	FnDoctorHistory  = readFunc("doctor_history", "bigint", "int", "int")  // doctor, limit, offset
+	FnDoctorVersion  = readFunc("doctor_version", "bigint", "int")         // doctor, version
 
 	// The audit trail (migration 013).
 	FnPatientAccessLog = readFunc("patient_access_log", "bigint", "int", "int")                   // patient, limit, offset
@@ -73,9 +79,9 @@ var (
 	// Doctors.
 	FnListDoctors  = readFunc("list_doctors", "text", "text", "int", "int") // specialization, search, limit, offset
 	FnGetDoctor    = readFunc("get_doctor", "bigint")
-	FnCreateDoctor = apiFunc("create_doctor", "text", "text")           // name, specialization
-	FnUpdateDoctor = apiFunc("update_doctor", "bigint", "text", "text") // id, name, specialization (null = keep)
-	FnDeleteDoctor = apiFunc("delete_doctor", "bigint")
+	FnCreateDoctor = apiFunc("create_doctor", "text", "text")                  // name, specialization
+	FnUpdateDoctor = apiFunc("update_doctor", "bigint", "text", "text", "int") // id, name, specialization (null = keep), expected version (null = any)
+	FnDeleteDoctor = apiFunc("delete_doctor", "bigint", "int")                 // id, expected version (null = any)
 
 	// Mappings.
 	FnListMappings       = readFunc("list_mappings", "int", "int")

@@ -40,6 +40,7 @@ var boundsExempt = map[string]string{
 	"register.password":     "the database sees only the hash; checked against auth.MinPasswordLength below",
 	"patient":               "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
 	"user":                  "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
+	"version":               "a path version: anything but a positive int32 is 404 before the database (pathVersion)",
 }
 
 // probeDB is a migrated database with one user, who owns a patient and a
@@ -140,21 +141,21 @@ func (p *probeDB) probes() map[string]limitProbe {
 	return map[string]limitProbe{
 		"createPatient.name":   {field: "name", text: repeat, call: func(v any) error { return call(database.FnCreatePatient, v, int32(30), nil) }},
 		"createPatient.age":    {field: "age", call: func(v any) error { return call(database.FnCreatePatient, "P", v, nil) }},
-		"replacePatient.name":  {field: "name", text: repeat, call: func(v any) error { return call(database.FnUpdatePatient, patient, v, int32(30), "other") }},
-		"replacePatient.age":   {field: "age", call: func(v any) error { return call(database.FnUpdatePatient, patient, "P", v, "other") }},
-		"updatePatient.name":   {field: "name", text: repeat, call: func(v any) error { return call(database.FnUpdatePatient, patient, v, nil, nil) }},
-		"updatePatient.age":    {field: "age", call: func(v any) error { return call(database.FnUpdatePatient, patient, nil, v, nil) }},
+		"replacePatient.name":  {field: "name", text: repeat, call: func(v any) error { return call(database.FnUpdatePatient, patient, v, int32(30), "other", nil) }},
+		"replacePatient.age":   {field: "age", call: func(v any) error { return call(database.FnUpdatePatient, patient, "P", v, "other", nil) }},
+		"updatePatient.name":   {field: "name", text: repeat, call: func(v any) error { return call(database.FnUpdatePatient, patient, v, nil, nil, nil) }},
+		"updatePatient.age":    {field: "age", call: func(v any) error { return call(database.FnUpdatePatient, patient, nil, v, nil, nil) }},
 		"createPatient.gender": {field: "gender", text: repeat, call: func(v any) error { return call(database.FnCreatePatient, "P", int32(30), v) }},
 		"replacePatient.gender": {field: "gender", text: repeat,
-			call: func(v any) error { return call(database.FnUpdatePatient, patient, "P", int32(30), v) }},
-		"updatePatient.gender": {field: "gender", text: repeat, call: func(v any) error { return call(database.FnUpdatePatient, patient, nil, nil, v) }},
+			call: func(v any) error { return call(database.FnUpdatePatient, patient, "P", int32(30), v, nil) }},
+		"updatePatient.gender": {field: "gender", text: repeat, call: func(v any) error { return call(database.FnUpdatePatient, patient, nil, nil, v, nil) }},
 
 		"createDoctor.name":            {field: "name", text: repeat, call: func(v any) error { return call(database.FnCreateDoctor, v, "Spec") }},
 		"createDoctor.specialization":  {field: "specialization", text: repeat, call: func(v any) error { return call(database.FnCreateDoctor, "Dr", v) }},
-		"replaceDoctor.name":           {field: "name", text: repeat, call: func(v any) error { return call(database.FnUpdateDoctor, doctor, v, "Spec") }},
-		"replaceDoctor.specialization": {field: "specialization", text: repeat, call: func(v any) error { return call(database.FnUpdateDoctor, doctor, "Dr", v) }},
-		"updateDoctor.name":            {field: "name", text: repeat, call: func(v any) error { return call(database.FnUpdateDoctor, doctor, v, nil) }},
-		"updateDoctor.specialization":  {field: "specialization", text: repeat, call: func(v any) error { return call(database.FnUpdateDoctor, doctor, nil, v) }},
+		"replaceDoctor.name":           {field: "name", text: repeat, call: func(v any) error { return call(database.FnUpdateDoctor, doctor, v, "Spec", nil) }},
+		"replaceDoctor.specialization": {field: "specialization", text: repeat, call: func(v any) error { return call(database.FnUpdateDoctor, doctor, "Dr", v, nil) }},
+		"updateDoctor.name":            {field: "name", text: repeat, call: func(v any) error { return call(database.FnUpdateDoctor, doctor, v, nil, nil) }},
+		"updateDoctor.specialization":  {field: "specialization", text: repeat, call: func(v any) error { return call(database.FnUpdateDoctor, doctor, nil, v, nil) }},
 
 		"register.username": {field: "username", text: username, call: func(v any) error { _, err := p.register(v.(string), ""); return err }},
 		"register.email":    {field: "email", text: email, call: func(v any) error { _, err := p.register(p.uniqueName(), v.(string)); return err }},

@@ -9,8 +9,8 @@ import (
 // the response headers a browser script may read.
 const (
 	corsAllowMethods  = "GET, POST, PUT, PATCH, DELETE"
-	corsAllowHeaders  = "Authorization, Content-Type, X-Request-Id"
-	corsExposeHeaders = "X-Request-Id, Retry-After, Location"
+	corsAllowHeaders  = "Authorization, Content-Type, X-Request-Id, If-Match, If-None-Match"
+	corsExposeHeaders = "X-Request-Id, Retry-After, Location, ETag"
 	corsMaxAge        = "600"
 )
 

@@ -63,18 +63,27 @@ func createDoctor(db *database.DB) http.Handler {
 	})
 }
 
+// getDoctor answers with the doctor's ETag, or 304 when If-None-Match
+// names its version.
 func getDoctor(db *database.DB) http.Handler {
-	return byID(db, http.StatusOK, database.FnGetDoctor)
+	return getRecord(db, database.FnGetDoctor)
 }
 
-func deleteDoctor(db *database.DB) http.Handler {
-	return byID(db, http.StatusNoContent, database.FnDeleteDoctor)
+// deleteDoctor deletes only the version If-Match names, when it names one.
+func deleteDoctor(db *database.DB, requireIfMatch bool) http.Handler {
+	return deleteRecord(db, database.FnDeleteDoctor, requireIfMatch)
 }
 
-// updateDoctor serves PUT (all fields) and PATCH (any non-empty subset).
-func updateDoctor(db *database.DB, all bool) http.Handler {
+// updateDoctor serves PUT (all fields) and PATCH (any non-empty subset),
+// of the version If-Match names when it names one.
+func updateDoctor(db *database.DB, all, requireIfMatch bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		version, err := expectedVersion(r, requireIfMatch)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -89,6 +98,6 @@ func updateDoctor(db *database.DB, all bool) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		callAPI(w, r, db, http.StatusOK, database.FnUpdateDoctor, append([]any{id}, args...)...)
+		callRecord(w, r, db, database.FnUpdateDoctor, id, args[0], args[1], version)
 	})
 }

@@ -27,6 +27,9 @@ type problem struct {
 	Code      string       `json:"code"`
 	RequestID string       `json:"request_id,omitempty"`
 	Errors    []fieldError `json:"errors,omitempty"`
+	// CurrentVersion is the record's version now, on a 412 for a stale
+	// If-Match.
+	CurrentVersion int64 `json:"current_version,omitempty"`
 }
 
 // apiError is an error the HTTP layer decided on itself (bad input, bad
@@ -38,6 +41,8 @@ type apiError struct {
 	fields  []fieldError
 	headers map[string]string
 	cause   error
+	// version is the current version a 412 names.
+	version int64
 	// expected marks a 5xx the server gives on purpose (/readyz while
 	// draining): it is not logged as a failed request.
 	expected bool
@@ -91,6 +96,7 @@ var kindStatus = map[database.Kind]int{
 	database.KindNotAuthenticated: http.StatusUnauthorized,
 	database.KindTimeout:          http.StatusServiceUnavailable,
 	database.KindRetry:            http.StatusServiceUnavailable,
+	database.KindStale:            http.StatusPreconditionFailed,
 }
 
 // fromSQLError turns a classified server error into an apiError, or nil
@@ -106,6 +112,12 @@ func fromSQLError(se *database.Error, err error) *apiError {
 		e.headers = map[string]string{"Retry-After": "1"}
 	case http.StatusUnauthorized:
 		e.headers = map[string]string{"WWW-Authenticate": "Bearer"}
+	case http.StatusPreconditionFailed:
+		// The version to read again, as a GET would tag it.
+		e.version = se.CurrentVersion
+		if se.CurrentVersion > 0 {
+			e.headers = map[string]string{"ETag": etag(strconv.AppendInt(nil, se.CurrentVersion, 10))}
+		}
 	}
 	if se.Field != "" {
 		e.fields = []fieldError{{Field: se.Field, Message: e.detail}}
@@ -165,6 +177,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Detail: e.detail,
 		Code:   e.code,
 		Errors: e.fields,
+
+		CurrentVersion: e.version,
 	}
 	if status >= 500 {
 		p.RequestID = st.id

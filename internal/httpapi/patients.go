@@ -59,18 +59,27 @@ func createPatient(db *database.DB) http.Handler {
 	})
 }
 
+// getPatient answers with the patient's ETag, or 304 when If-None-Match
+// names its version.
 func getPatient(db *database.DB) http.Handler {
-	return byID(db, http.StatusOK, database.FnGetPatient)
+	return getRecord(db, database.FnGetPatient)
 }
 
-func deletePatient(db *database.DB) http.Handler {
-	return byID(db, http.StatusNoContent, database.FnDeletePatient)
+// deletePatient deletes only the version If-Match names, when it names one.
+func deletePatient(db *database.DB, requireIfMatch bool) http.Handler {
+	return deleteRecord(db, database.FnDeletePatient, requireIfMatch)
 }
 
-// updatePatient serves PUT (all fields) and PATCH (any non-empty subset).
-func updatePatient(db *database.DB, all bool) http.Handler {
+// updatePatient serves PUT (all fields) and PATCH (any non-empty subset),
+// of the version If-Match names when it names one.
+func updatePatient(db *database.DB, all, requireIfMatch bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		version, err := expectedVersion(r, requireIfMatch)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -85,7 +94,71 @@ func updatePatient(db *database.DB, all bool) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		callAPI(w, r, db, http.StatusOK, database.FnUpdatePatient, append([]any{id}, args...)...)
+		callRecord(w, r, db, database.FnUpdatePatient, id, args[0], args[1], args[2], version)
+	})
+}
+
+// getRecord serves GET of one patient or doctor: with its ETag, or 304.
+func getRecord(db *database.DB, fn database.Func) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callRecord(w, r, db, fn, id)
+	})
+}
+
+// deleteRecord serves DELETE of one patient or doctor, conditional on
+// If-Match.
+func deleteRecord(db *database.DB, fn database.Func, requireIfMatch bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		version, err := expectedVersion(r, requireIfMatch)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, http.StatusNoContent, fn, id, version)
+	})
+}
+
+// history serves a record's history (fn: id, limit, offset).
+func history(db *database.DB, fn database.Func) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		limit, offset, err := page(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, http.StatusOK, fn, id, limit, offset)
+	})
+}
+
+// historyVersion serves one version of a record (fn: id, version).
+func historyVersion(db *database.DB, fn database.Func) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		version, err := pathVersion(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		callAPI(w, r, db, http.StatusOK, fn, id, version)
 	})
 }
 

@@ -109,10 +109,17 @@ var routes = []Route{
 	{Method: post, Path: "/api/patients/", Auth: TokenRequired, Operation: "createPatient", handler: withDB(createPatient)},
 	{Method: get, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "getPatient", handler: withDB(getPatient)},
 	{Method: put, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "replacePatient",
-		handler: func(d deps) http.Handler { return updatePatient(d.db, true) }},
+		handler: func(d deps) http.Handler { return updatePatient(d.db, true, d.opts.RequireIfMatch) }},
 	{Method: patch, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "updatePatient",
-		handler: func(d deps) http.Handler { return updatePatient(d.db, false) }},
-	{Method: del, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "deletePatient", handler: withDB(deletePatient)},
+		handler: func(d deps) http.Handler { return updatePatient(d.db, false, d.opts.RequireIfMatch) }},
+	{Method: del, Path: "/api/patients/:id/", Auth: TokenRequired, Operation: "deletePatient",
+		handler: func(d deps) http.Handler { return deletePatient(d.db, d.opts.RequireIfMatch) }},
+	// Every version since versions exist, from the audit trail (owner and
+	// admins; a deleted patient's for admins).
+	{Method: get, Path: "/api/patients/:id/history/", Auth: TokenRequired, Operation: "patientHistory",
+		handler: func(d deps) http.Handler { return history(d.db, database.FnPatientHistory) }},
+	{Method: get, Path: "/api/patients/:id/history/:version/", Auth: TokenRequired, Operation: "patientVersion",
+		handler: func(d deps) http.Handler { return historyVersion(d.db, database.FnPatientVersion) }},
 	// The owner's accounting of who accessed the record (and admins').
 	{Method: get, Path: "/api/patients/:id/access-log/", Auth: TokenRequired, Operation: "patientAccessLog", handler: withDB(patientAccessLog)},
 
@@ -121,10 +128,16 @@ var routes = []Route{
 	{Method: post, Path: "/api/doctors/", Auth: TokenRequired, Operation: "createDoctor", handler: withDB(createDoctor)},
 	{Method: get, Path: "/api/doctors/:id/", Auth: OptionalToken, Operation: "getDoctor", handler: withDB(getDoctor)},
 	{Method: put, Path: "/api/doctors/:id/", Auth: TokenRequired, Operation: "replaceDoctor",
-		handler: func(d deps) http.Handler { return updateDoctor(d.db, true) }},
+		handler: func(d deps) http.Handler { return updateDoctor(d.db, true, d.opts.RequireIfMatch) }},
 	{Method: patch, Path: "/api/doctors/:id/", Auth: TokenRequired, Operation: "updateDoctor",
-		handler: func(d deps) http.Handler { return updateDoctor(d.db, false) }},
-	{Method: del, Path: "/api/doctors/:id/", Auth: TokenRequired, Operation: "deleteDoctor", handler: withDB(deleteDoctor)},
+		handler: func(d deps) http.Handler { return updateDoctor(d.db, false, d.opts.RequireIfMatch) }},
+	{Method: del, Path: "/api/doctors/:id/", Auth: TokenRequired, Operation: "deleteDoctor",
+		handler: func(d deps) http.Handler { return deleteDoctor(d.db, d.opts.RequireIfMatch) }},
+	// Public like the directory (a removed doctor's for admins).
+	{Method: get, Path: "/api/doctors/:id/history/", Auth: OptionalToken, Operation: "doctorHistory",
+		handler: func(d deps) http.Handler { return history(d.db, database.FnDoctorHistory) }},
+	{Method: get, Path: "/api/doctors/:id/history/:version/", Auth: OptionalToken, Operation: "doctorVersion",
+		handler: func(d deps) http.Handler { return historyVersion(d.db, database.FnDoctorVersion) }},
 
 	// Mappings. The seed's /api/mappings/patient/<patient_id>/ shares its
 	// first segment with /api/mappings/<id>/, which httprouter cannot

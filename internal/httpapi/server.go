@@ -47,6 +47,10 @@ type Options struct {
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// address for login throttling; empty means the connection's peer.
 	TrustedProxies []netip.Prefix
+	// RequireIfMatch makes If-Match mandatory on PUT, PATCH and DELETE of
+	// patients and doctors (428 without it), so no client overwrites a
+	// version it has not read.
+	RequireIfMatch bool
 	// CORSAllowedOrigins is the CORS allow-list ("*" for any origin);
 	// empty, the default, turns CORS off.
 	CORSAllowedOrigins []string

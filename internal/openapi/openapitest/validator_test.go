@@ -57,7 +57,7 @@ func TestValidatorAcceptsAndRefuses(t *testing.T) {
 		ok                 bool
 	}{
 		{"a doctor page conforms", "GET", "/api/doctors/", 200, hdr,
-			`{"count":1,"next":null,"previous":null,"results":[{"id":1,"name":"Dr A","specialization":"cardiology","created_by":null,"created_at":"2026-01-01T00:00:00+00:00","updated_at":"2026-01-01T00:00:00+00:00"}]}`, true},
+			`{"count":1,"next":null,"previous":null,"results":[{"id":1,"version":1,"name":"Dr A","specialization":"cardiology","created_by":null,"created_at":"2026-01-01T00:00:00+00:00","updated_at":"2026-01-01T00:00:00+00:00"}]}`, true},
 		{"a page without count is refused", "GET", "/api/doctors/", 200, hdr,
 			`{"next":null,"previous":null,"results":[]}`, false},
 		{"a problem body conforms", "GET", "/api/patients/7/", 404, problem,
@@ -65,12 +65,22 @@ func TestValidatorAcceptsAndRefuses(t *testing.T) {
 		{"an undocumented status is refused", "GET", "/api/patients/7/", 418, problem,
 			`{"type":"about:blank","title":"x","status":418,"code":"x"}`, false},
 		{"a patient with a FHIR gender outside the set is refused", "POST", "/api/patients/", 201, hdr,
-			`{"id":1,"name":"A","age":3,"gender":"x","gender_fhir":"x","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, false},
+			`{"id":1,"version":1,"name":"A","age":3,"gender":"x","gender_fhir":"x","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, false},
 		{"a patient with its gender as sent conforms", "POST", "/api/patients/", 201, hdr,
-			`{"id":1,"name":"A","age":3,"gender":"Non-binary","gender_fhir":"other","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, true},
+			`{"id":1,"version":1,"name":"A","age":3,"gender":"Non-binary","gender_fhir":"other","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, true},
+		{"a patient without its version is refused", "POST", "/api/patients/", 201, hdr,
+			`{"id":1,"name":"A","age":3,"gender":"Non-binary","gender_fhir":"other","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, false},
+		{"a patient answer without its ETag is refused", "GET", "/api/patients/1/", 200, hdr,
+			`{"id":1,"version":1,"name":"A","age":3,"gender":"Non-binary","gender_fhir":"other","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, false},
+		{"a patient answer with its ETag conforms", "GET", "/api/patients/1/", 200, http.Header{"Content-Type": {"application/json"}, "Etag": {`W/"1"`}},
+			`{"id":1,"version":1,"name":"A","age":3,"gender":"Non-binary","gender_fhir":"other","user":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`, true},
+		{"a 412 names the current version", "PATCH", "/api/patients/1/", 412, http.Header{"Content-Type": {"application/problem+json"}, "Etag": {`W/"4"`}},
+			`{"type":"about:blank","title":"Precondition Failed","status":412,"code":"version_mismatch","current_version":4}`, true},
+		{"a 412 without the current version is refused", "PATCH", "/api/patients/1/", 412, http.Header{"Content-Type": {"application/problem+json"}, "Etag": {`W/"4"`}},
+			`{"type":"about:blank","title":"Precondition Failed","status":412,"code":"version_mismatch"}`, false},
 		{"a delete answers 204 with no body", "DELETE", "/api/mappings/3/", 204, http.Header{}, ``, true},
 		{"the patient's doctors page conforms", "GET", "/api/mappings/patient/2/", 200, hdr,
-			`{"count":1,"next":null,"previous":null,"results":[{"id":1,"name":"Dr A","specialization":"x","created_by":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","mapping_id":4,"mapped_at":"2026-01-01T00:00:00Z"}]}`, true},
+			`{"count":1,"next":null,"previous":null,"results":[{"id":1,"version":2,"name":"Dr A","specialization":"x","created_by":1,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","mapping_id":4,"mapped_at":"2026-01-01T00:00:00Z"}]}`, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
