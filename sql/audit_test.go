@@ -302,12 +302,51 @@ func TestAccessLogTellsTheOwnerWhoLooked(t *testing.T) {
 	if !strings.HasPrefix(got, want) || strings.Contains(got, fmt.Sprint(f.userB)+"/") {
 		t.Fatalf("alice's access log (newest first): %s; want it to start with %s and hold nothing of bob", got, want)
 	}
+	// The owner does not see other people's logins, addresses or request ids.
+	var raw string
+	raw = commitAs(t, f, &alice, fmt.Sprintf("select api.patient_access_log(%d, 50, 0)::text", p))
+	var full struct {
+		Results []struct {
+			User       *int64
+			DBRole     *string `json:"db_role"`
+			ClientAddr *string `json:"client_addr"`
+			RequestID  *string `json:"request_id"`
+		}
+	}
+	if err := jsonUnmarshal(raw, &full); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range full.Results {
+		if r.User != nil && *r.User == f.admin && (r.DBRole != nil || r.ClientAddr != nil || r.RequestID != nil) {
+			t.Fatalf("the owner sees the admin's login, address or request: %s", raw)
+		}
+	}
 	admin := summary(read(&root))
 	if !strings.Contains(admin, fmt.Sprintf("%d/rest/read/forbidden", f.userB)) {
 		t.Fatalf("the admin's view lacks bob's refused attempt: %s", admin)
 	}
 	if out := commitAs(t, f, &bob, fmt.Sprintf("select api.patient_access_log(%d, 50, 0)::text", p)); !strings.Contains(out, "RNTFD") {
 		t.Fatalf("bob reads alice's access log: %s", out)
+	}
+	// Reading the trail is recorded too.
+	before := lastEventID(t, f)
+	commitAs(t, f, &root, fmt.Sprintf("select api.audit_events(%d, null, null, 50, 0)::text", p))
+	ev := eventsSince(t, f, before)
+	if len(ev) != 1 || ev[0].action != "list" || deref(ev[0].user) != f.admin || deref(ev[0].patient) != p {
+		t.Fatalf("reading the trail recorded %v", ev)
+	}
+}
+
+// TestTruncateOfAuditedTablesIsRefused: TRUNCATE fires no row trigger, so
+// it is refused even over the privileged connection.
+func TestTruncateOfAuditedTablesIsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, table := range []string{"app.patients", "app.patient_doctors"} {
+		_, err := f.db.Pool.Exec(context.Background(), "truncate "+table+" cascade")
+		if code, _ := sqlState(err); code != "RFRBD" {
+			t.Errorf("truncate %s: %v, want RFRBD", table, err)
+		}
 	}
 }
 

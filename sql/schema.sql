@@ -111,7 +111,7 @@ COMMENT ON TYPE app.report_cell IS 'A cell of a reporting table before suppressi
 --
 
 CREATE FUNCTION api.audit_events(p_patient bigint DEFAULT NULL::bigint, p_user bigint DEFAULT NULL::bigint, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone, p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
@@ -144,6 +144,9 @@ begin
              and (p_user is null or e.user_id = p_user)
              and (p_since is null or e.at >= p_since)
            order by e.id desc limit v_limit offset v_offset) e;
+  -- Reading the trail is an access too (its details hold patient data).
+  perform app.audit('list', 'ok', p_patient, null,
+                    pg_catalog.jsonb_build_object('object', 'audit_events', 'user', p_user, 'since', p_since));
   return app.page(v_count, v_rows, '/api/audit/events/', v_limit, v_offset, v_query);
 end
 $$;
@@ -764,7 +767,14 @@ begin
     from audit.events e
    where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])
      and (v_admin or e.outcome = 'ok' or e.user_id = v_uid);
-  select json_agg(app.event_json(e) order by e.id desc) into v_rows
+  -- Owners see who (user and door), when and what was done, but not other
+  -- people's logins, addresses and request ids, nor the other patients a
+  -- list returned (an admin's list names everyone's).
+  select json_agg(case when v_admin or e.user_id = v_uid then app.event_json(e)
+                       else app.event_json(row(e.id, e.at, e.xact, e.user_id, null, e.door, e.action, e.outcome,
+                                               e.patient_id, case when e.patients is null then null else array[p_patient_id] end,
+                                               null, null, e.detail)::audit.events) end
+                  order by e.id desc) into v_rows
     from (select * from audit.events e
            where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])
              and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
@@ -1054,7 +1064,7 @@ begin
   end if;
   -- Straight into the current month's partition (see audit.current_until);
   -- through the parent only in the moments after a month turned.
-  if now() < audit.current_until() then
+  if now() < audit.current_until() and now() >= audit.current_from() then
     insert into audit.events_current (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
     values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
   else
@@ -1116,6 +1126,10 @@ begin
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', new.patient_id, null,
                       pg_catalog.jsonb_build_object('object', 'mapping', 'after', pg_catalog.to_jsonb(new) - 'record_key'));
+  elsif tg_op = 'UPDATE' then
+    perform app.audit('update', 'ok', new.patient_id, null,
+                      pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key',
+                                                    'after', pg_catalog.to_jsonb(new) - 'record_key'));
   else
     perform app.audit('delete', 'ok', old.patient_id, null,
                       pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key'));
@@ -2152,6 +2166,28 @@ ALTER FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_cod
 COMMENT ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) IS 'Records a refused attempt (forbidden when the patient exists, else not_found) and returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names.';
 
 --
+-- Name: refuse_truncate(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.refuse_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  raise exception 'truncate is refused on % so that every removal is recorded: delete the rows', tg_table_name
+    using errcode = 'RFRBD';
+end
+$$;
+
+ALTER FUNCTION app.refuse_truncate() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION refuse_truncate(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.refuse_truncate() IS 'Trigger: refuses TRUNCATE of the audited tables (rows removed that way would leave no event).';
+
+--
 -- Name: register_user(text, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
@@ -2521,14 +2557,18 @@ CREATE FUNCTION app.visible_mappings() RETURNS TABLE(id bigint, patient_id bigin
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_ids bigint[];
+  v_ids bigint[] := '{}';
 begin
-  return query
-    select m.id, m.patient_id, m.doctor_id, m.created_at
-      from app.patient_doctors m
-     order by m.id;
-  select array_agg(distinct m.patient_id) into v_ids from app.patient_doctors m;
-  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "records.mappings"}');
+  -- One query: what is returned is exactly what is recorded.
+  for id, patient_id, doctor_id, created_at in
+    select m.id, m.patient_id, m.doctor_id, m.created_at from app.patient_doctors m order by m.id
+  loop
+    if not patient_id = any (v_ids) then
+      v_ids := v_ids || patient_id;
+    end if;
+    return next;
+  end loop;
+  perform app.audit('list', 'ok', null, v_ids, '{"object": "mapping", "via": "records.mappings"}');
 end
 $$;
 
@@ -2549,14 +2589,18 @@ CREATE FUNCTION app.visible_patients() RETURNS TABLE(id bigint, owner_id bigint,
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_ids bigint[];
+  v_ids bigint[] := '{}';
 begin
-  return query
+  -- One query: what is returned is exactly what is recorded.
+  for id, owner_id, name, age, gender, gender_fhir, version, created_at, updated_at in
     select p.id, p.owner_id, p.name, p.age, p.gender, p.gender_fhir, p.version, p.created_at, p.updated_at
       from app.patients p
-     order by p.id;
-  select array_agg(p.id order by p.id) into v_ids from app.patients p;
-  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient", "via": "records.patients"}');
+     order by p.id
+  loop
+    v_ids := v_ids || id;
+    return next;
+  end loop;
+  perform app.audit('list', 'ok', null, v_ids, '{"object": "patient", "via": "records.patients"}');
 end
 $$;
 
@@ -2575,6 +2619,7 @@ COMMENT ON FUNCTION app.visible_patients() IS 'The patients the caller may see (
 CREATE FUNCTION audit.create_partitions(p_from date, p_months integer) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET "TimeZone" TO 'UTC'
     AS $$
 declare
   v_month date := date_trunc('month', p_from)::date;
@@ -2608,6 +2653,22 @@ ALTER FUNCTION audit.create_partitions(p_from date, p_months integer) OWNER TO h
 --
 
 COMMENT ON FUNCTION audit.create_partitions(p_from date, p_months integer) IS 'Creates the monthly partitions of p_months months from p_from''s month, skipping those that exist; returns how many it made.';
+
+--
+-- Name: current_from(); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE FUNCTION audit.current_from() RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE
+    AS $$select '<the end of the current month>'::timestamptz$$;
+
+ALTER FUNCTION audit.current_from() OWNER TO healthcare_audit;
+
+--
+-- Name: FUNCTION current_from(); Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON FUNCTION audit.current_from() IS 'The start of the month audit.events_current holds (redefined by audit.roll_current when the month changes).';
 
 --
 -- Name: current_until(); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
@@ -2657,6 +2718,8 @@ declare
   v_cutoff timestamptz := now() - p_older_than;
   v_part record;
   v_dropped text[] := '{}';
+  v_max_xact bigint;
+  v_part_max bigint;
 begin
   if p_older_than < interval '1 month' then
     raise exception 'keep at least one month of audit events' using errcode = 'RINVL', column = 'older_than';
@@ -2670,9 +2733,19 @@ begin
      order by 3
   loop
     exit when v_part.upper_bound > v_cutoff;
+    execute format('select max(xact) from %s', v_part.rel) into v_part_max;
+    v_max_xact := greatest(v_max_xact, v_part_max);
     execute format('drop table %s', v_part.rel);
     v_dropped := v_dropped || v_part.relname::text;
   end loop;
+  -- Seals holding any dropped event can no longer be rechecked: verify
+  -- starts after them, from the hash the first remaining seal names.
+  if v_max_xact is not null then
+    update audit.seal_state
+       set chain_from_seal = greatest(chain_from_seal,
+                                      coalesce((select min(s.id) from audit.seals s where s.xact_from > v_max_xact),
+                                               (select coalesce(max(s.id), 0) + 1 from audit.seals s)));
+  end if;
   insert into audit.events (user_id, door, action, outcome, detail)
   values (null, 'admin', 'prune', 'ok',
           pg_catalog.jsonb_build_object('older_than', p_older_than::text, 'cutoff', v_cutoff, 'dropped', to_jsonb(v_dropped)));
@@ -2716,12 +2789,14 @@ COMMENT ON FUNCTION audit.refuse_change() IS 'Trigger: refuses UPDATE, DELETE an
 CREATE FUNCTION audit.roll_current(p_now timestamp with time zone DEFAULT now()) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET "TimeZone" TO 'UTC'
     AS $$
 declare
   v_old date := (select s.current_month from audit.seal_state s);
   v_new date := date_trunc('month', p_now)::date;
 begin
-  if v_old = v_new and audit.current_until() = (v_new + interval '1 month')::timestamptz then
+  if v_old = v_new and audit.current_until() = (v_new + interval '1 month')::timestamptz
+     and audit.current_from() = v_new::timestamptz then
     return false;
   end if;
   if v_old <> v_new then
@@ -2732,6 +2807,8 @@ begin
   end if;
   execute format('create or replace function audit.current_until() returns timestamptz language sql immutable as %L',
                  format('select %L::timestamptz', (v_new + interval '1 month')::timestamptz));
+  execute format('create or replace function audit.current_from() returns timestamptz language sql immutable as %L',
+                 format('select %L::timestamptz', v_new::timestamptz));
   return true;
 end
 $$;
@@ -2764,14 +2841,34 @@ declare
   v_first bigint;
   v_last bigint;
   v_hash bytea;
+  v_cap bigint;
 begin
   -- One sealer at a time; the others return at once.
   select s.next_xact into v_from from audit.seal_state s for update skip locked;
   if not found then
     return json_build_object('sealed', false, 'reason', 'another sealer is at work');
   end if;
-  perform audit.create_partitions(now()::date, 3);
-  perform audit.roll_current();
+  -- Partitions ahead and the month's turn: DDL, so under a short lock
+  -- timeout: a session holding a lock on the trail (an open read) must
+  -- not queue the sealer in front of every event insert. It is tried
+  -- again at the next seal; meanwhile app.audit writes through the parent.
+  begin
+    perform pg_catalog.set_config('lock_timeout', '50ms', true);
+    perform audit.create_partitions(now()::date, 3);
+    perform audit.roll_current();
+    perform pg_catalog.set_config('lock_timeout', '0', true);
+  exception when lock_not_available then
+    perform pg_catalog.set_config('lock_timeout', '0', true);
+  end;
+  -- At most a million events per seal, so one seal's text stays far below
+  -- PostgreSQL's 1 GB limit after a long pause; the next seal goes on.
+  select e.xact into v_cap
+    from audit.events e
+   where e.xact >= v_from and e.xact < v_to
+   order by e.xact offset 1000000 limit 1;
+  if v_cap is not null and v_cap > v_from then
+    v_to := v_cap;
+  end if;
   if v_to <= v_from then
     return json_build_object('sealed', false, 'reason', 'nothing finished since the last seal');
   end if;
@@ -3109,6 +3206,7 @@ CREATE TABLE audit.seal_state (
     singleton boolean DEFAULT true NOT NULL,
     next_xact bigint NOT NULL,
     current_month date NOT NULL,
+    chain_from_seal bigint DEFAULT 1 NOT NULL,
     CONSTRAINT seal_state_singleton_check CHECK (singleton)
 );
 
@@ -3139,6 +3237,12 @@ COMMENT ON COLUMN audit.seal_state.next_xact IS 'xact_from of the next seal.';
 --
 
 COMMENT ON COLUMN audit.seal_state.current_month IS 'The month of audit.events_current (audit.roll_current renames it when the month ends).';
+
+--
+-- Name: COLUMN seal_state.chain_from_seal; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON COLUMN audit.seal_state.chain_from_seal IS 'The first seal `healthcare audit verify` can recheck: audit.prune moves it past the seals whose events it dropped.';
 
 --
 -- Name: seals; Type: TABLE; Schema: audit; Owner: healthcare_audit
@@ -3606,13 +3710,25 @@ CREATE TRIGGER doctors_touch_version BEFORE UPDATE ON app.doctors FOR EACH ROW E
 -- Name: patient_doctors patient_doctors_audit; Type: TRIGGER; Schema: app; Owner: healthcare_owner
 --
 
-CREATE TRIGGER patient_doctors_audit AFTER INSERT OR DELETE ON app.patient_doctors FOR EACH ROW EXECUTE FUNCTION app.audit_mapping_change();
+CREATE TRIGGER patient_doctors_audit AFTER INSERT OR DELETE OR UPDATE ON app.patient_doctors FOR EACH ROW EXECUTE FUNCTION app.audit_mapping_change();
+
+--
+-- Name: patient_doctors patient_doctors_no_truncate; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER patient_doctors_no_truncate BEFORE TRUNCATE ON app.patient_doctors FOR EACH STATEMENT EXECUTE FUNCTION app.refuse_truncate();
 
 --
 -- Name: patients patients_audit; Type: TRIGGER; Schema: app; Owner: healthcare_owner
 --
 
 CREATE TRIGGER patients_audit AFTER INSERT OR DELETE OR UPDATE ON app.patients FOR EACH ROW EXECUTE FUNCTION app.audit_patient_change();
+
+--
+-- Name: patients patients_no_truncate; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER patients_no_truncate BEFORE TRUNCATE ON app.patients FOR EACH STATEMENT EXECUTE FUNCTION app.refuse_truncate();
 
 --
 -- Name: patients patients_touch_version; Type: TRIGGER; Schema: app; Owner: healthcare_owner
@@ -4721,6 +4837,12 @@ REVOKE ALL ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail json
 GRANT ALL ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) TO healthcare_access;
 
 --
+-- Name: FUNCTION refuse_truncate(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.refuse_truncate() FROM PUBLIC;
+
+--
 -- Name: FUNCTION register_user(p_username text, p_email text, p_password_hash text); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
@@ -4827,6 +4949,14 @@ GRANT ALL ON FUNCTION app.visible_patients() TO healthcare_user;
 --
 
 REVOKE ALL ON FUNCTION audit.create_partitions(p_from date, p_months integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION current_from(); Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+REVOKE ALL ON FUNCTION audit.current_from() FROM PUBLIC;
+GRANT ALL ON FUNCTION audit.current_from() TO healthcare_access;
+GRANT ALL ON FUNCTION audit.current_from() TO healthcare_owner;
 
 --
 -- Name: FUNCTION current_until(); Type: ACL; Schema: audit; Owner: healthcare_audit

@@ -143,6 +143,19 @@ func TestPruneDropsOnlyWholeOldMonths(t *testing.T) {
 		}
 		return n
 	}
+	// The history is sealed before the prune; the chain must still verify
+	// after it, from the first seal whose events remain.
+	if r, err := audit.Seal(ctx, db.Pool); err != nil || !r.Sealed {
+		t.Fatalf("seal = %+v, %v", r, err)
+	}
+	if _, err := db.Pool.Exec(ctx, `
+		with u as (insert into app.users (username, password_hash) values ('recent', '`+fakeHash+`') returning id)
+		insert into app.patients (owner_id, name, age, gender) select id, 'Recent', 20, 'male' from u`); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := audit.Seal(ctx, db.Pool); err != nil || !r.Sealed {
+		t.Fatalf("second seal = %+v, %v", r, err)
+	}
 	before := partitions()
 	dropped, err := audit.Prune(ctx, db.Pool, 24*30*24*time.Hour) // about 24 months
 	if err != nil {
@@ -164,6 +177,16 @@ func TestPruneDropsOnlyWholeOldMonths(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, `select count(*) from audit.events where action = 'prune' and detail->'dropped' ? $1`, dropped[0]).Scan(&cutoffMonth); err != nil || cutoffMonth != 1 {
 		t.Fatalf("the prune was not recorded as an event naming what it dropped (%d, %v)", cutoffMonth, err)
 	}
+	t.Run("the chain still verifies after the prune", func(t *testing.T) {
+		rep, err := audit.Verify(ctx, db.Pool)
+		if err != nil || rep.Seals != 1 {
+			t.Fatalf("verify after the prune = %+v, %v; want the one seal whose events remain", rep, err)
+		}
+		tamper(t, db, `update audit.events set detail = '{}' where detail #>> '{after,name}' = 'Recent'`)
+		if _, err := audit.Verify(ctx, db.Pool); !errors.Is(err, audit.ErrBroken) {
+			t.Fatalf("verify after an edit of a remaining sealed event = %v, want ErrBroken", err)
+		}
+	})
 	t.Run("less than a month is refused", func(t *testing.T) {
 		if _, err := audit.Prune(ctx, db.Pool, 24*time.Hour); err == nil || !strings.Contains(err.Error(), "one month") {
 			t.Fatalf("prune of a day: %v", err)

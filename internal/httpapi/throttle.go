@@ -61,9 +61,11 @@ func throttled(retryAfter int) *apiError {
 func clientAddress(r *http.Request, trusted []netip.Prefix) string {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr // not IP:port (a test's or a Unix socket's peer)
+		return "" // not IP:port (a Unix socket's peer): no address to count or record
 	}
-	addr := ap.Addr().Unmap()
+	// Zones (fe80::1%eth0) name a local interface, not the client, and
+	// PostgreSQL's inet refuses them.
+	addr := ap.Addr().Unmap().WithZone("")
 	if !isTrusted(addr, trusted) {
 		return addr.String()
 	}
@@ -77,7 +79,7 @@ func clientAddress(r *http.Request, trusted []netip.Prefix) string {
 		if err != nil {
 			break
 		}
-		addr = a.Unmap()
+		addr = a.Unmap().WithZone("")
 		if !isTrusted(addr, trusted) {
 			break
 		}

@@ -206,3 +206,23 @@ func TestClientAddress(t *testing.T) {
 		})
 	}
 }
+
+func TestClientAddressDropsZones(t *testing.T) {
+	for remote, want := range map[string]string{
+		"[fe80::1%eth0]:4321": "fe80::1",
+		"192.0.2.7:1234":      "192.0.2.7",
+		"@":                   "",
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if got := clientAddress(r, nil); got != want {
+			t.Errorf("clientAddress(%q) = %q, want %q", remote, got, want)
+		}
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "127.0.0.1:1"
+	r.Header.Set("X-Forwarded-For", "fe80::2%en0")
+	if got := clientAddress(r, loopback); got != "fe80::2" {
+		t.Errorf("forwarded zoned address = %q, want fe80::2", got)
+	}
+}

@@ -123,18 +123,22 @@ create table audit.seal_state (
   singleton boolean primary key default true
     constraint seal_state_singleton_check check (singleton),
   next_xact bigint not null,
-  current_month date not null
+  current_month date not null,
+  chain_from_seal bigint not null default 1
 );
 comment on table audit.seal_state is
   'Where the next seal starts, and which month audit.events_current holds. Its row lock lets one sealer at a time work, whatever the number of server copies; no login can lock it.';
 comment on column audit.seal_state.singleton is 'Always true: the table holds one row.';
 comment on column audit.seal_state.next_xact is 'xact_from of the next seal.';
 comment on column audit.seal_state.current_month is 'The month of audit.events_current (audit.roll_current renames it when the month ends).';
+comment on column audit.seal_state.chain_from_seal is
+  'The first seal `healthcare audit verify` can recheck: audit.prune moves it past the seals whose events it dropped.';
 insert into audit.seal_state (next_xact, current_month) values (0, date_trunc('month', now())::date);
 
 create function audit.create_partitions(p_from date, p_months integer) returns integer
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_month date := date_trunc('month', p_from)::date;
@@ -176,6 +180,11 @@ language sql immutable
 as $$ select '2000-01-01 00:00:00+00'::timestamptz $$;
 comment on function audit.current_until() is
   'The end of the month audit.events_current holds (redefined by audit.roll_current when the month changes).';
+create function audit.current_from() returns timestamptz
+language sql immutable
+as $$ select '2000-01-01 00:00:00+00'::timestamptz $$;
+comment on function audit.current_from() is
+  'The start of the month audit.events_current holds (redefined by audit.roll_current when the month changes).';
 
 -- When the month changes, the current partition takes its month's name and
 -- the new month's partition becomes audit.events_current. Until this runs
@@ -184,12 +193,14 @@ comment on function audit.current_until() is
 create function audit.roll_current(p_now timestamptz default now()) returns boolean
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
+set timezone = 'UTC'
 as $$
 declare
   v_old date := (select s.current_month from audit.seal_state s);
   v_new date := date_trunc('month', p_now)::date;
 begin
-  if v_old = v_new and audit.current_until() = (v_new + interval '1 month')::timestamptz then
+  if v_old = v_new and audit.current_until() = (v_new + interval '1 month')::timestamptz
+     and audit.current_from() = v_new::timestamptz then
     return false;
   end if;
   if v_old <> v_new then
@@ -200,6 +211,8 @@ begin
   end if;
   execute format('create or replace function audit.current_until() returns timestamptz language sql immutable as %L',
                  format('select %L::timestamptz', (v_new + interval '1 month')::timestamptz));
+  execute format('create or replace function audit.current_from() returns timestamptz language sql immutable as %L',
+                 format('select %L::timestamptz', v_new::timestamptz));
   return true;
 end
 $$;
@@ -266,14 +279,34 @@ declare
   v_first bigint;
   v_last bigint;
   v_hash bytea;
+  v_cap bigint;
 begin
   -- One sealer at a time; the others return at once.
   select s.next_xact into v_from from audit.seal_state s for update skip locked;
   if not found then
     return json_build_object('sealed', false, 'reason', 'another sealer is at work');
   end if;
-  perform audit.create_partitions(now()::date, 3);
-  perform audit.roll_current();
+  -- Partitions ahead and the month's turn: DDL, so under a short lock
+  -- timeout: a session holding a lock on the trail (an open read) must
+  -- not queue the sealer in front of every event insert. It is tried
+  -- again at the next seal; meanwhile app.audit writes through the parent.
+  begin
+    perform pg_catalog.set_config('lock_timeout', '50ms', true);
+    perform audit.create_partitions(now()::date, 3);
+    perform audit.roll_current();
+    perform pg_catalog.set_config('lock_timeout', '0', true);
+  exception when lock_not_available then
+    perform pg_catalog.set_config('lock_timeout', '0', true);
+  end;
+  -- At most a million events per seal, so one seal's text stays far below
+  -- PostgreSQL's 1 GB limit after a long pause; the next seal goes on.
+  select e.xact into v_cap
+    from audit.events e
+   where e.xact >= v_from and e.xact < v_to
+   order by e.xact offset 1000000 limit 1;
+  if v_cap is not null and v_cap > v_from then
+    v_to := v_cap;
+  end if;
   if v_to <= v_from then
     return json_build_object('sealed', false, 'reason', 'nothing finished since the last seal');
   end if;
@@ -331,8 +364,8 @@ create policy all_audit on audit.seal_state for all to healthcare_audit using (t
 comment on policy all_audit on audit.seal_state is 'The sealer keeps its place.';
 
 revoke all on function audit.seal(), audit.create_partitions(date, integer), audit.event_line(audit.events),
-  audit.refuse_change(), audit.roll_current(timestamptz), audit.current_until() from public;
-grant execute on function audit.current_until() to healthcare_access, healthcare_owner;
+  audit.refuse_change(), audit.roll_current(timestamptz), audit.current_until(), audit.current_from() from public;
+grant execute on function audit.current_until(), audit.current_from() to healthcare_access, healthcare_owner;
 grant execute on function audit.seal() to healthcare_api, healthcare_owner;
 grant execute on function audit.event_line(audit.events) to healthcare_auditor;
 
@@ -388,7 +421,7 @@ begin
   end if;
   -- Straight into the current month's partition (see audit.current_until);
   -- through the parent only in the moments after a month turned.
-  if now() < audit.current_until() then
+  if now() < audit.current_until() and now() >= audit.current_from() then
     insert into audit.events_current (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
     values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
   else
@@ -461,6 +494,10 @@ begin
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', new.patient_id, null,
                       pg_catalog.jsonb_build_object('object', 'mapping', 'after', pg_catalog.to_jsonb(new) - 'record_key'));
+  elsif tg_op = 'UPDATE' then
+    perform app.audit('update', 'ok', new.patient_id, null,
+                      pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key',
+                                                    'after', pg_catalog.to_jsonb(new) - 'record_key'));
   else
     perform app.audit('delete', 'ok', old.patient_id, null,
                       pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key'));
@@ -472,11 +509,28 @@ comment on function app.audit_mapping_change() is 'Trigger: an audit event for e
 
 create trigger patients_audit after insert or update or delete on app.patients
   for each row execute function app.audit_patient_change();
-create trigger patient_doctors_audit after insert or delete on app.patient_doctors
+create trigger patient_doctors_audit after insert or update or delete on app.patient_doctors
   for each row execute function app.audit_mapping_change();
 
+-- TRUNCATE fires no row trigger: refuse it, so every removal is recorded.
+create function app.refuse_truncate() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  raise exception 'truncate is refused on % so that every removal is recorded: delete the rows', tg_table_name
+    using errcode = 'RFRBD';
+end
+$$;
+comment on function app.refuse_truncate() is 'Trigger: refuses TRUNCATE of the audited tables (rows removed that way would leave no event).';
+create trigger patients_no_truncate before truncate on app.patients
+  for each statement execute function app.refuse_truncate();
+create trigger patient_doctors_no_truncate before truncate on app.patient_doctors
+  for each statement execute function app.refuse_truncate();
+
 revoke all on function app.current_door(), app.audit(text, text, bigint, bigint[], jsonb),
-  app.refuse(text, bigint, jsonb, text, text, text), app.audit_patient_change(), app.audit_mapping_change() from public;
+  app.refuse(text, bigint, jsonb, text, text, text), app.audit_patient_change(), app.audit_mapping_change(),
+  app.refuse_truncate() from public;
 grant execute on function app.current_door(), app.audit(text, text, bigint, bigint[], jsonb),
   app.refuse(text, bigint, jsonb, text, text, text), app.audit_patient_change(), app.audit_mapping_change()
   to healthcare_access, healthcare_owner;
@@ -749,14 +803,18 @@ language plpgsql volatile security definer rows 100
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_ids bigint[];
+  v_ids bigint[] := '{}';
 begin
-  return query
-    select m.id, m.patient_id, m.doctor_id, m.created_at
-      from app.patient_doctors m
-     order by m.id;
-  select array_agg(distinct m.patient_id) into v_ids from app.patient_doctors m;
-  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "records.mappings"}');
+  -- One query: what is returned is exactly what is recorded.
+  for id, patient_id, doctor_id, created_at in
+    select m.id, m.patient_id, m.doctor_id, m.created_at from app.patient_doctors m order by m.id
+  loop
+    if not patient_id = any (v_ids) then
+      v_ids := v_ids || patient_id;
+    end if;
+    return next;
+  end loop;
+  perform app.audit('list', 'ok', null, v_ids, '{"object": "mapping", "via": "records.mappings"}');
 end
 $$;
 
@@ -804,7 +862,14 @@ begin
     from audit.events e
    where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])
      and (v_admin or e.outcome = 'ok' or e.user_id = v_uid);
-  select json_agg(app.event_json(e) order by e.id desc) into v_rows
+  -- Owners see who (user and door), when and what was done, but not other
+  -- people's logins, addresses and request ids, nor the other patients a
+  -- list returned (an admin's list names everyone's).
+  select json_agg(case when v_admin or e.user_id = v_uid then app.event_json(e)
+                       else app.event_json(row(e.id, e.at, e.xact, e.user_id, null, e.door, e.action, e.outcome,
+                                               e.patient_id, case when e.patients is null then null else array[p_patient_id] end,
+                                               null, null, e.detail)::audit.events) end
+                  order by e.id desc) into v_rows
     from (select * from audit.events e
            where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])
              and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
@@ -818,7 +883,7 @@ comment on function api.patient_access_log(bigint, integer, integer) is
 
 create function api.audit_events(p_patient bigint default null, p_user bigint default null, p_since timestamptz default null,
                                  p_limit integer default null, p_offset integer default null) returns json
-language plpgsql stable security definer
+language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
@@ -851,6 +916,9 @@ begin
              and (p_user is null or e.user_id = p_user)
              and (p_since is null or e.at >= p_since)
            order by e.id desc limit v_limit offset v_offset) e;
+  -- Reading the trail is an access too (its details hold patient data).
+  perform app.audit('list', 'ok', p_patient, null,
+                    pg_catalog.jsonb_build_object('object', 'audit_events', 'user', p_user, 'since', p_since));
   return app.page(v_count, v_rows, '/api/audit/events/', v_limit, v_offset, v_query);
 end
 $$;
@@ -875,6 +943,8 @@ declare
   v_cutoff timestamptz := now() - p_older_than;
   v_part record;
   v_dropped text[] := '{}';
+  v_max_xact bigint;
+  v_part_max bigint;
 begin
   if p_older_than < interval '1 month' then
     raise exception 'keep at least one month of audit events' using errcode = 'RINVL', column = 'older_than';
@@ -888,9 +958,19 @@ begin
      order by 3
   loop
     exit when v_part.upper_bound > v_cutoff;
+    execute format('select max(xact) from %s', v_part.rel) into v_part_max;
+    v_max_xact := greatest(v_max_xact, v_part_max);
     execute format('drop table %s', v_part.rel);
     v_dropped := v_dropped || v_part.relname::text;
   end loop;
+  -- Seals holding any dropped event can no longer be rechecked: verify
+  -- starts after them, from the hash the first remaining seal names.
+  if v_max_xact is not null then
+    update audit.seal_state
+       set chain_from_seal = greatest(chain_from_seal,
+                                      coalesce((select min(s.id) from audit.seals s where s.xact_from > v_max_xact),
+                                               (select coalesce(max(s.id), 0) + 1 from audit.seals s)));
+  end if;
   insert into audit.events (user_id, door, action, outcome, detail)
   values (null, 'admin', 'prune', 'ok',
           pg_catalog.jsonb_build_object('older_than', p_older_than::text, 'cutoff', v_cutoff, 'dropped', to_jsonb(v_dropped)));
@@ -927,7 +1007,9 @@ end
 $$;
 drop trigger patients_audit on app.patients;
 drop trigger patient_doctors_audit on app.patient_doctors;
-drop function app.audit_patient_change(), app.audit_mapping_change(), app.current_door();
+drop trigger patients_no_truncate on app.patients;
+drop trigger patient_doctors_no_truncate on app.patient_doctors;
+drop function app.audit_patient_change(), app.audit_mapping_change(), app.current_door(), app.refuse_truncate();
 reset role;
 set local role healthcare_reporter;
 drop function app.patient_exists(bigint);

@@ -458,14 +458,18 @@ language plpgsql volatile security definer rows 100
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_ids bigint[];
+  v_ids bigint[] := '{}';
 begin
-  return query
+  -- One query: what is returned is exactly what is recorded.
+  for id, owner_id, name, age, gender, gender_fhir, version, created_at, updated_at in
     select p.id, p.owner_id, p.name, p.age, p.gender, p.gender_fhir, p.version, p.created_at, p.updated_at
       from app.patients p
-     order by p.id;
-  select array_agg(p.id order by p.id) into v_ids from app.patients p;
-  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient", "via": "records.patients"}');
+     order by p.id
+  loop
+    v_ids := v_ids || id;
+    return next;
+  end loop;
+  perform app.audit('list', 'ok', null, v_ids, '{"object": "patient", "via": "records.patients"}');
 end
 $$;
 comment on function app.visible_patients() is
