@@ -206,6 +206,7 @@ func serveEnv(databaseURL, key string) apitest.Env {
 		"ARGON2_ITERATIONS":  "1",
 		"ARGON2_PARALLELISM": "1",
 		"SHUTDOWN_DRAIN":     "0s",
+		"METRICS_ADDR":       "127.0.0.1:0", // two copies (and other tests) on one machine
 	}
 }
 
