@@ -3602,13 +3602,13 @@ CREATE UNIQUE INDEX users_username_lower_idx ON app.users USING btree (lower(use
 -- Name: events_doctor_changes_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_doctor_changes_idx ON ONLY audit.events USING btree (((detail ->> 'doctor'::text)), id) WHERE (((detail ->> 'object'::text) = 'doctor'::text) AND (action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text));
+CREATE INDEX events_doctor_changes_idx ON ONLY audit.events USING btree (((detail ->> 'doctor'::text)), id) WHERE ((action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text) AND ((detail ->> 'object'::text) = 'doctor'::text));
 
 --
 -- Name: events_default_expr_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_default_expr_id_idx ON audit.events_default USING btree (((detail ->> 'doctor'::text)), id) WHERE (((detail ->> 'object'::text) = 'doctor'::text) AND (action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text));
+CREATE INDEX events_default_expr_id_idx ON audit.events_default USING btree (((detail ->> 'doctor'::text)), id) WHERE ((action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text) AND ((detail ->> 'object'::text) = 'doctor'::text));
 
 --
 -- Name: events_patient_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
@@ -3626,13 +3626,13 @@ CREATE INDEX events_default_patient_id_id_idx ON audit.events_default USING btre
 -- Name: events_patient_changes_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_patient_changes_idx ON ONLY audit.events USING btree (patient_id, id) WHERE (((detail ->> 'object'::text) = 'patient'::text) AND (action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text));
+CREATE INDEX events_patient_changes_idx ON ONLY audit.events USING btree (patient_id, id) WHERE ((action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text) AND ((detail ->> 'object'::text) = 'patient'::text));
 
 --
 -- Name: events_default_patient_id_id_idx1; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_default_patient_id_id_idx1 ON audit.events_default USING btree (patient_id, id) WHERE (((detail ->> 'object'::text) = 'patient'::text) AND (action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text));
+CREATE INDEX events_default_patient_id_id_idx1 ON audit.events_default USING btree (patient_id, id) WHERE ((action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text) AND ((detail ->> 'object'::text) = 'patient'::text));
 
 --
 -- Name: events_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
