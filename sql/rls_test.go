@@ -54,6 +54,9 @@ type fixture struct {
 	tokenA, tokenB       string
 	familyA              string
 	usernameA, usernameB string
+	// The care fixture's (newCareFixture) accounts and rows; zero otherwise.
+	userC, userD, userE int64
+	doctorE, mappingE   int64
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -237,7 +240,12 @@ const (
 	no                   // no row visible or affected; data unchanged
 	denied               // 42501; data unchanged
 	notUpdatable         // 55000: aggregate views cannot be written; data unchanged
+	conflict             // RCNFL (409): refused by a trigger; data unchanged
+	forbidden            // RFRBD (403): refused by a trigger; data unchanged
 )
+
+// refusedCodes are the SQLSTATEs of the outcomes that refuse with an error.
+var refusedCodes = map[outcome]string{denied: "42501", notUpdatable: "55000", conflict: "RCNFL", forbidden: "RFRBD"}
 
 // party names whose row an insert must create.
 type party int
@@ -247,6 +255,9 @@ const (
 	partyA
 	partyB
 	partyAdmin
+	partyCarol // care fixture: the account linked to A's doctor
+	partyDave  // care fixture: the account linked to B's doctor
+	partyErin  // care fixture: creator of an unlinked doctor B's patient is mapped to
 )
 
 func (p party) id(f *fixture) int64 {
@@ -257,6 +268,12 @@ func (p party) id(f *fixture) int64 {
 		return f.userB
 	case partyAdmin:
 		return f.admin
+	case partyCarol:
+		return f.userC
+	case partyDave:
+		return f.userD
+	case partyErin:
+		return f.userE
 	}
 	return 0
 }
@@ -476,7 +493,10 @@ type matrixCase struct {
 	check func(t *testing.T, ctx context.Context, tx pgx.Tx, f *fixture, got string) // allowed: superuser view of the change
 }
 
-func (r relation) cases() []matrixCase {
+func (r relation) cases() []matrixCase { return r.casesFor(allCallers, r.matrix) }
+
+// casesFor expands the cells of matrix for callers.
+func (r relation) casesFor(callers []*caller, matrix map[*caller]access) []matrixCase {
 	var out []matrixCase
 	targets := []bool{false, true}
 	if r.view {
@@ -492,8 +512,8 @@ func (r relation) cases() []matrixCase {
 		}
 		return r.noun + " " + who + " (" + r.name + ")"
 	}
-	for _, c := range allCallers {
-		a, ok := r.matrix[c]
+	for _, c := range callers {
+		a, ok := matrix[c]
 		if !ok {
 			panic("matrix of " + r.name + " lacks " + c.desc)
 		}
@@ -570,6 +590,10 @@ func phrase(op string, o outcome) string {
 		return "is refused (42501) to " + op
 	case notUpdatable:
 		return "cannot (55000) " + op
+	case conflict:
+		return "is refused (RCNFL) to " + op
+	case forbidden:
+		return "is refused (RFRBD) to " + op
 	}
 	return "has no expectation for " + op
 }
@@ -808,8 +832,8 @@ func runMatrixCase(t *testing.T, f *fixture, r relation, mc matrixCase) {
 		}
 		code, _ := sqlState(err)
 		switch mc.want {
-		case denied, notUpdatable:
-			want := map[outcome]string{denied: "42501", notUpdatable: "55000"}[mc.want]
+		case denied, notUpdatable, conflict, forbidden:
+			want := refusedCodes[mc.want]
 			if code != want {
 				t.Fatalf("%s: got rows=%d err=%v, want SQLSTATE %s", sql, rows, err, want)
 			}
@@ -1138,6 +1162,13 @@ func TestAPIFunctionsPerCaller(t *testing.T) {
 		}
 	}
 
+	runAPICases(t, f, cases)
+}
+
+// runAPICases runs each case in its own rolled-back transaction and checks
+// that no data changed.
+func runAPICases(t *testing.T, f *fixture, cases []apiCase) {
+	t.Helper()
 	before := fingerprint(t, f)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
