@@ -33,13 +33,14 @@ type limitProbe struct {
 // boundsExempt are the documented bounds that are not the database's,
 // with the reason.
 var boundsExempt = map[string]string{
-	"createMapping.patient": "a record id: positive by the handler's shape check; a non-positive id names no record",
-	"createMapping.doctor":  "a record id: positive by the handler's shape check; a non-positive id names no record",
-	"id":                    "a path id: anything but a positive int64 is 404 before the database (pathID)",
-	"patient_id":            "a path id: anything but a positive int64 is 404 before the database (pathID)",
-	"register.password":     "the database sees only the hash; checked against auth.MinPasswordLength below",
-	"patient":               "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
-	"user":                  "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
+	"createMapping.patient":  "a record id: positive by the handler's shape check; a non-positive id names no record",
+	"createMapping.doctor":   "a record id: positive by the handler's shape check; a non-positive id names no record",
+	"linkDoctorAccount.user": "a record id: positive by the handler's shape check; a non-positive id names no account",
+	"id":                     "a path id: anything but a positive int64 is 404 before the database (pathID)",
+	"patient_id":             "a path id: anything but a positive int64 is 404 before the database (pathID)",
+	"register.password":      "the database sees only the hash; checked against auth.MinPasswordLength below",
+	"patient":                "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
+	"user":                   "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
 }
 
 // probeDB is a migrated database with one user, who owns a patient and a

@@ -125,6 +125,13 @@ var routes = []Route{
 	{Method: patch, Path: "/api/doctors/:id/", Auth: TokenRequired, Operation: "updateDoctor",
 		handler: func(d deps) http.Handler { return updateDoctor(d.db, false) }},
 	{Method: del, Path: "/api/doctors/:id/", Auth: TokenRequired, Operation: "deleteDoctor", handler: withDB(deleteDoctor)},
+	// The account a doctor record belongs to (admins only).
+	{Method: put, Path: "/api/doctors/:id/account/", Auth: TokenRequired, Operation: "linkDoctorAccount", handler: withDB(linkDoctorAccount)},
+	{Method: del, Path: "/api/doctors/:id/account/", Auth: TokenRequired, Operation: "unlinkDoctorAccount", handler: withDB(unlinkDoctorAccount)},
+
+	// The care view: the patients mapped to the caller's doctor record, read-only.
+	{Method: get, Path: "/api/care/patients/", Auth: TokenRequired, Operation: "listCarePatients", handler: withDB(listCarePatients)},
+	{Method: get, Path: "/api/care/patients/:id/", Auth: TokenRequired, Operation: "getCarePatient", handler: withDB(getCarePatient)},
 
 	// Mappings. The seed's /api/mappings/patient/<patient_id>/ shares its
 	// first segment with /api/mappings/<id>/, which httprouter cannot
