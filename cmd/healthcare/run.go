@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"migrate":         {"apply or inspect database migrations (privileged connection)", runMigrate},
 	"createsuperuser": {"create an admin account", runCreateSuperuser},
 	"db-access":       {"give an app user a personal psql login, or take it away", runDBAccess},
+	"doctor":          {"link a doctor record to a user account (the care view), or unlink it", runDoctor},
 	"audit":           {"seal, verify, show or prune the audit trail", runAudit},
 	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000", runDev},
 	"secret":          {"print a new random SECRET_KEY (32 bytes, hex)", runSecret},
