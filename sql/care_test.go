@@ -292,6 +292,42 @@ func TestCareTeamAPIFunctions(t *testing.T) {
 	})
 }
 
+// TestCarePatientIsThePatientAndItsMapping: a care entry is the patient
+// exactly as GET /api/patients/<id>/ shows it (app.patient_json), then the
+// mapping's id and date; app.care_patient_json repeats the members of
+// app.patient_json, and this keeps them in step.
+func TestCarePatientIsThePatientAndItsMapping(t *testing.T) {
+	t.Parallel()
+	f := newCareFixture(t)
+	var patient, care []byte
+	withConn(t, f, func(ctx context.Context, conn *pgx.Conn) {
+		tx := asCaller(t, ctx, conn, f, &apiCarol)
+		defer func() { _ = tx.Rollback(ctx) }()
+		if err := tx.QueryRow(ctx, "select api.get_patient($1)::text, api.get_care_patient($1)::text", f.patientA).Scan(&patient, &care); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var p, c map[string]any
+	if err := json.Unmarshal(patient, &p); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(care, &c); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range p {
+		if fmt.Sprint(c[k]) != fmt.Sprint(v) {
+			t.Errorf("care entry's %s = %v, the patient's %v", k, c[k], v)
+		}
+	}
+	if len(c) != len(p)+2 || c["mapping"] != float64(f.mappingA) || c["mapped_at"] == nil {
+		t.Errorf("care entry %s, want the patient %s and mapping, mapped_at", care, patient)
+	}
+	// The same order of members, too.
+	if prefix := strings.TrimSuffix(string(patient), "}"); !strings.HasPrefix(string(care), prefix+", ") {
+		t.Errorf("care entry %s does not start with the patient's members %s", care, prefix)
+	}
+}
+
 // TestCareAccessEndsWithTheMapping: the judgement. The doctor
 // reads the patient at both doors; the owner removes the mapping; the
 // doctor's next request is refused at both doors. Unlinking the account

@@ -1085,10 +1085,16 @@ COMMENT ON FUNCTION app.audit_patient_change() IS 'Trigger: an audit event for e
 --
 
 CREATE FUNCTION app.care_patient_ids() RETURNS SETOF bigint
-    LANGUAGE sql STABLE SECURITY DEFINER ROWS 100
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 100
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select m.patient_id from app.patient_doctors m where m.doctor_id = app.current_doctor_id()
+declare
+  v_doc bigint := app.current_doctor_id();
+begin
+  if v_doc is not null then
+    return query select m.patient_id from app.patient_doctors m where m.doctor_id = v_doc;
+  end if;
+end
 $$;
 
 ALTER FUNCTION app.care_patient_ids() OWNER TO healthcare_auth;
@@ -1097,7 +1103,7 @@ ALTER FUNCTION app.care_patient_ids() OWNER TO healthcare_auth;
 -- Name: FUNCTION care_patient_ids(); Type: COMMENT; Schema: app; Owner: healthcare_auth
 --
 
-COMMENT ON FUNCTION app.care_patient_ids() IS 'The patients mapped to the caller''s doctor record, for the care policy on app.patients. Security definer (owner healthcare_auth, policy patient_doctors.select_auth), so the policies of healthcare_access on app.patient_doctors, which ask app.patients, are not met again (no recursion); one index scan of (doctor_id, patient_id) per statement.';
+COMMENT ON FUNCTION app.care_patient_ids() IS 'The patients mapped to the caller''s doctor record, for the care policy on app.patients. Security definer (owner healthcare_auth, policy patient_doctors.select_auth, ids only), so the policies of healthcare_access on app.patient_doctors, which ask app.patients, are not met again (no recursion); one index scan of (doctor_id, patient_id) per statement.';
 
 --
 -- Name: current_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -1271,7 +1277,10 @@ COMMENT ON COLUMN app.patients.gender_fhir IS 'FHIR administrative gender derive
 CREATE FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-  select app.json_append(app.patient_json(p), pg_catalog.json_build_object('mapping', m.id, 'mapped_at', m.created_at))
+  select pg_catalog.json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
+                                      'gender_fhir', p.gender_fhir,
+                                      'user', p.owner_id, 'created_at', p.created_at, 'updated_at', p.updated_at,
+                                      'mapping', m.id, 'mapped_at', m.created_at)
 $$;
 
 ALTER FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) OWNER TO healthcare_owner;
@@ -1280,7 +1289,7 @@ ALTER FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) OWNE
 -- Name: FUNCTION care_patient_json(p app.patients, m app.patient_doctors); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) IS 'A patient in the caller''s care: the patient as the REST API shows it, with the mapping''s id and date.';
+COMMENT ON FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) IS 'A patient in the caller''s care: the members of app.patient_json, then the mapping''s id and date.';
 
 --
 -- Name: cell_perturbation(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1454,8 +1463,13 @@ CREATE FUNCTION app.current_doctor_id() RETURNS bigint
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_uid bigint := app.current_user_id();
 begin
-  return (select d.id from app.doctors d where d.account_id = app.current_user_id());
+  if v_uid is null then
+    return null;
+  end if;
+  return (select d.id from app.doctors d where d.account_id = v_uid);
 end
 $$;
 
@@ -3928,25 +3942,25 @@ COMMENT ON POLICY select_all ON app.doctors IS 'The directory is public, anonymo
 -- Name: doctors select_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY select_auth ON app.doctors FOR SELECT TO healthcare_auth USING ((account_id = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY select_auth ON app.doctors FOR SELECT TO healthcare_auth USING (true);
 
 --
 -- Name: POLICY select_auth ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON POLICY select_auth ON app.doctors IS 'app.current_doctor_id() (owner healthcare_auth) finds the caller''s own doctor record, and nothing else.';
+COMMENT ON POLICY select_auth ON app.doctors IS 'app.current_doctor_id() (owner healthcare_auth) finds the caller''s doctor record; the role reads only id and account_id, and nobody can become it.';
 
 --
 -- Name: patient_doctors select_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY select_auth ON app.patient_doctors FOR SELECT TO healthcare_auth USING ((doctor_id = ( SELECT app.current_doctor_id() AS current_doctor_id)));
+CREATE POLICY select_auth ON app.patient_doctors FOR SELECT TO healthcare_auth USING (true);
 
 --
 -- Name: POLICY select_auth ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON POLICY select_auth ON app.patient_doctors IS 'app.care_mappings (owner healthcare_auth) reads the mappings of the caller''s own doctor record, and nothing else.';
+COMMENT ON POLICY select_auth ON app.patient_doctors IS 'app.care_patient_ids() (owner healthcare_auth) reads the mappings of the caller''s doctor record; the role reads only patient_id and doctor_id, and nobody can become it.';
 
 --
 -- Name: users select_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -3959,18 +3973,6 @@ CREATE POLICY select_auth ON app.users FOR SELECT TO healthcare_auth USING (true
 --
 
 COMMENT ON POLICY select_auth ON app.users IS 'Narrow door for the security definer functions owned by healthcare_auth (identity lookup, login credentials, registration); no login role is a member of healthcare_auth.';
-
---
--- Name: patient_doctors select_care_team; Type: POLICY; Schema: app; Owner: healthcare_owner
---
-
-CREATE POLICY select_care_team ON app.patient_doctors FOR SELECT TO healthcare_access USING ((doctor_id = ( SELECT app.current_doctor_id() AS current_doctor_id)));
-
---
--- Name: POLICY select_care_team ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON POLICY select_care_team ON app.patient_doctors IS 'The account linked to a doctor record sees that record''s mappings (read-only).';
 
 --
 -- Name: patients select_care_team; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -4082,6 +4084,18 @@ CREATE POLICY select_self ON app.users FOR SELECT TO healthcare_access USING ((i
 --
 
 COMMENT ON POLICY select_self ON app.users IS 'A user sees their own account.';
+
+--
+-- Name: patient_doctors select_treating_doctor; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_treating_doctor ON app.patient_doctors FOR SELECT TO healthcare_access USING ((doctor_id = ( SELECT app.current_doctor_id() AS current_doctor_id)));
+
+--
+-- Name: POLICY select_treating_doctor ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_treating_doctor ON app.patient_doctors IS 'The account linked to a doctor record sees that record''s mappings (read-only).';
 
 --
 -- Name: doctors update_admin; Type: POLICY; Schema: app; Owner: healthcare_owner

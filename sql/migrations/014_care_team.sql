@@ -10,16 +10,17 @@
 --     the unique account_id, owned by healthcare_auth like the identity
 --     functions.
 --   * The care policy on app.patients reads the caller's mappings through
---     app.care_patient_ids(), a security definer owned by healthcare_auth
---     whose own narrow policy on app.patient_doctors (select_auth) names
---     only the caller's doctor record. Through a function, not a view or a
+--     app.care_patient_ids(), a security definer owned by healthcare_auth,
+--     which may read the ids of app.patient_doctors and app.doctors
+--     (select_auth) and returns those of the caller's doctor record
+--     only. Through a function, not a view or a
 --     subquery: the policies of healthcare_access on app.patient_doctors
 --     ask app.patients, and PostgreSQL refuses a policy that reaches its
 --     own table again (infinite recursion) whoever's policies apply there.
 --     It is an uncorrelated `id in (select ...)`: one index scan of
 --     (doctor_id, patient_id) per statement, hashed, never a call per row.
 --   * Mappings are visible, created and removed by the patient's owner and
---     admins; the care team sees its own mappings (select_care_team) and
+--     admins; the care team sees its own mappings (select_treating_doctor) and
 --     changes none. Writes by the care team on a patient it can read are
 --     refused as forbidden (403), on anything else as not found (404).
 --   * The directory is no longer a weapon: a doctor record is changed by
@@ -48,11 +49,14 @@ grant update (account_id) on app.doctors to healthcare_access;
 grant select (id, account_id) on app.doctors to healthcare_auth;
 grant select (patient_id, doctor_id) on app.patient_doctors to healthcare_auth;
 
--- The caller's doctor record.
+-- The caller's doctor record. Like users.select_auth, the policy lets
+-- healthcare_auth's definers read every row and the grant only the columns
+-- they need (ids): a policy that asked who the caller is would repeat the
+-- lookup the function itself makes, on every call.
 create policy select_auth on app.doctors for select to healthcare_auth
-  using (account_id = (select app.current_user_id()));
+  using (true);
 comment on policy select_auth on app.doctors is
-  'app.current_doctor_id() (owner healthcare_auth) finds the caller''s own doctor record, and nothing else.';
+  'app.current_doctor_id() (owner healthcare_auth) finds the caller''s doctor record; the role reads only id and account_id, and nobody can become it.';
 
 -- The privileged connection links and unlinks accounts (`healthcare doctor`).
 create policy select_owner on app.doctors for select to healthcare_owner using (true);
@@ -66,8 +70,13 @@ create function app.current_doctor_id() returns bigint
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  v_uid bigint := app.current_user_id();
 begin
-  return (select d.id from app.doctors d where d.account_id = app.current_user_id());
+  if v_uid is null then
+    return null;
+  end if;
+  return (select d.id from app.doctors d where d.account_id = v_uid);
 end
 $$;
 comment on function app.current_doctor_id() is
@@ -76,20 +85,29 @@ revoke all on function app.current_doctor_id() from public;
 grant execute on function app.current_doctor_id() to healthcare_auth, healthcare_access;
 alter function app.current_doctor_id() owner to healthcare_auth;
 
--- The caller's own mappings, as the care team sees them.
+-- The caller's mappings, as the care team sees them (ids only, as the
+-- reporting role reads them).
 create policy select_auth on app.patient_doctors for select to healthcare_auth
-  using (doctor_id = (select app.current_doctor_id()));
+  using (true);
 comment on policy select_auth on app.patient_doctors is
-  'app.care_mappings (owner healthcare_auth) reads the mappings of the caller''s own doctor record, and nothing else.';
+  'app.care_patient_ids() (owner healthcare_auth) reads the mappings of the caller''s doctor record; the role reads only patient_id and doctor_id, and nobody can become it.';
 
+-- plpgsql, so its query is planned once per session (a language sql
+-- function that is not inlined is planned on every call).
 create function app.care_patient_ids() returns setof bigint
-language sql stable security definer rows 100
+language plpgsql stable security definer rows 100
 set search_path = pg_catalog, pg_temp
 as $$
-  select m.patient_id from app.patient_doctors m where m.doctor_id = app.current_doctor_id()
+declare
+  v_doc bigint := app.current_doctor_id();
+begin
+  if v_doc is not null then
+    return query select m.patient_id from app.patient_doctors m where m.doctor_id = v_doc;
+  end if;
+end
 $$;
 comment on function app.care_patient_ids() is
-  'The patients mapped to the caller''s doctor record, for the care policy on app.patients. Security definer (owner healthcare_auth, policy patient_doctors.select_auth), so the policies of healthcare_access on app.patient_doctors, which ask app.patients, are not met again (no recursion); one index scan of (doctor_id, patient_id) per statement.';
+  'The patients mapped to the caller''s doctor record, for the care policy on app.patients. Security definer (owner healthcare_auth, policy patient_doctors.select_auth, ids only), so the policies of healthcare_access on app.patient_doctors, which ask app.patients, are not met again (no recursion); one index scan of (doctor_id, patient_id) per statement.';
 revoke all on function app.care_patient_ids() from public;
 grant execute on function app.care_patient_ids() to healthcare_access;
 alter function app.care_patient_ids() owner to healthcare_auth;
@@ -121,9 +139,14 @@ comment on policy select_care_team on app.patients is
 drop policy select_patient_visible on app.patient_doctors;
 drop policy insert_patient_visible on app.patient_doctors;
 drop policy delete_patient_visible on app.patient_doctors;
-create policy select_care_team on app.patient_doctors for select to healthcare_access
+-- Permissive policies are tried in reverse order of their names, the
+-- first that passes deciding: the treating doctor's cheap test comes
+-- before the owner's, so the care list never looks at the doctor's own
+-- patients (and on app.patients select_own comes before
+-- select_care_team, so the owners' lists never call the care function).
+create policy select_treating_doctor on app.patient_doctors for select to healthcare_access
   using (doctor_id = (select app.current_doctor_id()));
-comment on policy select_care_team on app.patient_doctors is
+comment on policy select_treating_doctor on app.patient_doctors is
   'The account linked to a doctor record sees that record''s mappings (read-only).';
 create policy select_patient_owner on app.patient_doctors for select to healthcare_access
   using ((select app.current_user_is_admin())
@@ -210,13 +233,20 @@ $$;
 comment on function app.doctor_json_for(app.doctors, bigint, boolean) is
   'A doctor as the REST API shows it to one caller: with "account" (the linked user id or null) for admins and the linked account only.';
 
+-- The members of app.patient_json, then the mapping's, in one
+-- json_build_object: appending to app.patient_json's text would parse
+-- every row again. TestCarePatientIsThePatientAndItsMapping keeps the two
+-- in step.
 create function app.care_patient_json(p app.patients, m app.patient_doctors) returns json
 language sql stable
 as $$
-  select app.json_append(app.patient_json(p), pg_catalog.json_build_object('mapping', m.id, 'mapped_at', m.created_at))
+  select pg_catalog.json_build_object('id', p.id, 'name', p.name, 'age', p.age, 'gender', p.gender,
+                                      'gender_fhir', p.gender_fhir,
+                                      'user', p.owner_id, 'created_at', p.created_at, 'updated_at', p.updated_at,
+                                      'mapping', m.id, 'mapped_at', m.created_at)
 $$;
 comment on function app.care_patient_json(app.patients, app.patient_doctors) is
-  'A patient in the caller''s care: the patient as the REST API shows it, with the mapping''s id and date.';
+  'A patient in the caller''s care: the members of app.patient_json, then the mapping''s id and date.';
 
 revoke all on function app.json_append(json, json), app.doctor_json_for(app.doctors, bigint, boolean),
   app.care_patient_json(app.patients, app.patient_doctors) from public;
@@ -751,7 +781,7 @@ alter policy update_creator on app.doctors
 comment on policy update_creator on app.doctors is 'Only the creator changes a doctor.';
 comment on policy delete_creator on app.doctors is 'Only the creator removes a doctor.';
 
-drop policy select_care_team on app.patient_doctors;
+drop policy select_treating_doctor on app.patient_doctors;
 drop policy select_patient_owner on app.patient_doctors;
 drop policy insert_patient_owner on app.patient_doctors;
 drop policy delete_patient_owner on app.patient_doctors;
