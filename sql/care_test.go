@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"healthcare/internal/pgtest"
 )
@@ -529,33 +528,7 @@ func TestCarePolicyPlans(t *testing.T) {
 	     where d.id = 200 group by 1, 2`).Scan(&doctorUser, &doctorID, &carePatient); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pgx.ParseConfig(db.SuperURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plans []string
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
-		if strings.Contains(n.Message, "Query Text:") {
-			plans = append(plans, n.Message)
-		}
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	for _, s := range []string{
-		"load 'auto_explain'",
-		"set auto_explain.log_min_duration = 0",
-		"set auto_explain.log_nested_statements = on",
-		"set auto_explain.log_analyze = on",
-		"set auto_explain.log_timing = off",
-		"set auto_explain.log_level = notice",
-	} {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
+	conn, plans := autoExplainConn(t, ctx, db)
 	doc := apiCaller("the doctor", func(*fixture) string { return id(doctorUser) })
 	for _, q := range []struct {
 		call    string
@@ -568,7 +541,7 @@ func TestCarePolicyPlans(t *testing.T) {
 		{fmt.Sprintf("select api.get_patient(%d)", carePatient), []string{"from app.patients p where p.id = p_id"}, []string{"patients_pkey"}},
 	} {
 		t.Run(q.call+": "+q.stmt[0], func(t *testing.T) {
-			plans = nil
+			*plans = nil
 			tx := asCaller(t, ctx, conn, nil, &doc)
 			defer func() { _ = tx.Rollback(ctx) }()
 			var body string
@@ -579,7 +552,7 @@ func TestCarePolicyPlans(t *testing.T) {
 				t.Fatalf("%s did not return the doctor's patient %d: %.300s", q.call, carePatient, body)
 			}
 			found := 0
-			for _, p := range plans {
+			for _, p := range *plans {
 				if !containsAll(p, q.stmt) {
 					continue
 				}
@@ -600,17 +573,17 @@ func TestCarePolicyPlans(t *testing.T) {
 				}
 			}
 			if found == 0 {
-				t.Fatalf("auto_explain reported no statement containing %q; plans seen:\n%s", q.stmt, strings.Join(plans, "\n---\n"))
+				t.Fatalf("auto_explain reported no statement containing %q; plans seen:\n%s", q.stmt, strings.Join(*plans, "\n---\n"))
 			}
-			if q.stmt[0] == "from app.patients p where p.id = p_id" && !strings.Contains(strings.Join(plans, "\n"), "Function Scan on care_patient_ids") {
-				t.Errorf("the doctor's read of a patient in care did not go through the care policy's function:\n%s", strings.Join(plans, "\n---\n"))
+			if q.stmt[0] == "from app.patients p where p.id = p_id" && !strings.Contains(strings.Join(*plans, "\n"), "Function Scan on care_patient_ids") {
+				t.Errorf("the doctor's read of a patient in care did not go through the care policy's function:\n%s", strings.Join(*plans, "\n---\n"))
 			}
 		})
 	}
 	// The helpers the policies call: the doctor record by its account,
 	// the doctor's mappings by (doctor_id, patient_id).
 	t.Run("the care helpers reach their tables by index", func(t *testing.T) {
-		plans = nil
+		*plans = nil
 		tx := asCaller(t, ctx, conn, nil, &doc)
 		defer func() { _ = tx.Rollback(ctx) }()
 		var body string
@@ -623,7 +596,7 @@ func TestCarePolicyPlans(t *testing.T) {
 		}
 		for stmt, idx := range want {
 			found := 0
-			for _, p := range plans {
+			for _, p := range *plans {
 				if !strings.Contains(p, stmt) {
 					continue
 				}
@@ -633,7 +606,7 @@ func TestCarePolicyPlans(t *testing.T) {
 				}
 			}
 			if found == 0 {
-				t.Errorf("auto_explain reported no statement containing %q; plans seen:\n%s", stmt, strings.Join(plans, "\n---\n"))
+				t.Errorf("auto_explain reported no statement containing %q; plans seen:\n%s", stmt, strings.Join(*plans, "\n---\n"))
 			}
 		}
 	})

@@ -1278,33 +1278,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg, err := pgx.ParseConfig(db.SuperURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plans []string
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
-		if strings.Contains(n.Message, "Query Text:") {
-			plans = append(plans, n.Message)
-		}
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	// Loading the module and its settings need the superuser; the calls
-	// then run as the API login with A's id, under the policies.
-	for _, s := range []string{
-		"load 'auto_explain'",
-		"set auto_explain.log_min_duration = 0",
-		"set auto_explain.log_nested_statements = on",
-		"set auto_explain.log_level = notice",
-	} {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
+	conn, plans := autoExplainConn(t, ctx, db)
 	a := apiCaller("API user A", func(*fixture) string { return id(userA) })
 	for _, q := range []struct {
 		call, stmt, index string
@@ -1313,7 +1287,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 		{fmt.Sprintf("select api.get_patient(%d)", patientA), "from app.patients p where p.id = p_id", "patients_pkey"},
 	} {
 		t.Run(q.call+" reaches app.patients by index", func(t *testing.T) {
-			plans = nil
+			*plans = nil
 			tx := asCaller(t, ctx, conn, nil, &a)
 			defer func() { _ = tx.Rollback(ctx) }()
 			var body []byte
@@ -1324,7 +1298,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 				t.Fatalf("%s did not return A's patient %d: %s", q.call, patientA, body)
 			}
 			var found int
-			for _, p := range plans {
+			for _, p := range *plans {
 				if !strings.Contains(p, q.stmt) {
 					continue
 				}
@@ -1337,7 +1311,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 				}
 			}
 			if found == 0 {
-				t.Fatalf("auto_explain reported no statement containing %q; plans seen:\n%s", q.stmt, strings.Join(plans, "\n---\n"))
+				t.Fatalf("auto_explain reported no statement containing %q; plans seen:\n%s", q.stmt, strings.Join(*plans, "\n---\n"))
 			}
 		})
 	}
@@ -1345,7 +1319,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 	// app.current_user_is_admin()) first: that lookup must be an index probe
 	// too, or every request scans all accounts.
 	t.Run("the identity lookup reaches app.users by index", func(t *testing.T) {
-		plans = nil
+		*plans = nil
 		tx := asCaller(t, ctx, conn, nil, &a)
 		defer func() { _ = tx.Rollback(ctx) }()
 		_, got, err := execAs(ctx, tx, &a, "select app.current_user_id() from app.current_user_is_admin()")
@@ -1353,7 +1327,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 			t.Fatalf("app.current_user_id() = %s, %v; want %d", derefString(got), err, userA)
 		}
 		found := 0
-		for _, p := range plans {
+		for _, p := range *plans {
 			if !strings.Contains(p, "from app.users u") {
 				continue
 			}
@@ -1363,7 +1337,44 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 			}
 		}
 		if found == 0 {
-			t.Fatalf("auto_explain reported no lookup in app.users; plans seen:\n%s", strings.Join(plans, "\n---\n"))
+			t.Fatalf("auto_explain reported no lookup in app.users; plans seen:\n%s", strings.Join(*plans, "\n---\n"))
 		}
 	})
+}
+
+// autoExplainConn is a superuser connection to db on which auto_explain
+// reports, with actual row counts and loops, the plan of every statement
+// (nested ones included) into *plans. Loading the module and its settings
+// need the superuser; the calls then run as a caller (asCaller), under the
+// policies.
+func autoExplainConn(t *testing.T, ctx context.Context, db *pgtest.DB) (*pgx.Conn, *[]string) {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(db.SuperURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := new([]string)
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		if strings.Contains(n.Message, "Query Text:") {
+			*plans = append(*plans, n.Message)
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	for _, s := range []string{
+		"load 'auto_explain'",
+		"set auto_explain.log_min_duration = 0",
+		"set auto_explain.log_nested_statements = on",
+		"set auto_explain.log_analyze = on",
+		"set auto_explain.log_timing = off",
+		"set auto_explain.log_level = notice",
+	} {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	return conn, plans
 }

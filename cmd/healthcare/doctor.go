@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -30,14 +29,7 @@ come before or after the action.`
 var doctorActions = []string{"link", "unlink"}
 
 func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	action := ""
-	for i, a := range args {
-		if slices.Contains(doctorActions, a) {
-			action = a
-			args = append(slices.Clone(args[:i]), args[i+1:]...)
-			break
-		}
-	}
+	action, args := takeAction(args, doctorActions)
 	if action == "" {
 		fs := newFlagSet("doctor", strings.Join(doctorActions, "|")+" [flags]", doctorAbout, stderr)
 		if err := parseFlags(fs, args); err != nil {

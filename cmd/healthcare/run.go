@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -162,6 +163,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	// Leave exactly the arguments in fs.Args().
 	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// takeAction finds the first of actions among args, wherever it stands
+// among the flags, and returns it ("" when none) and the other arguments.
+func takeAction(args, actions []string) (string, []string) {
+	for i, a := range args {
+		if slices.Contains(actions, a) {
+			return a, append(slices.Clone(args[:i]), args[i+1:]...)
+		}
+	}
+	return "", args
 }
 
 // envFile is the optional .env file every command reads, through
