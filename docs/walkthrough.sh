@@ -79,7 +79,13 @@ call GET "/api/mappings/patient/$PATIENT/" 200 "" "$ACCESS"
 echo "# 9. Mapping the same pair twice is a conflict (problem+json)"
 call POST /api/mappings/ 409 "{\"patient\": $PATIENT, \"doctor\": $DOCTOR}" "$ACCESS"
 
-echo "# 10. Refresh the tokens, then log out"
+# 10. The care view: the patients mapped to the doctor record linked to
+# your account. An admin links accounts (PUT /api/doctors/<id>/account/);
+# this user's account is linked to none, so the list is empty.
+echo "# 10. Your care view (patients mapped to a doctor record linked to you)"
+call GET /api/care/patients/ 200 "" "$ACCESS"
+
+echo "# 11. Refresh the tokens, then log out"
 call POST /api/auth/refresh/ 200 "{\"refresh\": \"$REFRESH\"}"
 REFRESH=$(field refresh)
 call POST /api/auth/logout/ 204 "{\"refresh\": \"$REFRESH\"}"

@@ -54,6 +54,9 @@ type fixture struct {
 	tokenA, tokenB       string
 	familyA              string
 	usernameA, usernameB string
+	// The care fixture's (newCareFixture) accounts and rows; zero otherwise.
+	userC, userD, userE int64
+	doctorE, mappingE   int64
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -237,7 +240,12 @@ const (
 	no                   // no row visible or affected; data unchanged
 	denied               // 42501; data unchanged
 	notUpdatable         // 55000: aggregate views cannot be written; data unchanged
+	conflict             // RCNFL (409): refused by a trigger; data unchanged
+	forbidden            // RFRBD (403): refused by a trigger; data unchanged
 )
+
+// refusedCodes are the SQLSTATEs of the outcomes that refuse with an error.
+var refusedCodes = map[outcome]string{denied: "42501", notUpdatable: "55000", conflict: "RCNFL", forbidden: "RFRBD"}
 
 // party names whose row an insert must create.
 type party int
@@ -247,6 +255,9 @@ const (
 	partyA
 	partyB
 	partyAdmin
+	partyCarol // care fixture: the account linked to A's doctor
+	partyDave  // care fixture: the account linked to B's doctor
+	partyErin  // care fixture: creator of an unlinked doctor B's patient is mapped to
 )
 
 func (p party) id(f *fixture) int64 {
@@ -257,6 +268,12 @@ func (p party) id(f *fixture) int64 {
 		return f.userB
 	case partyAdmin:
 		return f.admin
+	case partyCarol:
+		return f.userC
+	case partyDave:
+		return f.userD
+	case partyErin:
+		return f.userE
 	}
 	return 0
 }
@@ -476,7 +493,10 @@ type matrixCase struct {
 	check func(t *testing.T, ctx context.Context, tx pgx.Tx, f *fixture, got string) // allowed: superuser view of the change
 }
 
-func (r relation) cases() []matrixCase {
+func (r relation) cases() []matrixCase { return r.casesFor(allCallers, r.matrix) }
+
+// casesFor expands the cells of matrix for callers.
+func (r relation) casesFor(callers []*caller, matrix map[*caller]access) []matrixCase {
 	var out []matrixCase
 	targets := []bool{false, true}
 	if r.view {
@@ -492,8 +512,8 @@ func (r relation) cases() []matrixCase {
 		}
 		return r.noun + " " + who + " (" + r.name + ")"
 	}
-	for _, c := range allCallers {
-		a, ok := r.matrix[c]
+	for _, c := range callers {
+		a, ok := matrix[c]
 		if !ok {
 			panic("matrix of " + r.name + " lacks " + c.desc)
 		}
@@ -570,6 +590,10 @@ func phrase(op string, o outcome) string {
 		return "is refused (42501) to " + op
 	case notUpdatable:
 		return "cannot (55000) " + op
+	case conflict:
+		return "is refused (RCNFL) to " + op
+	case forbidden:
+		return "is refused (RFRBD) to " + op
 	}
 	return "has no expectation for " + op
 }
@@ -808,8 +832,8 @@ func runMatrixCase(t *testing.T, f *fixture, r relation, mc matrixCase) {
 		}
 		code, _ := sqlState(err)
 		switch mc.want {
-		case denied, notUpdatable:
-			want := map[outcome]string{denied: "42501", notUpdatable: "55000"}[mc.want]
+		case denied, notUpdatable, conflict, forbidden:
+			want := refusedCodes[mc.want]
 			if code != want {
 				t.Fatalf("%s: got rows=%d err=%v, want SQLSTATE %s", sql, rows, err, want)
 			}
@@ -1138,6 +1162,13 @@ func TestAPIFunctionsPerCaller(t *testing.T) {
 		}
 	}
 
+	runAPICases(t, f, cases)
+}
+
+// runAPICases runs each case in its own rolled-back transaction and checks
+// that no data changed.
+func runAPICases(t *testing.T, f *fixture, cases []apiCase) {
+	t.Helper()
 	before := fingerprint(t, f)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1247,33 +1278,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg, err := pgx.ParseConfig(db.SuperURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plans []string
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
-		if strings.Contains(n.Message, "Query Text:") {
-			plans = append(plans, n.Message)
-		}
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	// Loading the module and its settings need the superuser; the calls
-	// then run as the API login with A's id, under the policies.
-	for _, s := range []string{
-		"load 'auto_explain'",
-		"set auto_explain.log_min_duration = 0",
-		"set auto_explain.log_nested_statements = on",
-		"set auto_explain.log_level = notice",
-	} {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
+	conn, plans := autoExplainConn(t, ctx, db)
 	a := apiCaller("API user A", func(*fixture) string { return id(userA) })
 	for _, q := range []struct {
 		call, stmt, index string
@@ -1282,7 +1287,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 		{fmt.Sprintf("select api.get_patient(%d)", patientA), "from app.patients p where p.id = p_id", "patients_pkey"},
 	} {
 		t.Run(q.call+" reaches app.patients by index", func(t *testing.T) {
-			plans = nil
+			*plans = nil
 			tx := asCaller(t, ctx, conn, nil, &a)
 			defer func() { _ = tx.Rollback(ctx) }()
 			var body []byte
@@ -1293,7 +1298,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 				t.Fatalf("%s did not return A's patient %d: %s", q.call, patientA, body)
 			}
 			var found int
-			for _, p := range plans {
+			for _, p := range *plans {
 				if !strings.Contains(p, q.stmt) {
 					continue
 				}
@@ -1306,7 +1311,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 				}
 			}
 			if found == 0 {
-				t.Fatalf("auto_explain reported no statement containing %q; plans seen:\n%s", q.stmt, strings.Join(plans, "\n---\n"))
+				t.Fatalf("auto_explain reported no statement containing %q; plans seen:\n%s", q.stmt, strings.Join(*plans, "\n---\n"))
 			}
 		})
 	}
@@ -1314,7 +1319,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 	// app.current_user_is_admin()) first: that lookup must be an index probe
 	// too, or every request scans all accounts.
 	t.Run("the identity lookup reaches app.users by index", func(t *testing.T) {
-		plans = nil
+		*plans = nil
 		tx := asCaller(t, ctx, conn, nil, &a)
 		defer func() { _ = tx.Rollback(ctx) }()
 		_, got, err := execAs(ctx, tx, &a, "select app.current_user_id() from app.current_user_is_admin()")
@@ -1322,7 +1327,7 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 			t.Fatalf("app.current_user_id() = %s, %v; want %d", derefString(got), err, userA)
 		}
 		found := 0
-		for _, p := range plans {
+		for _, p := range *plans {
 			if !strings.Contains(p, "from app.users u") {
 				continue
 			}
@@ -1332,7 +1337,44 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 			}
 		}
 		if found == 0 {
-			t.Fatalf("auto_explain reported no lookup in app.users; plans seen:\n%s", strings.Join(plans, "\n---\n"))
+			t.Fatalf("auto_explain reported no lookup in app.users; plans seen:\n%s", strings.Join(*plans, "\n---\n"))
 		}
 	})
+}
+
+// autoExplainConn is a superuser connection to db on which auto_explain
+// reports, with actual row counts and loops, the plan of every statement
+// (nested ones included) into *plans. Loading the module and its settings
+// need the superuser; the calls then run as a caller (asCaller), under the
+// policies.
+func autoExplainConn(t *testing.T, ctx context.Context, db *pgtest.DB) (*pgx.Conn, *[]string) {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(db.SuperURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := new([]string)
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		if strings.Contains(n.Message, "Query Text:") {
+			*plans = append(*plans, n.Message)
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	for _, s := range []string{
+		"load 'auto_explain'",
+		"set auto_explain.log_min_duration = 0",
+		"set auto_explain.log_nested_statements = on",
+		"set auto_explain.log_analyze = on",
+		"set auto_explain.log_timing = off",
+		"set auto_explain.log_level = notice",
+	} {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	return conn, plans
 }

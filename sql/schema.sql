@@ -185,13 +185,13 @@ CREATE FUNCTION api.create_doctor(p_name text, p_specialization text) RETURNS js
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
+  v_uid bigint := app.require_user();
   v_doctor app.doctors;
 begin
-  perform app.require_user();
   insert into app.doctors (name, specialization)
   values (app.check_name(p_name, 'name', 200), app.check_name(p_specialization, 'specialization', 100))
   returning * into v_doctor;
-  return app.doctor_json(v_doctor);
+  return app.doctor_json_for(v_doctor, v_uid, app.current_user_is_admin());
 end
 $$;
 
@@ -212,12 +212,17 @@ CREATE FUNCTION api.create_mapping(p_patient bigint, p_doctor bigint) RETURNS js
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
+  v_uid bigint := app.require_user();
   v_mapping app.patient_doctors;
 begin
-  perform app.require_user();
   if not exists (select from app.patients p where p.id = p_patient) then
     return app.refuse('create', p_patient, pg_catalog.jsonb_build_object('object', 'mapping', 'doctor', p_doctor),
                       'RNTFD', 'patient not found', 'patient');
+  end if;
+  -- Visible but not the caller's: a patient in their care.
+  if not app.current_user_is_admin() and not exists (select from app.patients p where p.id = p_patient and p.owner_id = v_uid) then
+    return app.refuse('create', p_patient, pg_catalog.jsonb_build_object('object', 'mapping', 'doctor', p_doctor),
+                      'RFRBD', 'only the patient''s owner or an admin may map it', 'patient');
   end if;
   if not exists (select from app.doctors d where d.id = p_doctor) then
     raise exception 'doctor not found' using errcode = 'RNTFD', column = 'doctor';
@@ -320,10 +325,17 @@ CREATE FUNCTION api.delete_mapping(p_id bigint) RETURNS json
     AS $$
 declare
   v_id bigint;
+  v_patient bigint;
 begin
   perform app.require_user();
   delete from app.patient_doctors m where m.id = p_id returning m.id into v_id;
   if v_id is null then
+    -- Visible but not removable: the care team's own mapping.
+    select m.patient_id into v_patient from app.patient_doctors m where m.id = p_id;
+    if found then
+      return app.refuse('delete', v_patient, pg_catalog.jsonb_build_object('object', 'mapping', 'mapping', p_id),
+                        'RFRBD', 'only the patient''s owner or an admin may remove this mapping');
+    end if;
     return app.refuse('delete', null, pg_catalog.jsonb_build_object('object', 'mapping', 'mapping', p_id), 'RNTFD', 'mapping not found');
   end if;
   return json_build_object('id', v_id);
@@ -454,6 +466,39 @@ ALTER FUNCTION api.doctor_version(p_id bigint, p_version integer) OWNER TO healt
 COMMENT ON FUNCTION api.doctor_version(p_id bigint, p_version integer) IS 'GET /api/doctors/<id>/history/<version>/: one version of the doctor, as api.doctor_history lists it. Public; a removed doctor''s for admins only.';
 
 --
+-- Name: get_care_patient(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.get_care_patient(p_id bigint) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_doc bigint := app.current_doctor_id();
+  v_result json;
+begin
+  select app.care_patient_json(p, m) into v_result
+    from app.patient_doctors m join app.patients p on p.id = m.patient_id
+   where m.doctor_id = v_doc and m.patient_id = p_id;
+  if v_result is null then
+    return app.refuse('read', p_id, pg_catalog.jsonb_build_object('object', 'patient', 'via', 'care_team', 'doctor', v_doc),
+                      'RNTFD', 'patient not found');
+  end if;
+  perform app.audit('read', 'ok', p_id, null, pg_catalog.jsonb_build_object('object', 'patient', 'via', 'care_team', 'doctor', v_doc));
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION api.get_care_patient(p_id bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION get_care_patient(p_id bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.get_care_patient(p_id bigint) IS 'GET /api/care/patients/<id>/: one patient mapped to the caller''s doctor record, with the mapping''s id and date; 404 otherwise. Every call is an audit event.';
+
+--
 -- Name: get_doctor(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
@@ -464,7 +509,8 @@ CREATE FUNCTION api.get_doctor(p_id bigint) RETURNS json
 declare
   v_result json;
 begin
-  select app.doctor_json(d) into v_result from app.doctors d where d.id = p_id;
+  select app.doctor_json_for(d, app.current_user_id(), app.current_user_is_admin()) into v_result
+    from app.doctors d where d.id = p_id;
   if v_result is null then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
@@ -539,6 +585,83 @@ ALTER FUNCTION api.get_patient(p_id bigint) OWNER TO healthcare_access;
 COMMENT ON FUNCTION api.get_patient(p_id bigint) IS 'GET /api/patients/<id>/: one profile the caller may see (owner or admin).';
 
 --
+-- Name: link_doctor_account(bigint, bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.link_doctor_account(p_doctor bigint, p_user bigint) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_doctor app.doctors;
+begin
+  if not app.current_user_is_admin() then
+    raise exception 'only admins may link a doctor record to an account' using errcode = 'RFRBD';
+  end if;
+  if p_user is null or not exists (select from app.users u where u.id = p_user) then
+    raise exception 'user not found' using errcode = 'RNTFD', column = 'user';
+  end if;
+  if exists (select from app.doctors d where d.account_id = p_user and d.id <> p_doctor) then
+    raise exception 'this account is linked to another doctor record' using errcode = 'RCNFL', column = 'user';
+  end if;
+  update app.doctors d set account_id = p_user where d.id = p_doctor
+  returning * into v_doctor;
+  if not found then
+    raise exception 'doctor not found' using errcode = 'RNTFD';
+  end if;
+  return app.doctor_json_for(v_doctor, v_uid, true);
+end
+$$;
+
+ALTER FUNCTION api.link_doctor_account(p_doctor bigint, p_user bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION link_doctor_account(p_doctor bigint, p_user bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.link_doctor_account(p_doctor bigint, p_user bigint) IS 'PUT /api/doctors/<id>/account/ {"user": id}: links the doctor record to the account, which then reads the patients mapped to it (admins only).';
+
+--
+-- Name: list_care_patients(integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.list_care_patients(p_limit integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_doc bigint := app.current_doctor_id();
+  v_limit integer := app.page_limit(p_limit);
+  v_offset integer := app.page_offset(p_offset);
+  v_count bigint;
+  v_rows json;
+  v_ids bigint[];
+begin
+  -- The explicit doctor filter lets the planner walk (doctor_id,
+  -- patient_id); the policies still decide.
+  select count(*) into v_count from app.patient_doctors m where m.doctor_id = v_doc;
+  select json_agg(app.care_patient_json(p, m) order by p.id), array_agg(p.id order by p.id) into v_rows, v_ids
+    from (select m.* from app.patient_doctors m
+           where m.doctor_id = v_doc
+           order by m.patient_id limit v_limit offset v_offset) m
+    join app.patients p on p.id = m.patient_id;
+  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'),
+                    pg_catalog.jsonb_build_object('object', 'patient', 'via', 'care_team', 'doctor', v_doc));
+  return app.page(v_count, v_rows, '/api/care/patients/', v_limit, v_offset, null);
+end
+$$;
+
+ALTER FUNCTION api.list_care_patients(p_limit integer, p_offset integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION list_care_patients(p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.list_care_patients(p_limit integer, p_offset integer) IS 'GET /api/care/patients/: the patients mapped to the caller''s doctor record (empty when the account is linked to none), in patient order, each with its mapping''s id and date. Read-only; every call is an audit event.';
+
+--
 -- Name: list_doctors(text, text, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
@@ -547,6 +670,8 @@ CREATE FUNCTION api.list_doctors(p_specialization text DEFAULT NULL::text, p_sea
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
+  v_uid bigint := app.current_user_id();
+  v_admin boolean := app.current_user_is_admin();
   v_limit integer := app.page_limit(p_limit);
   v_offset integer := app.page_offset(p_offset);
   v_spec text := nullif(btrim(p_specialization), '');
@@ -569,7 +694,7 @@ begin
   select count(*) into v_count from app.doctors d
    where (v_spec is null or lower(d.specialization) = lower(v_spec))
      and (v_pattern is null or d.name ilike v_pattern or d.specialization ilike v_pattern);
-  select json_agg(app.doctor_json(d) order by d.id) into v_rows
+  select json_agg(app.doctor_json_for(d, v_uid, v_admin) order by d.id) into v_rows
     from (select * from app.doctors d
            where (v_spec is null or lower(d.specialization) = lower(v_spec))
              and (v_pattern is null or d.name ilike v_pattern or d.specialization ilike v_pattern)
@@ -761,6 +886,9 @@ begin
   if not exists (select from app.patients p where p.id = p_patient_id) then
     return app.refuse('read', p_patient_id, '{"object": "access_log"}', 'RNTFD', 'patient not found');
   end if;
+  if not v_admin and not exists (select from app.patients p where p.id = p_patient_id and p.owner_id = v_uid) then
+    return app.refuse('read', p_patient_id, '{"object": "access_log"}', 'RFRBD', 'only the patient''s owner or an admin may read its access log');
+  end if;
   -- Refused attempts by others are for admins; the owner sees every
   -- access that happened and their own attempts.
   select count(*) into v_count
@@ -769,7 +897,7 @@ begin
      and (v_admin or e.outcome = 'ok' or e.user_id = v_uid);
   -- Owners see who (user and door), when and what was done, but not other
   -- people's logins, addresses and request ids, nor the other patients a
-  -- list returned (an admin's list names everyone's).
+  -- list returned (as in migration 013).
   select json_agg(case when v_admin or e.user_id = v_uid then app.event_json(e)
                        else app.event_json(row(e.id, e.at, e.xact, e.user_id, null, e.door, e.action, e.outcome,
                                                e.patient_id, case when e.patients is null then null else array[p_patient_id] end,
@@ -953,6 +1081,38 @@ ALTER FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expire
 --
 
 COMMENT ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) IS 'POST /api/auth/refresh/: status ok, reused (family revoked) or invalid (REST server only).';
+
+--
+-- Name: unlink_doctor_account(bigint); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.unlink_doctor_account(p_doctor bigint) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_doctor app.doctors;
+begin
+  if not app.current_user_is_admin() then
+    raise exception 'only admins may unlink a doctor record from its account' using errcode = 'RFRBD';
+  end if;
+  update app.doctors d set account_id = null where d.id = p_doctor
+  returning * into v_doctor;
+  if not found then
+    raise exception 'doctor not found' using errcode = 'RNTFD';
+  end if;
+  return app.doctor_json_for(v_doctor, v_uid, true);
+end
+$$;
+
+ALTER FUNCTION api.unlink_doctor_account(p_doctor bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION unlink_doctor_account(p_doctor bigint); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.unlink_doctor_account(p_doctor bigint) IS 'DELETE /api/doctors/<id>/account/: unlinks the doctor record; its former account loses the care view at once (admins only).';
 
 --
 -- Name: update_doctor(bigint, text, text, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -1179,6 +1339,225 @@ ALTER FUNCTION app.audit_patient_change() OWNER TO healthcare_owner;
 COMMENT ON FUNCTION app.audit_patient_change() IS 'Trigger: an audit event for every insert, update and delete of a patient.';
 
 --
+-- Name: care_patient_ids(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.care_patient_ids() RETURNS SETOF bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 100
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_doc bigint := app.current_doctor_id();
+begin
+  if v_doc is not null then
+    return query select m.patient_id from app.patient_doctors m where m.doctor_id = v_doc;
+  end if;
+end
+$$;
+
+ALTER FUNCTION app.care_patient_ids() OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION care_patient_ids(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.care_patient_ids() IS 'The patients mapped to the caller''s doctor record, for the care policy on app.patients. Security definer (owner healthcare_auth, policy patient_doctors.select_auth, ids only), so the policies of healthcare_access on app.patient_doctors, which ask app.patients, are not met again (no recursion); one index scan of (doctor_id, patient_id) per statement.';
+
+--
+-- Name: current_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.current_user_id() RETURNS bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then
+    return (select u.id
+              from app.users u
+             where u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::bigint
+               and u.is_active);
+  end if;
+  return (select u.id
+            from app.users u
+           where u.db_role = session_user
+             and u.is_active);
+end
+$$;
+
+ALTER FUNCTION app.current_user_id() OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.current_user_id() IS 'The calling app user: app.user_id for members of healthcare_api, the linked account of the login role otherwise; NULL when anonymous or inactive. Security definer (owner healthcare_auth, policy users.select_auth) so the lookup sees the account row.';
+
+--
+-- Name: gender_fhir(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.gender_fhir(p_gender text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select coalesce(app.normalize_gender(p_gender),
+    case when pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(p_gender)), '[^a-z?]', '', 'g') in
+              ('?', 'na', 'none', 'notknown', 'notstated', 'notspecified', 'unspecified', 'undisclosed',
+               'declined', 'declinedtoanswer', 'prefernottosay', 'prefernottoanswer', 'prefernottodisclose',
+               'asked', 'askedbutdeclined', 'askeddeclined', 'withheld')
+         then 'unknown' else 'other' end)
+$$;
+
+ALTER FUNCTION app.gender_fhir(p_gender text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION gender_fhir(p_gender text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.gender_fhir(p_gender text) IS 'FHIR administrative gender (male|female|other|unknown) of a gender as sent: app.normalize_gender''s spellings; a refusal to answer (prefer not to say, not stated, declined, n/a, ...) is unknown; any other text other. Never NULL.';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: patient_doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.patient_doctors (
+    id bigint NOT NULL,
+    patient_id bigint NOT NULL,
+    doctor_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    record_key integer DEFAULT (floor((random() * (1000000)::double precision)))::integer NOT NULL,
+    CONSTRAINT patient_doctors_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999)))
+);
+
+ALTER TABLE ONLY app.patient_doctors FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.patient_doctors OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.patient_doctors IS 'Which doctors treat which patient. Removing either side removes the mapping.';
+
+--
+-- Name: COLUMN patient_doctors.patient_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patient_doctors.patient_id IS 'The patient; the mapping is visible exactly when this patient is.';
+
+--
+-- Name: COLUMN patient_doctors.doctor_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patient_doctors.doctor_id IS 'The doctor treating the patient; health data, since it tells a patient''s care.';
+
+--
+-- Name: COLUMN patient_doctors.record_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patient_doctors.record_key IS 'Fixed random key for cell key perturbation of the reporting door; readable by healthcare_reporter only.';
+
+--
+-- Name: patients; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.patients (
+    id bigint NOT NULL,
+    owner_id bigint DEFAULT app.current_user_id() NOT NULL,
+    name text NOT NULL,
+    age integer NOT NULL,
+    gender text DEFAULT 'unknown'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    record_key integer DEFAULT (floor((random() * (1000000)::double precision)))::integer NOT NULL,
+    gender_fhir text GENERATED ALWAYS AS (app.gender_fhir(gender)) STORED NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    CONSTRAINT patients_age_check CHECK (((age >= 0) AND (age <= 150))),
+    CONSTRAINT patients_gender_check CHECK (((gender = btrim(gender)) AND (length(gender) <= 100))),
+    CONSTRAINT patients_gender_fhir_check CHECK ((gender_fhir = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))),
+    CONSTRAINT patients_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
+    CONSTRAINT patients_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999))),
+    CONSTRAINT patients_version_check CHECK ((version >= 1))
+);
+
+ALTER TABLE ONLY app.patients FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.patients OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.patients IS 'Patient health-record profiles. Owned by the app user who created them; removing the user removes them.';
+
+--
+-- Name: COLUMN patients.owner_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.owner_id IS 'Owning app user; defaults to the caller, so psql users need not (and cannot usefully) set it.';
+
+--
+-- Name: COLUMN patients.name; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.name IS 'Patient name: identifying health data, never exposed to reporting.';
+
+--
+-- Name: COLUMN patients.age; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.age IS 'Age in years, 0 to 150.';
+
+--
+-- Name: COLUMN patients.gender; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.gender IS 'Gender as the client sent it, trimmed, at most 100 characters (''unknown'' when left out). Identifying free text: reporting reads gender_fhir instead.';
+
+--
+-- Name: COLUMN patients.record_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.record_key IS 'Fixed random key for cell key perturbation of the reporting door; readable by healthcare_reporter only.';
+
+--
+-- Name: COLUMN patients.gender_fhir; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.gender_fhir IS 'FHIR administrative gender derived from gender (app.gender_fhir): male, female, other or unknown. For reporting and interoperability.';
+
+--
+-- Name: COLUMN patients.version; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.version IS 'Starts at 1 and grows by one on every update (trigger patients_touch_version); the REST API''s ETag W/"<version>".';
+
+--
+-- Name: care_patient_json(app.patients, app.patient_doctors); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.json_build_object('id', p.id, 'version', p.version, 'name', p.name, 'age', p.age, 'gender', p.gender,
+                                      'gender_fhir', p.gender_fhir,
+                                      'user', p.owner_id, 'created_at', p.created_at, 'updated_at', p.updated_at,
+                                      'mapping', m.id, 'mapped_at', m.created_at)
+$$;
+
+ALTER FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION care_patient_json(p app.patients, m app.patient_doctors); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) IS 'A patient in the caller''s care: the members of app.patient_json, then the mapping''s id and date.';
+
+--
 -- Name: cell_perturbation(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -1227,6 +1606,39 @@ ALTER FUNCTION app.check_age(p_age integer) OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.check_age(p_age integer) IS 'Error RINVL (field age) unless 0 to 150.';
+
+--
+-- Name: check_doctor_delete(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.check_doctor_delete() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint;
+begin
+  if app.current_door() = 'admin' or app.current_user_is_admin() then
+    return old;
+  end if;
+  v_uid := app.current_user_id();
+  if app.doctor_serves_others(old.id, v_uid) then
+    raise exception 'other users'' patients are mapped to this doctor; only an admin may remove it' using errcode = 'RCNFL';
+  end if;
+  if old.account_id is not null and old.account_id is distinct from v_uid then
+    raise exception 'this doctor record is linked to an account; only that account or an admin may change it' using errcode = 'RFRBD';
+  end if;
+  return old;
+end
+$$;
+
+ALTER FUNCTION app.check_doctor_delete() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION check_doctor_delete(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.check_doctor_delete() IS 'Trigger: refuses a non-admin''s delete of a doctor that other users'' patients are mapped to (RCNFL, 409), and a creator''s delete of a doctor linked to another account (RFRBD, 403).';
 
 --
 -- Name: check_gender(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1310,6 +1722,32 @@ ALTER FUNCTION app.complete_login(p_username text, p_address text, p_user_id big
 COMMENT ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'Login step 2, after the server verified the password: resets the account''s failure count, returns the address''s advance count and records the refresh token. Security definer (owner healthcare_auth, policies login_failures.all_auth and refresh_tokens.all_auth); healthcare_api only.';
 
 --
+-- Name: current_doctor_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.current_doctor_id() RETURNS bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.current_user_id();
+begin
+  if v_uid is null then
+    return null;
+  end if;
+  return (select d.id from app.doctors d where d.account_id = v_uid);
+end
+$$;
+
+ALTER FUNCTION app.current_doctor_id() OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION current_doctor_id(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.current_doctor_id() IS 'The doctor record linked to the caller''s account, or NULL. Security definer (owner healthcare_auth, policy doctors.select_auth); a lookup by doctors_account_id_key.';
+
+--
 -- Name: current_door(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -1345,36 +1783,6 @@ ALTER FUNCTION app.current_door() OWNER TO healthcare_owner;
 COMMENT ON FUNCTION app.current_door() IS 'The door of the current session: rest (the server''s login), psql (a personal login) or admin (a superuser or the privileged connection).';
 
 --
--- Name: current_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
---
-
-CREATE FUNCTION app.current_user_id() RETURNS bigint
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-begin
-  if pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then
-    return (select u.id
-              from app.users u
-             where u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::bigint
-               and u.is_active);
-  end if;
-  return (select u.id
-            from app.users u
-           where u.db_role = session_user
-             and u.is_active);
-end
-$$;
-
-ALTER FUNCTION app.current_user_id() OWNER TO healthcare_auth;
-
---
--- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: app; Owner: healthcare_auth
---
-
-COMMENT ON FUNCTION app.current_user_id() IS 'The calling app user: app.user_id for members of healthcare_api, the linked account of the login role otherwise; NULL when anonymous or inactive. Security definer (owner healthcare_auth, policy users.select_auth) so the lookup sees the account row.';
-
---
 -- Name: current_user_is_admin(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
@@ -1395,10 +1803,6 @@ ALTER FUNCTION app.current_user_is_admin() OWNER TO healthcare_auth;
 
 COMMENT ON FUNCTION app.current_user_is_admin() IS 'True when the caller is an active admin. Security definer (owner healthcare_auth, policy users.select_auth).';
 
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
 --
 -- Name: doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
 --
@@ -1411,6 +1815,7 @@ CREATE TABLE app.doctors (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     version integer DEFAULT 1 NOT NULL,
+    account_id bigint,
     CONSTRAINT doctors_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
     CONSTRAINT doctors_specialization_check CHECK (((specialization = btrim(specialization)) AND ((length(specialization) >= 1) AND (length(specialization) <= 100)))),
     CONSTRAINT doctors_version_check CHECK ((version >= 1))
@@ -1451,6 +1856,12 @@ COMMENT ON COLUMN app.doctors.created_by IS 'App user who listed the doctor; NUL
 COMMENT ON COLUMN app.doctors.version IS 'Starts at 1 and grows by one on every update (trigger doctors_touch_version); the REST API''s ETag W/"<version>".';
 
 --
+-- Name: COLUMN doctors.account_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.doctors.account_id IS 'The user account of the doctor this record describes (one record per account); it reads the patients mapped to this record. NULL when unlinked; only admins and the privileged connection set it.';
+
+--
 -- Name: doctor_json(app.doctors); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -1468,6 +1879,46 @@ ALTER FUNCTION app.doctor_json(d app.doctors) OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.doctor_json(d app.doctors) IS 'A doctor as the REST API shows it (version second, for the ETag).';
+
+--
+-- Name: doctor_json_for(app.doctors, bigint, boolean); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select case when p_admin or d.account_id = p_uid
+              then app.json_append(app.doctor_json(d), pg_catalog.json_build_object('account', d.account_id))
+              else app.doctor_json(d) end
+$$;
+
+ALTER FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean) IS 'A doctor as the REST API shows it to one caller: with "account" (the linked user id or null) for admins and the linked account only.';
+
+--
+-- Name: doctor_serves_others(bigint, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select exists (select from app.patient_doctors m join app.patients p on p.id = m.patient_id
+                  where m.doctor_id = p_doctor and p.owner_id is distinct from p_user)
+$$;
+
+ALTER FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) IS 'True when a patient not owned by p_user is mapped to the doctor. Security definer (owner healthcare_reporter, policies select_reporter): the caller cannot see those mappings.';
 
 --
 -- Name: events_id_seq; Type: SEQUENCE; Schema: audit; Owner: healthcare_audit
@@ -1622,29 +2073,6 @@ ALTER FUNCTION app.event_json(e audit.events) OWNER TO healthcare_owner;
 COMMENT ON FUNCTION app.event_json(e audit.events) IS 'An audit event as the REST API shows it.';
 
 --
--- Name: gender_fhir(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
---
-
-CREATE FUNCTION app.gender_fhir(p_gender text) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$
-  select coalesce(app.normalize_gender(p_gender),
-    case when pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(p_gender)), '[^a-z?]', '', 'g') in
-              ('?', 'na', 'none', 'notknown', 'notstated', 'notspecified', 'unspecified', 'undisclosed',
-               'declined', 'declinedtoanswer', 'prefernottosay', 'prefernottoanswer', 'prefernottodisclose',
-               'asked', 'askedbutdeclined', 'askeddeclined', 'withheld')
-         then 'unknown' else 'other' end)
-$$;
-
-ALTER FUNCTION app.gender_fhir(p_gender text) OWNER TO healthcare_owner;
-
---
--- Name: FUNCTION gender_fhir(p_gender text); Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON FUNCTION app.gender_fhir(p_gender text) IS 'FHIR administrative gender (male|female|other|unknown) of a gender as sent: app.normalize_gender''s spellings; a refusal to answer (prefer not to say, not stated, declined, n/a, ...) is unknown; any other text other. Never NULL.';
-
---
 -- Name: history_json(audit.events); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -1690,6 +2118,24 @@ ALTER FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uu
 --
 
 COMMENT ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'Records a refresh token issued at login. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
+
+--
+-- Name: json_append(json, json); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.json_append(p_doc json, p_more json) RETURNS json
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select (pg_catalog.left(p_doc::text, -1) || ', ' || pg_catalog.substr(p_more::text, 2))::json
+$$;
+
+ALTER FUNCTION app.json_append(p_doc json, p_more json) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION json_append(p_doc json, p_more json); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.json_append(p_doc json, p_more json) IS 'Appends the members of the object p_more to the object p_doc, keeping the order of both.';
 
 --
 -- Name: login_attempt(text, text, integer, integer, integer, integer); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -1777,47 +2223,6 @@ ALTER FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair int
 --
 
 COMMENT ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) IS 'Login step 1: refuses (throttled, retry_after seconds) when the (account, address) pair or the address has reached its failure limit in the current window, or when the account has reached the flood limit and this address already failed against it; otherwise counts the attempt as a failure of all three and returns the credentials. Security definer (owner healthcare_auth, policies login_failures.all_auth and users.select_auth).';
-
---
--- Name: patient_doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
---
-
-CREATE TABLE app.patient_doctors (
-    id bigint NOT NULL,
-    patient_id bigint NOT NULL,
-    doctor_id bigint NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    record_key integer DEFAULT (floor((random() * (1000000)::double precision)))::integer NOT NULL,
-    CONSTRAINT patient_doctors_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999)))
-);
-
-ALTER TABLE ONLY app.patient_doctors FORCE ROW LEVEL SECURITY;
-
-ALTER TABLE app.patient_doctors OWNER TO healthcare_owner;
-
---
--- Name: TABLE patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON TABLE app.patient_doctors IS 'Which doctors treat which patient. Removing either side removes the mapping.';
-
---
--- Name: COLUMN patient_doctors.patient_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patient_doctors.patient_id IS 'The patient; the mapping is visible exactly when this patient is.';
-
---
--- Name: COLUMN patient_doctors.doctor_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patient_doctors.doctor_id IS 'The doctor treating the patient; health data, since it tells a patient''s care.';
-
---
--- Name: COLUMN patient_doctors.record_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patient_doctors.record_key IS 'Fixed random key for cell key perturbation of the reporting door; readable by healthcare_reporter only.';
 
 --
 -- Name: mapping_json(app.patient_doctors); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1954,81 +2359,6 @@ ALTER FUNCTION app.patient_exists(p_id bigint) OWNER TO healthcare_reporter;
 COMMENT ON FUNCTION app.patient_exists(p_id bigint) IS 'True when the patient exists, whoever owns it; only for recording refused attempts. Security definer (owner healthcare_reporter, policy patients.select_reporter).';
 
 --
--- Name: patients; Type: TABLE; Schema: app; Owner: healthcare_owner
---
-
-CREATE TABLE app.patients (
-    id bigint NOT NULL,
-    owner_id bigint DEFAULT app.current_user_id() NOT NULL,
-    name text NOT NULL,
-    age integer NOT NULL,
-    gender text DEFAULT 'unknown'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    record_key integer DEFAULT (floor((random() * (1000000)::double precision)))::integer NOT NULL,
-    gender_fhir text GENERATED ALWAYS AS (app.gender_fhir(gender)) STORED NOT NULL,
-    version integer DEFAULT 1 NOT NULL,
-    CONSTRAINT patients_age_check CHECK (((age >= 0) AND (age <= 150))),
-    CONSTRAINT patients_gender_check CHECK (((gender = btrim(gender)) AND (length(gender) <= 100))),
-    CONSTRAINT patients_gender_fhir_check CHECK ((gender_fhir = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))),
-    CONSTRAINT patients_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
-    CONSTRAINT patients_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999))),
-    CONSTRAINT patients_version_check CHECK ((version >= 1))
-);
-
-ALTER TABLE ONLY app.patients FORCE ROW LEVEL SECURITY;
-
-ALTER TABLE app.patients OWNER TO healthcare_owner;
-
---
--- Name: TABLE patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON TABLE app.patients IS 'Patient health-record profiles. Owned by the app user who created them; removing the user removes them.';
-
---
--- Name: COLUMN patients.owner_id; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patients.owner_id IS 'Owning app user; defaults to the caller, so psql users need not (and cannot usefully) set it.';
-
---
--- Name: COLUMN patients.name; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patients.name IS 'Patient name: identifying health data, never exposed to reporting.';
-
---
--- Name: COLUMN patients.age; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patients.age IS 'Age in years, 0 to 150.';
-
---
--- Name: COLUMN patients.gender; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patients.gender IS 'Gender as the client sent it, trimmed, at most 100 characters (''unknown'' when left out). Identifying free text: reporting reads gender_fhir instead.';
-
---
--- Name: COLUMN patients.record_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patients.record_key IS 'Fixed random key for cell key perturbation of the reporting door; readable by healthcare_reporter only.';
-
---
--- Name: COLUMN patients.gender_fhir; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patients.gender_fhir IS 'FHIR administrative gender derived from gender (app.gender_fhir): male, female, other or unknown. For reporting and interoperability.';
-
---
--- Name: COLUMN patients.version; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patients.version IS 'Starts at 1 and grows by one on every update (trigger patients_touch_version); the REST API''s ETag W/"<version>".';
-
---
 -- Name: patient_json(app.patients); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -2148,12 +2478,20 @@ CREATE FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_co
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_code text := p_code;
+  v_message text := p_message;
 begin
+  if p_code = 'RNTFD' and p_action in ('update', 'delete') and p_patient is not null
+     and exists (select from app.patients p where p.id = p_patient) then
+    v_code := 'RFRBD';
+    v_message := 'you may read this patient but not change it';
+  end if;
   perform app.audit(p_action,
-                    case when p_code = 'RFRBD' or (p_patient is not null and app.patient_exists(p_patient))
+                    case when v_code = 'RFRBD' or (p_patient is not null and app.patient_exists(p_patient))
                          then 'forbidden' else 'not_found' end,
                     p_patient, null, p_detail);
-  return pg_catalog.json_build_object('error', pg_catalog.json_build_object('code', p_code, 'message', p_message, 'field', p_field));
+  return pg_catalog.json_build_object('error', pg_catalog.json_build_object('code', v_code, 'message', v_message, 'field', p_field));
 end
 $$;
 
@@ -2163,7 +2501,7 @@ ALTER FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_cod
 -- Name: FUNCTION refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) IS 'Records a refused attempt (forbidden when the patient exists, else not_found) and returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names.';
+COMMENT ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) IS 'Records a refused attempt (forbidden when the patient exists, else not_found) and returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names. A refused update or delete of a patient the caller can read (in their care) is RFRBD, not RNTFD.';
 
 --
 -- Name: refuse_truncate(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -2526,6 +2864,39 @@ ALTER FUNCTION app.user_credentials(p_username text) OWNER TO healthcare_auth;
 --
 
 COMMENT ON FUNCTION app.user_credentials(p_username text) IS 'The password hash for login, compared in the server. Security definer (owner healthcare_auth, policy users.select_auth); healthcare_api only.';
+
+--
+-- Name: visible_care_patients(); Type: FUNCTION; Schema: app; Owner: healthcare_access
+--
+
+CREATE FUNCTION app.visible_care_patients() RETURNS TABLE(id bigint, owner_id bigint, name text, age integer, gender text, gender_fhir text, created_at timestamp with time zone, updated_at timestamp with time zone, mapping_id bigint, mapped_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER ROWS 100
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_doc bigint := app.current_doctor_id();
+  v_ids bigint[];
+begin
+  return query
+    select p.id, p.owner_id, p.name, p.age, p.gender, p.gender_fhir, p.created_at, p.updated_at, m.id, m.created_at
+      from app.patient_doctors m join app.patients p on p.id = m.patient_id
+     where m.doctor_id = v_doc
+     order by m.patient_id;
+  select array_agg(m.patient_id order by m.patient_id) into v_ids
+    from app.patient_doctors m join app.patients p on p.id = m.patient_id
+   where m.doctor_id = v_doc;
+  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'),
+                    pg_catalog.jsonb_build_object('object', 'patient', 'via', 'records.care_patients', 'doctor', v_doc));
+end
+$$;
+
+ALTER FUNCTION app.visible_care_patients() OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION visible_care_patients(); Type: COMMENT; Schema: app; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION app.visible_care_patients() IS 'The patients mapped to the caller''s doctor record, for records.care_patients; records the list. Security definer (owner healthcare_access): nothing of other rows reaches EXPLAIN or statistics.';
 
 --
 -- Name: visible_doctors(); Type: FUNCTION; Schema: app; Owner: healthcare_access
@@ -3333,6 +3704,31 @@ ALTER TABLE audit.seals ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: care_patients; Type: VIEW; Schema: records; Owner: healthcare_owner
+--
+
+CREATE VIEW records.care_patients AS
+ SELECT visible_care_patients.id,
+    visible_care_patients.owner_id,
+    visible_care_patients.name,
+    visible_care_patients.age,
+    visible_care_patients.gender,
+    visible_care_patients.gender_fhir,
+    visible_care_patients.created_at,
+    visible_care_patients.updated_at,
+    visible_care_patients.mapping_id,
+    visible_care_patients.mapped_at
+   FROM app.visible_care_patients() visible_care_patients(id, owner_id, name, age, gender, gender_fhir, created_at, updated_at, mapping_id, mapped_at);
+
+ALTER TABLE records.care_patients OWNER TO healthcare_owner;
+
+--
+-- Name: VIEW care_patients; Type: COMMENT; Schema: records; Owner: healthcare_owner
+--
+
+COMMENT ON VIEW records.care_patients IS 'The patients in your care: those mapped to the doctor record linked to your account, with the mapping''s id and date. Read-only.';
+
+--
 -- Name: doctors; Type: VIEW; Schema: records; Owner: healthcare_owner
 --
 
@@ -3395,7 +3791,7 @@ ALTER TABLE records.patients OWNER TO healthcare_owner;
 -- Name: VIEW patients; Type: COMMENT; Schema: records; Owner: healthcare_owner
 --
 
-COMMENT ON VIEW records.patients IS 'Your patient profiles (every one, for admins): gender as sent, gender_fhir derived from it, version. Write with api.create_patient, api.update_patient and api.delete_patient (pass the version you read as p_version to change only what you read); history with api.patient_history.';
+COMMENT ON VIEW records.patients IS 'The patient profiles you may read: your own, those in your care (records.care_patients lists them apart), every one for admins; gender as sent, gender_fhir derived from it. Write with api.create_patient, api.update_patient and api.delete_patient.';
 
 --
 -- Name: mappings_per_doctor; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
@@ -3458,6 +3854,13 @@ COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients trea
 --
 
 ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_default DEFAULT;
+
+--
+-- Name: doctors doctors_account_id_key; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.doctors
+    ADD CONSTRAINT doctors_account_id_key UNIQUE (account_id);
 
 --
 -- Name: doctors doctors_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
@@ -3563,10 +3966,10 @@ CREATE INDEX doctors_created_by_idx ON app.doctors USING btree (created_by);
 CREATE INDEX doctors_specialization_lower_idx ON app.doctors USING btree (lower(specialization), id);
 
 --
--- Name: patient_doctors_doctor_id_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
+-- Name: patient_doctors_doctor_id_patient_id_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
 --
 
-CREATE INDEX patient_doctors_doctor_id_idx ON app.patient_doctors USING btree (doctor_id);
+CREATE INDEX patient_doctors_doctor_id_patient_id_idx ON app.patient_doctors USING btree (doctor_id, patient_id);
 
 --
 -- Name: patients_owner_id_id_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
@@ -3701,6 +4104,12 @@ ALTER INDEX audit.events_xact_idx ATTACH PARTITION audit.events_default_xact_idx
 CREATE TRIGGER doctors_audit AFTER INSERT OR DELETE OR UPDATE ON app.doctors FOR EACH ROW EXECUTE FUNCTION app.audit_doctor_change();
 
 --
+-- Name: doctors doctors_check_delete; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER doctors_check_delete BEFORE DELETE ON app.doctors FOR EACH ROW EXECUTE FUNCTION app.check_doctor_delete();
+
+--
 -- Name: doctors doctors_touch_version; Type: TRIGGER; Schema: app; Owner: healthcare_owner
 --
 
@@ -3771,6 +4180,13 @@ CREATE TRIGGER seals_append_only BEFORE DELETE OR UPDATE ON audit.seals FOR EACH
 --
 
 CREATE TRIGGER seals_no_truncate BEFORE TRUNCATE ON audit.seals FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+--
+-- Name: doctors doctors_account_id_fkey; Type: FK CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.doctors
+    ADD CONSTRAINT doctors_account_id_fkey FOREIGN KEY (account_id) REFERENCES app.users(id) ON DELETE SET NULL;
 
 --
 -- Name: doctors doctors_created_by_fkey; Type: FK CONSTRAINT; Schema: app; Owner: healthcare_owner
@@ -3889,7 +4305,19 @@ CREATE POLICY delete_creator ON app.doctors FOR DELETE TO healthcare_access USIN
 -- Name: POLICY delete_creator ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON POLICY delete_creator ON app.doctors IS 'Only the creator removes a doctor.';
+COMMENT ON POLICY delete_creator ON app.doctors IS 'The creator may remove a doctor while it is linked to no other account and no other user''s patient is mapped to it (app.check_doctor_delete).';
+
+--
+-- Name: doctors delete_linked; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY delete_linked ON app.doctors FOR DELETE TO healthcare_access USING ((account_id = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY delete_linked ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY delete_linked ON app.doctors IS 'The linked account may remove its own doctor record (see app.check_doctor_delete).';
 
 --
 -- Name: patients delete_own; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -3904,18 +4332,18 @@ CREATE POLICY delete_own ON app.patients FOR DELETE TO healthcare_access USING (
 COMMENT ON POLICY delete_own ON app.patients IS 'Only the owner deletes a profile.';
 
 --
--- Name: patient_doctors delete_patient_visible; Type: POLICY; Schema: app; Owner: healthcare_owner
+-- Name: patient_doctors delete_patient_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY delete_patient_visible ON app.patient_doctors FOR DELETE TO healthcare_access USING ((EXISTS ( SELECT
+CREATE POLICY delete_patient_owner ON app.patient_doctors FOR DELETE TO healthcare_access USING ((( SELECT app.current_user_is_admin() AS current_user_is_admin) OR (EXISTS ( SELECT
    FROM app.patients p
-  WHERE (p.id = patient_doctors.patient_id))));
+  WHERE ((p.id = patient_doctors.patient_id) AND (p.owner_id = ( SELECT app.current_user_id() AS current_user_id)))))));
 
 --
--- Name: POLICY delete_patient_visible ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+-- Name: POLICY delete_patient_owner ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON POLICY delete_patient_visible ON app.patient_doctors IS 'Only mappings of patients you can see can be removed.';
+COMMENT ON POLICY delete_patient_owner ON app.patient_doctors IS 'Only the patient''s owner and admins remove a mapping; the care team cannot.';
 
 --
 -- Name: doctors; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
@@ -3948,18 +4376,18 @@ CREATE POLICY insert_own ON app.patients FOR INSERT TO healthcare_access WITH CH
 COMMENT ON POLICY insert_own ON app.patients IS 'A signed-in user creates profiles they own; anonymous callers create none.';
 
 --
--- Name: patient_doctors insert_patient_visible; Type: POLICY; Schema: app; Owner: healthcare_owner
+-- Name: patient_doctors insert_patient_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY insert_patient_visible ON app.patient_doctors FOR INSERT TO healthcare_access WITH CHECK ((EXISTS ( SELECT
+CREATE POLICY insert_patient_owner ON app.patient_doctors FOR INSERT TO healthcare_access WITH CHECK ((( SELECT app.current_user_is_admin() AS current_user_is_admin) OR (EXISTS ( SELECT
    FROM app.patients p
-  WHERE (p.id = patient_doctors.patient_id))));
+  WHERE ((p.id = patient_doctors.patient_id) AND (p.owner_id = ( SELECT app.current_user_id() AS current_user_id)))))));
 
 --
--- Name: POLICY insert_patient_visible ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+-- Name: POLICY insert_patient_owner ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON POLICY insert_patient_visible ON app.patient_doctors IS 'Only a patient you can see (your own; any, for admins) can be mapped.';
+COMMENT ON POLICY insert_patient_owner ON app.patient_doctors IS 'Only the patient''s owner (any patient, for admins) maps it; the care team cannot.';
 
 --
 -- Name: doctors insert_signed_in; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -4040,6 +4468,30 @@ CREATE POLICY select_all ON app.doctors FOR SELECT TO healthcare_access USING (t
 COMMENT ON POLICY select_all ON app.doctors IS 'The directory is public, anonymous REST callers included.';
 
 --
+-- Name: doctors select_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_auth ON app.doctors FOR SELECT TO healthcare_auth USING (true);
+
+--
+-- Name: POLICY select_auth ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_auth ON app.doctors IS 'app.current_doctor_id() (owner healthcare_auth) finds the caller''s doctor record; the role reads only id and account_id, and nobody can become it.';
+
+--
+-- Name: patient_doctors select_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_auth ON app.patient_doctors FOR SELECT TO healthcare_auth USING (true);
+
+--
+-- Name: POLICY select_auth ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_auth ON app.patient_doctors IS 'app.care_patient_ids() (owner healthcare_auth) reads the mappings of the caller''s doctor record; the role reads only patient_id and doctor_id, and nobody can become it.';
+
+--
 -- Name: users select_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
@@ -4050,6 +4502,19 @@ CREATE POLICY select_auth ON app.users FOR SELECT TO healthcare_auth USING (true
 --
 
 COMMENT ON POLICY select_auth ON app.users IS 'Narrow door for the security definer functions owned by healthcare_auth (identity lookup, login credentials, registration); no login role is a member of healthcare_auth.';
+
+--
+-- Name: patients select_care_team; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_care_team ON app.patients FOR SELECT TO healthcare_access USING ((id IN ( SELECT c.patient_id
+   FROM app.care_patient_ids() c(patient_id))));
+
+--
+-- Name: POLICY select_care_team ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_care_team ON app.patients IS 'The account linked to a doctor record reads the patients mapped to it, read-only, while the mapping exists. No update or delete policy goes with it.';
 
 --
 -- Name: patients select_own; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -4064,18 +4529,30 @@ CREATE POLICY select_own ON app.patients FOR SELECT TO healthcare_access USING (
 COMMENT ON POLICY select_own ON app.patients IS 'A patient profile is visible only to the user who created it.';
 
 --
--- Name: patient_doctors select_patient_visible; Type: POLICY; Schema: app; Owner: healthcare_owner
+-- Name: doctors select_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY select_patient_visible ON app.patient_doctors FOR SELECT TO healthcare_access USING ((EXISTS ( SELECT
+CREATE POLICY select_owner ON app.doctors FOR SELECT TO healthcare_owner USING (true);
+
+--
+-- Name: POLICY select_owner ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_owner ON app.doctors IS 'The privileged connection (acting as healthcare_owner) finds doctor records to link; no runtime role is the owner.';
+
+--
+-- Name: patient_doctors select_patient_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_patient_owner ON app.patient_doctors FOR SELECT TO healthcare_access USING ((( SELECT app.current_user_is_admin() AS current_user_is_admin) OR (EXISTS ( SELECT
    FROM app.patients p
-  WHERE (p.id = patient_doctors.patient_id))));
+  WHERE ((p.id = patient_doctors.patient_id) AND (p.owner_id = ( SELECT app.current_user_id() AS current_user_id)))))));
 
 --
--- Name: POLICY select_patient_visible ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+-- Name: POLICY select_patient_owner ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON POLICY select_patient_visible ON app.patient_doctors IS 'A mapping is visible to whoever sees its patient: the owner and admins.';
+COMMENT ON POLICY select_patient_owner ON app.patient_doctors IS 'The patient''s owner and admins see every mapping of the patient.';
 
 --
 -- Name: doctors select_reporter; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -4138,6 +4615,18 @@ CREATE POLICY select_self ON app.users FOR SELECT TO healthcare_access USING ((i
 COMMENT ON POLICY select_self ON app.users IS 'A user sees their own account.';
 
 --
+-- Name: patient_doctors select_treating_doctor; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_treating_doctor ON app.patient_doctors FOR SELECT TO healthcare_access USING ((doctor_id = ( SELECT app.current_doctor_id() AS current_doctor_id)));
+
+--
+-- Name: POLICY select_treating_doctor ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_treating_doctor ON app.patient_doctors IS 'The account linked to a doctor record sees that record''s mappings (read-only).';
+
+--
 -- Name: doctors update_admin; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
@@ -4165,13 +4654,25 @@ COMMENT ON POLICY update_admin ON app.patients IS 'Admins change any profile.';
 -- Name: doctors update_creator; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
-CREATE POLICY update_creator ON app.doctors FOR UPDATE TO healthcare_access USING ((created_by = ( SELECT app.current_user_id() AS current_user_id))) WITH CHECK ((created_by = ( SELECT app.current_user_id() AS current_user_id)));
+CREATE POLICY update_creator ON app.doctors FOR UPDATE TO healthcare_access USING (((created_by = ( SELECT app.current_user_id() AS current_user_id)) AND (account_id IS NULL) AND (NOT app.doctor_serves_others(id, ( SELECT app.current_user_id() AS current_user_id))))) WITH CHECK (((created_by = ( SELECT app.current_user_id() AS current_user_id)) AND (account_id IS NULL)));
 
 --
 -- Name: POLICY update_creator ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON POLICY update_creator ON app.doctors IS 'Only the creator changes a doctor.';
+COMMENT ON POLICY update_creator ON app.doctors IS 'The creator changes a doctor only while it is linked to no account and no other user''s patient is mapped to it.';
+
+--
+-- Name: doctors update_linked; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY update_linked ON app.doctors FOR UPDATE TO healthcare_access USING ((account_id = ( SELECT app.current_user_id() AS current_user_id))) WITH CHECK ((account_id = ( SELECT app.current_user_id() AS current_user_id)));
+
+--
+-- Name: POLICY update_linked ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY update_linked ON app.doctors IS 'The linked account changes its own doctor record (never its link).';
 
 --
 -- Name: patients update_own; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -4184,6 +4685,18 @@ CREATE POLICY update_own ON app.patients FOR UPDATE TO healthcare_access USING (
 --
 
 COMMENT ON POLICY update_own ON app.patients IS 'Only the owner changes a profile.';
+
+--
+-- Name: doctors update_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY update_owner ON app.doctors FOR UPDATE TO healthcare_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY update_owner ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY update_owner ON app.doctors IS 'The privileged connection (acting as healthcare_owner) links and unlinks doctor accounts.';
 
 --
 -- Name: users; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
@@ -4388,6 +4901,14 @@ GRANT ALL ON FUNCTION api.doctor_version(p_id bigint, p_version integer) TO heal
 GRANT ALL ON FUNCTION api.doctor_version(p_id bigint, p_version integer) TO healthcare_user;
 
 --
+-- Name: FUNCTION get_care_patient(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.get_care_patient(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.get_care_patient(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.get_care_patient(p_id bigint) TO healthcare_user;
+
+--
 -- Name: FUNCTION get_doctor(p_id bigint); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
@@ -4410,6 +4931,22 @@ GRANT ALL ON FUNCTION api.get_mapping(p_id bigint) TO healthcare_user;
 REVOKE ALL ON FUNCTION api.get_patient(p_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION api.get_patient(p_id bigint) TO healthcare_api;
 GRANT ALL ON FUNCTION api.get_patient(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION link_doctor_account(p_doctor bigint, p_user bigint); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.link_doctor_account(p_doctor bigint, p_user bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.link_doctor_account(p_doctor bigint, p_user bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.link_doctor_account(p_doctor bigint, p_user bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION list_care_patients(p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.list_care_patients(p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.list_care_patients(p_limit integer, p_offset integer) TO healthcare_api;
+GRANT ALL ON FUNCTION api.list_care_patients(p_limit integer, p_offset integer) TO healthcare_user;
 
 --
 -- Name: FUNCTION list_doctors(p_specialization text, p_search text, p_limit integer, p_offset integer); Type: ACL; Schema: api; Owner: healthcare_access
@@ -4511,6 +5048,14 @@ REVOKE ALL ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, 
 GRANT ALL ON FUNCTION api.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_api;
 
 --
+-- Name: FUNCTION unlink_doctor_account(p_doctor bigint); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.unlink_doctor_account(p_doctor bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.unlink_doctor_account(p_doctor bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION api.unlink_doctor_account(p_doctor bigint) TO healthcare_user;
+
+--
 -- Name: FUNCTION update_doctor(p_id bigint, p_name text, p_specialization text, p_version integer); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
@@ -4555,46 +5100,11 @@ REVOKE ALL ON FUNCTION app.audit_patient_change() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.audit_patient_change() TO healthcare_access;
 
 --
--- Name: FUNCTION cell_perturbation(p_cell_key bigint); Type: ACL; Schema: app; Owner: healthcare_owner
+-- Name: FUNCTION care_patient_ids(); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
-REVOKE ALL ON FUNCTION app.cell_perturbation(p_cell_key bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.cell_perturbation(p_cell_key bigint) TO healthcare_reporter;
-
---
--- Name: FUNCTION check_age(p_age integer); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.check_age(p_age integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.check_age(p_age integer) TO healthcare_access;
-
---
--- Name: FUNCTION check_gender(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.check_gender(p_gender text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.check_gender(p_gender text) TO healthcare_access;
-
---
--- Name: FUNCTION check_name(p_value text, p_field text, p_max integer); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) TO healthcare_access;
-
---
--- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
---
-
-REVOKE ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_access;
-
---
--- Name: FUNCTION current_door(); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.current_door() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.current_door() TO healthcare_access;
+REVOKE ALL ON FUNCTION app.care_patient_ids() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.care_patient_ids() TO healthcare_access;
 
 --
 -- Name: FUNCTION current_user_id(); Type: ACL; Schema: app; Owner: healthcare_auth
@@ -4602,67 +5112,7 @@ GRANT ALL ON FUNCTION app.current_door() TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.current_user_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_access;
-
---
--- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app; Owner: healthcare_auth
---
-
-REVOKE ALL ON FUNCTION app.current_user_is_admin() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.current_user_is_admin() TO healthcare_access;
-
---
--- Name: TABLE doctors; Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-GRANT SELECT,DELETE ON TABLE app.doctors TO healthcare_access;
-
---
--- Name: COLUMN doctors.id; Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-GRANT SELECT(id) ON TABLE app.doctors TO healthcare_reporter;
-
---
--- Name: COLUMN doctors.name; Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-GRANT INSERT(name),UPDATE(name) ON TABLE app.doctors TO healthcare_access;
-
---
--- Name: COLUMN doctors.specialization; Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-GRANT SELECT(specialization) ON TABLE app.doctors TO healthcare_reporter;
-GRANT INSERT(specialization),UPDATE(specialization) ON TABLE app.doctors TO healthcare_access;
-
---
--- Name: FUNCTION doctor_json(d app.doctors); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.doctor_json(d app.doctors) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.doctor_json(d app.doctors) TO healthcare_access;
-
---
--- Name: SEQUENCE events_id_seq; Type: ACL; Schema: audit; Owner: healthcare_audit
---
-
-GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_access;
-GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_owner;
-
---
--- Name: TABLE events; Type: ACL; Schema: audit; Owner: healthcare_audit
---
-
-GRANT SELECT,INSERT ON TABLE audit.events TO healthcare_access;
-GRANT INSERT ON TABLE audit.events TO healthcare_owner;
-GRANT SELECT ON TABLE audit.events TO healthcare_auditor;
-
---
--- Name: FUNCTION event_json(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.event_json(e audit.events) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
+GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_owner;
 
 --
 -- Name: FUNCTION gender_fhir(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -4670,26 +5120,6 @@ GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.gender_fhir(p_gender text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.gender_fhir(p_gender text) TO healthcare_access;
-
---
--- Name: FUNCTION history_json(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.history_json(e audit.events) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.history_json(e audit.events) TO healthcare_access;
-
---
--- Name: FUNCTION issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
---
-
-REVOKE ALL ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
-
---
--- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer); Type: ACL; Schema: app; Owner: healthcare_auth
---
-
-REVOKE ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) TO healthcare_access;
 
 --
 -- Name: TABLE patient_doctors; Type: ACL; Schema: app; Owner: healthcare_owner
@@ -4703,6 +5133,7 @@ GRANT SELECT,DELETE ON TABLE app.patient_doctors TO healthcare_access;
 
 GRANT SELECT(patient_id) ON TABLE app.patient_doctors TO healthcare_reporter;
 GRANT INSERT(patient_id) ON TABLE app.patient_doctors TO healthcare_access;
+GRANT SELECT(patient_id) ON TABLE app.patient_doctors TO healthcare_auth;
 
 --
 -- Name: COLUMN patient_doctors.doctor_id; Type: ACL; Schema: app; Owner: healthcare_owner
@@ -4710,54 +5141,13 @@ GRANT INSERT(patient_id) ON TABLE app.patient_doctors TO healthcare_access;
 
 GRANT SELECT(doctor_id) ON TABLE app.patient_doctors TO healthcare_reporter;
 GRANT INSERT(doctor_id) ON TABLE app.patient_doctors TO healthcare_access;
+GRANT SELECT(doctor_id) ON TABLE app.patient_doctors TO healthcare_auth;
 
 --
 -- Name: COLUMN patient_doctors.record_key; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 GRANT SELECT(record_key) ON TABLE app.patient_doctors TO healthcare_reporter;
-
---
--- Name: FUNCTION mapping_json(m app.patient_doctors); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.mapping_json(m app.patient_doctors) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.mapping_json(m app.patient_doctors) TO healthcare_access;
-
---
--- Name: FUNCTION normalize_gender(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.normalize_gender(p_gender text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.normalize_gender(p_gender text) TO healthcare_access;
-
---
--- Name: FUNCTION page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) TO healthcare_access;
-
---
--- Name: FUNCTION page_limit(p_limit integer); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.page_limit(p_limit integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.page_limit(p_limit integer) TO healthcare_access;
-
---
--- Name: FUNCTION page_offset(p_offset integer); Type: ACL; Schema: app; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION app.page_offset(p_offset integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.page_offset(p_offset integer) TO healthcare_access;
-
---
--- Name: FUNCTION patient_exists(p_id bigint); Type: ACL; Schema: app; Owner: healthcare_reporter
---
-
-REVOKE ALL ON FUNCTION app.patient_exists(p_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.patient_exists(p_id bigint) TO healthcare_access;
 
 --
 -- Name: TABLE patients; Type: ACL; Schema: app; Owner: healthcare_owner
@@ -4807,6 +5197,221 @@ GRANT SELECT(record_key) ON TABLE app.patients TO healthcare_reporter;
 --
 
 GRANT SELECT(gender_fhir) ON TABLE app.patients TO healthcare_reporter;
+
+--
+-- Name: FUNCTION care_patient_json(p app.patients, m app.patient_doctors); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.care_patient_json(p app.patients, m app.patient_doctors) TO healthcare_access;
+
+--
+-- Name: FUNCTION cell_perturbation(p_cell_key bigint); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.cell_perturbation(p_cell_key bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.cell_perturbation(p_cell_key bigint) TO healthcare_reporter;
+
+--
+-- Name: FUNCTION check_age(p_age integer); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.check_age(p_age integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.check_age(p_age integer) TO healthcare_access;
+
+--
+-- Name: FUNCTION check_doctor_delete(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.check_doctor_delete() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.check_doctor_delete() TO healthcare_access;
+
+--
+-- Name: FUNCTION check_gender(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.check_gender(p_gender text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.check_gender(p_gender text) TO healthcare_access;
+
+--
+-- Name: FUNCTION check_name(p_value text, p_field text, p_max integer); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) TO healthcare_access;
+
+--
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_access;
+
+--
+-- Name: FUNCTION current_doctor_id(); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.current_doctor_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.current_doctor_id() TO healthcare_access;
+
+--
+-- Name: FUNCTION current_door(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.current_door() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.current_door() TO healthcare_access;
+
+--
+-- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.current_user_is_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.current_user_is_admin() TO healthcare_access;
+
+--
+-- Name: TABLE doctors; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT,DELETE ON TABLE app.doctors TO healthcare_access;
+
+--
+-- Name: COLUMN doctors.id; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(id) ON TABLE app.doctors TO healthcare_reporter;
+GRANT SELECT(id) ON TABLE app.doctors TO healthcare_auth;
+
+--
+-- Name: COLUMN doctors.name; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app.doctors TO healthcare_access;
+
+--
+-- Name: COLUMN doctors.specialization; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT(specialization) ON TABLE app.doctors TO healthcare_reporter;
+GRANT INSERT(specialization),UPDATE(specialization) ON TABLE app.doctors TO healthcare_access;
+
+--
+-- Name: COLUMN doctors.account_id; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT UPDATE(account_id) ON TABLE app.doctors TO healthcare_access;
+GRANT SELECT(account_id) ON TABLE app.doctors TO healthcare_auth;
+
+--
+-- Name: FUNCTION doctor_json(d app.doctors); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.doctor_json(d app.doctors) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.doctor_json(d app.doctors) TO healthcare_access;
+
+--
+-- Name: FUNCTION doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean) TO healthcare_access;
+
+--
+-- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) TO healthcare_access;
+
+--
+-- Name: SEQUENCE events_id_seq; Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_access;
+GRANT USAGE ON SEQUENCE audit.events_id_seq TO healthcare_owner;
+
+--
+-- Name: TABLE events; Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+GRANT SELECT,INSERT ON TABLE audit.events TO healthcare_access;
+GRANT INSERT ON TABLE audit.events TO healthcare_owner;
+GRANT SELECT ON TABLE audit.events TO healthcare_auditor;
+
+--
+-- Name: FUNCTION event_json(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.event_json(e audit.events) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
+
+--
+-- Name: FUNCTION history_json(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.history_json(e audit.events) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.history_json(e audit.events) TO healthcare_access;
+
+--
+-- Name: FUNCTION issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION json_append(p_doc json, p_more json); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.json_append(p_doc json, p_more json) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.json_append(p_doc json, p_more json) TO healthcare_access;
+
+--
+-- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) TO healthcare_access;
+
+--
+-- Name: FUNCTION mapping_json(m app.patient_doctors); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.mapping_json(m app.patient_doctors) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.mapping_json(m app.patient_doctors) TO healthcare_access;
+
+--
+-- Name: FUNCTION normalize_gender(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.normalize_gender(p_gender text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.normalize_gender(p_gender text) TO healthcare_access;
+
+--
+-- Name: FUNCTION page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) TO healthcare_access;
+
+--
+-- Name: FUNCTION page_limit(p_limit integer); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.page_limit(p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.page_limit(p_limit integer) TO healthcare_access;
+
+--
+-- Name: FUNCTION page_offset(p_offset integer); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.page_offset(p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.page_offset(p_offset integer) TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_exists(p_id bigint); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.patient_exists(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.patient_exists(p_id bigint) TO healthcare_access;
 
 --
 -- Name: FUNCTION patient_json(p app.patients); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -4922,6 +5527,13 @@ GRANT ALL ON FUNCTION app.url_encode(p_value text) TO healthcare_access;
 --
 
 REVOKE ALL ON FUNCTION app.user_credentials(p_username text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION visible_care_patients(); Type: ACL; Schema: app; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION app.visible_care_patients() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.visible_care_patients() TO healthcare_user;
 
 --
 -- Name: FUNCTION visible_doctors(); Type: ACL; Schema: app; Owner: healthcare_access
@@ -5077,6 +5689,12 @@ GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_access;
 --
 
 GRANT SELECT ON TABLE audit.seals TO healthcare_auditor;
+
+--
+-- Name: TABLE care_patients; Type: ACL; Schema: records; Owner: healthcare_owner
+--
+
+GRANT SELECT ON TABLE records.care_patients TO healthcare_user;
 
 --
 -- Name: TABLE doctors; Type: ACL; Schema: records; Owner: healthcare_owner

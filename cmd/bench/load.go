@@ -47,6 +47,10 @@ type route struct {
 	// writes marks routes that add patients or mappings; the bench deletes
 	// what they added afterwards, so later measurements see the seeded data.
 	writes bool
+	// since names the schema change a route needs; an A/B run (--baseline)
+	// leaves such routes out unless --routes names them, since the other
+	// revision may predate it.
+	since string
 }
 
 // identityCall is database.IdentitySQL with pgbench variables; the
@@ -107,6 +111,15 @@ var routes = []route{
 		pgSet: `\set uid random(1, :ntok)
 \set pid :uid + random(0, :per - 1) * :nusers`,
 		pgCall: pgCall(database.FnGetPatient, ":pid"),
+	},
+	{
+		// The care view of a doctor: doctor d (1..half) is linked to user
+		// d and has 2 * patients / half patients mapped (the seed), so
+		// the tokens of users 1..min(ntok, half) are doctors.
+		Name: "GET /api/care/patients/", Key: "list_care_patients", since: "care teams (app.doctors.account_id)",
+		prebuilt: `for i = 1, math.min(ntok, half) do reqs[i] = wrk.format("GET", "/api/care/patients/", hdr[i]) end`,
+		pgSet:    `\set uid random(1, least(:ntok, :half))`,
+		pgCall:   pgCall(database.FnListCarePatients, ":lim", ":off"),
 	},
 	{
 		Name: "POST /api/patients/", Key: "create_patient", writes: true,

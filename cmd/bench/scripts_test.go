@@ -13,12 +13,13 @@ import (
 // serverStatements are the statements database.Call sends for each
 // benchmarked route, after the identity statement.
 var serverStatements = map[string][]database.Func{
-	"list_doctors":   {database.FnListDoctors},
-	"list_patients":  {database.FnListPatients},
-	"get_patient":    {database.FnGetPatient},
-	"create_patient": {database.FnCreatePatient},
-	"create_mapping": {database.FnCreateMapping},
-	"login":          {database.FnLoginAttempt, database.FnCompleteLogin},
+	"list_doctors":       {database.FnListDoctors},
+	"list_patients":      {database.FnListPatients},
+	"get_patient":        {database.FnGetPatient},
+	"list_care_patients": {database.FnListCarePatients},
+	"create_patient":     {database.FnCreatePatient},
+	"create_mapping":     {database.FnCreateMapping},
+	"login":              {database.FnLoginAttempt, database.FnCompleteLogin},
 }
 
 // boundForm matches sql with each $n parameter replaced by an expression:

@@ -115,6 +115,9 @@ type dataset struct {
 	// sessions: one session per user was seeded (benchSession);
 	// sessionCheck: the schema checks a token's session on every call.
 	sessions, sessionCheck bool
+	// care: doctors 1..min(mapHalf, users) are linked to users of the
+	// same id (schemas with care teams).
+	care bool
 }
 
 // migrator brings a freshly created database to the schema a server
@@ -198,7 +201,9 @@ func (e *env) seedWith(ctx context.Context, name string, users, patients, doctor
 	     (select count(*) = 4 from information_schema.columns
 	       where table_schema = 'app' and table_name = 'refresh_tokens'
 	         and column_name in ('jti', 'family', 'user_id', 'expires_at')),
-	     pg_catalog.to_regprocedure('api.require_session(uuid)') is not null`).Scan(&ds.sessions, &ds.sessionCheck); err != nil {
+	     pg_catalog.to_regprocedure('api.require_session(uuid)') is not null,
+	     exists (select from information_schema.columns
+	              where table_schema = 'app' and table_name = 'doctors' and column_name = 'account_id')`).Scan(&ds.sessions, &ds.sessionCheck, &ds.care); err != nil {
 		return nil, fmt.Errorf("seed: inspect schema: %w", err)
 	}
 	if ds.sessionCheck && !ds.sessions {
@@ -235,13 +240,16 @@ func (e *env) seedWith(ctx context.Context, name string, users, patients, doctor
 		   select p, 1 + (p + k) % $3::int
 		     from generate_series(0, $4::int - 1) k, generate_series(1, $1::int) p
 		    limit $2::int`, []any{patients, mappings, half, (mappings + patients - 1) / patients}},
+		// Doctor d is the account of user d, for the care view's route.
+		// Skipped on a schema without care teams (ds.care).
+		{"doctor accounts", `update app.doctors set account_id = id where id <= least($1::int, $2::int)`, []any{half, users}},
 		{"vacuum", `vacuum analyze`, nil},
 		// Write the seeded pages out now, so that a timed checkpoint does
 		// not flush hundreds of megabytes in the middle of a measurement.
 		{"checkpoint", `checkpoint`, nil},
 	}
 	for _, s := range stmts {
-		if s.what == "sessions" && !ds.sessions {
+		if s.what == "sessions" && !ds.sessions || s.what == "doctor accounts" && !ds.care {
 			continue
 		}
 		if _, err := conn.Exec(ctx, s.sql, s.args...); err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -58,14 +57,7 @@ var dbAccessActions = []string{"grant", "revoke", "grant-reporting", "revoke-rep
 func runDBAccess(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	want := strings.Join(dbAccessActions, ", ")
 	// The action may come before or after the flags.
-	action := ""
-	for i, a := range args {
-		if slices.Contains(dbAccessActions, a) {
-			action = a
-			args = append(slices.Clone(args[:i]), args[i+1:]...)
-			break
-		}
-	}
+	action, args := takeAction(args, dbAccessActions)
 	if action == "" {
 		fs := newFlagSet("db-access", strings.Join(dbAccessActions, "|")+" [flags]", dbAccessAbout, stderr)
 		if err := parseFlags(fs, args); err != nil {

@@ -64,6 +64,8 @@ const (
 	devUserA        = "alice"
 	devUserB        = "bob"
 	devLinkedLogin  = "alice"   // psql login linked to app user alice
+	devDoctorUser   = "drrao"   // app user linked to the doctor record of Dr. Asha Rao
+	devDoctorLogin  = "drrao"   // psql login linked to app user drrao
 	devReportLogin  = "analyst" // member of dbadmin.ReportingGroup
 	devStateFile    = "healthcare-dev.json"
 	devServiceFile  = "pg_service.conf"
@@ -77,12 +79,17 @@ const (
 
 // devState is what dev keeps between runs, in the data folder (0600).
 type devState struct {
-	SecretKey       string `json:"secret_key"`
-	AppPassword     string `json:"app_password"`
-	AdminPassword   string `json:"admin_password"`
-	AlicePassword   string `json:"alice_password"`
-	BobPassword     string `json:"bob_password"`
-	LinkedPassword  string `json:"linked_login_password"`
+	SecretKey      string `json:"secret_key"`
+	AppPassword    string `json:"app_password"`
+	AdminPassword  string `json:"admin_password"`
+	AlicePassword  string `json:"alice_password"`
+	BobPassword    string `json:"bob_password"`
+	LinkedPassword string `json:"linked_login_password"`
+	DrraoPassword  string `json:"drrao_password"`
+	DrraoLinked    string `json:"drrao_login_password"`
+	// CareSeeded: drrao was seeded (dev data made before care teams has
+	// no doctor account; `dev --reset` makes one).
+	CareSeeded      bool   `json:"care_seeded,omitempty"`
 	ReportPassword  string `json:"reporting_login_password"`
 	PostgresPort    int    `json:"postgres_port,omitempty"`
 	Seeded          bool   `json:"seeded"`
@@ -120,6 +127,8 @@ func loadDevState(dir string) (*devState, error) {
 	fill(&st.AlicePassword, 8)
 	fill(&st.BobPassword, 8)
 	fill(&st.LinkedPassword, 8)
+	fill(&st.DrraoPassword, 8)
+	fill(&st.DrraoLinked, 8)
 	fill(&st.ReportPassword, 8)
 	fill(&st.SuperuserSecret, 12)
 	return st, nil
@@ -544,6 +553,13 @@ func printBanner(w io.Writer, bound, dir string, doors devDoors, st *devState) {
 			rel = r
 		}
 	}
+	careAccount, careDoor := "", ""
+	if st.CareSeeded {
+		careAccount = fmt.Sprintf("  drrao  %-10s password %s   (Dr. Asha Rao's account: GET /api/care/patients/)\n", "", st.DrraoPassword)
+		careDoor = fmt.Sprintf("  psql drrao PGSERVICEFILE=%s psql service=drrao -c 'select * from records.care_patients;'\n"+
+			"             (login %q linked to app user drrao, password %s: the patients mapped to Dr. Asha Rao, read-only)\n",
+			rel, devDoctorLogin, st.DrraoLinked)
+	}
 	fmt.Fprintf(w, `
 Healthcare API (dev) is running at http://%s/   (Ctrl-C stops it)
   API reference:    http://%s/api/docs/   (try any route in the browser)
@@ -553,21 +569,21 @@ Demo accounts (REST, POST /api/auth/login/):
   admin  %-10s password %s   (is_admin)
   alice  %-10s password %s
   bob    %-10s password %s
-
+%s
 The three doors, ready to paste:
   REST       curl http://%s/api/doctors/
   psql admin %s
              (superuser over the Unix socket; %s)
   psql alice PGSERVICEFILE=%s psql service=alice -c 'select api.list_patients();'
              (login %q linked to app user alice, password %s, TCP %s:%d: sees only alice's patients)
-  reporting  PGSERVICEFILE=%s psql service=reporting -c 'select * from reporting.patients_per_specialization;'
+%s  reporting  PGSERVICEFILE=%s psql service=reporting -c 'select * from reporting.patients_per_specialization;'
              (login %q in healthcare_reporting, password %s: reporting views only)
 
 Credentials are kept in %s (mode 0600).
 %s`, bound, bound, bound,
-		"", st.AdminPassword, "", st.AlicePassword, "", st.BobPassword,
+		"", st.AdminPassword, "", st.AlicePassword, "", st.BobPassword, careAccount,
 		bound, doors.admin, doors.superHint,
-		rel, devLinkedLogin, st.LinkedPassword, doors.host, doors.port,
+		rel, devLinkedLogin, st.LinkedPassword, doors.host, doors.port, careDoor,
 		rel, devReportLogin, st.ReportPassword,
 		filepath.Join(dir, devStateFile), toolsHint(doors))
 }
@@ -594,10 +610,14 @@ func writeServiceFile(dir string, doors devDoors, st *devState) error {
 func writeServiceFileDB(dir string, doors devDoors, st *devState, dbName string) error {
 	var b strings.Builder
 	b.WriteString("# Written by `healthcare dev` on every run: demo logins for psql.\n")
-	for _, s := range []struct{ name, user, pw string }{
+	logins := []struct{ name, user, pw string }{
 		{"alice", devLinkedLogin, st.LinkedPassword},
 		{"reporting", devReportLogin, st.ReportPassword},
-	} {
+	}
+	if st.CareSeeded {
+		logins = append(logins, struct{ name, user, pw string }{"drrao", devDoctorLogin, st.DrraoLinked})
+	}
+	for _, s := range logins {
 		fmt.Fprintf(&b, "[%s]\nhost=%s\nport=%d\ndbname=%s\nuser=%s\npassword=%s\nsslmode=disable\n\n",
 			s.name, doors.host, doors.port, dbName, s.user, s.pw)
 	}
@@ -758,6 +778,20 @@ func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, d
 	if _, err := dbadmin.GrantAccess(ctx, conn, dbadmin.Grant{User: devUserA, Role: devLinkedLogin, Password: st.LinkedPassword, Limits: limits}); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
+	// The care team: drrao's account is Dr. Asha Rao's doctor record, to
+	// which alice's Ravi Kumar (and bob's Tom Baker) are mapped; linked by
+	// the admin as PUT /api/doctors/<id>/account/ does.
+	drraoID, err := register(devDoctorUser, st.DrraoPassword)
+	if err != nil {
+		return fmt.Errorf("seed: register %s: %w", devDoctorUser, err)
+	}
+	if _, err := call(adminID, database.FnLinkDoctorAccount, doctors[0], drraoID); err != nil {
+		return fmt.Errorf("seed: link %s: %w", devDoctorUser, err)
+	}
+	if _, err := dbadmin.GrantAccess(ctx, conn, dbadmin.Grant{User: devDoctorUser, Role: devDoctorLogin, Password: st.DrraoLinked, Limits: limits}); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	st.CareSeeded = true
 	st.Seeded = true
 	return st.save(dir)
 }

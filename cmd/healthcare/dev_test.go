@@ -11,10 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"healthcare/internal/apitest"
 	"healthcare/internal/pgcluster"
@@ -276,6 +279,49 @@ func TestDevSurvivesKillAndHangUp(t *testing.T) {
 			apitest.Env{"SUPERUSER_PASSWORD": "correct horse battery"}.Getenv, strings.NewReader(""), io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "username") || !strings.Contains(err.Error(), "already exists") {
 			t.Fatalf("a taken username: %v", err)
+		}
+	})
+
+	t.Run("drrao reads the patients mapped to Dr. Asha Rao at both doors", func(t *testing.T) {
+		st, err := loadDevState(data)
+		if err != nil || !st.CareSeeded {
+			t.Fatalf("dev state: %+v, %v", st, err)
+		}
+		c := apitest.New(t, base)
+		drrao := c.Login(devDoctorUser, st.DrraoPassword)
+		var page struct {
+			Count   int
+			Results []struct {
+				Name string
+				User int64
+			}
+		}
+		c.Must("GET", "/api/care/patients/", drrao.Access, nil, 200).Decode(t, &page)
+		var names []string
+		for _, r := range page.Results {
+			names = append(names, r.Name)
+		}
+		if page.Count != 2 || !slices.Contains(names, "Ravi Kumar") {
+			t.Fatalf("drrao's care view: %+v, want alice's Ravi Kumar and bob's Tom Baker", page)
+		}
+		if ids := c.Must("GET", "/api/patients/", drrao.Access, nil, 200).IDs(t); len(ids) != 0 {
+			t.Fatalf("drrao's own patients: %v", ids)
+		}
+		svc, err := os.ReadFile(filepath.Join(data, devServiceFile))
+		if err != nil || !strings.Contains(string(svc), "[drrao]") {
+			t.Fatalf("service file %s: %v", svc, err)
+		}
+		conn, err := pgx.Connect(context.Background(), fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", devDoctorLogin, st.DrraoLinked, st.PostgresPort, devDatabase))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var psqlNames string
+		if err := conn.QueryRow(context.Background(), "select string_agg(name, ',' order by name) from records.care_patients").Scan(&psqlNames); err != nil {
+			t.Fatal(err)
+		}
+		if psqlNames != "Ravi Kumar,Tom Baker" {
+			t.Fatalf("records.care_patients for drrao: %q", psqlNames)
 		}
 	})
 

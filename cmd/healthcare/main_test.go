@@ -33,6 +33,9 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		if name == "db-access" {
 			args = []string{name, "grant", "--help"}
 		}
+		if name == "doctor" {
+			args = []string{name, "link", "--help"}
+		}
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			err := dispatch(context.Background(), args, apitest.Env{}.Getenv, strings.NewReader(""), &out, &errOut)
@@ -78,6 +81,11 @@ func TestCommandLineErrors(t *testing.T) {
 		{"db-access grant needs a role", []string{"db-access", "grant", "--user", "x"}, "--role is required", 2},
 		{"db-access takes its flags before the action too", []string{"db-access", "--user", "x", "grant"}, "--role is required", 2},
 		{"db-access revoke after flags needs a connection", []string{"db-access", "--user", "x", "--drop-role", "revoke"}, "MIGRATION_DATABASE_URL", 2},
+		{"doctor needs an action", []string{"doctor"}, "link or unlink", 2},
+		{"doctor link needs a doctor", []string{"doctor", "link", "--user", "x"}, "--doctor ID is required", 2},
+		{"doctor link needs a user", []string{"doctor", "--doctor", "3", "link"}, "--user is required", 2},
+		{"doctor unlink takes no user", []string{"doctor", "unlink", "--doctor", "3", "--user", "x"}, "flag provided but not defined: -user", 2},
+		{"doctor unlink needs a connection", []string{"doctor", "unlink", "--doctor", "3"}, "MIGRATION_DATABASE_URL", 2},
 		{"createsuperuser needs a connection", []string{"createsuperuser", "--username", "a"}, "MIGRATION_DATABASE_URL", 2},
 		{"serve without a secret key says which variable", []string{"serve", "--database-url", "postgres://x@127.0.0.1:1/x"}, "SECRET_KEY", 1},
 	}
@@ -311,6 +319,39 @@ func TestDBAccessGrantSeesOnlyOwnPatients(t *testing.T) {
 
 // grant-reporting makes a reporting login with the HUMAN_* limits of the
 // environment; revoke-reporting drops it.
+// TestDoctorLinkOpensTheCareView: `healthcare doctor link` links a doctor
+// record to an account, whose care view then holds the patient mapped to
+// it; `unlink` empties it again.
+func TestDoctorLinkOpensTheCareView(t *testing.T) {
+	db := pgtest.New(t)
+	c := startServe(t, db)
+	owner, doc := c.Signup("owner"), c.Signup("drrao")
+	patient := c.CreatePatient(owner, "Ravi Kumar", 42)
+	doctor := c.CreateDoctor(owner, "Dr. Asha Rao", "Cardiology")
+	c.Must("POST", "/api/mappings/", owner.Access, map[string]any{"patient": patient, "doctor": doctor}, 201)
+	if ids := c.Must("GET", "/api/care/patients/", doc.Access, nil, 200).IDs(t); len(ids) != 0 {
+		t.Fatalf("care view before linking: %v", ids)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := dispatch(context.Background(), append(args, "--database-url", db.SuperURL), apitest.Env{}.Getenv, nil, &out, io.Discard); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return out.String()
+	}
+	if out := run("doctor", "link", "--doctor", fmt.Sprint(doctor), "--user", doc.Name); !strings.Contains(out, "linked doctor "+fmt.Sprint(doctor)) {
+		t.Fatalf("link printed %q", out)
+	}
+	if ids := c.Must("GET", "/api/care/patients/", doc.Access, nil, 200).IDs(t); len(ids) != 1 || ids[0] != patient {
+		t.Fatalf("care view after linking: %v, want [%d]", ids, patient)
+	}
+	if out := run("doctor", "unlink", "--doctor", fmt.Sprint(doctor)); !strings.Contains(out, "unlinked doctor") {
+		t.Fatalf("unlink printed %q", out)
+	}
+	c.Must("GET", fmt.Sprintf("/api/care/patients/%d/", patient), doc.Access, nil, 404)
+}
+
 func TestDBAccessGrantReporting(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ var commands = map[string]command{
 	"migrate":         {"apply or inspect database migrations (privileged connection)", runMigrate},
 	"createsuperuser": {"create an admin account", runCreateSuperuser},
 	"db-access":       {"give an app user a personal psql login, or take it away", runDBAccess},
+	"doctor":          {"link a doctor record to a user account (the care view), or unlink it", runDoctor},
 	"audit":           {"seal, verify, show or prune the audit trail", runAudit},
 	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000", runDev},
 	"secret":          {"print a new random SECRET_KEY (32 bytes, hex)", runSecret},
@@ -161,6 +163,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	// Leave exactly the arguments in fs.Args().
 	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// takeAction finds the first of actions among args, wherever it stands
+// among the flags, and returns it ("" when none) and the other arguments.
+func takeAction(args, actions []string) (string, []string) {
+	for i, a := range args {
+		if slices.Contains(actions, a) {
+			return a, append(slices.Clone(args[:i]), args[i+1:]...)
+		}
+	}
+	return "", args
 }
 
 // envFile is the optional .env file every command reads, through

@@ -82,6 +82,13 @@ var (
 	FnCreateDoctor = apiFunc("create_doctor", "text", "text")                  // name, specialization
 	FnUpdateDoctor = apiFunc("update_doctor", "bigint", "text", "text", "int") // id, name, specialization (null = keep), expected version (null = any)
 	FnDeleteDoctor = apiFunc("delete_doctor", "bigint", "int")                 // id, expected version (null = any)
+	// Doctor accounts (migration 015, admins only).
+	FnLinkDoctorAccount   = apiFunc("link_doctor_account", "bigint", "bigint") // doctor, user
+	FnUnlinkDoctorAccount = apiFunc("unlink_doctor_account", "bigint")         // doctor
+
+	// The care view: the patients mapped to the caller's doctor record.
+	FnListCarePatients = readFunc("list_care_patients", "int", "int") // limit, offset
+	FnGetCarePatient   = readFunc("get_care_patient", "bigint")       // id
 
 	// Mappings.
 	FnListMappings       = readFunc("list_mappings", "int", "int")

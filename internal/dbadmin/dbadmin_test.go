@@ -588,3 +588,90 @@ func TestAppLoginIsTheConfiguredDefault(t *testing.T) {
 		t.Fatalf("DB_USER defaults to %q, dbadmin.AppLogin is %q", u.User.Username(), dbadmin.AppLogin)
 	}
 }
+
+// TestLinkAndUnlinkDoctor: the privileged connection links a doctor record
+// to an account by username (one record per account) and unlinks it; the
+// account's care view follows.
+func TestLinkAndUnlinkDoctor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tdb := pgtest.New(t)
+	addUser(t, tdb, "drrao")
+	addUser(t, tdb, "alice")
+	var d1, d2, patient, rao int64
+	for _, s := range []struct {
+		dst *int64
+		sql string
+	}{
+		{&d1, `insert into app.doctors (name, specialization) values ('Dr. Asha Rao', 'Cardiology') returning id`},
+		{&d2, `insert into app.doctors (name, specialization) values ('Dr. Lena Fischer', 'Pediatrics') returning id`},
+		{&patient, `insert into app.patients (owner_id, name, age) select id, 'Ravi Kumar', 42 from app.users where username = 'alice' returning id`},
+		{&rao, `select id from app.users where username = 'drrao'`},
+	} {
+		if err := tdb.Pool.QueryRow(ctx, s.sql).Scan(s.dst); err != nil {
+			t.Fatalf("%s: %v", s.sql, err)
+		}
+	}
+	if _, err := tdb.Pool.Exec(ctx, `insert into app.patient_doctors (patient_id, doctor_id) values ($1, $2)`, patient, d1); err != nil {
+		t.Fatal(err)
+	}
+	// What drrao's care view holds, asked as the REST server asks it.
+	app := tdb.AppPool(t)
+	care := func() string {
+		t.Helper()
+		var out string
+		err := pgx.BeginFunc(ctx, app, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "select set_config('app.user_id', $1::bigint::text, true)", rao); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, "select (api.list_care_patients(50, 0) ->> 'count')").Scan(&out)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := care(); got != "0" {
+		t.Fatalf("care view before linking: %s patients", got)
+	}
+	link, err := dbadmin.LinkDoctor(ctx, tdb.Pool, d1, "DrRao")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if link.Doctor != d1 || link.UserID != rao || link.User != "drrao" || link.Name != "Dr. Asha Rao" {
+		t.Fatalf("link %+v", link)
+	}
+	if got := care(); got != "1" {
+		t.Fatalf("care view after linking: %s patients, want 1", got)
+	}
+	for _, c := range []struct {
+		doctor int64
+		user   string
+		want   string
+	}{
+		{d2, "drrao", "linked to doctor"},
+		{d1, "nobody", "no user named"},
+		{987654, "alice", "no doctor with id"},
+	} {
+		if _, err := dbadmin.LinkDoctor(ctx, tdb.Pool, c.doctor, c.user); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("link %d to %s: %v, want %q", c.doctor, c.user, err, c.want)
+		}
+	}
+	// Linking again to the same account is a no-op.
+	if _, err := dbadmin.LinkDoctor(ctx, tdb.Pool, d1, "drrao"); err != nil {
+		t.Fatal(err)
+	}
+	un, err := dbadmin.UnlinkDoctor(ctx, tdb.Pool, d1)
+	if err != nil || un.User != "drrao" {
+		t.Fatalf("unlink: %+v, %v", un, err)
+	}
+	if got := care(); got != "0" {
+		t.Fatalf("care view after unlinking: %s patients, want 0", got)
+	}
+	if un, err := dbadmin.UnlinkDoctor(ctx, tdb.Pool, d1); err != nil || un.UserID != 0 {
+		t.Fatalf("unlinking an unlinked doctor: %+v, %v", un, err)
+	}
+	if _, err := dbadmin.UnlinkDoctor(ctx, tdb.Pool, 987654); err == nil || !strings.Contains(err.Error(), "no doctor with id") {
+		t.Fatalf("unlinking a missing doctor: %v", err)
+	}
+}

@@ -33,14 +33,15 @@ type limitProbe struct {
 // boundsExempt are the documented bounds that are not the database's,
 // with the reason.
 var boundsExempt = map[string]string{
-	"createMapping.patient": "a record id: positive by the handler's shape check; a non-positive id names no record",
-	"createMapping.doctor":  "a record id: positive by the handler's shape check; a non-positive id names no record",
-	"id":                    "a path id: anything but a positive int64 is 404 before the database (pathID)",
-	"patient_id":            "a path id: anything but a positive int64 is 404 before the database (pathID)",
-	"register.password":     "the database sees only the hash; checked against auth.MinPasswordLength below",
-	"patient":               "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
-	"user":                  "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
-	"version":               "a path version: anything but a positive int32 is 404 before the database (pathVersion)",
+	"createMapping.patient":  "a record id: positive by the handler's shape check; a non-positive id names no record",
+	"createMapping.doctor":   "a record id: positive by the handler's shape check; a non-positive id names no record",
+	"id":                     "a path id: anything but a positive int64 is 404 before the database (pathID)",
+	"patient_id":             "a path id: anything but a positive int64 is 404 before the database (pathID)",
+	"register.password":      "the database sees only the hash; checked against auth.MinPasswordLength below",
+	"patient":                "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
+	"user":                   "an audit filter id: positive by the handler's shape check (auditEvents); a non-positive id names no record",
+	"version":                "a path version: anything but a positive int32 is 404 before the database (pathVersion)",
+	"linkDoctorAccount.user": "a record id: positive by the handler's shape check; a non-positive id names no account",
 }
 
 // probeDB is a migrated database with one user, who owns a patient and a

@@ -138,6 +138,13 @@ var routes = []Route{
 		handler: func(d deps) http.Handler { return history(d.db, database.FnDoctorHistory) }},
 	{Method: get, Path: "/api/doctors/:id/history/:version/", Auth: OptionalToken, Operation: "doctorVersion",
 		handler: func(d deps) http.Handler { return historyVersion(d.db, database.FnDoctorVersion) }},
+	// The account a doctor record belongs to (admins only).
+	{Method: put, Path: "/api/doctors/:id/account/", Auth: TokenRequired, Operation: "linkDoctorAccount", handler: withDB(linkDoctorAccount)},
+	{Method: del, Path: "/api/doctors/:id/account/", Auth: TokenRequired, Operation: "unlinkDoctorAccount", handler: withDB(unlinkDoctorAccount)},
+
+	// The care view: the patients mapped to the caller's doctor record, read-only.
+	{Method: get, Path: "/api/care/patients/", Auth: TokenRequired, Operation: "listCarePatients", handler: withDB(listCarePatients)},
+	{Method: get, Path: "/api/care/patients/:id/", Auth: TokenRequired, Operation: "getCarePatient", handler: withDB(getCarePatient)},
 
 	// Mappings. The seed's /api/mappings/patient/<patient_id>/ shares its
 	// first segment with /api/mappings/<id>/, which httprouter cannot

@@ -371,6 +371,12 @@ grant execute on function audit.event_line(audit.events) to healthcare_auditor;
 
 reset role;
 
+-- The triggers write events whoever writes, the owner role over the
+-- privileged connection included: it needs the identity function too.
+set local role healthcare_auth;
+grant execute on function app.current_user_id() to healthcare_owner;
+reset role;
+
 -- Writing events. (app.audit and app.refuse survive a migration down, as
 -- a no-op and as the old raise, hence `or replace`.)
 set local role healthcare_owner;
