@@ -1,6 +1,6 @@
 package sql_test
 
-// Care teams (migration 014, issue 13): the account linked to a doctor
+// Care teams (migration 015 (care_team), issue 13): the account linked to a doctor
 // record reads the patients mapped to it, read-only, at every door, for
 // as long as the mapping exists; the directory is no longer a weapon.
 
