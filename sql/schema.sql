@@ -4041,13 +4041,13 @@ CREATE INDEX events_default_patient_id_id_idx1 ON audit.events_default USING btr
 -- Name: events_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_patients_idx ON ONLY audit.events USING gin (patients) WHERE (patients IS NOT NULL);
+CREATE INDEX events_patients_idx ON ONLY audit.events USING gin (patients) WITH (gin_pending_list_limit='256') WHERE (patients IS NOT NULL);
 
 --
 -- Name: events_default_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_default_patients_idx ON audit.events_default USING gin (patients) WHERE (patients IS NOT NULL);
+CREATE INDEX events_default_patients_idx ON audit.events_default USING gin (patients) WITH (gin_pending_list_limit='256') WHERE (patients IS NOT NULL);
 
 --
 -- Name: events_xact_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
