@@ -1025,7 +1025,7 @@ ALTER FUNCTION api.register(p_username text, p_email text, p_password_hash text)
 COMMENT ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) IS 'POST /api/auth/register/ (REST server only; the hash is computed there).';
 
 --
--- Name: require_session(uuid); Type: FUNCTION; Schema: api; Owner: healthcare_access
+-- Name: require_session(uuid); Type: FUNCTION; Schema: api; Owner: healthcare_auth
 --
 
 CREATE FUNCTION api.require_session(p_family uuid) RETURNS boolean
@@ -1033,20 +1033,21 @@ CREATE FUNCTION api.require_session(p_family uuid) RETURNS boolean
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-  if p_family is null or app.session_is_active(p_family) then
+  if p_family is null or exists (select from app.refresh_tokens t
+                                  where t.family = p_family and t.revoked_at is null and t.expires_at > now()) then
     return true;
   end if;
   raise exception 'this session has ended; sign in again' using errcode = 'RUNAU';
 end
 $$;
 
-ALTER FUNCTION api.require_session(p_family uuid) OWNER TO healthcare_access;
+ALTER FUNCTION api.require_session(p_family uuid) OWNER TO healthcare_auth;
 
 --
--- Name: FUNCTION require_session(p_family uuid); Type: COMMENT; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION require_session(p_family uuid); Type: COMMENT; Schema: api; Owner: healthcare_auth
 --
 
-COMMENT ON FUNCTION api.require_session(p_family uuid) IS 'Part of the identity statement of every REST request: error RUNAU (401) when the access token''s session was logged out, revoked or has expired; true otherwise (and for anonymous requests).';
+COMMENT ON FUNCTION api.require_session(p_family uuid) IS 'Part of the identity statement of every REST request: error RUNAU (401) when the access token''s session was logged out, revoked or has expired; true otherwise (and for anonymous requests). Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
 
 --
 -- Name: revoke_refresh_token(uuid); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -2753,28 +2754,6 @@ ALTER FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expire
 --
 
 COMMENT ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) IS 'Exchanges a refresh token for a new one of its family; a reused token revokes the family (status "reused", committed, not raised). Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
-
---
--- Name: session_is_active(uuid); Type: FUNCTION; Schema: app; Owner: healthcare_auth
---
-
-CREATE FUNCTION app.session_is_active(p_family uuid) RETURNS boolean
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-begin
-  return exists (select from app.refresh_tokens t
-                  where t.family = p_family and t.revoked_at is null and t.expires_at > now());
-end
-$$;
-
-ALTER FUNCTION app.session_is_active(p_family uuid) OWNER TO healthcare_auth;
-
---
--- Name: FUNCTION session_is_active(p_family uuid); Type: COMMENT; Schema: app; Owner: healthcare_auth
---
-
-COMMENT ON FUNCTION app.session_is_active(p_family uuid) IS 'True while the session (refresh token family) has a token that is neither revoked nor expired. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
 
 --
 -- Name: touch_updated_at(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -4789,6 +4768,7 @@ COMMENT ON POLICY select_readers ON audit.events IS 'The access log and event fu
 GRANT USAGE ON SCHEMA api TO healthcare_api;
 GRANT USAGE ON SCHEMA api TO healthcare_user;
 GRANT ALL ON SCHEMA api TO healthcare_access;
+GRANT ALL ON SCHEMA api TO healthcare_auth;
 
 --
 -- Name: SCHEMA app; Type: ACL; Schema: -; Owner: healthcare_owner
@@ -5027,7 +5007,7 @@ REVOKE ALL ON FUNCTION api.register(p_username text, p_email text, p_password_ha
 GRANT ALL ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) TO healthcare_api;
 
 --
--- Name: FUNCTION require_session(p_family uuid); Type: ACL; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION require_session(p_family uuid); Type: ACL; Schema: api; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION api.require_session(p_family uuid) FROM PUBLIC;
@@ -5495,13 +5475,6 @@ GRANT ALL ON FUNCTION app.revoke_refresh_token(p_jti uuid) TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_access;
-
---
--- Name: FUNCTION session_is_active(p_family uuid); Type: ACL; Schema: app; Owner: healthcare_auth
---
-
-REVOKE ALL ON FUNCTION app.session_is_active(p_family uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.session_is_active(p_family uuid) TO healthcare_access;
 
 --
 -- Name: FUNCTION touch_updated_at(); Type: ACL; Schema: app; Owner: healthcare_owner

@@ -130,23 +130,8 @@ begin
 end
 $$;
 
--- plpgsql, so the lookup is planned once per session: it runs for every
--- authenticated request.
-create function app.session_is_active(p_family uuid) returns boolean
-language plpgsql stable security definer
-set search_path = pg_catalog, pg_temp
-as $$
-begin
-  return exists (select from app.refresh_tokens t
-                  where t.family = p_family and t.revoked_at is null and t.expires_at > now());
-end
-$$;
-comment on function app.session_is_active(uuid) is
-  'True while the session (refresh token family) has a token that is neither revoked nor expired. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
-
-revoke all on function app.login_attempt(text, text, integer, integer, integer, integer), app.session_is_active(uuid) from public;
-grant execute on function app.login_attempt(text, text, integer, integer, integer, integer), app.session_is_active(uuid)
-  to healthcare_access;
+revoke all on function app.login_attempt(text, text, integer, integer, integer, integer) from public;
+grant execute on function app.login_attempt(text, text, integer, integer, integer, integer) to healthcare_access;
 
 reset role;
 
@@ -162,19 +147,23 @@ as $$ select app.login_attempt(p_username, p_address, p_max_pair, p_max_address,
 comment on function api.login_attempt(text, text, integer, integer, integer, integer) is
   'POST /api/auth/login/ step 1: {"throttled":true,"retry_after":N} or {"throttled":false,"credentials":{...}|null} (REST server only).';
 
+-- It runs in every authenticated request, so it is one definer call (owned
+-- by healthcare_auth, which reads the tokens through refresh_tokens.all_auth)
+-- with a plan cached per session, not a definer calling another.
 create function api.require_session(p_family uuid) returns boolean
 language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  if p_family is null or app.session_is_active(p_family) then
+  if p_family is null or exists (select from app.refresh_tokens t
+                                  where t.family = p_family and t.revoked_at is null and t.expires_at > now()) then
     return true;
   end if;
   raise exception 'this session has ended; sign in again' using errcode = 'RUNAU';
 end
 $$;
 comment on function api.require_session(uuid) is
-  'Part of the identity statement of every REST request: error RUNAU (401) when the access token''s session was logged out, revoked or has expired; true otherwise (and for anonymous requests).';
+  'Part of the identity statement of every REST request: error RUNAU (401) when the access token''s session was logged out, revoked or has expired; true otherwise (and for anonymous requests). Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
 
 revoke all on function api.login_attempt(text, text, integer, integer, integer, integer), api.require_session(uuid) from public;
 grant execute on function api.login_attempt(text, text, integer, integer, integer, integer), api.require_session(uuid)
@@ -182,7 +171,10 @@ grant execute on function api.login_attempt(text, text, integer, integer, intege
 alter function api.login_attempt(text, text, integer, integer, integer, integer) security definer;
 alter function api.require_session(uuid) security definer;
 alter function api.login_attempt(text, text, integer, integer, integer, integer) owner to healthcare_access;
-alter function api.require_session(uuid) owner to healthcare_access;
+reset role;
+grant usage, create on schema api to healthcare_auth;
+set local role healthcare_owner;
+alter function api.require_session(uuid) owner to healthcare_auth;
 
 reset role;
 
@@ -190,12 +182,14 @@ reset role;
 
 set local role healthcare_owner;
 drop function api.login_attempt(text, text, integer, integer, integer, integer);
+reset role;
+set local role healthcare_auth;
 drop function api.require_session(uuid);
 reset role;
+revoke usage, create on schema api from healthcare_auth;
 
 set local role healthcare_auth;
 drop function app.login_attempt(text, text, integer, integer, integer, integer);
-drop function app.session_is_active(uuid);
 
 create function app.login_attempt(p_username text, p_address text, p_max_account integer,
                                   p_max_address integer, p_window_seconds integer) returns json
