@@ -3037,26 +3037,6 @@ ALTER FUNCTION audit.current_until() OWNER TO healthcare_audit;
 COMMENT ON FUNCTION audit.current_until() IS 'The end of the month audit.events_current holds (redefined by audit.roll_current when the month changes).';
 
 --
--- Name: event_line(audit.events); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
---
-
-CREATE FUNCTION audit.event_line(e audit.events) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET "TimeZone" TO 'UTC'
-    SET "DateStyle" TO 'ISO, YMD'
-    SET "IntervalStyle" TO 'postgres'
-    SET extra_float_digits TO '1'
-    AS $$ select e::text $$;
-
-ALTER FUNCTION audit.event_line(e audit.events) OWNER TO healthcare_audit;
-
---
--- Name: FUNCTION event_line(e audit.events); Type: COMMENT; Schema: audit; Owner: healthcare_audit
---
-
-COMMENT ON FUNCTION audit.event_line(e audit.events) IS 'The text an event contributes to its seal''s hash.';
-
---
 -- Name: prune(interval); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
 --
 
@@ -5550,13 +5530,6 @@ GRANT ALL ON FUNCTION audit.current_from() TO healthcare_owner;
 REVOKE ALL ON FUNCTION audit.current_until() FROM PUBLIC;
 GRANT ALL ON FUNCTION audit.current_until() TO healthcare_access;
 GRANT ALL ON FUNCTION audit.current_until() TO healthcare_owner;
-
---
--- Name: FUNCTION event_line(e audit.events); Type: ACL; Schema: audit; Owner: healthcare_audit
---
-
-REVOKE ALL ON FUNCTION audit.event_line(e audit.events) FROM PUBLIC;
-GRANT ALL ON FUNCTION audit.event_line(e audit.events) TO healthcare_auditor;
 
 --
 -- Name: FUNCTION prune(p_older_than interval); Type: ACL; Schema: audit; Owner: healthcare_audit

@@ -253,19 +253,10 @@ create trigger seals_no_truncate before truncate on audit.seals
 
 
 
--- The line an event contributes to its seal: the row's own text form (one
--- C call, unambiguous composite syntax) under fixed output settings, so
--- the sealer and `healthcare audit verify` (which sends the same
--- expression in its own query, not trusting a function it checks) agree.
-create function audit.event_line(e audit.events) returns text
-language sql immutable
-set timezone = 'UTC'
-set datestyle = 'ISO, YMD'
-set intervalstyle = 'postgres'
-set extra_float_digits = 1
-as $$ select e::text $$;
-comment on function audit.event_line(audit.events) is 'The text an event contributes to its seal''s hash.';
-
+-- The line an event contributes to its seal is the row's own text form
+-- (one C call, unambiguous composite syntax) under the output settings
+-- audit.seal() fixes; `healthcare audit verify` sends the same expression
+-- under the same settings in its own query.
 create function audit.seal() returns json
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -366,11 +357,10 @@ comment on policy select_auditor on audit.seals is 'Auditors read the chain.';
 create policy all_audit on audit.seal_state for all to healthcare_audit using (true) with check (true);
 comment on policy all_audit on audit.seal_state is 'The sealer keeps its place.';
 
-revoke all on function audit.seal(), audit.create_partitions(date, integer), audit.event_line(audit.events),
+revoke all on function audit.seal(), audit.create_partitions(date, integer),
   audit.refuse_change(), audit.roll_current(timestamptz), audit.current_until(), audit.current_from() from public;
 grant execute on function audit.current_until(), audit.current_from() to healthcare_access, healthcare_owner;
 grant execute on function audit.seal() to healthcare_api, healthcare_owner;
-grant execute on function audit.event_line(audit.events) to healthcare_auditor;
 
 reset role;
 
