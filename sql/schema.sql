@@ -564,14 +564,14 @@ CREATE FUNCTION api.get_patient(p_id bigint) RETURNS json
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
+  v_uid bigint := app.require_user();
   v_result json;
 begin
-  perform app.require_user();
   select app.patient_json(p) into v_result from app.patients p where p.id = p_id;
   if v_result is null then
     return app.refuse('read', p_id, '{"object": "patient"}', 'RNTFD', 'patient not found');
   end if;
-  perform app.audit('read', 'ok', p_id, null, '{"object": "patient"}');
+  perform app.audit_as(v_uid, 'read', 'ok', p_id, null, '{"object": "patient"}');
   return v_result;
 end
 $$;
@@ -807,7 +807,7 @@ begin
   select json_agg(app.patient_json(p) order by p.id), array_agg(p.id order by p.id) into v_rows, v_ids
     from (select * from app.patients p where p.owner_id = v_uid
            order by p.id limit v_limit offset v_offset) p;
-  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient"}');
+  perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient"}');
   return app.page(v_count, v_rows, '/api/patients/', v_limit, v_offset, null);
 end
 $$;
@@ -1209,11 +1209,29 @@ COMMENT ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer, 
 
 CREATE FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) RETURNS void
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform app.audit_as(app.current_user_id(), p_action, p_outcome, p_patient, p_patients, p_detail);
+end
+$$;
+
+ALTER FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) IS 'Writes one audit event for the caller (identity, door, request id and client address from the session).';
+
+--
+-- Name: audit_as(bigint, text, text, bigint, bigint[], jsonb); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) RETURNS void
+    LANGUAGE plpgsql
     AS $$
 declare
   v_door text := app.current_door();
-  v_user bigint := app.current_user_id();
   v_request text;
   v_addr inet;
 begin
@@ -1225,23 +1243,23 @@ begin
   end if;
   -- Straight into the current month's partition (see audit.current_until);
   -- through the parent only in the moments after a month turned.
-  if now() < audit.current_until() and now() >= audit.current_from() then
+  if pg_catalog.now() < audit.current_until() and pg_catalog.now() >= audit.current_from() then
     insert into audit.events_current (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
-    values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
+    values (p_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
   else
     insert into audit.events (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
-    values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
+    values (p_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
   end if;
 end
 $$;
 
-ALTER FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) OWNER TO healthcare_owner;
+ALTER FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) OWNER TO healthcare_owner;
 
 --
--- Name: FUNCTION audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb); Type: COMMENT; Schema: app; Owner: healthcare_owner
+-- Name: FUNCTION audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) IS 'Writes one audit event for the caller (identity, door, request id and client address from the session).';
+COMMENT ON FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) IS 'Writes one audit event for the app user p_user, already identified by the caller (door, request id and client address from the session).';
 
 --
 -- Name: audit_doctor_change(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1754,7 +1772,6 @@ COMMENT ON FUNCTION app.current_doctor_id() IS 'The doctor record linked to the 
 
 CREATE FUNCTION app.current_door() RETURNS text
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   -- The REST server's login sets a request id on every call; the common
@@ -5037,6 +5054,13 @@ GRANT ALL ON FUNCTION api.update_patient(p_id bigint, p_name text, p_age integer
 
 REVOKE ALL ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) TO healthcare_access;
 
 --
 -- Name: FUNCTION audit_doctor_change(); Type: ACL; Schema: app; Owner: healthcare_owner

@@ -378,7 +378,6 @@ set local role healthcare_owner;
 -- for every event.
 create function app.current_door() returns text
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   -- The REST server's login sets a request id on every call; the common
@@ -401,14 +400,15 @@ $$;
 comment on function app.current_door() is
   'The door of the current session: rest (the server''s login), psql (a personal login) or admin (a superuser or the privileged connection).';
 
-create or replace function app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb)
+-- Neither has a search_path clause: they are called only from functions
+-- that pin it, and a clause would cost a setting saved and restored on
+-- every call (every read writes one event).
+create or replace function app.audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb)
 returns void
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_door text := app.current_door();
-  v_user bigint := app.current_user_id();
   v_request text;
   v_addr inet;
 begin
@@ -420,13 +420,24 @@ begin
   end if;
   -- Straight into the current month's partition (see audit.current_until);
   -- through the parent only in the moments after a month turned.
-  if now() < audit.current_until() and now() >= audit.current_from() then
+  if pg_catalog.now() < audit.current_until() and pg_catalog.now() >= audit.current_from() then
     insert into audit.events_current (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
-    values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
+    values (p_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
   else
     insert into audit.events (user_id, door, action, outcome, patient_id, patients, request_id, client_addr, detail)
-    values (v_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
+    values (p_user, v_door, p_action, p_outcome, p_patient, p_patients, v_request, v_addr, p_detail);
   end if;
+end
+$$;
+comment on function app.audit_as(bigint, text, text, bigint, bigint[], jsonb) is
+  'Writes one audit event for the app user p_user, already identified by the caller (door, request id and client address from the session).';
+
+create or replace function app.audit(p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb)
+returns void
+language plpgsql volatile
+as $$
+begin
+  perform app.audit_as(app.current_user_id(), p_action, p_outcome, p_patient, p_patients, p_detail);
 end
 $$;
 comment on function app.audit(text, text, bigint, bigint[], jsonb) is
@@ -528,9 +539,11 @@ create trigger patient_doctors_no_truncate before truncate on app.patient_doctor
   for each statement execute function app.refuse_truncate();
 
 revoke all on function app.current_door(), app.audit(text, text, bigint, bigint[], jsonb),
+  app.audit_as(bigint, text, text, bigint, bigint[], jsonb),
   app.refuse(text, bigint, jsonb, text, text, text), app.audit_patient_change(), app.audit_mapping_change(),
   app.refuse_truncate() from public;
 grant execute on function app.current_door(), app.audit(text, text, bigint, bigint[], jsonb),
+  app.audit_as(bigint, text, text, bigint, bigint[], jsonb),
   app.refuse(text, bigint, jsonb, text, text, text), app.audit_patient_change(), app.audit_mapping_change()
   to healthcare_access, healthcare_owner;
 grant execute on function app.patient_exists(bigint) to healthcare_access;
@@ -548,14 +561,14 @@ language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
+  v_uid bigint := app.require_user();
   v_result json;
 begin
-  perform app.require_user();
   select app.patient_json(p) into v_result from app.patients p where p.id = p_id;
   if v_result is null then
     return app.refuse('read', p_id, '{"object": "patient"}', 'RNTFD', 'patient not found');
   end if;
-  perform app.audit('read', 'ok', p_id, null, '{"object": "patient"}');
+  perform app.audit_as(v_uid, 'read', 'ok', p_id, null, '{"object": "patient"}');
   return v_result;
 end
 $$;
@@ -576,7 +589,7 @@ begin
   select json_agg(app.patient_json(p) order by p.id), array_agg(p.id order by p.id) into v_rows, v_ids
     from (select * from app.patients p where p.owner_id = v_uid
            order by p.id limit v_limit offset v_offset) p;
-  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient"}');
+  perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient"}');
   return app.page(v_count, v_rows, '/api/patients/', v_limit, v_offset, null);
 end
 $$;
@@ -991,6 +1004,13 @@ create or replace function app.audit(p_action text, p_outcome text, p_patient bi
 returns void
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
+as $$
+begin
+end
+$$;
+create or replace function app.audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb)
+returns void
+language plpgsql volatile
 as $$
 begin
 end
