@@ -163,26 +163,6 @@ func TestOldGendersSurviveTheMigration(t *testing.T) {
 			t.Errorf("patient_json %s does not carry gender and gender_fhir %q", g[3], old[i])
 		}
 	}
-
-	// Down to 11: free text becomes its FHIR gender, the old constraint holds.
-	if _, err := conn.Exec(ctx, `insert into app.patients (owner_id, name, age, gender)
-		select id, 'New', 30, 'Non-binary' from app.users where username = 'before'`); err != nil {
-		t.Fatal(err)
-	}
-	if err := database.MigrateTo(ctx, conn, 11); err != nil {
-		t.Fatalf("migrate down to 11: %v", err)
-	}
-	var genders []string
-	rows, err = conn.Query(ctx, "select gender from app.patients order by id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if genders, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		t.Fatal(err)
-	}
-	if want := append(slices.Clone(old), "other"); !slices.Equal(genders, want) {
-		t.Fatalf("after migrating down: %v, want %v", genders, want)
-	}
 }
 
 // TestReportingCountsTheFHIRGender: the free text never reaches a

@@ -1,7 +1,7 @@
 package sql_test
 
 // The migrations as a whole: idempotent across runs and databases of one
-// cluster (roles are cluster-wide), reversible, and the constraints they
+// cluster (roles are cluster-wide), and the constraints they
 // declare fail with the SQLSTATEs the REST layer maps to HTTP statuses.
 
 import (
@@ -160,32 +160,6 @@ func TestMigrateTwiceAndOnASecondDatabase(t *testing.T) {
 		// The same schema as the test template the tests run against.
 		diffLines(t, "fresh database vs template", schemaSnapshot(t, conn), schemaSnapshot(t, connect(t, db, "")))
 	})
-}
-
-func TestMigrateDownToZeroAndBackUp(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := pgtest.New(t)
-	conn := connect(t, db, "")
-	before := schemaSnapshot(t, conn)
-
-	if err := database.MigrateTo(ctx, conn, 0); err != nil {
-		t.Fatalf("migrate down to 0: %v", err)
-	}
-	if v := migrationVersion(t, conn); v != 0 {
-		t.Fatalf("version %d after migrating down, want 0", v)
-	}
-	var left int
-	if err := conn.QueryRow(ctx, "select count(*) from pg_namespace where nspname in ('app', 'api', 'reporting')").Scan(&left); err != nil {
-		t.Fatal(err)
-	}
-	if left != 0 {
-		t.Fatalf("%d of the schemas app, api, reporting remain after migrating down to 0", left)
-	}
-	if err := database.Migrate(ctx, conn); err != nil {
-		t.Fatalf("migrate up again: %v", err)
-	}
-	diffLines(t, "after down and up", schemaSnapshot(t, conn), before)
 }
 
 // TestConstraintViolationsCarrySQLState: the database rejects invalid data

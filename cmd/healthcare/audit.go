@@ -95,7 +95,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 				return usagef("audit prune --older-than: %v", err)
 			}
 		}
-		dropped, err := audit.Prune(ctx, conn, age)
+		dropped, err := audit.Prune(ctx, conn, age, time.Now())
 		if err != nil {
 			return err
 		}

@@ -140,11 +140,12 @@ func Verify(ctx context.Context, q Querier) (Report, error) {
 }
 
 // Prune drops the monthly partitions whose events are all older than
-// olderThan and returns their names; the database records the prune as an
-// event. It needs the privileged connection.
-func Prune(ctx context.Context, q Querier, olderThan time.Duration) ([]string, error) {
+// olderThan before now and returns their names; the database records the
+// prune as an event. It needs the privileged connection. The command passes
+// the wall clock; tests pass the dates they pin.
+func Prune(ctx context.Context, q Querier, olderThan time.Duration, now time.Time) ([]string, error) {
 	var raw []byte
-	if err := q.QueryRow(ctx, `select audit.prune(make_interval(secs => $1))::text`, olderThan.Seconds()).Scan(&raw); err != nil {
+	if err := q.QueryRow(ctx, `select audit.prune(make_interval(secs => $1), $2)::text`, olderThan.Seconds(), now).Scan(&raw); err != nil {
 		return nil, fmt.Errorf("prune audit events: %w", err)
 	}
 	var r struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,24 +114,71 @@ func TestVerifyCatchesEveryChangeToASealedRange(t *testing.T) {
 	}
 }
 
+// TestPruneDropsOnlyWholeOldMonths prunes at pinned dates: the first, the
+// middle and the last day of a month, February's last day in a leap year
+// and not, and either side of a year's turn. Which months go depends on
+// the day, so each case works out its own expectation from the calendar.
 func TestPruneDropsOnlyWholeOldMonths(t *testing.T) {
+	for _, now := range []time.Time{
+		time.Date(2025, 3, 1, 0, 30, 0, 0, time.UTC),
+		time.Date(2025, 3, 15, 12, 0, 0, 0, time.UTC),
+		time.Date(2025, 3, 31, 23, 30, 0, 0, time.UTC),
+		time.Date(2025, 2, 28, 12, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(2025, 12, 31, 23, 59, 0, 0, time.UTC),
+		time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC),
+	} {
+		// One at a time: a seal waits for every transaction of the cluster
+		// older than its events, and a sibling's would hold it back.
+		t.Run(now.Format("2006-01-02T15:04"), func(t *testing.T) {
+			testPruneAt(t, now)
+		})
+	}
+}
+
+// testPruneAt writes one event in each of the 30 months up to now's and
+// prunes what is older than 720 days at now.
+func testPruneAt(t *testing.T, now time.Time) {
 	ctx := context.Background()
 	db := pgtest.New(t)
-	// Months of history: partitions from 30 months back, one event in each
-	// (written by the owner role, as an import would).
-	if _, err := db.Pool.Exec(ctx, `set role healthcare_audit; select audit.create_partitions((now() - interval '30 months')::date, 20); reset role`); err != nil {
+	const months = 30
+	const olderThan = 720 * 24 * time.Hour
+	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	cutoff := now.Add(-olderThan)
+	// Month m (m months before now's) holds one event, on its 4th day; its
+	// partition goes when the partition's end is not after the cutoff.
+	var at []time.Time
+	var want []string
+	for m := 0; m <= months; m++ {
+		start := monthStart.AddDate(0, -m, 0)
+		if m < months {
+			at = append(at, start.AddDate(0, 0, 3))
+		}
+		if !start.AddDate(0, 1, 0).After(cutoff) {
+			want = append(want, "events_"+start.Format("2006_01"))
+		}
+	}
+	slices.Sort(want)
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `set local role healthcare_audit`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `select audit.create_partitions($1::date, $2)`, monthStart.AddDate(0, -months, 0), months+1)
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Pool.Exec(ctx, `
 		insert into audit.events (at, door, action, outcome, detail)
-		select date_trunc('month', now()) - make_interval(months => m) + interval '3 days', 'admin', 'read', 'ok', jsonb_build_object('month', m)
-		  from generate_series(0, 29) m`); err != nil {
+		select a, 'admin', 'read', 'ok', jsonb_build_object('month', m - 1)
+		  from unnest($1::timestamptz[]) with ordinality e(a, m)`, at); err != nil {
 		t.Fatal(err)
 	}
-	count := func(where string) int {
+	count := func(where string, args ...any) int {
 		t.Helper()
 		var n int
-		if err := db.Pool.QueryRow(ctx, "select count(*) from audit.events where "+where).Scan(&n); err != nil {
+		if err := db.Pool.QueryRow(ctx, "select count(*) from audit.events where "+where, args...).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -157,25 +205,26 @@ func TestPruneDropsOnlyWholeOldMonths(t *testing.T) {
 		t.Fatalf("second seal = %+v, %v", r, err)
 	}
 	before := partitions()
-	dropped, err := audit.Prune(ctx, db.Pool, 24*30*24*time.Hour) // about 24 months
+	dropped, err := audit.Prune(ctx, db.Pool, olderThan, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The months wholly older than the cutoff are gone, with their events;
-	// the month that straddles it stays whole.
-	if len(dropped) < 6 || len(dropped) > 8 || partitions() != before-len(dropped) {
-		t.Fatalf("dropped %v (partitions %d -> %d)", dropped, before, partitions())
+	slices.Sort(dropped)
+	// Exactly the months wholly older than the cutoff are gone, with their
+	// events; the month that straddles it stays whole.
+	if !slices.Equal(dropped, want) || partitions() != before-len(dropped) {
+		t.Fatalf("cutoff %s: dropped %v, want %v (partitions %d -> %d)", cutoff.Format(time.DateTime), dropped, want, before, partitions())
 	}
-	if n := count(`(detail->>'month')::int >= 24`); n != 0 {
+	kept := months - (len(want) - 1) // want also names the empty 31st month
+	if n := count(`(detail->>'month')::int >= $1`, kept); n != 0 {
 		t.Fatalf("%d events of months wholly older than the cutoff remain", n)
 	}
-	// Month 23 straddles the cutoff (its event is older, its month is not).
-	if n := count(`(detail->>'month')::int <= 23`); n != 24 {
-		t.Fatalf("%d of the 24 recent months' events remain", n)
+	if n := count(`(detail->>'month')::int < $1`, kept); n != kept {
+		t.Fatalf("%d of the %d kept months' events remain", n, kept)
 	}
-	var cutoffMonth int
-	if err := db.Pool.QueryRow(ctx, `select count(*) from audit.events where action = 'prune' and detail->'dropped' ? $1`, dropped[0]).Scan(&cutoffMonth); err != nil || cutoffMonth != 1 {
-		t.Fatalf("the prune was not recorded as an event naming what it dropped (%d, %v)", cutoffMonth, err)
+	var recorded int
+	if err := db.Pool.QueryRow(ctx, `select count(*) from audit.events where action = 'prune' and detail->'dropped' ? $1`, dropped[0]).Scan(&recorded); err != nil || recorded != 1 {
+		t.Fatalf("the prune was not recorded as an event naming what it dropped (%d, %v)", recorded, err)
 	}
 	t.Run("the chain still verifies after the prune", func(t *testing.T) {
 		rep, err := audit.Verify(ctx, db.Pool)
@@ -188,7 +237,7 @@ func TestPruneDropsOnlyWholeOldMonths(t *testing.T) {
 		}
 	})
 	t.Run("less than a month is refused", func(t *testing.T) {
-		if _, err := audit.Prune(ctx, db.Pool, 24*time.Hour); err == nil || !strings.Contains(err.Error(), "one month") {
+		if _, err := audit.Prune(ctx, db.Pool, 24*time.Hour, now); err == nil || !strings.Contains(err.Error(), "one month") {
 			t.Fatalf("prune of a day: %v", err)
 		}
 	})
@@ -249,8 +298,12 @@ func TestTheMonthTurns(t *testing.T) {
 		}
 		return current, bound
 	}
-	thisMonth := time.Now().UTC().Format("2006-01")
-	nextMonth := time.Now().UTC().AddDate(0, 1, 1-time.Now().UTC().Day()).Format("2006-01")
+	// The month the database was migrated in, as it recorded it: this test
+	// reads no wall clock, so it holds on any day, a month's last included.
+	var thisMonth, nextMonth string
+	if err := db.Pool.QueryRow(ctx, `select to_char(current_month, 'YYYY-MM'), to_char(current_month + interval '1 month', 'YYYY-MM') from audit.seal_state`).Scan(&thisMonth, &nextMonth); err != nil {
+		t.Fatal(err)
+	}
 	if cur, until := names(db.Pool); cur != thisMonth || until != nextMonth {
 		t.Fatalf("events_current holds %s and current_until is %s; want %s and %s", cur, until, thisMonth, nextMonth)
 	}
@@ -261,7 +314,7 @@ func TestTheMonthTurns(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = tx.Rollback(ctx) }()
-		if _, err := tx.Exec(ctx, `set local role healthcare_audit; select audit.roll_current(date_trunc('month', now()) + interval '1 month 2 days')`); err != nil {
+		if _, err := tx.Exec(ctx, `set local role healthcare_audit; select audit.roll_current((select current_month from audit.seal_state) + interval '1 month 2 days')`); err != nil {
 			t.Fatal(err)
 		}
 		cur, _ := names(tx)

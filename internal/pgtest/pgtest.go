@@ -191,6 +191,10 @@ func New(t testing.TB) *DB {
 // trusted.
 func (db *DB) AppURL() string { return db.LoginURL(AppRole) }
 
+// SuperURLFor connects as a superuser to another database, named dbname,
+// of db's server (one a test created beside its own).
+func (db *DB) SuperURLFor(dbname string) string { return withDatabase(db.srv.baseURL, dbname, "", "") }
+
 // AppPool is a pool on AppURL, closed in t.Cleanup.
 func (db *DB) AppPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()

@@ -1,0 +1,226 @@
+-- Shared helpers: JSON paging, input checks, gender mapping, and the touch and refuse triggers' functions.
+--
+-- The current definitions, applied by `healthcare migrate` after the migrations
+-- (see sql/README.md): edit them here, never in a migration.
+
+set local role healthcare_owner;
+
+-- Keeps updated_at honest on every table that has one.
+create or replace function app.touch_updated_at() returns trigger
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  new.updated_at := now();
+  return new;
+end
+$$;
+comment on function app.touch_updated_at() is
+  'Trigger: sets updated_at on every update.';
+revoke all on function app.touch_updated_at() from public;
+
+-- Maps the old system's free-text gender onto the stored set; NULL when
+-- unrecognised. No search_path clause (it names pg_catalog itself) so the
+-- planner can inline it into every patient write.
+create or replace function app.normalize_gender(p_gender text) returns text
+language sql immutable
+as $$
+  select case pg_catalog.lower(pg_catalog.btrim(coalesce(p_gender, '')))
+    when 'm' then 'male' when 'male' then 'male' when 'man' then 'male'
+    when 'f' then 'female' when 'female' then 'female' when 'woman' then 'female'
+    when 'o' then 'other' when 'other' then 'other'
+    when 'u' then 'unknown' when 'unknown' then 'unknown' when '' then 'unknown'
+  end
+$$;
+comment on function app.normalize_gender(text) is
+  'Maps gender free text (case-insensitive m/male/man, f/female/woman, o/other, u/unknown/empty) to male|female|other|unknown; NULL when unrecognised.';
+revoke all on function app.normalize_gender(text) from public;
+grant execute on function app.normalize_gender(text) to healthcare_access;
+
+create or replace function app.page_limit(p_limit integer) returns integer
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_limit is null then
+    return 50;
+  elsif p_limit < 1 then
+    raise exception 'limit must be a positive integer' using errcode = 'RINVL', column = 'limit';
+  end if;
+  return least(p_limit, 100);
+end
+$$;
+comment on function app.page_limit(integer) is
+  'Page size: 50 by default, at most 100.';
+revoke all on function app.page_limit(integer) from public;
+grant execute on function app.page_limit(integer) to healthcare_access;
+
+create or replace function app.page_offset(p_offset integer) returns integer
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if coalesce(p_offset, 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'RINVL', column = 'offset';
+  end if;
+  return coalesce(p_offset, 0);
+end
+$$;
+comment on function app.page_offset(integer) is
+  'Page offset: 0 by default, never negative.';
+revoke all on function app.page_offset(integer) from public;
+grant execute on function app.page_offset(integer) to healthcare_access;
+
+create or replace function app.url_encode(p_value text) returns text
+language sql immutable strict
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(string_agg(
+           case when c ~ '^[A-Za-z0-9_.~-]$' then c
+                else upper(regexp_replace(encode(convert_to(c, 'UTF8'), 'hex'), '(..)', '%\1', 'g'))
+           end, '' order by n), '')
+    from regexp_split_to_table(p_value, '') with ordinality as t(c, n)
+$$;
+comment on function app.url_encode(text) is
+  'Percent-encodes a query parameter value for page links.';
+revoke all on function app.url_encode(text) from public;
+grant execute on function app.url_encode(text) to healthcare_access;
+
+-- A page of results in the shape of Django REST Framework's limit/offset
+-- pagination: total count, relative links to the neighbouring pages, results.
+--
+-- This and the three *_json helpers below are `stable` (json_build_object
+-- formats timestamps by the session's settings) and have no search_path
+-- clause, naming pg_catalog themselves: a `language sql` function with either
+-- a pinned search_path or a declared volatility below its body's cannot be
+-- inlined, and is then parsed and planned again on every call, once per row
+-- of a list. They are security invoker and only called from functions that
+-- pin search_path.
+create or replace function app.page(p_count bigint, p_results json, p_path text, p_limit integer, p_offset integer, p_query text) returns json
+language sql stable
+as $$
+  select pg_catalog.json_build_object(
+    'count', p_count,
+    'next', case when p_offset + p_limit < p_count
+                 then p_path || '?limit=' || p_limit || '&offset=' || (p_offset + p_limit) || coalesce(p_query, '') end,
+    'previous', case when p_offset > 0
+                     then p_path || '?limit=' || p_limit || '&offset=' || greatest(p_offset - p_limit, 0) || coalesce(p_query, '') end,
+    'results', coalesce(p_results, '[]'::json))
+$$;
+comment on function app.page(bigint,json,text,integer,integer,text) is
+  'Builds a list response: count, next, previous, results.';
+revoke all on function app.page(bigint,json,text,integer,integer,text) from public;
+grant execute on function app.page(bigint,json,text,integer,integer,text) to healthcare_access;
+
+-- Field checks with messages a client can show; the table constraints stay the
+-- last word.
+create or replace function app.check_name(p_value text, p_field text, p_max integer) returns text
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_value is null or btrim(p_value) = '' then
+    raise exception '% may not be blank', p_field using errcode = 'RINVL', column = p_field;
+  elsif length(btrim(p_value)) > p_max then
+    raise exception '% must be at most % characters', p_field, p_max using errcode = 'RINVL', column = p_field;
+  end if;
+  return btrim(p_value);
+end
+$$;
+comment on function app.check_name(text,text,integer) is
+  'Trims a name-like field; error RINVL naming the field when blank or longer than p_max.';
+revoke all on function app.check_name(text,text,integer) from public;
+grant execute on function app.check_name(text,text,integer) to healthcare_access;
+
+create or replace function app.check_age(p_age integer) returns integer
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_age is null or p_age not between 0 and 150 then
+    raise exception 'age must be between 0 and 150' using errcode = 'RINVL', column = 'age';
+  end if;
+  return p_age;
+end
+$$;
+comment on function app.check_age(integer) is
+  'Error RINVL (field age) unless 0 to 150.';
+revoke all on function app.check_age(integer) from public;
+grant execute on function app.check_age(integer) to healthcare_access;
+
+create or replace function app.check_gender(p_gender text) returns text
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_gender is null then
+    return 'unknown';
+  elsif length(btrim(p_gender)) > 100 then
+    raise exception 'gender must be at most 100 characters' using errcode = 'RINVL', column = 'gender';
+  end if;
+  return btrim(p_gender);
+end
+$$;
+comment on function app.check_gender(text) is
+  'Trims a gender as sent; ''unknown'' for NULL; error RINVL (field gender) when longer than 100 characters.';
+revoke all on function app.check_gender(text) from public;
+grant execute on function app.check_gender(text) to healthcare_access;
+
+create or replace function app.gender_fhir(p_gender text) returns text
+language sql immutable
+as $$
+  select coalesce(app.normalize_gender(p_gender),
+    case when pg_catalog.regexp_replace(pg_catalog.lower(pg_catalog.btrim(p_gender)), '[^a-z?]', '', 'g') in
+              ('?', 'na', 'none', 'notknown', 'notstated', 'notspecified', 'unspecified', 'undisclosed',
+               'declined', 'declinedtoanswer', 'prefernottosay', 'prefernottoanswer', 'prefernottodisclose',
+               'asked', 'askedbutdeclined', 'askeddeclined', 'withheld')
+         then 'unknown' else 'other' end)
+$$;
+comment on function app.gender_fhir(text) is
+  'FHIR administrative gender (male|female|other|unknown) of a gender as sent: app.normalize_gender''s spellings; a refusal to answer (prefer not to say, not stated, declined, n/a, ...) is unknown; any other text other. Never NULL.';
+revoke all on function app.gender_fhir(text) from public;
+grant execute on function app.gender_fhir(text) to healthcare_access;
+
+-- TRUNCATE fires no row trigger: refuse it, so every removal is recorded.
+create or replace function app.refuse_truncate() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  raise exception 'truncate is refused on % so that every removal is recorded: delete the rows', tg_table_name
+    using errcode = 'RFRBD';
+end
+$$;
+comment on function app.refuse_truncate() is
+  'Trigger: refuses TRUNCATE of the audited tables (rows removed that way would leave no event).';
+revoke all on function app.refuse_truncate() from public;
+
+-- One trigger keeps both updated_at and version, so an update costs no
+-- more triggers than before.
+create or replace function app.touch_version() returns trigger
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  new.updated_at := now();
+  new.version := old.version + 1;
+  return new;
+end
+$$;
+comment on function app.touch_version() is
+  'Trigger: sets updated_at and the next version on every update.';
+revoke all on function app.touch_version() from public;
+
+-- JSON helpers. Like app.page and the *_json helpers of 005: no
+-- search_path clause, so they inline into the lists that call them.
+create or replace function app.json_append(p_doc json, p_more json) returns json
+language sql immutable
+as $$
+  select (pg_catalog.left(p_doc::text, -1) || ', ' || pg_catalog.substr(p_more::text, 2))::json
+$$;
+comment on function app.json_append(json,json) is
+  'Appends the members of the object p_more to the object p_doc, keeping the order of both.';
+revoke all on function app.json_append(json,json) from public;
+grant execute on function app.json_append(json,json) to healthcare_access;
+
+reset role;

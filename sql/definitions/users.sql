@@ -1,0 +1,102 @@
+-- Accounts: app.users' rules, registration and the credentials lookup.
+--
+-- The current definitions, applied by `healthcare migrate` after the migrations
+-- (see sql/README.md): edit them here, never in a migration.
+
+set local role healthcare_owner;
+
+grant select, insert, update on app.users to healthcare_auth;
+grant select (id, username, email, is_admin, is_active, db_role, date_joined, updated_at) on app.users to healthcare_access;
+
+-- Admin accounts are made by `healthcare createsuperuser` over the privileged
+-- connection, which acts as healthcare_owner.
+drop policy if exists all_owner on app.users;
+create policy all_owner on app.users for all to healthcare_owner
+  using (true) with check (true);
+comment on policy all_owner on app.users is
+  'The owner (migrations and createsuperuser/db-access over the privileged connection) manages accounts; no runtime role is the owner.';
+
+drop policy if exists insert_auth on app.users;
+create policy insert_auth on app.users for insert to healthcare_auth
+  with check (not is_admin);
+comment on policy insert_auth on app.users is
+  'Self-registration through app.register_user; it can never create an admin.';
+
+drop policy if exists select_admin on app.users;
+create policy select_admin on app.users for select to healthcare_access
+  using ((select app.current_user_is_admin()));
+comment on policy select_admin on app.users is
+  'Admins see every account.';
+
+drop policy if exists select_auth on app.users;
+create policy select_auth on app.users for select to healthcare_auth
+  using (true);
+comment on policy select_auth on app.users is
+  'Narrow door for the security definer functions owned by healthcare_auth (identity lookup, login credentials, registration); no login role is a member of healthcare_auth.';
+
+drop policy if exists select_self on app.users;
+create policy select_self on app.users for select to healthcare_access
+  using (id = (select app.current_user_id()));
+comment on policy select_self on app.users is
+  'A user sees their own account.';
+
+create or replace trigger users_touch_updated_at before update on app.users
+  for each row execute function app.touch_updated_at();
+
+set local role healthcare_auth;
+
+create or replace function app.register_user(p_username text, p_email text, p_password_hash text)
+returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user app.users;
+begin
+  if p_username is null or p_username !~ '^[A-Za-z0-9_.@+-]{1,150}$' then
+    raise exception 'username must be 1 to 150 letters, digits and @/./+/-/_' using errcode = 'RINVL', column = 'username';
+  end if;
+  if coalesce(p_email, '') <> '' and (length(p_email) > 254 or p_email !~ '^[^@[:space:]]+@[^@[:space:]]+$') then
+    raise exception 'enter a valid email address' using errcode = 'RINVL', column = 'email';
+  end if;
+  if exists (select from app.users u where lower(u.username) = lower(p_username)) then
+    raise exception 'a user with that username already exists' using errcode = 'RCNFL', column = 'username';
+  end if;
+  insert into app.users (username, email, password_hash)
+  values (p_username, coalesce(p_email, ''), p_password_hash)
+  returning * into v_user;
+  return json_build_object('id', v_user.id, 'username', v_user.username, 'email', v_user.email,
+                           'is_admin', v_user.is_admin, 'date_joined', v_user.date_joined);
+end
+$$;
+comment on function app.register_user(text,text,text) is
+  'Creates a non-admin account. Security definer (owner healthcare_auth, policies users.select_auth/insert_auth) because the caller has no identity yet.';
+revoke all on function app.register_user(text,text,text) from public;
+grant execute on function app.register_user(text,text,text) to healthcare_access;
+
+create or replace function app.user_credentials(p_username text)
+returns json
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select json_build_object('id', u.id, 'password_hash', u.password_hash, 'is_active', u.is_active)
+    from app.users u
+   where lower(u.username) = lower(p_username)
+$$;
+comment on function app.user_credentials(text) is
+  'The password hash for login, compared in the server. Security definer (owner healthcare_auth, policy users.select_auth); healthcare_api only.';
+revoke all on function app.user_credentials(text) from public;
+
+set local role healthcare_access;
+
+create or replace function api.register(p_username text, p_email text, p_password_hash text)
+returns json
+language sql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$ select app.register_user(p_username, p_email, p_password_hash) $$;
+comment on function api.register(text,text,text) is
+  'POST /api/auth/register/ (REST server only; the hash is computed there).';
+revoke all on function api.register(text,text,text) from public;
+grant execute on function api.register(text,text,text) to healthcare_api;
+
+reset role;
