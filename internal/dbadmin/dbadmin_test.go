@@ -549,12 +549,10 @@ func TestMigrateAndCheckMigrated(t *testing.T) {
 	if err := dbadmin.CheckMigrated(ctx, app); err == nil || !strings.Contains(err.Error(), "cannot read "+database.VersionTable) {
 		t.Fatalf("CheckMigrated without read access = %v", err)
 	}
-	// Migrate, even with nothing to apply, gives the read access back.
-	if err := dbadmin.Migrate(ctx, connect(t, tdb.SuperURL), -1); err != nil {
-		t.Fatal(err)
-	}
+	// The grant the error names (migration 008's) gives the read access back.
+	exec("grant select on " + database.VersionTable + " to " + dbadmin.APIGroup)
 	if err := dbadmin.CheckMigrated(ctx, app); err != nil {
-		t.Fatalf("CheckMigrated after Migrate = %v", err)
+		t.Fatalf("CheckMigrated after the grant = %v", err)
 	}
 }
 
