@@ -12,7 +12,6 @@ package sql_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -38,9 +37,6 @@ const (
 	loginReporting = "sqltest_reporting"
 	loginAuditor   = "sqltest_auditor"
 )
-
-// A PHC string that passes users_password_hash_check; nobody logs in here.
-const fakeHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 
 // fixture is one test database with two users and an admin, each user owning
 // a patient, a doctor, a mapping and a refresh token.
@@ -74,9 +70,9 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatalf("fixture %q: %v", sql, err)
 		}
 	}
-	q(&f.userA, `insert into app.users (username, email, password_hash, db_role) values ('alice', 'alice@example.com', $1, $2) returning id`, fakeHash, loginPsqlA)
-	q(&f.userB, `insert into app.users (username, email, password_hash) values ('bob', 'bob@example.com', $1) returning id`, fakeHash)
-	q(&f.admin, `insert into app.users (username, password_hash, is_admin) values ('root', $1, true) returning id`, fakeHash)
+	f.userA = pgtest.CreateUser(t, db.Pool, "alice", pgtest.Email("alice@example.com"), pgtest.DBRole(loginPsqlA))
+	f.userB = pgtest.CreateUser(t, db.Pool, "bob", pgtest.Email("bob@example.com"))
+	f.admin = pgtest.CreateUser(t, db.Pool, "root", pgtest.Admin())
 	q(&f.patientA, `insert into app.patients (owner_id, name, age, gender) values ($1, 'Ann Alpha', 34, 'female') returning id`, f.userA)
 	q(&f.patientB, `insert into app.patients (owner_id, name, age, gender) values ($1, 'Ben Beta', 51, 'male') returning id`, f.userB)
 	q(&f.patientA2, `insert into app.patients (owner_id, name, age, gender) values ($1, 'Al Alpha', 8, 'male') returning id`, f.userA)
@@ -339,7 +335,7 @@ func relations() []relation {
 			key: func(f *fixture, b bool) any { return pick(b, f.userA, f.userB) },
 			sel: `select id from app.users where id = $1`,
 			ins: func(*fixture, bool) (string, []any) {
-				return `insert into app.users (username, password_hash) values ('mallory', $1) returning id::text`, []any{fakeHash}
+				return `insert into app.users (username, password_hash) values ('mallory', $1) returning id::text`, []any{pgtest.FakeHash}
 			},
 			// The dangerous update: making oneself an admin.
 			upd: `update app.users set is_admin = true where id = $1`,
@@ -693,15 +689,6 @@ func withConn(t *testing.T, f *fixture, fn func(ctx context.Context, conn *pgx.C
 	fn(ctx, pc.Conn())
 }
 
-// sqlState returns the SQLSTATE and COLUMN of a PostgreSQL error, or empty
-// strings for nil and other errors.
-func sqlState(err error) (code, column string) {
-	if pgErr := asPgError(err); pgErr != nil {
-		return pgErr.Code, pgErr.ColumnName
-	}
-	return "", ""
-}
-
 // refusal returns the code and field of an api function's refusal object
 // ({"error": {...}}, returned instead of raising so that the refused
 // attempt's audit event commits), or empty strings for any other answer.
@@ -720,14 +707,6 @@ func refusal(t *testing.T, body []byte) (code, field string) {
 		field = *r.Error.Field
 	}
 	return r.Error.Code, field
-}
-
-func asPgError(err error) *pgconn.PgError {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr
-	}
-	return nil
 }
 
 func TestAccessMatrix(t *testing.T) {
@@ -802,7 +781,7 @@ func TestTablesOutsideTheMatrixAreClosed(t *testing.T) {
 					tx := asCaller(t, ctx, conn, f, c)
 					defer func() { _ = tx.Rollback(ctx) }()
 					_, err := tx.Exec(ctx, "select * from "+table)
-					if code, _ := sqlState(err); code != "42501" {
+					if code := pgtest.PgError(err).Code; code != "42501" {
 						t.Fatalf("%v, want 42501", err)
 					}
 				})
@@ -830,7 +809,7 @@ func runMatrixCase(t *testing.T, f *fixture, r relation, mc matrixCase) {
 		if first != nil {
 			newKey = *first
 		}
-		code, _ := sqlState(err)
+		code := pgtest.PgError(err).Code
 		switch mc.want {
 		case denied, notUpdatable, conflict, forbidden:
 			want := refusedCodes[mc.want]
@@ -882,7 +861,7 @@ func TestPasswordHashIsUnreadable(t *testing.T) {
 				defer func() { _ = tx.Rollback(ctx) }()
 				var h string
 				err := tx.QueryRow(ctx, "select password_hash from app.users where id = $1", f.userA).Scan(&h)
-				if code, _ := sqlState(err); code != "42501" {
+				if code := pgtest.PgError(err).Code; code != "42501" {
 					t.Fatalf("got %q, %v; want 42501", h, err)
 				}
 			})
@@ -910,7 +889,7 @@ func TestOwnerColumnsCannotBeWritten(t *testing.T) {
 					tx := asCaller(t, ctx, conn, f, c)
 					defer func() { _ = tx.Rollback(ctx) }()
 					_, err := tx.Exec(ctx, sql)
-					if code, _ := sqlState(err); code != "42501" {
+					if code := pgtest.PgError(err).Code; code != "42501" {
 						t.Fatalf("%s: %v, want 42501", sql, err)
 					}
 				})
@@ -1004,7 +983,7 @@ func TestIdentityCannotBeSpoofed(t *testing.T) {
 				tx := asCaller(t, ctx, conn, f, s.c)
 				defer func() { _ = tx.Rollback(ctx) }()
 				_, err := tx.Exec(ctx, "set role "+s.role)
-				if code, _ := sqlState(err); code != "42501" {
+				if code := pgtest.PgError(err).Code; code != "42501" {
 					t.Fatalf("set role %s: %v, want 42501", s.role, err)
 				}
 			})
@@ -1135,7 +1114,7 @@ func TestAPIFunctionsPerCaller(t *testing.T) {
 
 		// Accounts and tokens: the REST server alone.
 		{name: "API login reads credentials", c: &anonymous, sql: call("select api.login_attempt($1, '192.0.2.1', 5, 50, 20, 900) -> 'credentials'", func(f *fixture) any { return f.usernameA }),
-			check: wantField("password_hash", func(*fixture) any { return fakeHash })},
+			check: wantField("password_hash", func(*fixture) any { return pgtest.FakeHash })},
 		{name: "API login revokes a refresh token", c: &anonymous, sql: call("select api.revoke_refresh_token($1::uuid)", tokA),
 			check: wantField("revoked", func(*fixture) any { return true })},
 	}
@@ -1148,12 +1127,12 @@ func TestAPIFunctionsPerCaller(t *testing.T) {
 	}
 	authFns := []struct{ desc, sql string }{
 		{"api.login_attempt", "select api.login_attempt('alice', '192.0.2.1', 5, 50, 20, 900)"},
-		{"api.register", "select api.register('eve', '', '" + fakeHash + "')"},
+		{"api.register", "select api.register('eve', '', '" + pgtest.FakeHash + "')"},
 		{"api.complete_login", "select api.complete_login('alice', '192.0.2.1', 1, gen_random_uuid(), gen_random_uuid(), now())"},
 		{"api.rotate_refresh_token", "select api.rotate_refresh_token(gen_random_uuid(), gen_random_uuid(), now())"},
 		{"api.revoke_refresh_token", "select api.revoke_refresh_token(gen_random_uuid())"},
 		{"app.user_credentials directly", "select app.user_credentials('alice')"},
-		{"app.register_user directly", "select app.register_user('eve', '', '" + fakeHash + "')"},
+		{"app.register_user directly", "select app.register_user('eve', '', '" + pgtest.FakeHash + "')"},
 		{"app.issue_refresh_token directly", "select app.issue_refresh_token(1, gen_random_uuid(), gen_random_uuid(), now())"},
 	}
 	for _, c := range []*caller{&psqlA, &psqlAAll, &unlinked, &reporting} {
@@ -1178,7 +1157,8 @@ func runAPICases(t *testing.T, f *fixture, cases []apiCase) {
 				sql, args := tc.sql(f)
 				var body []byte
 				err := tx.QueryRow(ctx, sql, args...).Scan(&body)
-				code, column := sqlState(err)
+				pgErr := pgtest.PgError(err)
+				code, column := pgErr.Code, pgErr.ColumnName
 				if err == nil {
 					code, column = refusal(t, body)
 				}
@@ -1263,9 +1243,8 @@ func TestPatientQueriesUseIndexes(t *testing.T) {
 	defer cancel()
 	db := pgtest.New(t)
 	installDoorExec(t, db)
+	pgtest.CreateUsers(t, db.Pool, "owner", 2000)
 	if _, err := db.Pool.Exec(ctx, `
-		insert into app.users (username, password_hash)
-		select 'owner' || g, '`+fakeHash+`' from generate_series(1, 2000) g;
 		insert into app.patients (owner_id, name, age, gender)
 		select u.id, 'Patient ' || u.id || '-' || g, (u.id + g) % 100, (array['male', 'female', 'other', 'unknown'])[1 + g % 4]
 		  from app.users u, generate_series(1, 10) g;
