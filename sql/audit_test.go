@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"healthcare/internal/pgtest"
 )
 
 // event is the part of an audit event the tests compare.
@@ -344,7 +346,7 @@ func TestTruncateOfAuditedTablesIsRefused(t *testing.T) {
 	f := newFixture(t)
 	for _, table := range []string{"app.patients", "app.patient_doctors"} {
 		_, err := f.db.Pool.Exec(context.Background(), "truncate "+table+" cascade")
-		if code, _ := sqlState(err); code != "RFRBD" {
+		if code := pgtest.PgError(err).Code; code != "RFRBD" {
 			t.Errorf("truncate %s: %v, want RFRBD", table, err)
 		}
 	}
@@ -368,7 +370,7 @@ func TestAuditEventsCannotBeChanged(t *testing.T) {
 					tx := asCaller(t, ctx, conn, f, c)
 					defer func() { _ = tx.Rollback(ctx) }()
 					_, err := tx.Exec(ctx, s)
-					if code, _ := sqlState(err); code != "42501" {
+					if code := pgtest.PgError(err).Code; code != "42501" {
 						t.Fatalf("%v, want 42501", err)
 					}
 				})
@@ -390,7 +392,7 @@ func TestAuditEventsCannotBeChanged(t *testing.T) {
 					tag, err := tx.Exec(ctx, s)
 					// No policy lets them see a row to change (nothing
 					// happens), and the trigger refuses what they reach.
-					if code, _ := sqlState(err); code != "RFRBD" && code != "42501" && (err != nil || tag.RowsAffected() != 0) {
+					if code := pgtest.PgError(err).Code; code != "RFRBD" && code != "42501" && (err != nil || tag.RowsAffected() != 0) {
 						t.Fatalf("%v (%d rows), want the append-only trigger (RFRBD), no privilege or no row", err, tag.RowsAffected())
 					}
 					if err == nil && strings.HasPrefix(s, "truncate") {
@@ -409,7 +411,7 @@ func TestAuditEventsCannotBeChanged(t *testing.T) {
 			tx := asCaller(t, ctx, conn, f, &auditor)
 			defer func() { _ = tx.Rollback(ctx) }()
 			_, err := tx.Exec(ctx, "select * from records.patients")
-			if code, _ := sqlState(err); code != "42501" {
+			if code := pgtest.PgError(err).Code; code != "42501" {
 				t.Fatalf("auditor reads records: %v", err)
 			}
 		})

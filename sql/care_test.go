@@ -38,9 +38,9 @@ func newCareFixture(t *testing.T) *fixture {
 			t.Fatalf("care fixture %q: %v", sql, err)
 		}
 	}
-	q(&f.userC, `insert into app.users (username, password_hash, db_role) values ('carol', $1, $2) returning id`, fakeHash, loginPsqlCarol)
-	q(&f.userD, `insert into app.users (username, password_hash) values ('dave', $1) returning id`, fakeHash)
-	q(&f.userE, `insert into app.users (username, password_hash) values ('erin', $1) returning id`, fakeHash)
+	f.userC = pgtest.CreateUser(t, f.db.Pool, "carol", pgtest.DBRole(loginPsqlCarol))
+	f.userD = pgtest.CreateUser(t, f.db.Pool, "dave")
+	f.userE = pgtest.CreateUser(t, f.db.Pool, "erin")
 	q(&f.doctorE, `insert into app.doctors (created_by, name, specialization) values ($1, 'Dr Echo', 'Neurology') returning id`, f.userE)
 	q(&f.mappingE, `insert into app.patient_doctors (patient_id, doctor_id) values ($1, $2) returning id`, f.patientB, f.doctorE)
 	var n int
@@ -480,7 +480,7 @@ func TestCareRecordsViewIsSealed(t *testing.T) {
 				tx := asCaller(t, ctx, conn, f, c)
 				defer func() { _ = tx.Rollback(ctx) }()
 				_, err := tx.Exec(ctx, "select * from records.care_patients")
-				if code, _ := sqlState(err); code != "42501" {
+				if code := pgtest.PgError(err).Code; code != "42501" {
 					t.Fatalf("%v, want 42501", err)
 				}
 			})
@@ -498,7 +498,7 @@ func TestCareRecordsViewIsSealed(t *testing.T) {
 				t.Fatalf("records.care_patients = %q, want %q", ids, want)
 			}
 			_, err := tx.Exec(ctx, "delete from records.care_patients")
-			if code, _ := sqlState(err); code != "42501" && code != "55000" {
+			if code := pgtest.PgError(err).Code; code != "42501" && code != "55000" {
 				t.Fatalf("delete from the view: %v, want 42501 or 55000", err)
 			}
 		})
@@ -517,9 +517,8 @@ func TestCarePolicyPlans(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	db := pgtest.New(t)
+	pgtest.CreateUsers(t, db.Pool, "owner", 2000)
 	if _, err := db.Pool.Exec(ctx, `
-		insert into app.users (username, password_hash)
-		select 'owner' || g, '`+fakeHash+`' from generate_series(1, 2000) g;
 		insert into app.patients (owner_id, name, age, gender)
 		select u.id, 'Patient ' || u.id || '-' || g, (u.id + g) % 100, 'other'
 		  from app.users u, generate_series(1, 10) g;

@@ -276,7 +276,7 @@ func TestReportingLoginReachesNothingElse(t *testing.T) {
 				tx := asCaller(t, ctx, conn, nil, &reporting)
 				defer func() { _ = tx.Rollback(ctx) }()
 				_, err := tx.Exec(ctx, p)
-				if code, _ := sqlState(err); code != "42501" {
+				if code := pgtest.PgError(err).Code; code != "42501" {
 					t.Fatalf("%v, want 42501", err)
 				}
 			})
@@ -287,7 +287,7 @@ func TestReportingLoginReachesNothingElse(t *testing.T) {
 			tx := asCaller(t, ctx, conn, nil, &reporting)
 			defer func() { _ = tx.Rollback(ctx) }()
 			_, err := tx.Exec(ctx, "set role healthcare_reporter")
-			if code, _ := sqlState(err); code != "42501" {
+			if code := pgtest.PgError(err).Code; code != "42501" {
 				t.Fatalf("%v, want 42501", err)
 			}
 		})

@@ -93,7 +93,8 @@ func TestGenderIsStoredAsSentWithItsFHIRGender(t *testing.T) {
 	})
 	t.Run("101 characters are refused naming gender", func(t *testing.T) {
 		_, err := callAPI(t, "select api.create_patient('Too Long', 40, $1)::text", strings.Repeat("x", 101))
-		if code, column := sqlState(err); code != "RINVL" || column != "gender" {
+		pgErr := pgtest.PgError(err)
+		if code, column := pgErr.Code, pgErr.ColumnName; code != "RINVL" || column != "gender" {
 			t.Fatalf("%v: SQLSTATE %q column %q, want RINVL on gender", err, code, column)
 		}
 	})
@@ -131,10 +132,10 @@ func TestOldGendersSurviveTheMigration(t *testing.T) {
 		t.Fatalf("migrate to 11: %v", err)
 	}
 	old := []string{"male", "female", "other", "unknown"}
+	before := pgtest.CreateUser(t, conn, "before")
 	if _, err := conn.Exec(ctx, `
-		with u as (insert into app.users (username, password_hash) values ('before', $1) returning id)
 		insert into app.patients (owner_id, name, age, gender)
-		select u.id, 'Old ' || g, 40, g from u, unnest($2::text[]) g`, fakeHash, old); err != nil {
+		select $1, 'Old ' || g, 40, g from unnest($2::text[]) g`, before, old); err != nil {
 		t.Fatal(err)
 	}
 	if err := database.Migrate(ctx, conn); err != nil {
@@ -171,7 +172,7 @@ func TestReportingCountsTheFHIRGender(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
-	owners := seedOwners(t, db, 20)
+	owners := pgtest.CreateUsers(t, db.Pool, "owner", 20)
 	// 24 patients aged 20 as male, spelt four ways, and 24 as Non-binary or
 	// Genderqueer (other). Apart, no spelling would be published: 6
 	// patients, of whom the largest contributor holds one.

@@ -169,7 +169,7 @@ func TestMigrateTwiceAndOnASecondDatabase(t *testing.T) {
 func TestConstraintViolationsCarrySQLState(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	r := strings.NewReplacer("{A}", id(f.userA), "{pA}", id(f.patientA), "{dA}", id(f.doctorA), "{dB}", id(f.doctorB), "{hash}", fakeHash)
+	r := strings.NewReplacer("{A}", id(f.userA), "{pA}", id(f.patientA), "{dA}", id(f.doctorA), "{dB}", id(f.doctorB), "{hash}", pgtest.FakeHash)
 	plain := []struct {
 		name, sql, code, constraint string
 	}{
@@ -254,7 +254,8 @@ func TestConstraintViolationsCarrySQLState(t *testing.T) {
 				defer func() { _ = tx.Rollback(ctx) }()
 				var body []byte
 				err := tx.QueryRow(ctx, r.Replace(c.sql)).Scan(&body)
-				code, column := sqlState(err)
+				pgErr := pgtest.PgError(err)
+				code, column := pgErr.Code, pgErr.ColumnName
 				if err == nil {
 					code, column = refusal(t, body)
 				}
@@ -268,14 +269,10 @@ func TestConstraintViolationsCarrySQLState(t *testing.T) {
 
 func assertPgError(t *testing.T, err error, code, constraint string) {
 	t.Helper()
-	var got string
-	if c, _ := sqlState(err); c != code {
+	if c := pgtest.PgError(err).Code; c != code {
 		t.Fatalf("%v: SQLSTATE %q, want %q", err, c, code)
 	}
-	if pgErr := asPgError(err); pgErr != nil {
-		got = pgErr.ConstraintName
-	}
-	if got != constraint {
+	if got := pgtest.PgError(err).ConstraintName; got != constraint {
 		t.Fatalf("%v: constraint %q, want %q", err, got, constraint)
 	}
 }

@@ -59,26 +59,12 @@ func seedPatients(t *testing.T, db *pgtest.DB, owners []int64, n, age int, gende
 	}
 }
 
-func seedOwners(t *testing.T, db *pgtest.DB, n int) []int64 {
-	t.Helper()
-	rows, err := db.Pool.Query(context.Background(),
-		`insert into app.users (username, password_hash) select 'owner' || g, $1 from generate_series(1, $2::int) g returning id`, fakeHash, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
-}
-
 func TestReportingPublishesOnlyProtectedCells(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.New(t)
 	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
-	owners := seedOwners(t, db, 20)
+	owners := pgtest.CreateUsers(t, db.Pool, "owner", 20)
 	// Age bands 0-17, 18-29, 65+ by gender. 65+/male holds 3 patients:
 	// below the threshold. Complementary suppression must then hide one
 	// more cell in its row (65+/female) and in its column (0-17/male, the
@@ -156,7 +142,7 @@ func TestReportingNeverLeavesOneSuppressedCell(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.New(t)
 	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
-	owners := seedOwners(t, db, 30)
+	owners := pgtest.CreateUsers(t, db.Pool, "owner", 30)
 	// Doctors with 12, 14 and 2 patients (one owner each): the third is
 	// suppressed, so the smallest other one must be too.
 	var docs []int64
@@ -205,7 +191,7 @@ func TestReportingExplainShowsNoInputs(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
-	owners := seedOwners(t, db, 3)
+	owners := pgtest.CreateUsers(t, db.Pool, "owner", 3)
 	seedPatients(t, db, owners, 3, 40, "female")
 	for _, v := range reportingViews {
 		for _, format := range []string{"text", "json"} {

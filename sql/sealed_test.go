@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"healthcare/internal/pgtest"
 )
 
 // appTables lists the tables of schema app.
@@ -54,7 +56,7 @@ func TestNoLoginReachesAppTables(t *testing.T) {
 						tx := asCaller(t, ctx, conn, f, c)
 						defer func() { _ = tx.Rollback(ctx) }()
 						_, err := tx.Exec(ctx, stmt)
-						if code, _ := sqlState(err); code != "42501" {
+						if code := pgtest.PgError(err).Code; code != "42501" {
 							t.Fatalf("%v, want 42501", err)
 						}
 					})
@@ -133,7 +135,7 @@ func TestRecordsViewsShowOnlyWhatPoliciesAllow(t *testing.T) {
 				tx := asCaller(t, ctx, conn, f, c)
 				defer func() { _ = tx.Rollback(ctx) }()
 				_, err := tx.Exec(ctx, "select * from records.patients")
-				if code, _ := sqlState(err); code != "42501" {
+				if code := pgtest.PgError(err).Code; code != "42501" {
 					t.Fatalf("%v, want 42501", err)
 				}
 			})
@@ -153,7 +155,7 @@ func TestRecordsViewsShowOnlyWhatPoliciesAllow(t *testing.T) {
 				tx := asCaller(t, ctx, conn, f, &psqlA)
 				defer func() { _ = tx.Rollback(ctx) }()
 				_, err := tx.Exec(ctx, stmt)
-				if code, _ := sqlState(err); code != "42501" && code != "55000" {
+				if code := pgtest.PgError(err).Code; code != "42501" && code != "55000" {
 					t.Fatalf("%v, want 42501 or 55000 (writes go through the api functions)", err)
 				}
 			})

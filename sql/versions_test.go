@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+
+	"healthcare/internal/pgtest"
 )
 
 // psqlTx runs fn in a transaction as psql login A and commits it unless fn
@@ -65,15 +66,14 @@ func TestPsqlUpdatesWithAnExpectedVersion(t *testing.T) {
 		_, err := tx.Exec(ctx, "select api.update_patient($1, p_name => 'Ann Lost', p_version => 1)", f.patientA)
 		return err
 	})
-	var pgErr *pgconn.PgError
-	if !asErr(err, &pgErr) || pgErr.Code != "RSTAL" || pgErr.Detail != "current_version=2" || !strings.Contains(pgErr.Message, "version 2") {
+	if pgErr := pgtest.PgError(err); pgErr.Code != "RSTAL" || pgErr.Detail != "current_version=2" || !strings.Contains(pgErr.Message, "version 2") {
 		t.Fatalf("stale update: %v, want RSTAL with DETAIL current_version=2", err)
 	}
 	err = psqlTx(t, f, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "select api.delete_patient($1, 1)", f.patientA)
 		return err
 	})
-	if code, _ := sqlState(err); code != "RSTAL" {
+	if code := pgtest.PgError(err).Code; code != "RSTAL" {
 		t.Fatalf("stale delete: %v, want RSTAL", err)
 	}
 	var name string
@@ -148,10 +148,4 @@ func TestPsqlUpdatesWithAnExpectedVersion(t *testing.T) {
 	if err != nil || !strings.Contains(body, `"name" : "Dr Alpha Two"`) {
 		t.Fatalf("doctor version 2 over psql: %s %v", body, err)
 	}
-}
-
-func asErr(err error, target **pgconn.PgError) bool {
-	p := asPgError(err)
-	*target = p
-	return p != nil
 }

@@ -19,9 +19,9 @@ import (
 func TestAuditCommands(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
+	owner := pgtest.CreateUser(t, db.Pool, "audited")
 	if _, err := db.Pool.Exec(ctx, `
-		with u as (insert into app.users (username, password_hash) values ('audited', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA') returning id)
-		insert into app.patients (owner_id, name, age, gender) select id, 'Audited Patient', 50, 'male' from u`); err != nil {
+		insert into app.patients (owner_id, name, age, gender) values ($1, 'Audited Patient', 50, 'male')`, owner); err != nil {
 		t.Fatal(err)
 	}
 	var patient string

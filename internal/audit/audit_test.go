@@ -17,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-const fakeHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
+const fakeHash = pgtest.FakeHash
 
 // withEvents returns a database whose trail holds a few sealed events:
 // three patients created over the privileged connection (one event each).
@@ -25,9 +25,9 @@ func withEvents(t *testing.T) *pgtest.DB {
 	t.Helper()
 	db := pgtest.New(t)
 	ctx := context.Background()
+	owner := pgtest.CreateUser(t, db.Pool, "owner")
 	if _, err := db.Pool.Exec(ctx, `
-		with u as (insert into app.users (username, password_hash) values ('owner', '`+fakeHash+`') returning id)
-		insert into app.patients (owner_id, name, age, gender) select u.id, 'Patient ' || g, 30 + g, 'female' from u, generate_series(1, 3) g`); err != nil {
+		insert into app.patients (owner_id, name, age, gender) select $1, 'Patient ' || g, 30 + g, 'female' from generate_series(1, 3) g`, owner); err != nil {
 		t.Fatal(err)
 	}
 	r, err := audit.Seal(ctx, db.Pool)

@@ -126,9 +126,6 @@ func NewHasher(p Params, concurrency int) (*Hasher, error) {
 	return h, nil
 }
 
-// Params returns the parameters used for new hashes.
-func (h *Hasher) Params() Params { return h.params }
-
 // Concurrency returns the number of derivations allowed at once.
 func (h *Hasher) Concurrency() int { return cap(h.sem) }
 

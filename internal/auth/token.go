@@ -160,12 +160,6 @@ func NewTokens(o TokenOptions) (*Tokens, error) {
 	return t, nil
 }
 
-// AccessTTL returns the access token lifetime.
-func (t *Tokens) AccessTTL() time.Duration { return t.accessTTL }
-
-// RefreshTTL returns the refresh token lifetime.
-func (t *Tokens) RefreshTTL() time.Duration { return t.refreshTTL }
-
 // IssueAccess signs a new access token for userID in session (the refresh
 // token family issued with it). The database refuses the token's requests
 // once that session is logged out or revoked.

@@ -445,22 +445,52 @@ func TestCacheBounded(t *testing.T) {
 	if n := tk.cache.len(); n > 64 {
 		t.Fatalf("cache grew to %d entries, bound 64", n)
 	}
-	// Entries past exp are swept when a shard fills.
-	clk.Add(45 * time.Second)
+	// Entries past exp are swept when a shard fills. Move past the exp of
+	// every cached entry (the last were issued at t0+30s for a minute):
+	// they stay in their shards until a get meets them or the shard fills.
+	clk.Add(time.Minute)
+	now := clk.Now()
+	if n := expiredEntries(tk.cache, now, nil); n == 0 {
+		t.Fatal("no expired entries in the cache: the sweep below would test nothing")
+	}
+	// Every shard is full after the first loop, so the first put a shard
+	// receives now sweeps it; each put adds an entry valid at now.
+	reached := make(map[*cacheShard]bool)
 	for i := 0; i < 200; i++ {
 		tok, _, _ := tk.IssueAccess(int64(i+1), testSession)
-		tk.Verify(tok, TokenAccess)
+		if _, err := tk.Verify(tok, TokenAccess); err != nil {
+			t.Fatal(err)
+		}
+		reached[tk.cache.shard(tokenKey(tok))] = true
 	}
-	now := clk.Now()
-	for i := range tk.cache.shards {
-		for _, c := range tk.cache.shards[i].m {
-			if !now.Before(c.ExpiresAt) {
-				// Allowed only if the shard never filled again; the
-				// invariant that matters is get's, tested above.
-				continue
+	// A shard no put reached may keep its expired entries; get never
+	// returns them (tested above).
+	if n := expiredEntries(tk.cache, now, reached); n != 0 {
+		t.Fatalf("%d expired entries left in shards that filled after they expired", n)
+	}
+	if n := tk.cache.len(); n > 64 {
+		t.Fatalf("cache grew to %d entries, bound 64", n)
+	}
+}
+
+// expiredEntries counts the entries at or past their exp at now, in the
+// shards of c that only names (all shards when only is nil).
+func expiredEntries(c *tokenCache, now time.Time, only map[*cacheShard]bool) int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		if only != nil && !only[s] {
+			continue
+		}
+		s.mu.RLock()
+		for _, e := range s.m {
+			if !now.Before(e.ExpiresAt) {
+				n++
 			}
 		}
+		s.mu.RUnlock()
 	}
+	return n
 }
 
 func TestCacheConcurrent(t *testing.T) {

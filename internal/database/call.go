@@ -42,9 +42,11 @@ type Identity struct {
 // pooled connection once the batch's implicit transaction ends, and refuses
 // (RUNAU) a session that was logged out or revoked, so a logout takes
 // effect on the very next request at every server copy. Call sends it
-// before every api function with $1 the user id, $2 the request id, $3 the
-// statement timeout and $4 the session; cmd/bench sends the same text from
-// pgbench.
+// before every api function with $1 the user id ("" for none), $2 the
+// request id, $3 the statement timeout, $4 the session (NULL for none), $5
+// the client address recorded in the audit trail and $6 the
+// synchronous_commit of the call's transaction (commitMode); cmd/bench
+// sends the same text from pgbench.
 const IdentitySQL = `select set_config('app.user_id', $1::text, true), ` +
 	`set_config('app.request_id', $2::text, true), ` +
 	`set_config('statement_timeout', $3::text, true), ` +

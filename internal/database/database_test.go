@@ -37,7 +37,7 @@ func openApp(t testing.TB, tdb *pgtest.DB, opts database.Options) *database.DB {
 func registerUser(t testing.TB, db *database.DB, name string) int64 {
 	t.Helper()
 	raw, err := db.Call(context.Background(), database.Identity{RequestID: "test"}, database.FnRegister,
-		name, name+"@example.com", "$argon2id$v=19$m=7168,t=5,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U")
+		name, name+"@example.com", pgtest.FakeHash)
 	if err != nil {
 		t.Fatalf("register %s: %v", name, err)
 	}

@@ -34,9 +34,7 @@ func TestAsErrorClassifiesServerErrors(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
 	ctx := context.Background()
-	if _, err := tdb.Pool.Exec(ctx, `insert into app.users (username, email, password_hash) values ('frank', '', '$argon2id$x')`); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.CreateUser(t, tdb.Pool, "frank")
 	tests := []struct {
 		name, sql                        string
 		code                             string

@@ -28,10 +28,8 @@ func TestPolicyFilteredQueriesUseIndexes(t *testing.T) {
 	tdb := pgtest.New(t)
 	ctx := context.Background()
 	const users, patients = 2000, 20000
+	pgtest.CreateUsers(t, tdb.Pool, "u", users)
 	seed := []string{
-		`insert into app.users (username, password_hash)
-		   select 'u' || i, '$argon2id$v=19$m=7168,t=5,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U'
-		     from generate_series(1, 2000) i`,
 		`insert into app.patients (owner_id, name, age)
 		   select u.id, 'p' || i, i % 100
 		     from generate_series(1, 20000) i join app.users u on u.username = 'u' || (1 + i % 2000)`,
@@ -46,7 +44,6 @@ func TestPolicyFilteredQueriesUseIndexes(t *testing.T) {
 	if err := tdb.Pool.QueryRow(ctx, `select p.owner_id, p.id from app.patients p order by p.id desc limit 1`).Scan(&uid, &pid); err != nil {
 		t.Fatal(err)
 	}
-	_ = users
 	_ = patients
 
 	cfg, err := pgx.ParseConfig(tdb.SuperURL)

@@ -12,26 +12,12 @@ import (
 )
 
 // Migrate migrates conn's database up or down to version target (negative:
-// the latest embedded version), then lets APIGroup read the version table,
-// which the server checks at start-up (CheckMigrated). conn must be the
-// privileged connection: a superuser, or a CREATEROLE role that is a member
-// of OwnerGroup.
+// the latest embedded version). conn must be the privileged connection: a
+// superuser, or a CREATEROLE role that is a member of OwnerGroup. Migration
+// 008 lets APIGroup read the version table, which the server checks at
+// start-up (CheckMigrated).
 func Migrate(ctx context.Context, conn *pgx.Conn, target int32) error {
-	if err := database.MigrateTo(ctx, conn, target); err != nil {
-		return err
-	}
-	// The table is tern's, created before the first migration runs; the
-	// group exists unless the target was 0.
-	var hasGroup bool
-	if err := conn.QueryRow(ctx, `select exists (select from pg_catalog.pg_roles where rolname = $1)`, APIGroup).Scan(&hasGroup); err != nil {
-		return fmt.Errorf("grant version table: %w", err)
-	}
-	if hasGroup {
-		if _, err := conn.Exec(ctx, "grant select on "+database.VersionTable+" to "+ident(APIGroup)); err != nil {
-			return fmt.Errorf("grant select on %s to %s: %w", database.VersionTable, APIGroup, err)
-		}
-	}
-	return nil
+	return database.MigrateTo(ctx, conn, target)
 }
 
 // CheckMigrated refuses a database whose migration version differs from
@@ -58,7 +44,7 @@ func CheckMigrated(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	if !readable {
 		return fmt.Errorf("check migrations: the runtime role cannot read %s: run `healthcare migrate up` "+
-			"(it grants select on it to %s) or `grant select on %s to %s`",
+			"(migration 008 grants select on it to %s) or `grant select on %s to %s`",
 			database.VersionTable, APIGroup, database.VersionTable, APIGroup)
 	}
 	current, latest, err := database.MigrationStatus(ctx, conn.Conn())

@@ -3,7 +3,6 @@
 package hatest
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -15,9 +14,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"healthcare/internal/apitest"
+	"healthcare/internal/pgtest"
 )
 
 // The tests run in this file's order; the failover test comes last
@@ -93,7 +92,7 @@ func TestReportingOnAStandby(t *testing.T) {
 	// The same protections: no table, no records view, for the reporting login.
 	for _, q := range []string{"select count(*) from app.patients", "select count(*) from records.patients"} {
 		_, err := standby.Exec(ctx(t), q)
-		if sqlState(err) != "42501" {
+		if pgtest.PgError(err).Code != "42501" {
 			t.Errorf("%s as the reporting login on the standby: %v; want 42501", q, err)
 		}
 	}
@@ -101,12 +100,12 @@ func TestReportingOnAStandby(t *testing.T) {
 	superStandby := connect(t, onPort(ha.MigrationURL, port))
 	for _, q := range []string{"update app.reporting_settings set min_cell = 3", "create table public.x (i int)"} {
 		_, err := superStandby.Exec(ctx(t), q)
-		if sqlState(err) != "25006" {
+		if pgtest.PgError(err).Code != "25006" {
 			t.Errorf("%s as superuser on the standby: %v; want 25006 (read-only transaction)", q, err)
 		}
 	}
 	_, err := standby.Exec(ctx(t), "create temporary table x (i int)")
-	if sqlState(err) != "25006" {
+	if pgtest.PgError(err).Code != "25006" {
 		t.Errorf("temporary table as the reporting login on the standby: %v; want 25006", err)
 	}
 }
@@ -292,7 +291,7 @@ func TestRestoreDrill(t *testing.T) {
 	if err := pconn.QueryRow(ctx(t), "select count(*) from records.patients where name like $1", run+"drill-a-bob-%").Scan(&seen); err != nil || seen != 0 {
 		t.Errorf("psql login of alice claiming bob's id sees %d of bob's patients (%v); want 0", seen, err)
 	}
-	if _, err := pconn.Exec(ctx(t), "select count(*) from app.patients"); sqlState(err) != "42501" {
+	if _, err := pconn.Exec(ctx(t), "select count(*) from app.patients"); pgtest.PgError(err).Code != "42501" {
 		t.Errorf("psql login reading app.patients: %v; want 42501", err)
 	}
 
@@ -303,18 +302,9 @@ func TestRestoreDrill(t *testing.T) {
 			t.Errorf("reporting.%s on the restored cluster: %v", view, err)
 		}
 	}
-	if _, err := rconn.Exec(ctx(t), "select count(*) from app.patients"); sqlState(err) != "42501" {
+	if _, err := rconn.Exec(ctx(t), "select count(*) from app.patients"); pgtest.PgError(err).Code != "42501" {
 		t.Errorf("reporting login reading app.patients: %v; want 42501", err)
 	}
-}
-
-// sqlState is err's SQLSTATE, "" when it has none.
-func sqlState(err error) string {
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) {
-		return pg.Code
-	}
-	return ""
 }
 
 // onPort turns a cluster URL into one for the single server on

@@ -57,9 +57,6 @@ type probeDB struct {
 	seq     int
 }
 
-// testHash passes users_password_hash_check; nobody logs in with it.
-const testHash = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
-
 func newProbeDB(t *testing.T) *probeDB {
 	t.Helper()
 	p := &probeDB{t: t, ctx: context.Background(), tdb: pgtest.New(t)}
@@ -87,7 +84,7 @@ func (p *probeDB) uniqueName() string {
 // register calls api.register anonymously, as POST /api/auth/register/
 // does, and returns the new user's id.
 func (p *probeDB) register(username, email string) (int64, error) {
-	raw, err := p.db.Call(p.ctx, database.Identity{}, database.FnRegister, username, email, testHash)
+	raw, err := p.db.Call(p.ctx, database.Identity{}, database.FnRegister, username, email, pgtest.FakeHash)
 	if err != nil {
 		return 0, err
 	}

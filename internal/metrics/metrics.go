@@ -125,9 +125,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Registry is the registry behind Handler, for tests and extra collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // poolCollector reads pgxpool's statistics at scrape time, so the numbers
 // are current and nothing runs between scrapes.
 type poolCollector struct {

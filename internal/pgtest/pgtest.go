@@ -46,6 +46,12 @@
 // Remember that a superuser skips row-level security: assert what a role
 // sees through AppPool, LoginURL or `set local session authorization`,
 // never through Pool.
+//
+// # Fixtures
+//
+// Tests make accounts with CreateUser (or CreateUsers for many), which
+// store FakeHash as the password hash, and read a PostgreSQL error's
+// SQLSTATE, column or constraint with PgError.
 package pgtest
 
 import (
