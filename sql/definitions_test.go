@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"healthcare/internal/database"
 	"healthcare/internal/pgtest"
@@ -302,5 +303,56 @@ func TestAnUnchangedDeployTakesNoLocks(t *testing.T) {
 	}
 	if len(reapplied) != 1 || reapplied[0] != forgotten {
 		t.Fatalf("re-applied %v, want just the forgotten %s", reapplied, forgotten)
+	}
+}
+
+// TestTextLimitsLiveInTheirDomains: a text limit is written once, in its
+// domain. Widening the domain (in a transaction rolled back) moves what
+// app.check_text accepts and the limit its RINVL message names, with no
+// function changed.
+func TestTextLimitsLiveInTheirDomains(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	check := func(q interface {
+		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	}, n int, domain, field string) error {
+		_, err := q.Exec(ctx, "select app.check_text(repeat('x', $1), $2::regtype, $3)", n, domain, field)
+		return err
+	}
+	for _, c := range []struct {
+		domain, constraint, field string
+		limit                     int
+		check                     string
+	}{
+		{"app.patient_name", "patients_name_check", "name", 200, "value = btrim(value) and length(value) between 1 and 250"},
+		{"app.doctor_name", "doctors_name_check", "name", 200, "value = btrim(value) and length(value) between 1 and 250"},
+		{"app.doctor_specialization", "doctors_specialization_check", "specialization", 100, "value = btrim(value) and length(value) between 1 and 250"},
+		{"app.patient_gender", "patients_gender_check", "gender", 100, "value = btrim(value) and length(value) <= 250"},
+	} {
+		t.Run(c.domain, func(t *testing.T) {
+			if err := check(db.Pool, c.limit, c.domain, c.field); err != nil {
+				t.Fatalf("%d characters refused: %v", c.limit, err)
+			}
+			e := pgtest.PgError(check(db.Pool, c.limit+1, c.domain, c.field))
+			if e.Code != "RINVL" || e.ColumnName != c.field || !strings.Contains(e.Message, fmt.Sprint(c.limit)) {
+				t.Fatalf("%d characters: %+v, want RINVL on %s naming %d", c.limit+1, e, c.field, c.limit)
+			}
+			tx, err := db.Pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback(ctx) }()
+			if _, err := tx.Exec(ctx, fmt.Sprintf("alter domain %s drop constraint %s; alter domain %s add constraint %s check (%s)",
+				c.domain, c.constraint, c.domain, c.constraint, c.check)); err != nil {
+				t.Fatal(err)
+			}
+			if err := check(tx, 250, c.domain, c.field); err != nil {
+				t.Fatalf("250 characters refused after widening %s: %v", c.domain, err)
+			}
+			if e := pgtest.PgError(check(tx, 251, c.domain, c.field)); e.Code != "RINVL" || !strings.Contains(e.Message, "250") {
+				t.Fatalf("251 characters after widening: %+v, want RINVL naming 250", e)
+			}
+		})
 	}
 }

@@ -87,6 +87,66 @@ ALTER SCHEMA reporting OWNER TO healthcare_owner;
 COMMENT ON SCHEMA reporting IS 'De-identified aggregate views for reporting tools; small counts are suppressed.';
 
 --
+-- Name: doctor_name; Type: DOMAIN; Schema: app; Owner: healthcare_owner
+--
+
+CREATE DOMAIN app.doctor_name AS text
+	CONSTRAINT doctors_name_check CHECK (((VALUE = btrim(VALUE)) AND ((length(VALUE) >= 1) AND (length(VALUE) <= 200))));
+
+ALTER DOMAIN app.doctor_name OWNER TO healthcare_owner;
+
+--
+-- Name: DOMAIN doctor_name; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON DOMAIN app.doctor_name IS 'A doctor''s name: trimmed, 1 to 200 characters.';
+
+--
+-- Name: doctor_specialization; Type: DOMAIN; Schema: app; Owner: healthcare_owner
+--
+
+CREATE DOMAIN app.doctor_specialization AS text
+	CONSTRAINT doctors_specialization_check CHECK (((VALUE = btrim(VALUE)) AND ((length(VALUE) >= 1) AND (length(VALUE) <= 100))));
+
+ALTER DOMAIN app.doctor_specialization OWNER TO healthcare_owner;
+
+--
+-- Name: DOMAIN doctor_specialization; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON DOMAIN app.doctor_specialization IS 'A doctor''s specialization: trimmed, 1 to 100 characters.';
+
+--
+-- Name: patient_gender; Type: DOMAIN; Schema: app; Owner: healthcare_owner
+--
+
+CREATE DOMAIN app.patient_gender AS text
+	CONSTRAINT patients_gender_check CHECK (((VALUE = btrim(VALUE)) AND (length(VALUE) <= 100)));
+
+ALTER DOMAIN app.patient_gender OWNER TO healthcare_owner;
+
+--
+-- Name: DOMAIN patient_gender; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON DOMAIN app.patient_gender IS 'Gender as the client sent it: trimmed, at most 100 characters.';
+
+--
+-- Name: patient_name; Type: DOMAIN; Schema: app; Owner: healthcare_owner
+--
+
+CREATE DOMAIN app.patient_name AS text
+	CONSTRAINT patients_name_check CHECK (((VALUE = btrim(VALUE)) AND ((length(VALUE) >= 1) AND (length(VALUE) <= 200))));
+
+ALTER DOMAIN app.patient_name OWNER TO healthcare_owner;
+
+--
+-- Name: DOMAIN patient_name; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON DOMAIN app.patient_name IS 'A patient''s name: trimmed, 1 to 200 characters.';
+
+--
 -- Name: report_cell; Type: TYPE; Schema: app; Owner: healthcare_owner
 --
 
@@ -189,7 +249,7 @@ declare
   v_doctor app.doctors;
 begin
   insert into app.doctors (name, specialization)
-  values (app.check_name(p_name, 'name', 200), app.check_name(p_specialization, 'specialization', 100))
+  values (app.check_text(p_name, 'app.doctor_name', 'name'), app.check_text(p_specialization, 'app.doctor_specialization', 'specialization'))
   returning * into v_doctor;
   return app.doctor_json_for(v_doctor, v_uid, app.current_user_is_admin());
 end
@@ -261,7 +321,7 @@ declare
 begin
   perform app.require_user();
   insert into app.patients (name, age, gender)
-  values (app.check_name(p_name, 'name', 200), app.check_age(p_age), app.check_gender(p_gender))
+  values (app.check_text(p_name, 'app.patient_name', 'name'), app.check_age(p_age), app.check_gender(p_gender))
   returning * into v_patient;
   return app.patient_json(v_patient);
 end
@@ -1129,9 +1189,9 @@ declare
 begin
   perform app.require_user();
   update app.doctors d
-     set name = case when p_name is null then d.name else app.check_name(p_name, 'name', 200) end,
+     set name = case when p_name is null then d.name else app.check_text(p_name, 'app.doctor_name', 'name') end,
          specialization = case when p_specialization is null then d.specialization
-                               else app.check_name(p_specialization, 'specialization', 100) end
+                               else app.check_text(p_specialization, 'app.doctor_specialization', 'specialization') end
    where d.id = p_id and (p_version is null or d.version = p_version)
   returning * into v_doctor;
   if not found then
@@ -1174,7 +1234,7 @@ declare
 begin
   perform app.require_user();
   update app.patients p
-     set name = case when p_name is null then p.name else app.check_name(p_name, 'name', 200) end,
+     set name = case when p_name is null then p.name else app.check_text(p_name, 'app.patient_name', 'name') end,
          age = case when p_age is null then p.age else app.check_age(p_age) end,
          gender = case when p_gender is null then p.gender else app.check_gender(p_gender) end
    where p.id = p_id and (p_version is null or p.version = p_version)
@@ -1487,18 +1547,16 @@ COMMENT ON COLUMN app.patient_doctors.record_key IS 'Fixed random key for cell k
 CREATE TABLE app.patients (
     id bigint NOT NULL,
     owner_id bigint DEFAULT app.current_user_id() NOT NULL,
-    name text NOT NULL,
+    name app.patient_name NOT NULL,
     age integer NOT NULL,
-    gender text DEFAULT 'unknown'::text NOT NULL,
+    gender app.patient_gender DEFAULT 'unknown'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     record_key integer DEFAULT (floor((random() * (1000000)::double precision)))::integer NOT NULL,
-    gender_fhir text GENERATED ALWAYS AS (app.gender_fhir(gender)) STORED NOT NULL,
     version integer DEFAULT 1 NOT NULL,
+    gender_fhir text GENERATED ALWAYS AS (app.gender_fhir((gender)::text)) STORED NOT NULL,
     CONSTRAINT patients_age_check CHECK (((age >= 0) AND (age <= 150))),
-    CONSTRAINT patients_gender_check CHECK (((gender = btrim(gender)) AND (length(gender) <= 100))),
     CONSTRAINT patients_gender_fhir_check CHECK ((gender_fhir = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))),
-    CONSTRAINT patients_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
     CONSTRAINT patients_record_key_check CHECK (((record_key >= 0) AND (record_key <= 999999))),
     CONSTRAINT patients_version_check CHECK ((version >= 1))
 );
@@ -1544,16 +1602,16 @@ COMMENT ON COLUMN app.patients.gender IS 'Gender as the client sent it, trimmed,
 COMMENT ON COLUMN app.patients.record_key IS 'Fixed random key for cell key perturbation of the reporting door; readable by healthcare_reporter only.';
 
 --
--- Name: COLUMN patients.gender_fhir; Type: COMMENT; Schema: app; Owner: healthcare_owner
---
-
-COMMENT ON COLUMN app.patients.gender_fhir IS 'FHIR administrative gender derived from gender (app.gender_fhir): male, female, other or unknown. For reporting and interoperability.';
-
---
 -- Name: COLUMN patients.version; Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
 COMMENT ON COLUMN app.patients.version IS 'Starts at 1 and grows by one on every update (trigger patients_touch_version); the REST API''s ETag W/"<version>".';
+
+--
+-- Name: COLUMN patients.gender_fhir; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.patients.gender_fhir IS 'FHIR administrative gender derived from gender (app.gender_fhir): male, female, other or unknown. For reporting and interoperability.';
 
 --
 -- Name: care_patient_json(app.patients, app.patient_doctors); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1664,17 +1722,11 @@ COMMENT ON FUNCTION app.check_doctor_delete() IS 'Trigger: refuses a non-admin''
 --
 
 CREATE FUNCTION app.check_gender(p_gender text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-begin
-  if p_gender is null then
-    return 'unknown';
-  elsif length(btrim(p_gender)) > 100 then
-    raise exception 'gender must be at most 100 characters' using errcode = 'RINVL', column = 'gender';
-  end if;
-  return btrim(p_gender);
-end
+  select case when p_gender is null then 'unknown'
+              else app.check_text(p_gender, 'app.patient_gender', 'gender') end
 $$;
 
 ALTER FUNCTION app.check_gender(p_gender text) OWNER TO healthcare_owner;
@@ -1683,33 +1735,46 @@ ALTER FUNCTION app.check_gender(p_gender text) OWNER TO healthcare_owner;
 -- Name: FUNCTION check_gender(p_gender text); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.check_gender(p_gender text) IS 'Trims a gender as sent; ''unknown'' for NULL; error RINVL (field gender) when longer than 100 characters.';
+COMMENT ON FUNCTION app.check_gender(p_gender text) IS 'Trims a gender as sent; ''unknown'' for NULL; error RINVL (field gender) when longer than app.patient_gender allows.';
 
 --
--- Name: check_name(text, text, integer); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+-- Name: check_text(text, regtype, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
-CREATE FUNCTION app.check_name(p_value text, p_field text, p_max integer) RETURNS text
+CREATE FUNCTION app.check_text(p_value text, p_type regtype, p_field text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_value text := btrim(p_value);
 begin
-  if p_value is null or btrim(p_value) = '' then
-    raise exception '% may not be blank', p_field using errcode = 'RINVL', column = p_field;
-  elsif length(btrim(p_value)) > p_max then
-    raise exception '% must be at most % characters', p_field, p_max using errcode = 'RINVL', column = p_field;
-  end if;
-  return btrim(p_value);
+  begin
+    case p_type
+      when 'app.patient_name'::regtype then perform v_value::app.patient_name;
+      when 'app.patient_gender'::regtype then perform v_value::app.patient_gender;
+      when 'app.doctor_name'::regtype then perform v_value::app.doctor_name;
+      when 'app.doctor_specialization'::regtype then perform v_value::app.doctor_specialization;
+    end case;
+  exception when check_violation or not_null_violation then
+    if v_value is null or v_value = '' then
+      raise exception '% may not be blank', p_field using errcode = 'RINVL', column = p_field;
+    end if;
+    raise exception '% must be at most % characters', p_field,
+      (select max(m[1]::integer) from pg_constraint c, regexp_matches(pg_get_constraintdef(c.oid), '<= (\d+)', 'g') m
+        where c.contypid = p_type)
+      using errcode = 'RINVL', column = p_field;
+  end;
+  return v_value;
 end
 $$;
 
-ALTER FUNCTION app.check_name(p_value text, p_field text, p_max integer) OWNER TO healthcare_owner;
+ALTER FUNCTION app.check_text(p_value text, p_type regtype, p_field text) OWNER TO healthcare_owner;
 
 --
--- Name: FUNCTION check_name(p_value text, p_field text, p_max integer); Type: COMMENT; Schema: app; Owner: healthcare_owner
+-- Name: FUNCTION check_text(p_value text, p_type regtype, p_field text); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) IS 'Trims a name-like field; error RINVL naming the field when blank or longer than p_max.';
+COMMENT ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text) IS 'Trims a text field and checks it against its column''s domain (p_type); error RINVL naming p_field when blank or too long. The domain''s constraint is the only place the limit is written.';
 
 --
 -- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -1827,15 +1892,13 @@ COMMENT ON FUNCTION app.current_user_is_admin() IS 'True when the caller is an a
 
 CREATE TABLE app.doctors (
     id bigint NOT NULL,
-    name text NOT NULL,
-    specialization text NOT NULL,
+    name app.doctor_name NOT NULL,
+    specialization app.doctor_specialization NOT NULL,
     created_by bigint DEFAULT app.current_user_id(),
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     version integer DEFAULT 1 NOT NULL,
     account_id bigint,
-    CONSTRAINT doctors_name_check CHECK (((name = btrim(name)) AND ((length(name) >= 1) AND (length(name) <= 200)))),
-    CONSTRAINT doctors_specialization_check CHECK (((specialization = btrim(specialization)) AND ((length(specialization) >= 1) AND (length(specialization) <= 100)))),
     CONSTRAINT doctors_version_check CHECK ((version >= 1))
 );
 
@@ -2850,7 +2913,7 @@ declare
   v_ids bigint[];
 begin
   return query
-    select p.id, p.owner_id, p.name, p.age, p.gender, p.gender_fhir, p.created_at, p.updated_at, m.id, m.created_at
+    select p.id, p.owner_id, p.name::text, p.age, p.gender::text, p.gender_fhir, p.created_at, p.updated_at, m.id, m.created_at
       from app.patient_doctors m join app.patients p on p.id = m.patient_id
      where m.doctor_id = v_doc
      order by m.patient_id;
@@ -3915,7 +3978,7 @@ CREATE INDEX doctors_created_by_idx ON app.doctors USING btree (created_by);
 -- Name: doctors_specialization_lower_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
 --
 
-CREATE INDEX doctors_specialization_lower_idx ON app.doctors USING btree (lower(specialization), id);
+CREATE INDEX doctors_specialization_lower_idx ON app.doctors USING btree (lower((specialization)::text), id);
 
 --
 -- Name: patient_doctors_doctor_id_patient_id_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
@@ -5194,11 +5257,11 @@ REVOKE ALL ON FUNCTION app.check_gender(p_gender text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.check_gender(p_gender text) TO healthcare_access;
 
 --
--- Name: FUNCTION check_name(p_value text, p_field text, p_max integer); Type: ACL; Schema: app; Owner: healthcare_owner
+-- Name: FUNCTION check_text(p_value text, p_type regtype, p_field text); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
-REVOKE ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.check_name(p_value text, p_field text, p_max integer) TO healthcare_access;
+REVOKE ALL ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text) TO healthcare_access;
 
 --
 -- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth

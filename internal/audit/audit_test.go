@@ -17,8 +17,6 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-const fakeHash = pgtest.FakeHash
-
 // withEvents returns a database whose trail holds a few sealed events:
 // three patients created over the privileged connection (one event each).
 func withEvents(t *testing.T) *pgtest.DB {
@@ -196,9 +194,8 @@ func testPruneAt(t *testing.T, now time.Time) {
 	if r, err := audit.Seal(ctx, db.Pool); err != nil || !r.Sealed {
 		t.Fatalf("seal = %+v, %v", r, err)
 	}
-	if _, err := db.Pool.Exec(ctx, `
-		with u as (insert into app.users (username, password_hash) values ('recent', '`+fakeHash+`') returning id)
-		insert into app.patients (owner_id, name, age, gender) select id, 'Recent', 20, 'male' from u`); err != nil {
+	recent := pgtest.CreateUser(t, db.Pool, "recent")
+	if _, err := db.Pool.Exec(ctx, `insert into app.patients (owner_id, name, age, gender) values ($1, 'Recent', 20, 'male')`, recent); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := audit.Seal(ctx, db.Pool); err != nil || !r.Sealed {
@@ -333,9 +330,8 @@ func TestTheMonthTurns(t *testing.T) {
 			reset role`); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Pool.Exec(ctx, `
-			with u as (insert into app.users (username, password_hash) values ('turn', '`+fakeHash+`') returning id)
-			insert into app.patients (owner_id, name, age, gender) select id, 'At the turn', 20, 'male' from u`); err != nil {
+		turn := pgtest.CreateUser(t, db.Pool, "turn")
+		if _, err := db.Pool.Exec(ctx, `insert into app.patients (owner_id, name, age, gender) values ($1, 'At the turn', 20, 'male')`, turn); err != nil {
 			t.Fatal(err)
 		}
 		var where string

@@ -112,25 +112,40 @@ comment on function app.page(bigint,json,text,integer,integer,text) is
 revoke all on function app.page(bigint,json,text,integer,integer,text) from public;
 grant execute on function app.page(bigint,json,text,integer,integer,text) to healthcare_access;
 
--- Field checks with messages a client can show; the table constraints stay the
--- last word.
-create or replace function app.check_name(p_value text, p_field text, p_max integer) returns text
+-- Field checks with messages a client can show. The limits live in the
+-- columns' domains (app.patient_name and friends) and nowhere else: a value
+-- is cast to its domain, and a violation becomes the field's RINVL, with
+-- the limit read from the domain's constraint (only when refusing).
+create or replace function app.check_text(p_value text, p_type regtype, p_field text) returns text
 language plpgsql immutable
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  v_value text := btrim(p_value);
 begin
-  if p_value is null or btrim(p_value) = '' then
-    raise exception '% may not be blank', p_field using errcode = 'RINVL', column = p_field;
-  elsif length(btrim(p_value)) > p_max then
-    raise exception '% must be at most % characters', p_field, p_max using errcode = 'RINVL', column = p_field;
-  end if;
-  return btrim(p_value);
+  begin
+    case p_type
+      when 'app.patient_name'::regtype then perform v_value::app.patient_name;
+      when 'app.patient_gender'::regtype then perform v_value::app.patient_gender;
+      when 'app.doctor_name'::regtype then perform v_value::app.doctor_name;
+      when 'app.doctor_specialization'::regtype then perform v_value::app.doctor_specialization;
+    end case;
+  exception when check_violation or not_null_violation then
+    if v_value is null or v_value = '' then
+      raise exception '% may not be blank', p_field using errcode = 'RINVL', column = p_field;
+    end if;
+    raise exception '% must be at most % characters', p_field,
+      (select max(m[1]::integer) from pg_constraint c, regexp_matches(pg_get_constraintdef(c.oid), '<= (\d+)', 'g') m
+        where c.contypid = p_type)
+      using errcode = 'RINVL', column = p_field;
+  end;
+  return v_value;
 end
 $$;
-comment on function app.check_name(text,text,integer) is
-  'Trims a name-like field; error RINVL naming the field when blank or longer than p_max.';
-revoke all on function app.check_name(text,text,integer) from public;
-grant execute on function app.check_name(text,text,integer) to healthcare_access;
+comment on function app.check_text(text,regtype,text) is
+  'Trims a text field and checks it against its column''s domain (p_type); error RINVL naming p_field when blank or too long. The domain''s constraint is the only place the limit is written.';
+revoke all on function app.check_text(text,regtype,text) from public;
+grant execute on function app.check_text(text,regtype,text) to healthcare_access;
 
 create or replace function app.check_age(p_age integer) returns integer
 language plpgsql immutable
@@ -149,20 +164,14 @@ revoke all on function app.check_age(integer) from public;
 grant execute on function app.check_age(integer) to healthcare_access;
 
 create or replace function app.check_gender(p_gender text) returns text
-language plpgsql immutable
+language sql immutable
 set search_path = pg_catalog, pg_temp
 as $$
-begin
-  if p_gender is null then
-    return 'unknown';
-  elsif length(btrim(p_gender)) > 100 then
-    raise exception 'gender must be at most 100 characters' using errcode = 'RINVL', column = 'gender';
-  end if;
-  return btrim(p_gender);
-end
+  select case when p_gender is null then 'unknown'
+              else app.check_text(p_gender, 'app.patient_gender', 'gender') end
 $$;
 comment on function app.check_gender(text) is
-  'Trims a gender as sent; ''unknown'' for NULL; error RINVL (field gender) when longer than 100 characters.';
+  'Trims a gender as sent; ''unknown'' for NULL; error RINVL (field gender) when longer than app.patient_gender allows.';
 revoke all on function app.check_gender(text) from public;
 grant execute on function app.check_gender(text) to healthcare_access;
 

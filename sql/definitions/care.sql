@@ -114,7 +114,7 @@ declare
   v_ids bigint[];
 begin
   return query
-    select p.id, p.owner_id, p.name, p.age, p.gender, p.gender_fhir, p.created_at, p.updated_at, m.id, m.created_at
+    select p.id, p.owner_id, p.name::text, p.age, p.gender::text, p.gender_fhir, p.created_at, p.updated_at, m.id, m.created_at
       from app.patient_doctors m join app.patients p on p.id = m.patient_id
      where m.doctor_id = v_doc
      order by m.patient_id;

@@ -184,7 +184,7 @@ declare
   v_doctor app.doctors;
 begin
   insert into app.doctors (name, specialization)
-  values (app.check_name(p_name, 'name', 200), app.check_name(p_specialization, 'specialization', 100))
+  values (app.check_text(p_name, 'app.doctor_name', 'name'), app.check_text(p_specialization, 'app.doctor_specialization', 'specialization'))
   returning * into v_doctor;
   return app.doctor_json_for(v_doctor, v_uid, app.current_user_is_admin());
 end
@@ -235,9 +235,9 @@ declare
 begin
   perform app.require_user();
   update app.doctors d
-     set name = case when p_name is null then d.name else app.check_name(p_name, 'name', 200) end,
+     set name = case when p_name is null then d.name else app.check_text(p_name, 'app.doctor_name', 'name') end,
          specialization = case when p_specialization is null then d.specialization
-                               else app.check_name(p_specialization, 'specialization', 100) end
+                               else app.check_text(p_specialization, 'app.doctor_specialization', 'specialization') end
    where d.id = p_id and (p_version is null or d.version = p_version)
   returning * into v_doctor;
   if not found then

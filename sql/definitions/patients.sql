@@ -145,7 +145,7 @@ declare
 begin
   perform app.require_user();
   insert into app.patients (name, age, gender)
-  values (app.check_name(p_name, 'name', 200), app.check_age(p_age), app.check_gender(p_gender))
+  values (app.check_text(p_name, 'app.patient_name', 'name'), app.check_age(p_age), app.check_gender(p_gender))
   returning * into v_patient;
   return app.patient_json(v_patient);
 end
@@ -195,7 +195,7 @@ declare
 begin
   perform app.require_user();
   update app.patients p
-     set name = case when p_name is null then p.name else app.check_name(p_name, 'name', 200) end,
+     set name = case when p_name is null then p.name else app.check_text(p_name, 'app.patient_name', 'name') end,
          age = case when p_age is null then p.age else app.check_age(p_age) end,
          gender = case when p_gender is null then p.gender else app.check_gender(p_gender) end
    where p.id = p_id and (p_version is null or p.version = p_version)
