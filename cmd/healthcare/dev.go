@@ -39,6 +39,10 @@ anything is created. Ctrl-C, SIGTERM or closing the terminal (SIGHUP) stop
 the server, then the cluster; the next run reuses the data. A cluster left
 running by a dev that was killed is stopped and started again.
 
+While dev runs it holds --data (a lock the system releases when dev ends,
+however it ends): a second dev, or dev --reset, on the same folder refuses
+in one line naming the running dev's PID and address.
+
 While dev runs, the tools (migrate, createsuperuser, db-access) run from the
 same folder find its cluster on their own: dev keeps the privileged URL in
 the data folder (mode 0600) and removes it when it stops.
@@ -275,6 +279,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err != nil {
 		return err
 	}
+	// A folder another dev holds is refused first, in one line, before
+	// anything else is said or checked.
+	if err := checkDevDataFree(dir); err != nil {
+		return devBusy(err)
+	}
 	settings.print(stderr, dir)
 	if err := checkPortFree(settings.addr); err != nil {
 		return err
@@ -284,8 +293,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 			return err
 		}
 	}
+	// From here until it returns, after its cluster has stopped, this dev
+	// holds the folder.
+	lk, err := lockDevData(dir, true)
+	if err != nil {
+		return devBusy(err)
+	}
+	defer lk.release()
 	if settings.appURL != "" {
-		return devExternal(ctx, dir, settings, getenv, stdout, stderr)
+		return devExternal(ctx, dir, lk, settings, getenv, stdout, stderr)
 	}
 
 	st, err := loadDevState(dir)
@@ -308,6 +324,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	}
 	fmt.Fprintf(stderr, "dev: PostgreSQL binaries in %s, data in %s\n", cluster.BinDir(), dir)
 	if err := cluster.Init(ctx); err != nil {
+		return err
+	}
+	if err := lk.setOwner(settings.addr); err != nil {
 		return err
 	}
 	if err := stopLeftover(ctx, cluster, stderr); err != nil {
@@ -368,7 +387,16 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err := writeServiceFile(dir, doors, st); err != nil {
 		return err
 	}
-	return devServe(ctx, getenv, settings, appURL, st, dir, doors, stdout, stderr)
+	return devServe(ctx, getenv, settings, appURL, st, dir, lk, doors, stdout, stderr)
+}
+
+// devBusy is the one-line refusal of a folder another dev holds.
+func devBusy(err error) error {
+	var busy *devBusyError
+	if errors.As(err, &busy) {
+		return fmt.Errorf("dev: %w: stop that dev first (Ctrl-C in its terminal), or give this one another --data", err)
+	}
+	return err
 }
 
 // devDoors says how to reach the database for the printed psql lines.
@@ -382,8 +410,8 @@ type devDoors struct {
 
 // devExternal is dev against a server named on the command line or by
 // DATABASE_URL in the environment.
-func devExternal(ctx context.Context, dir string, settings devSettings, getenv func(string) string, stdout, stderr io.Writer) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+func devExternal(ctx context.Context, dir string, lk *devLock, settings devSettings, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := lk.setOwner(settings.addr); err != nil {
 		return err
 	}
 	st, err := loadDevState(dir)
@@ -413,10 +441,10 @@ func devExternal(ctx context.Context, dir string, settings devSettings, getenv f
 	if err := writeServiceFileDB(dir, doors, st, dbName); err != nil {
 		return err
 	}
-	return devServe(ctx, getenv, settings, settings.appURL, st, dir, doors, stdout, stderr)
+	return devServe(ctx, getenv, settings, settings.appURL, st, dir, lk, doors, stdout, stderr)
 }
 
-func devServe(ctx context.Context, getenv func(string) string, settings devSettings, appURL string, st *devState, dir string, doors devDoors, stdout, stderr io.Writer) error {
+func devServe(ctx context.Context, getenv func(string) string, settings devSettings, appURL string, st *devState, dir string, lk *devLock, doors devDoors, stdout, stderr io.Writer) error {
 	// The server's other settings come from the environment and .env as
 	// for serve; the database, address and key are dev's.
 	key := settings.secretKey
@@ -439,6 +467,9 @@ func devServe(ctx context.Context, getenv func(string) string, settings devSetti
 		return err
 	}
 	return serve(ctx, cfg, stderr, func(bound string) {
+		if err := lk.setOwner(bound); err != nil {
+			fmt.Fprintln(stderr, "dev:", err)
+		}
 		printBanner(stdout, bound, dir, doors, st)
 	})
 }

@@ -6,12 +6,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -86,9 +88,15 @@ func devPrivilegedURL(ctx context.Context, dataDir string) (string, string, erro
 // It refuses a folder that does not look like one dev made, so a mistyped
 // --data cannot delete anything else.
 func devReset(dir string, yes bool, stdin io.Reader, stderr io.Writer) error {
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+	// A running dev holds the folder: never delete it under that dev.
+	lk, err := lockDevData(dir, false)
+	if err != nil {
+		return fmt.Errorf("dev --reset: %w: stop that dev first; nothing deleted", err)
+	}
+	if lk == nil {
 		return nil
 	}
+	defer lk.release()
 	for _, marker := range []string{"PG_VERSION", devStateFile} {
 		if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
 			return fmt.Errorf("dev --reset: %s has no %s, so it is not a dev cluster; not deleting it", dir, marker)
@@ -127,4 +135,111 @@ func createDatabase(ctx context.Context, maintURL, dbname string) error {
 	}
 	defer conn.Close(context.Background())
 	return dbadmin.CreateDatabase(ctx, conn, dbname)
+}
+
+// devOwnerFile names the dev that holds the data folder: its PID and the
+// address it serves on, for the refusal a second dev prints. It is only
+// information; the lock itself is devLock's.
+const devOwnerFile = "dev-owner.json"
+
+// devOwner is what devOwnerFile holds.
+type devOwner struct {
+	PID  int    `json:"pid"`
+	Addr string `json:"addr"`
+}
+
+// devLock is a dev's hold on its data folder: an exclusive flock(2) on the
+// folder itself (a file inside would stop initdb, which wants an empty
+// folder). The kernel releases it when the process ends, however it ends,
+// so a dev killed with SIGKILL leaves a folder the next dev can take (and
+// recover: stopLeftover). The descriptor is close-on-exec, so PostgreSQL,
+// started by dev, does not inherit it.
+type devLock struct {
+	dir string
+	f   *os.File
+}
+
+// devBusyError: the folder is held by another running dev.
+type devBusyError struct {
+	dir   string
+	owner devOwner // zero when that dev has not yet said who it is
+}
+
+func (e *devBusyError) Error() string {
+	who := "another dev that is still starting"
+	if e.owner.PID != 0 {
+		who = fmt.Sprintf("the dev running as pid %d on %s", e.owner.PID, e.owner.Addr)
+	}
+	return fmt.Sprintf("%s is in use by %s", e.dir, who)
+}
+
+// lockDevData takes dir for this process, creating it (0700, parents
+// 0755) when create is set. It returns a *devBusyError when another
+// process holds it, and (nil, nil) when dir does not exist and create is
+// not set.
+func lockDevData(dir string, create bool) (*devLock, error) {
+	if create {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, fmt.Errorf("dev: %w", err)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("dev: %w", err)
+		}
+	}
+	f, err := os.Open(dir)
+	if errors.Is(err, os.ErrNotExist) && !create {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dev: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &devBusyError{dir: dir, owner: readDevOwner(dir)}
+		}
+		return nil, fmt.Errorf("dev: lock %s: %w", dir, err)
+	}
+	return &devLock{dir: dir, f: f}, nil
+}
+
+// checkDevDataFree fails with a *devBusyError when a running dev holds dir.
+func checkDevDataFree(dir string) error {
+	lk, err := lockDevData(dir, false)
+	if err != nil {
+		return err
+	}
+	lk.release()
+	return nil
+}
+
+// readDevOwner reads devOwnerFile; the zero devOwner when there is none.
+func readDevOwner(dir string) devOwner {
+	var o devOwner
+	if b, err := os.ReadFile(filepath.Join(dir, devOwnerFile)); err == nil {
+		_ = json.Unmarshal(b, &o)
+	}
+	return o
+}
+
+// setOwner records this process and addr as the folder's dev. Call it once
+// the folder holds a cluster (initdb wants an empty folder).
+func (l *devLock) setOwner(addr string) error {
+	b, err := json.Marshal(devOwner{PID: os.Getpid(), Addr: addr})
+	if err != nil {
+		return err
+	}
+	return writePrivate(filepath.Join(l.dir, devOwnerFile), append(b, '\n'))
+}
+
+// release removes the owner file and lets go of the folder. A nil lock is
+// fine.
+func (l *devLock) release() {
+	if l == nil {
+		return
+	}
+	if readDevOwner(l.dir).PID == os.Getpid() {
+		_ = os.Remove(filepath.Join(l.dir, devOwnerFile))
+	}
+	_ = l.f.Close() // closing the last descriptor releases the flock
 }
