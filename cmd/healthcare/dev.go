@@ -30,8 +30,10 @@ run, from the installed server binaries; as root the server runs as the
 postgres system user), listening on a private Unix socket and on a free
 127.0.0.1 port (password authentication on TCP). It migrates, creates the
 server's runtime login healthcare_app, and on the FIRST run seeds a demo
-admin, two demo users, doctors, patients and mappings, a psql login linked
-to the demo user alice, and a reporting login. Generated passwords and a
+admin, two demo users (alice, bob), doctors, patients and mappings, the
+account drrao linked to Dr. Asha Rao's doctor record (the care view:
+GET /api/care/patients/), psql logins linked to alice and to drrao, and a
+reporting login. Generated passwords and a
 dev SECRET_KEY are kept in the data folder (mode 0600) and printed on every
 run, with psql command lines for the three doors. Then it serves the API on
 --addr (default HTTP_ADDR, else 127.0.0.1:8000); the port is checked before

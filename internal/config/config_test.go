@@ -638,3 +638,21 @@ func TestParseAge(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatAgeIsParseAgeBackwards: an age is written back in the unit a
+// person would give it, and reads back as the same duration.
+func TestFormatAgeIsParseAgeBackwards(t *testing.T) {
+	for in, want := range map[string]string{"6y": "6y", "18mo": "18mo", "14d": "2w", "90d": "90d", "12h": "12h0m0s", "1y": "1y"} {
+		d, err := ParseAge(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := FormatAge(d)
+		if got != want {
+			t.Errorf("FormatAge(ParseAge(%q)) = %q, want %q", in, got, want)
+		}
+		if back, err := ParseAge(got); err != nil || back != d {
+			t.Errorf("ParseAge(%q) = %v, %v; want %v", got, back, err, d)
+		}
+	}
+}
