@@ -92,48 +92,6 @@ func TestDevChecksItsPortFirst(t *testing.T) {
 	}
 }
 
-// TestComposeKeepsTheSuperuserPasswordFromTheAPI: the API container's
-// environment blanks the superuser's secrets and builds no URL from a
-// password; the migration reads the superuser's password from PGPASSWORD.
-func TestComposeKeepsTheSuperuserPasswordFromTheAPI(t *testing.T) {
-	b, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	services := map[string]string{}
-	var name string
-	for _, line := range strings.Split(string(b), "\n") {
-		switch {
-		case strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "   ") && strings.HasSuffix(line, ":"):
-			name = strings.TrimSuffix(strings.TrimSpace(line), ":")
-		case line != "" && !strings.HasPrefix(line, " "):
-			name = ""
-		case name != "":
-			services[name] += line + "\n"
-		}
-	}
-	api, migrate := services["api"], services["migrate"]
-	if api == "" || migrate == "" {
-		t.Fatalf("no api or migrate service in docker-compose.yml: %v", services)
-	}
-	for _, want := range []string{`POSTGRES_PASSWORD: ""`, `MIGRATION_DATABASE_URL: ""`, `DATABASE_URL: ""`, "DB_PASSWORD: ${DB_PASSWORD"} {
-		if !strings.Contains(api, want) {
-			t.Errorf("the api service lacks %s", want)
-		}
-	}
-	if strings.Contains(api, "${POSTGRES_PASSWORD") {
-		t.Error("the api service is handed POSTGRES_PASSWORD")
-	}
-	if !strings.Contains(migrate, "PGPASSWORD: ${POSTGRES_PASSWORD") {
-		t.Error("migrate does not read the superuser's password from PGPASSWORD")
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "://") && strings.Contains(line, "PASSWORD}") {
-			t.Errorf("a password is pasted into a URL: %s", strings.TrimSpace(line))
-		}
-	}
-}
-
 // devProcess is a `healthcare dev` subprocess.
 type devProcess struct {
 	cmd    *exec.Cmd
