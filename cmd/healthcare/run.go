@@ -27,15 +27,15 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":           {"run the REST API server", runServe},
+	"serve":           {"run the REST API server (--check-config: only check the settings)", runServe},
 	"migrate":         {"apply or inspect database migrations (privileged connection)", runMigrate},
 	"createsuperuser": {"create an admin account", runCreateSuperuser},
-	"db-access":       {"give an app user a personal psql login, or take it away", runDBAccess},
+	"db-access":       {"psql logins: grant or revoke a personal one, grant-reporting, grant-auditor (and their revoke-)", runDBAccess},
 	"doctor":          {"link a doctor record to a user account (the care view), or unlink it", runDoctor},
 	"audit":           {"seal, verify, show or prune the audit trail", runAudit},
-	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000", runDev},
+	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000 (--reset to start empty)", runDev},
 	"secret":          {"print a new random SECRET_KEY (32 bytes, hex)", runSecret},
-	"version":         {"print the version", runVersion},
+	"version":         {"print the module version and commit", runVersion},
 	"healthcheck":     {"exit 0 when the server's /healthz answers (for containers)", runHealthcheck},
 }
 

@@ -23,9 +23,9 @@ import (
 )
 
 const serveAbout = `
-Run the REST API. Settings come from the environment and .env (see the
-README's configuration table); --addr and --database-url override
-HTTP_ADDR and DATABASE_URL.
+Run the REST API. Settings come from the environment and .env (see
+docs/configuration.md); --addr and --database-url override HTTP_ADDR and
+DATABASE_URL. --check-config checks them and exits, connecting to nothing.
 
 The server connects as its runtime login (a plain member of
 healthcare_api). It refuses to start when that role could bypass row-level

@@ -488,7 +488,7 @@ func TestParseDotenv(t *testing.T) {
 }
 
 // Load and LoadTools read exactly the variables Variables() documents, so
-// the list (and the README table and .env.example checked against it)
+// the list (and docs/configuration.md and .env.example, generated from it)
 // cannot drift from the code.
 func TestVariablesMatchLoad(t *testing.T) {
 	asked := map[string]int{}
