@@ -284,7 +284,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	// A folder another dev holds is refused first, in one line, before
 	// anything else is said or checked.
 	if err := checkDevDataFree(dir); err != nil {
-		return devBusy(err)
+		return devBusy(err, *reset)
 	}
 	settings.print(stderr, dir)
 	if err := checkPortFree(settings.addr); err != nil {
@@ -299,7 +299,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	// holds the folder.
 	lk, err := lockDevData(dir, true)
 	if err != nil {
-		return devBusy(err)
+		return devBusy(err, *reset)
 	}
 	defer lk.release()
 	if settings.appURL != "" {
@@ -393,12 +393,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 }
 
 // devBusy is the one-line refusal of a folder another dev holds.
-func devBusy(err error) error {
+func devBusy(err error, reset bool) error {
 	var busy *devBusyError
-	if errors.As(err, &busy) {
-		return fmt.Errorf("dev: %w: stop that dev first (Ctrl-C in its terminal), or give this one another --data", err)
+	switch {
+	case !errors.As(err, &busy):
+		return err
+	case reset:
+		return fmt.Errorf("dev --reset: %w: stop that dev first (Ctrl-C in its terminal); nothing deleted", err)
 	}
-	return err
+	return fmt.Errorf("dev: %w: stop that dev first (Ctrl-C in its terminal), or give this one another --data", err)
 }
 
 // devDoors says how to reach the database for the printed psql lines.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,6 +80,9 @@ func TestDevDataLockDiesWithItsHolder(t *testing.T) {
 		err := runDev(context.Background(), args, apitest.Env{}.Getenv, strings.NewReader("y\n"), &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("dev %v on a held folder: %v; want one line with %q", args, err, want)
+		}
+		if slices.Contains(args, "--reset") && (err == nil || !strings.Contains(err.Error(), "nothing deleted")) {
+			t.Errorf("dev --reset on a held folder does not say nothing was deleted: %v", err)
 		}
 		if stdout.Len()+stderr.Len() != 0 {
 			t.Errorf("dev %v printed more than its refusal: %q %q", args, stdout.String(), stderr.String())
