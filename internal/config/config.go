@@ -3,7 +3,7 @@
 //
 // The seed's variable names (SECRET_KEY, DEBUG, DB_*, ACCESS_TOKEN_LIFETIME_MIN,
 // REFRESH_TOKEN_LIFETIME_DAYS) keep working. Variables() lists every variable
-// with its default and meaning; README and .env.example are checked against it.
+// with its default and meaning; docs/configuration.md and .env.example are generated from it.
 package config
 
 import (
