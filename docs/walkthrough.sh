@@ -15,6 +15,15 @@ BASE=${BASE:-http://127.0.0.1:8000}
 USERNAME=${WALK_USERNAME:-avinash_$(date +%s)_$$}
 PASSWORD=${WALK_PASSWORD:-mypassword}
 
+# A server on another address is the usual reason for a refused
+# connection: say so, and how to point the script at it.
+if ! curl -fsS -o /dev/null --max-time 5 "$BASE/healthz" 2>/dev/null; then
+  echo "walkthrough: no healthcare server answers at $BASE/healthz." >&2
+  echo "Start one (go run ./cmd/healthcare dev), or point the script at yours with BASE=, e.g." >&2
+  echo "  BASE=http://127.0.0.1:8001 docs/walkthrough.sh" >&2
+  exit 1
+fi
+
 # call METHOD PATH EXPECTED_STATUS [JSON_BODY] [TOKEN]: prints the request
 # and the answer, sets BODY, fails on any other status.
 call() {

@@ -28,7 +28,9 @@ Work the audit trail (schema audit; docs/design.md, "The audit trail").
   prune [--older-than AGE] drop whole months older than AGE (default
                            AUDIT_RETENTION, 6y); recorded as an event
 
-Over the privileged connection (--database-url or MIGRATION_DATABASE_URL);
+Over the privileged connection: --database-url, else MIGRATION_DATABASE_URL,
+else, with neither, the database of a "healthcare dev" running from this
+folder, which audit finds by itself (as migrate and createsuperuser do).
 verify and show also work as a member of healthcare_auditor.`
 
 func runAudit(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -89,8 +91,10 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprint(stdout, audit.FormatTable(events))
 	case "prune":
-		age := tools.AuditRetention
+		// Say the age as it was given (6y), not as a Go duration.
+		age, ageText := tools.AuditRetention, config.FormatAge(tools.AuditRetention)
 		if *olderThan != "" {
+			ageText = *olderThan
 			if age, err = config.ParseAge(*olderThan); err != nil {
 				return usagef("audit prune --older-than: %v", err)
 			}
@@ -99,7 +103,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "dropped %d monthly partitions older than %s: %v\n", len(dropped), age, dropped)
+		fmt.Fprintf(stdout, "dropped %d monthly partitions older than %s: %v\n", len(dropped), ageText, dropped)
 	default:
 		return usagef("audit: unknown action %q (want seal, verify, show or prune)", verb)
 	}

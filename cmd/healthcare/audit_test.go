@@ -45,8 +45,12 @@ func TestAuditCommands(t *testing.T) {
 		!strings.Contains(out, "Audited Patient") {
 		t.Fatalf("show: %q, %v", out, err)
 	}
-	if out, err := run("prune", "--older-than", "2y"); err != nil || !strings.Contains(out, "dropped 0 monthly partitions") {
+	// The age is printed as it was given, not as a Go duration (52596h0m0s).
+	if out, err := run("prune", "--older-than", "2y"); err != nil || !strings.Contains(out, "dropped 0 monthly partitions older than 2y:") {
 		t.Fatalf("prune: %q, %v", out, err)
+	}
+	if out, err := run("prune"); err != nil || !strings.Contains(out, "older than 6y:") {
+		t.Fatalf("prune with AUDIT_RETENTION's default: %q, %v", out, err)
 	}
 	if _, err := run("prune", "--older-than", "soon"); err == nil {
 		t.Fatal("prune accepted an age without a number")

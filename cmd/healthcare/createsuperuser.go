@@ -105,7 +105,9 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 		case !errors.As(err, &fe):
 			return false, err
 		case !interactive || fe.Field != field:
-			return false, usagef("createsuperuser: %s %s", fe.Field, fe.Message)
+			// The message names the field itself ("a user named ...",
+			// "enter a valid e-mail address ...").
+			return false, usagef("createsuperuser: %s", strings.TrimSuffix(fe.Message, "."))
 		}
 		fmt.Fprintln(stderr, "Error:", strings.ToUpper(fe.Message[:1])+fe.Message[1:])
 		return false, nil

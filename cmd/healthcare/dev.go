@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,10 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"healthcare/internal/auth"
 	"healthcare/internal/config"
 	"healthcare/internal/database"
 	"healthcare/internal/dbadmin"
@@ -33,14 +30,20 @@ run, from the installed server binaries; as root the server runs as the
 postgres system user), listening on a private Unix socket and on a free
 127.0.0.1 port (password authentication on TCP). It migrates, creates the
 server's runtime login healthcare_app, and on the FIRST run seeds a demo
-admin, two demo users, doctors, patients and mappings, a psql login linked
-to the demo user alice, and a reporting login. Generated passwords and a
+admin, two demo users (alice, bob), doctors, patients and mappings, the
+account drrao linked to Dr. Asha Rao's doctor record (the care view:
+GET /api/care/patients/), psql logins linked to alice and to drrao, and a
+reporting login. Generated passwords and a
 dev SECRET_KEY are kept in the data folder (mode 0600) and printed on every
 run, with psql command lines for the three doors. Then it serves the API on
 --addr (default HTTP_ADDR, else 127.0.0.1:8000); the port is checked before
 anything is created. Ctrl-C, SIGTERM or closing the terminal (SIGHUP) stop
 the server, then the cluster; the next run reuses the data. A cluster left
 running by a dev that was killed is stopped and started again.
+
+While dev runs it holds --data (a lock the system releases when dev ends,
+however it ends): a second dev, or dev --reset, on the same folder refuses
+in one line naming the running dev's PID and address.
 
 While dev runs, the tools (migrate, createsuperuser, db-access) run from the
 same folder find its cluster on their own: dev keeps the privileged URL in
@@ -256,68 +259,6 @@ func checkPortFree(addr string) error {
 	return ln.Close()
 }
 
-// stopLeftover stops a PostgreSQL still running on dir from an earlier dev
-// that did not stop it (killed, or its terminal closed while it hung), and
-// removes the socket folder it leaves behind. It says so in one line.
-func stopLeftover(ctx context.Context, cluster *pgcluster.Cluster, stderr io.Writer) error {
-	if !cluster.Running() {
-		return nil
-	}
-	pid, socketDir := leftoverPID(cluster.DataDir())
-	fmt.Fprintf(stderr, "dev: PostgreSQL (pid %s) is still running on %s from an earlier dev that did not stop it: stopping it and starting afresh\n",
-		pid, cluster.DataDir())
-	if err := cluster.Stop(ctx); err != nil {
-		return err
-	}
-	// pgcluster makes its socket folders with os.MkdirTemp(""); remove
-	// only such a folder, and only once it holds no socket.
-	if socketDir != "" && filepath.Dir(socketDir) == filepath.Clean(os.TempDir()) && strings.HasPrefix(filepath.Base(socketDir), "pg") {
-		if m, _ := filepath.Glob(filepath.Join(socketDir, ".s.PGSQL.*")); len(m) == 0 {
-			_ = os.RemoveAll(socketDir)
-		}
-	}
-	return nil
-}
-
-// leftoverPID reads the postmaster's pid and socket folder from
-// postmaster.pid (lines 1 and 5).
-func leftoverPID(dir string) (pid, socketDir string) {
-	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
-	if err != nil {
-		return "?", ""
-	}
-	lines := strings.Split(string(b), "\n")
-	pid = strings.TrimSpace(lines[0])
-	if len(lines) > 4 {
-		socketDir = strings.TrimSpace(lines[4])
-	}
-	return pid, socketDir
-}
-
-// devPrivilegedURL returns the privileged URL a running dev keeps in
-// dataDir, and the file it came from, when that file exists and the
-// cluster answers; "" when there is no such file.
-func devPrivilegedURL(ctx context.Context, dataDir string) (string, string, error) {
-	file := filepath.Join(dataDir, devURLFile)
-	b, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", "", nil
-	}
-	if err != nil {
-		return "", "", err
-	}
-	u := strings.TrimSpace(string(b))
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(cctx, u)
-	if err != nil {
-		return "", "", fmt.Errorf("%s names a dev cluster that does not answer (%v): start `healthcare dev` in this folder, "+
-			"or set MIGRATION_DATABASE_URL or --database-url", file, err)
-	}
-	_ = conn.Close(context.Background())
-	return u, file, nil
-}
-
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dev", "[--data DIR] [--addr host:port] [--reset [--yes]] [--database-url URL [--migration-database-url URL]]", devAbout, stderr)
 	dataDir := fs.String("data", devDefaultData, "folder of the private cluster and the generated credentials")
@@ -340,6 +281,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err != nil {
 		return err
 	}
+	// A folder another dev holds is refused first, in one line, before
+	// anything else is said or checked.
+	if err := checkDevDataFree(dir); err != nil {
+		return devBusy(err, *reset)
+	}
 	settings.print(stderr, dir)
 	if err := checkPortFree(settings.addr); err != nil {
 		return err
@@ -349,8 +295,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 			return err
 		}
 	}
+	// From here until it returns, after its cluster has stopped, this dev
+	// holds the folder.
+	lk, err := lockDevData(dir, true)
+	if err != nil {
+		return devBusy(err, *reset)
+	}
+	defer lk.release()
 	if settings.appURL != "" {
-		return devExternal(ctx, dir, settings, getenv, stdout, stderr)
+		return devExternal(ctx, dir, lk, settings, getenv, stdout, stderr)
 	}
 
 	st, err := loadDevState(dir)
@@ -373,6 +326,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	}
 	fmt.Fprintf(stderr, "dev: PostgreSQL binaries in %s, data in %s\n", cluster.BinDir(), dir)
 	if err := cluster.Init(ctx); err != nil {
+		return err
+	}
+	if err := lk.setOwner(settings.addr); err != nil {
 		return err
 	}
 	if err := stopLeftover(ctx, cluster, stderr); err != nil {
@@ -433,44 +389,19 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err := writeServiceFile(dir, doors, st); err != nil {
 		return err
 	}
-	return devServe(ctx, getenv, settings, appURL, st, dir, doors, stdout, stderr)
+	return devServe(ctx, getenv, settings, appURL, st, dir, lk, doors, stdout, stderr)
 }
 
-// devReset deletes the private cluster's folder, after asking unless yes.
-// It refuses a folder that does not look like one dev made, so a mistyped
-// --data cannot delete anything else.
-func devReset(dir string, yes bool, stdin io.Reader, stderr io.Writer) error {
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return nil
+// devBusy is the one-line refusal of a folder another dev holds.
+func devBusy(err error, reset bool) error {
+	var busy *devBusyError
+	switch {
+	case !errors.As(err, &busy):
+		return err
+	case reset:
+		return fmt.Errorf("dev --reset: %w: stop that dev first (Ctrl-C in its terminal); nothing deleted", err)
 	}
-	for _, marker := range []string{"PG_VERSION", devStateFile} {
-		if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
-			return fmt.Errorf("dev --reset: %s has no %s, so it is not a dev cluster; not deleting it", dir, marker)
-		}
-	}
-	if !yes {
-		fmt.Fprintf(stderr, "Stop and delete %s (the dev cluster, its data and its generated passwords)? [y/N] ", dir)
-		answer, _ := bufio.NewReader(stdin).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-			return errors.New("dev --reset: not confirmed; nothing deleted (--yes skips the question)")
-		}
-	}
-	// A cluster still running there (a dev that was killed) is stopped
-	// first: deleting its files under it would leave a server without data.
-	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); err == nil {
-		cluster, err := pgcluster.New(pgcluster.Options{DataDir: dir, StartTimeout: devStartTimeout})
-		if err != nil {
-			return fmt.Errorf("dev --reset: %w", err)
-		}
-		if err := stopLeftover(context.Background(), cluster, stderr); err != nil {
-			return fmt.Errorf("dev --reset: %w", err)
-		}
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("dev --reset: %w", err)
-	}
-	fmt.Fprintf(stderr, "dev: deleted %s; starting from an empty cluster\n", dir)
-	return nil
+	return fmt.Errorf("dev: %w: stop that dev first (Ctrl-C in its terminal), or give this one another --data", err)
 }
 
 // devDoors says how to reach the database for the printed psql lines.
@@ -484,8 +415,8 @@ type devDoors struct {
 
 // devExternal is dev against a server named on the command line or by
 // DATABASE_URL in the environment.
-func devExternal(ctx context.Context, dir string, settings devSettings, getenv func(string) string, stdout, stderr io.Writer) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+func devExternal(ctx context.Context, dir string, lk *devLock, settings devSettings, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := lk.setOwner(settings.addr); err != nil {
 		return err
 	}
 	st, err := loadDevState(dir)
@@ -515,10 +446,10 @@ func devExternal(ctx context.Context, dir string, settings devSettings, getenv f
 	if err := writeServiceFileDB(dir, doors, st, dbName); err != nil {
 		return err
 	}
-	return devServe(ctx, getenv, settings, settings.appURL, st, dir, doors, stdout, stderr)
+	return devServe(ctx, getenv, settings, settings.appURL, st, dir, lk, doors, stdout, stderr)
 }
 
-func devServe(ctx context.Context, getenv func(string) string, settings devSettings, appURL string, st *devState, dir string, doors devDoors, stdout, stderr io.Writer) error {
+func devServe(ctx context.Context, getenv func(string) string, settings devSettings, appURL string, st *devState, dir string, lk *devLock, doors devDoors, stdout, stderr io.Writer) error {
 	// The server's other settings come from the environment and .env as
 	// for serve; the database, address and key are dev's.
 	key := settings.secretKey
@@ -541,6 +472,9 @@ func devServe(ctx context.Context, getenv func(string) string, settings devSetti
 		return err
 	}
 	return serve(ctx, cfg, stderr, func(bound string) {
+		if err := lk.setOwner(bound); err != nil {
+			fmt.Fprintln(stderr, "dev:", err)
+		}
 		printBanner(stdout, bound, dir, doors, st)
 	})
 }
@@ -622,176 +556,4 @@ func writeServiceFileDB(dir string, doors devDoors, st *devState, dbName string)
 			s.name, doors.host, doors.port, dbName, s.user, s.pw)
 	}
 	return writePrivate(filepath.Join(dir, devServiceFile), []byte(b.String()))
-}
-
-// devPrepare migrates, (re)sets the logins' passwords and seeds on the
-// first run.
-func devPrepare(ctx context.Context, superURL, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
-	conn, err := pgx.Connect(ctx, superURL)
-	if err != nil {
-		return fmt.Errorf("connect as superuser: %w", err)
-	}
-	defer conn.Close(context.Background())
-	if err := dbadmin.Migrate(ctx, conn, -1); err != nil {
-		return err
-	}
-	// The runtime login: a plain member of the API group, nothing else.
-	if _, err := dbadmin.EnsureLogin(ctx, conn, dbadmin.Login{Name: devAppRole, Password: st.AppPassword, Groups: []string{dbadmin.APIGroup}}); err != nil {
-		return err
-	}
-	return devReportingAndSeed(ctx, conn, appURL, st, dir, limits, stderr)
-}
-
-func devPrepareExternal(ctx context.Context, superURL, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
-	conn, err := pgx.Connect(ctx, superURL)
-	if err != nil {
-		return fmt.Errorf("connect with MIGRATION_DATABASE_URL: %w", err)
-	}
-	defer conn.Close(context.Background())
-	if err := dbadmin.Migrate(ctx, conn, -1); err != nil {
-		return err
-	}
-	return devReportingAndSeed(ctx, conn, appURL, st, dir, limits, stderr)
-}
-
-// devReportingAndSeed makes the reporting login (as db-access
-// grant-reporting does, with the same session limits) and seeds on the
-// first run.
-func devReportingAndSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
-	if _, err := dbadmin.GrantReporting(ctx, conn, devReportLogin, st.ReportPassword, limits); err != nil {
-		return err
-	}
-	return devSeed(ctx, conn, appURL, st, dir, limits, stderr)
-}
-
-// createDatabase creates dbname on the server of maintURL when missing.
-func createDatabase(ctx context.Context, maintURL, dbname string) error {
-	conn, err := pgx.Connect(ctx, maintURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	return dbadmin.CreateDatabase(ctx, conn, dbname)
-}
-
-// devSeed fills an empty database once: accounts through the same paths
-// as createsuperuser and POST /api/auth/register/, records through the
-// api functions the REST routes call, as the users who own them.
-func devSeed(ctx context.Context, conn *pgx.Conn, appURL string, st *devState, dir string, limits dbadmin.SessionLimits, stderr io.Writer) error {
-	if st.Seeded {
-		return nil
-	}
-	hasUsers, err := dbadmin.HasUsers(ctx, conn)
-	if err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	if hasUsers {
-		// Not our first run after all (state file lost): never seed twice.
-		fmt.Fprintln(stderr, "dev: database already has users; not seeding")
-		st.Seeded = true
-		return st.save(dir)
-	}
-	fmt.Fprintln(stderr, "dev: first run: seeding demo data")
-	hasher, err := auth.NewHasher(auth.DefaultParams, 0)
-	if err != nil {
-		return err
-	}
-	hash := func(pw string) (string, error) { return hasher.Hash(ctx, pw) }
-
-	h, err := hash(st.AdminPassword)
-	if err != nil {
-		return err
-	}
-	adminID, err := dbadmin.CreateAdmin(ctx, conn, devAdmin, "admin@example.com", h)
-	if err != nil {
-		return err
-	}
-
-	db, err := database.Open(ctx, appURL, database.Options{MaxConns: 2})
-	if err != nil {
-		return fmt.Errorf("seed: connect as %s: %w", devAppRole, err)
-	}
-	defer db.Close()
-	call := func(uid int64, fn database.Func, args ...any) (map[string]any, error) {
-		out, err := db.Call(ctx, database.Identity{UserID: uid, RequestID: "dev-seed"}, fn, args...)
-		if err != nil {
-			return nil, err
-		}
-		var m map[string]any
-		if err := json.Unmarshal(out, &m); err != nil {
-			return nil, fmt.Errorf("seed: api.%s: %w", fn.Name(), err)
-		}
-		return m, nil
-	}
-	id := func(m map[string]any) int64 { f, _ := m["id"].(float64); return int64(f) }
-	register := func(name, pw string) (int64, error) {
-		h, err := hash(pw)
-		if err != nil {
-			return 0, err
-		}
-		m, err := call(0, database.FnRegister, name, name+"@example.com", h)
-		return id(m), err
-	}
-	aliceID, err := register(devUserA, st.AlicePassword)
-	if err != nil {
-		return fmt.Errorf("seed: register %s: %w", devUserA, err)
-	}
-	bobID, err := register(devUserB, st.BobPassword)
-	if err != nil {
-		return fmt.Errorf("seed: register %s: %w", devUserB, err)
-	}
-
-	var doctors []int64
-	for _, d := range [][2]string{
-		{"Dr. Asha Rao", "Cardiology"}, {"Dr. Daniel Okafor", "Dermatology"},
-		{"Dr. Lena Fischer", "Pediatrics"}, {"Dr. Marco Rossi", "Cardiology"},
-	} {
-		m, err := call(adminID, database.FnCreateDoctor, d[0], d[1])
-		if err != nil {
-			return fmt.Errorf("seed: doctor %s: %w", d[0], err)
-		}
-		doctors = append(doctors, id(m))
-	}
-	type patient struct {
-		owner  int64
-		name   string
-		age    int32
-		gender string
-		doctor []int
-	}
-	for _, p := range []patient{
-		{aliceID, "Ravi Kumar", 42, "male", []int{0, 1}},
-		{aliceID, "Meera Iyer", 35, "female", []int{2}},
-		{bobID, "Tom Baker", 58, "male", []int{0, 3}},
-		{bobID, "Sara Lind", 7, "female", []int{2}},
-	} {
-		m, err := call(p.owner, database.FnCreatePatient, p.name, p.age, p.gender)
-		if err != nil {
-			return fmt.Errorf("seed: patient %s: %w", p.name, err)
-		}
-		for _, d := range p.doctor {
-			if _, err := call(p.owner, database.FnCreateMapping, id(m), doctors[d]); err != nil {
-				return fmt.Errorf("seed: mapping: %w", err)
-			}
-		}
-	}
-	if _, err := dbadmin.GrantAccess(ctx, conn, dbadmin.Grant{User: devUserA, Role: devLinkedLogin, Password: st.LinkedPassword, Limits: limits}); err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	// The care team: drrao's account is Dr. Asha Rao's doctor record, to
-	// which alice's Ravi Kumar (and bob's Tom Baker) are mapped; linked by
-	// the admin as PUT /api/doctors/<id>/account/ does.
-	drraoID, err := register(devDoctorUser, st.DrraoPassword)
-	if err != nil {
-		return fmt.Errorf("seed: register %s: %w", devDoctorUser, err)
-	}
-	if _, err := call(adminID, database.FnLinkDoctorAccount, doctors[0], drraoID); err != nil {
-		return fmt.Errorf("seed: link %s: %w", devDoctorUser, err)
-	}
-	if _, err := dbadmin.GrantAccess(ctx, conn, dbadmin.Grant{User: devDoctorUser, Role: devDoctorLogin, Password: st.DrraoLinked, Limits: limits}); err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	st.CareSeeded = true
-	st.Seeded = true
-	return st.save(dir)
 }

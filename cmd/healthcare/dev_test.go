@@ -92,48 +92,6 @@ func TestDevChecksItsPortFirst(t *testing.T) {
 	}
 }
 
-// TestComposeKeepsTheSuperuserPasswordFromTheAPI: the API container's
-// environment blanks the superuser's secrets and builds no URL from a
-// password; the migration reads the superuser's password from PGPASSWORD.
-func TestComposeKeepsTheSuperuserPasswordFromTheAPI(t *testing.T) {
-	b, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	services := map[string]string{}
-	var name string
-	for _, line := range strings.Split(string(b), "\n") {
-		switch {
-		case strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "   ") && strings.HasSuffix(line, ":"):
-			name = strings.TrimSuffix(strings.TrimSpace(line), ":")
-		case line != "" && !strings.HasPrefix(line, " "):
-			name = ""
-		case name != "":
-			services[name] += line + "\n"
-		}
-	}
-	api, migrate := services["api"], services["migrate"]
-	if api == "" || migrate == "" {
-		t.Fatalf("no api or migrate service in docker-compose.yml: %v", services)
-	}
-	for _, want := range []string{`POSTGRES_PASSWORD: ""`, `MIGRATION_DATABASE_URL: ""`, `DATABASE_URL: ""`, "DB_PASSWORD: ${DB_PASSWORD"} {
-		if !strings.Contains(api, want) {
-			t.Errorf("the api service lacks %s", want)
-		}
-	}
-	if strings.Contains(api, "${POSTGRES_PASSWORD") {
-		t.Error("the api service is handed POSTGRES_PASSWORD")
-	}
-	if !strings.Contains(migrate, "PGPASSWORD: ${POSTGRES_PASSWORD") {
-		t.Error("migrate does not read the superuser's password from PGPASSWORD")
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "://") && strings.Contains(line, "PASSWORD}") {
-			t.Errorf("a password is pasted into a URL: %s", strings.TrimSpace(line))
-		}
-	}
-}
-
 // devProcess is a `healthcare dev` subprocess.
 type devProcess struct {
 	cmd    *exec.Cmd
@@ -155,7 +113,8 @@ func (p *devProcess) wait(t *testing.T, within time.Duration) error {
 // TestDevSurvivesKillAndHangUp runs the built binary as a newcomer would,
 // from a folder with .env copied from .env.example: dev serves on
 // HTTP_ADDR from its private cluster; the tools find that cluster from the
-// same folder; after kill -9 the next dev stops the leftover cluster and
+// same folder; a second dev and dev --reset on the folder refuse and leave
+// the first serving; after kill -9 the next dev stops the leftover cluster and
 // starts again; dev --reset stops a leftover cluster before deleting it;
 // SIGHUP stops dev and its cluster.
 func TestDevSurvivesKillAndHangUp(t *testing.T) {
@@ -322,6 +281,41 @@ func TestDevSurvivesKillAndHangUp(t *testing.T) {
 		}
 		if psqlNames != "Ravi Kumar,Tom Baker" {
 			t.Fatalf("records.care_patients for drrao: %q", psqlNames)
+		}
+	})
+
+	t.Run("a second dev and dev --reset leave the first serving", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := ln.Addr().String()
+		ln.Close()
+		want := fmt.Sprintf("in use by the dev running as pid %d on %s", first.cmd.Process.Pid, addr)
+		for _, args := range [][]string{{"dev", "--addr", other}, {"dev", "--reset", "--yes"}} {
+			cmd := exec.Command(bin, args...)
+			cmd.Dir = work
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+			out, err := cmd.CombinedOutput()
+			if err == nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 || !strings.Contains(string(out), want) {
+				t.Errorf("healthcare %v while a dev runs: %v\n%s\nwant one line with %q", args, err, out, want)
+			}
+		}
+		if resp, err := http.Get(base + "/readyz"); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("the first dev after a second one tried: /readyz %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		st, err := loadDevState(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apitest.New(t, base).Login(devAdmin, st.AdminPassword)
+		if _, err := os.Stat(filepath.Join(data, devURLFile)); err != nil {
+			t.Fatalf("the first dev's privileged URL file: %v", err)
+		}
+		if strings.Contains(first.stderr.String(), "shutting down") {
+			t.Fatalf("the first dev's cluster was stopped:\n%s", first.stderr.String())
 		}
 	})
 

@@ -25,7 +25,12 @@ import (
 	"healthcare/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(holdDevDataEnv); dir != "" {
+		holdDevData(dir) // a child of TestDevDataLockDiesWithItsHolder; never returns
+	}
+	pgtest.Main(m)
+}
 
 func TestEveryCommandHasHelp(t *testing.T) {
 	for name := range commands {

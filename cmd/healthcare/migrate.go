@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"healthcare/internal/config"
 	"healthcare/internal/database"
 	"healthcare/internal/dbadmin"
 )
@@ -68,6 +69,18 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	// The runtime login's password is checked before anything is
+	// migrated, as serve checks it: never a login with the example's
+	// placeholder.
+	if *runtimeRole != "" {
+		switch {
+		case tools.DBPassword == "":
+			return errors.New("migrate --runtime-role: set DB_PASSWORD to the runtime login's password")
+		case config.IsPlaceholder(tools.DBPassword):
+			return errors.New("migrate --runtime-role: DB_PASSWORD is the example's placeholder; set a real password " +
+				"(`openssl rand -hex 32`) in .env or the environment, the one serve will log in with; nothing was migrated")
+		}
+	}
 	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -93,9 +106,6 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	if *runtimeRole != "" {
 		password := tools.DBPassword
-		if password == "" {
-			return errors.New("migrate --runtime-role: set DB_PASSWORD to the runtime login's password")
-		}
 		if _, err := dbadmin.EnsureLogin(ctx, conn, dbadmin.Login{Name: *runtimeRole, Password: password, Groups: []string{dbadmin.APIGroup}}); err != nil {
 			return err
 		}

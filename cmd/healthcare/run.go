@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -26,15 +27,15 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":           {"run the REST API server", runServe},
+	"serve":           {"run the REST API server (--check-config: only check the settings)", runServe},
 	"migrate":         {"apply or inspect database migrations (privileged connection)", runMigrate},
 	"createsuperuser": {"create an admin account", runCreateSuperuser},
-	"db-access":       {"give an app user a personal psql login, or take it away", runDBAccess},
+	"db-access":       {"psql logins: grant or revoke a personal one, grant-reporting, grant-auditor (and their revoke-)", runDBAccess},
 	"doctor":          {"link a doctor record to a user account (the care view), or unlink it", runDoctor},
 	"audit":           {"seal, verify, show or prune the audit trail", runAudit},
-	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000", runDev},
+	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000 (--reset to start empty)", runDev},
 	"secret":          {"print a new random SECRET_KEY (32 bytes, hex)", runSecret},
-	"version":         {"print the version", runVersion},
+	"version":         {"print the module version and commit", runVersion},
 	"healthcheck":     {"exit 0 when the server's /healthz answers (for containers)", runHealthcheck},
 }
 
@@ -96,10 +97,56 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	cmd, ok := commands[name]
 	if !ok {
+		if guess := closestCommand(name); guess != "" {
+			return usagef("unknown command %q: did you mean %s? (healthcare --help lists the commands)", name, guess)
+		}
 		usage(stderr)
 		return usagef("unknown command %q", name)
 	}
 	return cmd.run(ctx, args[1:], getenv, stdin, stdout, stderr)
+}
+
+// closestCommand is the command a mistyped name most likely meant: the
+// only one it is a prefix of, else the nearest within two edits; "" when
+// none is close.
+func closestCommand(name string) string {
+	var prefixed []string
+	for n := range commands {
+		if strings.HasPrefix(n, name) && len(name) >= 2 {
+			prefixed = append(prefixed, n)
+		}
+	}
+	if len(prefixed) == 1 {
+		return prefixed[0]
+	}
+	best, bestDist := "", 3
+	for n := range commands {
+		if d := editDistance(name, n); d < bestDist || (d == bestDist && n < best) {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func usage(w io.Writer) {
@@ -142,13 +189,21 @@ func newFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 // "--" everything is an argument. fs.Args() then holds the arguments in
 // order.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	// The flag package prints a parse error itself, and run prints the
+	// returned error again: keep only run's line (with a pointer to
+	// --help), and print the flag package's output only for --help.
+	out := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	defer fs.SetOutput(out)
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				_, _ = io.Copy(out, &buf)
 				return err
 			}
-			return usageError{fs.Name() + ": " + err.Error()}
+			return usageError{fs.Name() + ": " + err.Error() + " (healthcare " + fs.Name() + " --help lists the flags)"}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -23,9 +23,9 @@ import (
 )
 
 const serveAbout = `
-Run the REST API. Settings come from the environment and .env (see the
-README's configuration table); --addr and --database-url override
-HTTP_ADDR and DATABASE_URL.
+Run the REST API. Settings come from the environment and .env (see
+docs/configuration.md); --addr and --database-url override HTTP_ADDR and
+DATABASE_URL. --check-config checks them and exits, connecting to nothing.
 
 The server connects as its runtime login (a plain member of
 healthcare_api). It refuses to start when that role could bypass row-level
@@ -45,6 +45,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	addr := fs.String("addr", "", "listen address host:port (default HTTP_ADDR, 127.0.0.1:8000; port 0 picks a free port)")
 	dbURL := fs.String("database-url", "", "runtime database connection (default DATABASE_URL or DB_*)")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this loopback host:port (off by default)")
+	checkOnly := fs.Bool("check-config", false, "check the settings (placeholders, weak SECRET_KEY, bad values) and exit, connecting to nothing")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,6 +60,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg, err := config.Load(overlay(getenv, map[string]string{"HTTP_ADDR": *addr, "DATABASE_URL": *dbURL}), envFile)
 	if err != nil {
 		return err
+	}
+	if *checkOnly {
+		fmt.Fprintln(stdout, "serve: the settings are good")
+		return nil
 	}
 	return serve(ctx, cfg, stderr, nil)
 }

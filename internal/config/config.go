@@ -3,7 +3,7 @@
 //
 // The seed's variable names (SECRET_KEY, DEBUG, DB_*, ACCESS_TOKEN_LIFETIME_MIN,
 // REFRESH_TOKEN_LIFETIME_DAYS) keep working. Variables() lists every variable
-// with its default and meaning; README and .env.example are checked against it.
+// with its default and meaning; docs/configuration.md and .env.example are generated from it.
 package config
 
 import (
@@ -27,18 +27,21 @@ type Variable struct {
 	Default     string // "" when there is none or it is computed (see Description)
 	Description string
 	Secret      bool // never printed
+	// Example is the value .env.example gives the variable when it is not
+	// Default: a placeholder to replace (which serve refuses).
+	Example string
 }
 
 var variables = []Variable{
-	{Name: "SECRET_KEY", Secret: true, Description: "HS256 key for JWTs, at least 32 bytes and not guessable (generate one with `openssl rand -hex 32` or `healthcare secret`; the example's placeholder, short keys and keys of few distinct characters or repeated patterns are refused). Required unless DEBUG is true; in DEBUG a missing key is replaced by a random one per process, so tokens do not survive a restart. `dev` uses its own unless this one is good."},
+	{Name: "SECRET_KEY", Secret: true, Example: ExampleSecretKey, Description: "HS256 key for JWTs, at least 32 bytes and not guessable (generate one with `openssl rand -hex 32` or `healthcare secret`; the example's placeholder, short keys and keys of few distinct characters or repeated patterns are refused). Required unless DEBUG is true; in DEBUG a missing key is replaced by a random one per process, so tokens do not survive a restart. `dev` uses its own unless this one is good."},
 	{Name: "DEBUG", Default: "false", Description: "Development mode (true/false, 1/0, yes/no, on/off): allows a short or generated SECRET_KEY and argon2 parameters below OWASP's."},
 	{Name: "DATABASE_URL", Secret: true, Description: "Connection string of the server's login role (URL or key=value). Overrides DB_NAME, DB_USER, DB_PASSWORD, DB_HOST and DB_PORT."},
 	{Name: "DB_NAME", Default: "healthcare", Description: "Database name, used when DATABASE_URL is empty."},
 	{Name: "DB_USER", Default: "healthcare_app", Description: "Server's login role (a member of healthcare_api), used when DATABASE_URL is empty."},
-	{Name: "DB_PASSWORD", Secret: true, Description: "Password of DB_USER, used when DATABASE_URL is empty."},
+	{Name: "DB_PASSWORD", Secret: true, Example: "change-me-runtime-password", Description: "Password of DB_USER, used when DATABASE_URL is empty."},
 	{Name: "DB_HOST", Default: "localhost", Description: "Database host, or a socket directory starting with /, used when DATABASE_URL is empty."},
 	{Name: "DB_PORT", Default: "5432", Description: "Database port, used when DATABASE_URL is empty."},
-	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate`, `createsuperuser` and `db-access` (creates roles and objects). The server never reads it. Empty: the tools use the cluster of a `healthcare dev` running from the same folder."}, // read by LoadTools
+	{Name: "MIGRATION_DATABASE_URL", Secret: true, Description: "Privileged connection string used only by `migrate`, `createsuperuser` and `db-access` (creates roles and objects). The server never reads it. Empty: the tools use the cluster of a `healthcare dev` running from the same folder. Example: postgres://postgres:PASSWORD@localhost:5432/healthcare?sslmode=disable (percent-encode / # @ : % in the password)."}, // read by LoadTools
 	{Name: "HUMAN_STATEMENT_TIMEOUT", Default: "30s", Description: "statement_timeout that `db-access grant` and `grant-reporting` set on every personal psql and reporting login (ALTER ROLE ... SET), so a person's query cannot run for ever (Go duration, 1ms-24h). A session may change it; see docs/design.md, \"Sealed doors\"."},
 	{Name: "HUMAN_LOCK_TIMEOUT", Default: "2s", Description: "lock_timeout set on every personal psql and reporting login in the same way: how long its statements wait for a lock (Go duration, 1ms-24h)."},
 	{Name: "HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", Default: "60s", Description: "idle_in_transaction_session_timeout set on every personal psql and reporting login in the same way: a session left idle inside a transaction is closed after it, releasing what it holds (Go duration, 1ms-24h)."},

@@ -488,7 +488,7 @@ func TestParseDotenv(t *testing.T) {
 }
 
 // Load and LoadTools read exactly the variables Variables() documents, so
-// the list (and the README table and .env.example checked against it)
+// the list (and docs/configuration.md and .env.example, generated from it)
 // cannot drift from the code.
 func TestVariablesMatchLoad(t *testing.T) {
 	asked := map[string]int{}
@@ -635,6 +635,24 @@ func TestParseAge(t *testing.T) {
 	for _, bad := range []string{"", "0d", "-1y", "y", "1.5y", "6 years", "-5h", "0s"} {
 		if got, err := ParseAge(bad); err == nil {
 			t.Errorf("ParseAge(%q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+// TestFormatAgeIsParseAgeBackwards: an age is written back in the unit a
+// person would give it, and reads back as the same duration.
+func TestFormatAgeIsParseAgeBackwards(t *testing.T) {
+	for in, want := range map[string]string{"6y": "6y", "18mo": "18mo", "14d": "2w", "90d": "90d", "12h": "12h0m0s", "1y": "1y"} {
+		d, err := ParseAge(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := FormatAge(d)
+		if got != want {
+			t.Errorf("FormatAge(ParseAge(%q)) = %q, want %q", in, got, want)
+		}
+		if back, err := ParseAge(got); err != nil || back != d {
+			t.Errorf("ParseAge(%q) = %v, %v; want %v", got, back, err, d)
 		}
 	}
 }

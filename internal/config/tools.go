@@ -125,6 +125,22 @@ func ParseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// FormatAge writes d as ParseAge reads it, in the largest unit that holds
+// it exactly (6y, 18mo, 2w, 90d), else as a Go duration; ParseAge of the
+// result is d again.
+func FormatAge(d time.Duration) string {
+	const day = 24 * time.Hour
+	for _, u := range []struct {
+		suffix string
+		size   time.Duration
+	}{{"y", 365*day + 6*time.Hour}, {"mo", 365 * day / 12}, {"w", 7 * day}, {"d", day}} {
+		if d > 0 && d%u.size == 0 && d/u.size <= 65535 {
+			return strconv.FormatInt(int64(d/u.size), 10) + u.suffix
+		}
+	}
+	return d.String()
+}
+
 // String prints the settings with secrets masked.
 func (t Tools) String() string {
 	return "migration_database_url=" + strconv.Quote(redactDSN(t.MigrationDatabaseURL)) +

@@ -29,9 +29,19 @@ func findChromium() string {
 	return ""
 }
 
+// swaggerProblems finds what Swagger UI shows when something is wrong with
+// the document or its loading: the red "Errors" pane and "Warning" boxes
+// (both .errors-wrapper), and "Failed to load API definition". It returns
+// their texts.
+const swaggerProblems = `Array.from(document.querySelectorAll(
+	".swagger-ui .errors-wrapper, .swagger-ui .error-wrapper, .swagger-ui .loading-container .errors"))
+	.map(function (e) { return e.textContent.trim(); })
+	.concat(document.body.textContent.indexOf("Failed to load API definition") >= 0 ? ["Failed to load API definition"] : [])`
+
 // TestDocsPageInChromium drives GET /api/docs/ in headless Chromium: the
 // page loads with no failed request and no request to any other host,
-// lists every route of the route table, and a call made from the page
+// shows no Swagger error or warning box (checked when the operations appear
+// and again after a call), lists every route of the route table, and a call made from the page
 // with a bearer token (Authorize, then "Try it out" on GET /api/auth/me/)
 // answers 200 with the caller's account.
 func TestDocsPageInChromium(t *testing.T) {
@@ -93,7 +103,7 @@ func TestDocsPageInChromium(t *testing.T) {
 	})
 
 	const me = "#operations-auth-me"
-	var listed []string
+	var listed, problems, problemsLater []string
 	var status, body string
 	err = chromedp.Run(bctx,
 		network.Enable(),
@@ -103,6 +113,7 @@ func TestDocsPageInChromium(t *testing.T) {
 			return op.querySelector(".opblock-summary-method").textContent.trim() + " " +
 			       op.querySelector(".opblock-summary-path").getAttribute("data-path");
 		})`, &listed),
+		chromedp.Evaluate(swaggerProblems, &problems),
 
 		// Authorize with the access token, as a person would.
 		chromedp.Click(".auth-wrapper .authorize", chromedp.ByQuery),
@@ -121,13 +132,22 @@ func TestDocsPageInChromium(t *testing.T) {
 		chromedp.WaitVisible(me+" .live-responses-table tbody .response-col_status", chromedp.ByQuery),
 		chromedp.Text(me+" .live-responses-table tbody .response-col_status", &status, chromedp.ByQuery),
 		chromedp.Text(me+" .live-responses-table tbody .response-col_description", &body, chromedp.ByQuery),
+		chromedp.Evaluate(swaggerProblems, &problemsLater),
 	)
 	if err != nil {
 		mu.Lock()
 		t.Fatalf("driving the docs page: %v\nrequests: %v\nfailed: %v", err, requested, failed)
 	}
 
-	// Every route of the table is listed, as the document spells paths.
+	if p := append(problems, problemsLater...); len(p) > 0 {
+		t.Errorf("the docs page shows Swagger errors or warnings: %q", p)
+	}
+	// Every route of the table is listed, as the document spells paths,
+	// and nothing else (an operation with two tags is shown twice).
+	distinct := slices.Compact(slices.Sorted(slices.Values(listed)))
+	if len(distinct) != len(Routes()) {
+		t.Errorf("the docs page lists %d operations, the route table has %d: %v", len(distinct), len(Routes()), distinct)
+	}
 	for _, rt := range Routes() {
 		want := strings.ToUpper(rt.Method) + " " + paramRE.ReplaceAllString(rt.Path, "{$1}")
 		if !slices.Contains(listed, want) {
