@@ -167,6 +167,51 @@ ALTER TYPE app.report_cell OWNER TO healthcare_owner;
 COMMENT ON TYPE app.report_cell IS 'A cell of a reporting table before suppression and perturbation.';
 
 --
+-- Name: event_action; Type: DOMAIN; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE DOMAIN audit.event_action AS text
+	CONSTRAINT events_action_check CHECK ((VALUE = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text])));
+
+ALTER DOMAIN audit.event_action OWNER TO healthcare_audit;
+
+--
+-- Name: DOMAIN event_action; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON DOMAIN audit.event_action IS 'What an audit event records: read (one patient), list, create, update, delete, or prune (of the trail itself).';
+
+--
+-- Name: event_door; Type: DOMAIN; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE DOMAIN audit.event_door AS text
+	CONSTRAINT events_door_check CHECK ((VALUE = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text])));
+
+ALTER DOMAIN audit.event_door OWNER TO healthcare_audit;
+
+--
+-- Name: DOMAIN event_door; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON DOMAIN audit.event_door IS 'The door an audit event came through: rest (the server''s login), psql (a personal login) or admin (the privileged connection).';
+
+--
+-- Name: event_outcome; Type: DOMAIN; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE DOMAIN audit.event_outcome AS text
+	CONSTRAINT events_outcome_check CHECK ((VALUE = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])));
+
+ALTER DOMAIN audit.event_outcome OWNER TO healthcare_audit;
+
+--
+-- Name: DOMAIN event_outcome; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON DOMAIN audit.event_outcome IS 'How the attempt an audit event records ended: ok, not_found or forbidden.';
+
+--
 -- Name: audit_events(bigint, bigint, timestamp with time zone, integer, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
@@ -218,6 +263,44 @@ ALTER FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timesta
 --
 
 COMMENT ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) IS 'GET /api/audit/events/?patient=&user=&since=: the trail, newest first (admins only).';
+
+--
+-- Name: begin_request(text, text, text, uuid, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_auth
+--
+
+CREATE FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := nullif(p_user, '')::bigint;
+  v_admin boolean := false;
+begin
+  if p_session is not null and not exists (select from app.refresh_tokens t
+                                            where t.family = p_session and t.revoked_at is null and t.expires_at > now()) then
+    raise exception 'this session has ended; sign in again' using errcode = 'RUNAU';
+  end if;
+  if v_uid is not null then
+    select u.id, u.is_admin into v_uid, v_admin from app.users u where u.id = v_uid and u.is_active;
+  end if;
+  perform set_config('app.user_id', coalesce(v_uid::text, ''), true),
+          set_config('app.user_verified', coalesce(v_uid::text, ''), true),
+          set_config('app.user_admin', case when v_admin then 'on' else 'off' end, true),
+          set_config('app.request_id', coalesce(p_request, ''), true),
+          set_config('app.client_addr', coalesce(p_client_addr, ''), true),
+          set_config('statement_timeout', p_statement_timeout, true),
+          set_config('synchronous_commit', p_synchronous_commit, true);
+  return true;
+end
+$$;
+
+ALTER FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text); Type: COMMENT; Schema: api; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) IS 'The identity statement of every REST request: sets the caller''s transaction-local settings, refuses (RUNAU, 401) a session that was logged out, revoked or has expired, and treats an inactive or unknown user as anonymous. Security definer (owner healthcare_auth, policies users.select_auth and refresh_tokens.all_auth).';
 
 --
 -- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -1443,34 +1526,27 @@ ALTER FUNCTION app.care_patient_ids() OWNER TO healthcare_auth;
 COMMENT ON FUNCTION app.care_patient_ids() IS 'The patients mapped to the caller''s doctor record, for the care policy on app.patients. Security definer (owner healthcare_auth, policy patient_doctors.select_auth, ids only), so the policies of healthcare_access on app.patient_doctors, which ask app.patients, are not met again (no recursion); one index scan of (doctor_id, patient_id) per statement.';
 
 --
--- Name: current_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+-- Name: current_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
 CREATE FUNCTION app.current_user_id() RETURNS bigint
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
-begin
-  if pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then
-    return (select u.id
-              from app.users u
-             where u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::bigint
-               and u.is_active);
-  end if;
-  return (select u.id
-            from app.users u
-           where u.db_role = session_user
-             and u.is_active);
-end
+  select case
+           when pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member')
+                and pg_catalog.current_setting('app.user_verified', true) = pg_catalog.current_setting('app.user_id', true)
+             then nullif(pg_catalog.current_setting('app.user_id', true), '')::bigint
+           else app.lookup_user_id()
+         end
 $$;
 
-ALTER FUNCTION app.current_user_id() OWNER TO healthcare_auth;
+ALTER FUNCTION app.current_user_id() OWNER TO healthcare_owner;
 
 --
--- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+-- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.current_user_id() IS 'The calling app user: app.user_id for members of healthcare_api, the linked account of the login role otherwise; NULL when anonymous or inactive. Security definer (owner healthcare_auth, policy users.select_auth) so the lookup sees the account row.';
+COMMENT ON FUNCTION app.current_user_id() IS 'The calling app user, or NULL when anonymous or inactive: from the settings api.begin_request checked for a REST request, from app.lookup_user_id otherwise. Inlined by the planner.';
 
 --
 -- Name: gender_fhir(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -1723,7 +1799,6 @@ COMMENT ON FUNCTION app.check_doctor_delete() IS 'Trigger: refuses a non-admin''
 
 CREATE FUNCTION app.check_gender(p_gender text) RETURNS text
     LANGUAGE sql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   select case when p_gender is null then 'unknown'
               else app.check_text(p_gender, 'app.patient_gender', 'gender') end
@@ -1866,25 +1941,27 @@ ALTER FUNCTION app.current_door() OWNER TO healthcare_owner;
 COMMENT ON FUNCTION app.current_door() IS 'The door of the current session: rest (the server''s login), psql (a personal login) or admin (a superuser or the privileged connection).';
 
 --
--- Name: current_user_is_admin(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+-- Name: current_user_is_admin(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
 CREATE FUNCTION app.current_user_is_admin() RETURNS boolean
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
-begin
-  return coalesce((select u.is_admin from app.users u where u.id = app.current_user_id()), false);
-end
+  select case
+           when pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member')
+                and pg_catalog.current_setting('app.user_verified', true) = pg_catalog.current_setting('app.user_id', true)
+             then pg_catalog.current_setting('app.user_admin', true) = 'on'
+           else app.lookup_user_is_admin()
+         end
 $$;
 
-ALTER FUNCTION app.current_user_is_admin() OWNER TO healthcare_auth;
+ALTER FUNCTION app.current_user_is_admin() OWNER TO healthcare_owner;
 
 --
--- Name: FUNCTION current_user_is_admin(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+-- Name: FUNCTION current_user_is_admin(); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.current_user_is_admin() IS 'True when the caller is an active admin. Security definer (owner healthcare_auth, policy users.select_auth).';
+COMMENT ON FUNCTION app.current_user_is_admin() IS 'True when the caller is an active admin: from the settings api.begin_request checked for a REST request, from app.lookup_user_is_admin otherwise. Inlined by the planner.';
 
 --
 -- Name: doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
@@ -2030,17 +2107,14 @@ CREATE TABLE audit.events (
     xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
     user_id bigint,
     db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
+    door audit.event_door NOT NULL,
+    action audit.event_action NOT NULL,
+    outcome audit.event_outcome NOT NULL,
     patient_id bigint,
     patients bigint[],
     request_id text,
     client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+    detail jsonb
 )
 PARTITION BY RANGE (at);
 
@@ -2304,6 +2378,57 @@ ALTER FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair int
 --
 
 COMMENT ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) IS 'Login step 1: refuses (throttled, retry_after seconds) when the (account, address) pair or the address has reached its failure limit in the current window, or when the account has reached the flood limit and this address already failed against it; otherwise counts the attempt as a failure of all three and returns the credentials. Security definer (owner healthcare_auth, policies login_failures.all_auth and users.select_auth).';
+
+--
+-- Name: lookup_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.lookup_user_id() RETURNS bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member') then
+    return (select u.id
+              from app.users u
+             where u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::bigint
+               and u.is_active);
+  end if;
+  return (select u.id
+            from app.users u
+           where u.db_role = session_user
+             and u.is_active);
+end
+$$;
+
+ALTER FUNCTION app.lookup_user_id() OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION lookup_user_id(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.lookup_user_id() IS 'The calling app user looked up in app.users: app.user_id for members of healthcare_api, the linked account of the login role otherwise; NULL when anonymous or inactive. Security definer (owner healthcare_auth, policy users.select_auth). app.current_user_id calls it unless api.begin_request already checked the REST caller.';
+
+--
+-- Name: lookup_user_is_admin(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.lookup_user_is_admin() RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  return coalesce((select u.is_admin from app.users u where u.id = app.lookup_user_id()), false);
+end
+$$;
+
+ALTER FUNCTION app.lookup_user_is_admin() OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION lookup_user_is_admin(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.lookup_user_is_admin() IS 'True when the caller (app.lookup_user_id) is an active admin. Security definer (owner healthcare_auth, policy users.select_auth).';
 
 --
 -- Name: mapping_json(app.patient_doctors); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -2725,7 +2850,6 @@ COMMENT ON FUNCTION app.report_patients_per_specialization() IS 'Published cells
 
 CREATE FUNCTION app.require_user() RETURNS bigint
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   v_uid bigint := app.current_user_id();
@@ -2743,7 +2867,7 @@ ALTER FUNCTION app.require_user() OWNER TO healthcare_owner;
 -- Name: FUNCTION require_user(); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.require_user() IS 'The caller''s user id, or error RUNAU when anonymous.';
+COMMENT ON FUNCTION app.require_user() IS 'The caller''s user id, or error RUNAU when anonymous. No settings of its own: its callers are definers that pin search_path.';
 
 --
 -- Name: revoke_refresh_token(uuid); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -3563,17 +3687,14 @@ CREATE TABLE audit.events_default (
     xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
     user_id bigint,
     db_role name DEFAULT SESSION_USER NOT NULL,
-    door text NOT NULL,
-    action text NOT NULL,
-    outcome text NOT NULL,
+    door audit.event_door NOT NULL,
+    action audit.event_action NOT NULL,
+    outcome audit.event_outcome NOT NULL,
     patient_id bigint,
     patients bigint[],
     request_id text,
     client_addr inet,
-    detail jsonb,
-    CONSTRAINT events_action_check CHECK ((action = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text]))),
-    CONSTRAINT events_door_check CHECK ((door = ANY (ARRAY['rest'::text, 'psql'::text, 'admin'::text]))),
-    CONSTRAINT events_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'not_found'::text, 'forbidden'::text])))
+    detail jsonb
 );
 
 ALTER TABLE audit.events_default OWNER TO healthcare_audit;
@@ -4020,13 +4141,13 @@ CREATE UNIQUE INDEX users_username_lower_idx ON app.users USING btree (lower(use
 -- Name: events_doctor_changes_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_doctor_changes_idx ON ONLY audit.events USING btree (((detail ->> 'doctor'::text)), id) WHERE ((action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text) AND ((detail ->> 'object'::text) = 'doctor'::text));
+CREATE INDEX events_doctor_changes_idx ON ONLY audit.events USING btree (((detail ->> 'doctor'::text)), id) WHERE (((action)::text = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND ((outcome)::text = 'ok'::text) AND ((detail ->> 'object'::text) = 'doctor'::text));
 
 --
 -- Name: events_default_expr_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_default_expr_id_idx ON audit.events_default USING btree (((detail ->> 'doctor'::text)), id) WHERE ((action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text) AND ((detail ->> 'object'::text) = 'doctor'::text));
+CREATE INDEX events_default_expr_id_idx ON audit.events_default USING btree (((detail ->> 'doctor'::text)), id) WHERE (((action)::text = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND ((outcome)::text = 'ok'::text) AND ((detail ->> 'object'::text) = 'doctor'::text));
 
 --
 -- Name: events_patient_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
@@ -4044,13 +4165,13 @@ CREATE INDEX events_default_patient_id_id_idx ON audit.events_default USING btre
 -- Name: events_patient_changes_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_patient_changes_idx ON ONLY audit.events USING btree (patient_id, id) WHERE ((action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text) AND ((detail ->> 'object'::text) = 'patient'::text));
+CREATE INDEX events_patient_changes_idx ON ONLY audit.events USING btree (patient_id, id) WHERE (((action)::text = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND ((outcome)::text = 'ok'::text) AND ((detail ->> 'object'::text) = 'patient'::text));
 
 --
 -- Name: events_default_patient_id_id_idx1; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
-CREATE INDEX events_default_patient_id_id_idx1 ON audit.events_default USING btree (patient_id, id) WHERE ((action = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND (outcome = 'ok'::text) AND ((detail ->> 'object'::text) = 'patient'::text));
+CREATE INDEX events_default_patient_id_id_idx1 ON audit.events_default USING btree (patient_id, id) WHERE (((action)::text = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND ((outcome)::text = 'ok'::text) AND ((detail ->> 'object'::text) = 'patient'::text));
 
 --
 -- Name: events_patients_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
@@ -4846,6 +4967,13 @@ GRANT ALL ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since 
 GRANT ALL ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) TO healthcare_user;
 
 --
+-- Name: FUNCTION begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text); Type: ACL; Schema: api; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) TO healthcare_api;
+
+--
 -- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
@@ -5130,12 +5258,12 @@ REVOKE ALL ON FUNCTION app.care_patient_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.care_patient_ids() TO healthcare_access;
 
 --
--- Name: FUNCTION current_user_id(); Type: ACL; Schema: app; Owner: healthcare_auth
+-- Name: FUNCTION current_user_id(); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.current_user_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_access;
-GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_owner;
+GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_auth;
 
 --
 -- Name: FUNCTION gender_fhir(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -5285,7 +5413,7 @@ REVOKE ALL ON FUNCTION app.current_door() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.current_door() TO healthcare_access;
 
 --
--- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app; Owner: healthcare_auth
+-- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
 REVOKE ALL ON FUNCTION app.current_user_is_admin() FROM PUBLIC;
@@ -5393,6 +5521,21 @@ GRANT ALL ON FUNCTION app.json_append(p_doc json, p_more json) TO healthcare_acc
 
 REVOKE ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer) TO healthcare_access;
+
+--
+-- Name: FUNCTION lookup_user_id(); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.lookup_user_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.lookup_user_id() TO healthcare_access;
+GRANT ALL ON FUNCTION app.lookup_user_id() TO healthcare_owner;
+
+--
+-- Name: FUNCTION lookup_user_is_admin(); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.lookup_user_is_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.lookup_user_is_admin() TO healthcare_access;
 
 --
 -- Name: FUNCTION mapping_json(m app.patient_doctors); Type: ACL; Schema: app; Owner: healthcare_owner

@@ -140,7 +140,7 @@ func runAB(ctx context.Context, o options, selected []route, stdout, stderr io.W
 	res.Settings["baseline"] = base.Ref
 
 	logf("starting PostgreSQL")
-	e, err := startCluster(ctx)
+	e, err := startCluster(ctx, clusterSettingsFor(o))
 	if err != nil {
 		return err
 	}
@@ -206,6 +206,7 @@ func runAB(ctx context.Context, o options, selected []route, stdout, stderr io.W
 		logf("%s server %s (pid %d); memory at start: %s", s.name, s.srv.url, s.srv.cmd.Process.Pid, s.srv.memory())
 	}
 
+	var breakdowns strings.Builder
 	for ri, r := range selected {
 		ar := abRoute{Route: r.Name, Connections: o.connections}
 		for _, s := range sides {
@@ -245,6 +246,13 @@ func runAB(ctx context.Context, o options, selected []route, stdout, stderr io.W
 			logf("%-24s round %d (%s first): baseline %8.0f/s p99 %6.2fms err %d | current %8.0f/s p99 %6.2fms err %d | x%.3f | server CPU us/req %.0f / %.0f",
 				r.Name, i+1, order[0].name, b.RPS, b.P99ms, b.Errors, c.RPS, c.P99ms, c.Errors, ratio(c.RPS, b.RPS), b.ServerCPUus, c.ServerCPUus)
 		}
+		if o.breakdown {
+			for _, s := range sides {
+				if err := breakdown(ctx, &breakdowns, e, s, r, tokens, o); err != nil {
+					return fmt.Errorf("breakdown of %s on %s: %w", r.Key, s.name, err)
+				}
+			}
+		}
 		ar.BaselineRSSMiB, ar.CurrentRSSMiB = mib(sides[0].srv.peakRSS()), mib(sides[1].srv.peakRSS())
 		summariseAB(&ar)
 		res.AB.Routes = append(res.AB.Routes, ar)
@@ -260,6 +268,9 @@ func runAB(ctx context.Context, o options, selected []route, stdout, stderr io.W
 	res.PeakRSSMiB = res.AB.Sides[1].PeakRSSMiB
 
 	printAB(stdout, o, res)
+	if o.breakdown {
+		fmt.Fprintf(stdout, "\n### Where the database time goes\n%s", breakdowns.String())
+	}
 	return writeJSON(o.jsonOut, res, logf)
 }
 

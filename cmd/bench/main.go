@@ -78,6 +78,7 @@ type options struct {
 	profileDir    string
 	floor         bool
 	baseline      string
+	breakdown     bool
 }
 
 func main() {
@@ -121,6 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.profileDir, "profile", "", "save the server's CPU profile of each route's first run and a heap profile after it into this directory (pprof)")
 	fs.BoolVar(&o.floor, "floor", false, "also measure the floor (net/http, httprouter and database.Call with nothing else) on the list and get routes, as a fourth step D of every run")
 	fs.StringVar(&o.serverEnv, "server-env", "", "extra KEY=VALUE settings for the server, comma-separated (e.g. GOGC=200,DB_POOL_MAX_CONNS=4)")
+	fs.BoolVar(&o.breakdown, "breakdown", false, "with --baseline: after each route's rounds, show where its database time goes on each side: pg_stat_statements (track = all) and track_functions per request at one connection, and wait events sampled at 16 and 32 connections (Markdown, for docs/benchmarks.md)")
 	fs.StringVar(&o.baseline, "baseline", "", "A/B mode: build this git revision's server too and, in every round, run each route against it and against the current server alternately, "+
 		"each on its own database migrated by its own binary; reports req/s, p99 and RSS of both and the median of the per-round ratios current/baseline (no pgbench, floor or extra measurements)")
 	if err := fs.Parse(args); err != nil {
@@ -150,6 +152,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if o.compare > 0 { // turned on: at a size to match the small data
 			o.compare = 20000
 		}
+	}
+	if o.breakdown && !set["baseline"] {
+		return o, errors.New("--breakdown needs --baseline: it shows both sides of an A/B run")
 	}
 	if set["baseline"] {
 		if o.baseline = strings.TrimSpace(o.baseline); o.baseline == "" || strings.HasPrefix(o.baseline, "-") {
@@ -289,7 +294,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res := newResult(o)
 
 	logf("starting PostgreSQL")
-	e, err := startCluster(ctx)
+	e, err := startCluster(ctx, clusterSettingsFor(o))
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ type env struct {
 
 // startCluster initialises and starts a private PostgreSQL in a temporary
 // directory. As root, pgcluster runs it as the postgres system user.
-func startCluster(ctx context.Context) (*env, error) {
+func startCluster(ctx context.Context, settings map[string]string) (*env, error) {
 	dir, err := os.MkdirTemp("", "hcbench")
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func startCluster(ctx context.Context) (*env, error) {
 	c, err := pgcluster.New(pgcluster.Options{
 		DataDir:   filepath.Join(dir, "data"),
 		SocketDir: filepath.Join(dir, "s"),
-		Settings:  clusterSettings,
+		Settings:  settings,
 	})
 	if err != nil {
 		return nil, err

@@ -37,22 +37,17 @@ type Identity struct {
 	ClientAddr string
 }
 
-// IdentitySQL sets the caller's identity and a statement timeout for the
-// current transaction only (is_local = true), so nothing survives on the
-// pooled connection once the batch's implicit transaction ends, and refuses
-// (RUNAU) a session that was logged out or revoked, so a logout takes
-// effect on the very next request at every server copy. Call sends it
-// before every api function with $1 the user id ("" for none), $2 the
-// request id, $3 the statement timeout, $4 the session (NULL for none), $5
-// the client address recorded in the audit trail and $6 the
-// synchronous_commit of the call's transaction (commitMode); cmd/bench
-// sends the same text from pgbench.
-const IdentitySQL = `select set_config('app.user_id', $1::text, true), ` +
-	`set_config('app.request_id', $2::text, true), ` +
-	`set_config('statement_timeout', $3::text, true), ` +
-	`set_config('app.client_addr', $5::text, true), ` +
-	`set_config('synchronous_commit', $6::text, true), ` +
-	`api.require_session($4::uuid)`
+// IdentitySQL starts every call: api.begin_request sets the caller's
+// identity, request id, client address, statement timeout and commit mode
+// for the current transaction only, so nothing survives on the pooled
+// connection once the batch's implicit transaction ends; it refuses (RUNAU)
+// a session that was logged out or revoked, so a logout takes effect on the
+// very next request at every server copy, and treats an inactive user as
+// anonymous. Call sends it before every api function with $1 the user id,
+// $2 the request id, $3 the statement timeout, $4 the session, $5 the
+// client address and $6 synchronous_commit; cmd/bench sends the same text
+// from pgbench.
+const IdentitySQL = `select api.begin_request($1::text, $2::text, $3::text, $4::uuid, $5::text, $6::text)`
 
 // Call runs api.<fn>(args...) as the given identity and returns the JSON
 // text it produced (nil when the function returned SQL null).

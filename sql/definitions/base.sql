@@ -163,9 +163,9 @@ comment on function app.check_age(integer) is
 revoke all on function app.check_age(integer) from public;
 grant execute on function app.check_age(integer) to healthcare_access;
 
+-- Plain SQL with no settings, so the planner inlines it into the write.
 create or replace function app.check_gender(p_gender text) returns text
 language sql immutable
-set search_path = pg_catalog, pg_temp
 as $$
   select case when p_gender is null then 'unknown'
               else app.check_text(p_gender, 'app.patient_gender', 'gender') end

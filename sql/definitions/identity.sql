@@ -5,16 +5,14 @@
 
 set local role healthcare_auth;
 
--- The identity function, evaluated several times in every request (by
--- app.require_user and once per statement by each policy's sub-select), so
--- each door is a lookup by index: members of healthcare_api by the
--- transaction-local app.user_id (primary key), everyone else by the account
--- linked to their login role (users_db_role_key). plpgsql keeps each
--- branch's plan cached in the session; a CASE inside one WHERE clause would
--- scan every account on every call. Security definer because a psql login
--- must find its own link without seeing other accounts; owned by
--- healthcare_auth, whose narrow policy select_auth lets it read app.users.
-create or replace function app.current_user_id()
+-- The lookups behind the identity, as definers: a psql login must find its
+-- own account without seeing the others, so they run as healthcare_auth,
+-- whose narrow policy select_auth lets it read app.users. Members of
+-- healthcare_api (the REST server) are found by the transaction-local
+-- app.user_id (primary key), everyone else by the account linked to their
+-- login role (users_db_role_key). plpgsql keeps each branch's plan cached
+-- in the session; a CASE inside one WHERE clause would scan every account.
+create or replace function app.lookup_user_id()
 returns bigint
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
@@ -32,31 +30,108 @@ begin
              and u.is_active);
 end
 $$;
-comment on function app.current_user_id() is
-  'The calling app user: app.user_id for members of healthcare_api, the linked account of the login role otherwise; NULL when anonymous or inactive. Security definer (owner healthcare_auth, policy users.select_auth) so the lookup sees the account row.';
-revoke all on function app.current_user_id() from public;
-grant execute on function app.current_user_id() to healthcare_access, healthcare_owner;
+comment on function app.lookup_user_id() is
+  'The calling app user looked up in app.users: app.user_id for members of healthcare_api, the linked account of the login role otherwise; NULL when anonymous or inactive. Security definer (owner healthcare_auth, policy users.select_auth). app.current_user_id calls it unless api.begin_request already checked the REST caller.';
+revoke all on function app.lookup_user_id() from public;
+grant execute on function app.lookup_user_id() to healthcare_access, healthcare_owner;
 
--- plpgsql, so its lookup is planned once per session.
-create or replace function app.current_user_is_admin()
+create or replace function app.lookup_user_is_admin()
 returns boolean
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  return coalesce((select u.is_admin from app.users u where u.id = app.current_user_id()), false);
+  return coalesce((select u.is_admin from app.users u where u.id = app.lookup_user_id()), false);
 end
 $$;
-comment on function app.current_user_is_admin() is
-  'True when the caller is an active admin. Security definer (owner healthcare_auth, policy users.select_auth).';
-revoke all on function app.current_user_is_admin() from public;
-grant execute on function app.current_user_is_admin() to healthcare_access;
+comment on function app.lookup_user_is_admin() is
+  'True when the caller (app.lookup_user_id) is an active admin. Security definer (owner healthcare_auth, policy users.select_auth).';
+revoke all on function app.lookup_user_is_admin() from public;
+grant execute on function app.lookup_user_is_admin() to healthcare_access;
+
+-- The start of every REST request, its whole identity statement in one
+-- definer call: the caller's settings, the session check (a logout or a
+-- revocation takes effect on the next request at every server copy) and
+-- the account check (an inactive or unknown user is anonymous). What it
+-- checked it records as app.user_verified and app.user_admin, so the
+-- identity functions that the policies call many times per request answer
+-- from the settings without a definer call or an account lookup each.
+create or replace function api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid,
+                                             p_client_addr text, p_synchronous_commit text)
+returns boolean
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := nullif(p_user, '')::bigint;
+  v_admin boolean := false;
+begin
+  if p_session is not null and not exists (select from app.refresh_tokens t
+                                            where t.family = p_session and t.revoked_at is null and t.expires_at > now()) then
+    raise exception 'this session has ended; sign in again' using errcode = 'RUNAU';
+  end if;
+  if v_uid is not null then
+    select u.id, u.is_admin into v_uid, v_admin from app.users u where u.id = v_uid and u.is_active;
+  end if;
+  perform set_config('app.user_id', coalesce(v_uid::text, ''), true),
+          set_config('app.user_verified', coalesce(v_uid::text, ''), true),
+          set_config('app.user_admin', case when v_admin then 'on' else 'off' end, true),
+          set_config('app.request_id', coalesce(p_request, ''), true),
+          set_config('app.client_addr', coalesce(p_client_addr, ''), true),
+          set_config('statement_timeout', p_statement_timeout, true),
+          set_config('synchronous_commit', p_synchronous_commit, true);
+  return true;
+end
+$$;
+comment on function api.begin_request(text,text,text,uuid,text,text) is
+  'The identity statement of every REST request: sets the caller''s transaction-local settings, refuses (RUNAU, 401) a session that was logged out, revoked or has expired, and treats an inactive or unknown user as anonymous. Security definer (owner healthcare_auth, policies users.select_auth and refresh_tokens.all_auth).';
+revoke all on function api.begin_request(text,text,text,uuid,text,text) from public;
+grant execute on function api.begin_request(text,text,text,uuid,text,text) to healthcare_api;
 
 set local role healthcare_owner;
 
+-- The identity, evaluated several times in every request (by
+-- app.require_user and once per statement by each policy's sub-select).
+-- Plain SQL with no settings of its own, so PostgreSQL inlines it: for a
+-- REST request that api.begin_request checked, it reads the settings; for
+-- anything else (a psql login, a caller that set app.user_id itself) it
+-- asks the definer lookup, as before. Only members of healthcare_api reach
+-- the settings: a psql login that sets app.user_id or app.user_verified
+-- changes nothing.
+create or replace function app.current_user_id()
+returns bigint
+language sql stable
+as $$
+  select case
+           when pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member')
+                and pg_catalog.current_setting('app.user_verified', true) = pg_catalog.current_setting('app.user_id', true)
+             then nullif(pg_catalog.current_setting('app.user_id', true), '')::bigint
+           else app.lookup_user_id()
+         end
+$$;
+comment on function app.current_user_id() is
+  'The calling app user, or NULL when anonymous or inactive: from the settings api.begin_request checked for a REST request, from app.lookup_user_id otherwise. Inlined by the planner.';
+revoke all on function app.current_user_id() from public;
+grant execute on function app.current_user_id() to healthcare_access, healthcare_owner, healthcare_auth;
+
+create or replace function app.current_user_is_admin()
+returns boolean
+language sql stable
+as $$
+  select case
+           when pg_catalog.pg_has_role(session_user, 'healthcare_api', 'member')
+                and pg_catalog.current_setting('app.user_verified', true) = pg_catalog.current_setting('app.user_id', true)
+             then pg_catalog.current_setting('app.user_admin', true) = 'on'
+           else app.lookup_user_is_admin()
+         end
+$$;
+comment on function app.current_user_is_admin() is
+  'True when the caller is an active admin: from the settings api.begin_request checked for a REST request, from app.lookup_user_is_admin otherwise. Inlined by the planner.';
+revoke all on function app.current_user_is_admin() from public;
+grant execute on function app.current_user_is_admin() to healthcare_access;
+
 create or replace function app.require_user() returns bigint
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_uid bigint := app.current_user_id();
@@ -68,7 +143,7 @@ begin
 end
 $$;
 comment on function app.require_user() is
-  'The caller''s user id, or error RUNAU when anonymous.';
+  'The caller''s user id, or error RUNAU when anonymous. No settings of its own: its callers are definers that pin search_path.';
 revoke all on function app.require_user() from public;
 grant execute on function app.require_user() to healthcare_access;
 
