@@ -399,3 +399,38 @@ func TestReportingExposesNoIdentifiers(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainFunctionsNameTheirRelations: a function that is not a security
+// definer and pins no search_path runs under its caller's path, where a
+// psql login's temporary table would be found before a table named without
+// its schema. Such functions carry no settings because a SET clause costs
+// every call a setting saved and restored; in return, each names every
+// table and view it reads or writes with its schema.
+func TestPlainFunctionsNameTheirRelations(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	rows := queryStrings(t, db, `
+		select p.oid::regprocedure::text, p.prosrc
+		  from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+		 where n.nspname = any ($1) and not p.prosecdef
+		   and not coalesce(p.proconfig::text, '') like '%search_path%'
+		 order by 1`, ourSchemas)
+	if len(rows) < 5 {
+		t.Fatalf("found only %d plain functions; the query no longer matches", len(rows))
+	}
+	// A relation after from, join, update, insert into or delete from,
+	// without a schema: not followed by a dot or an opening parenthesis
+	// (a set-returning function).
+	relRe := regexp.MustCompile(`(?i)\b(from|join|update|insert\s+into|delete\s+from)\s+([a-z_][a-z0-9_]*)\b\s*([.(]?)`)
+	strRe := regexp.MustCompile(`'(?:[^']|'')*'|--[^\n]*`)
+	for _, r := range rows {
+		fn, src := r[0], strRe.ReplaceAllString(r[1], "''")
+		for _, m := range relRe.FindAllStringSubmatch(src, -1) {
+			name := strings.ToLower(m[2])
+			if m[3] != "" || name == "lateral" || name == "only" {
+				continue
+			}
+			t.Errorf("%s names relation %q without its schema and pins no search_path", fn, name)
+		}
+	}
+}

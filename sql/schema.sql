@@ -288,8 +288,11 @@ begin
           set_config('app.user_admin', case when v_admin then 'on' else 'off' end, true),
           set_config('app.request_id', coalesce(p_request, ''), true),
           set_config('app.client_addr', coalesce(p_client_addr, ''), true),
-          set_config('statement_timeout', p_statement_timeout, true),
-          set_config('synchronous_commit', p_synchronous_commit, true);
+          set_config('statement_timeout', p_statement_timeout, true);
+  -- Empty: commit as the server is configured (writes); 'off' for reads.
+  if p_synchronous_commit <> '' then
+    perform set_config('synchronous_commit', p_synchronous_commit, true);
+  end if;
   return true;
 end
 $$;
@@ -1410,7 +1413,6 @@ COMMENT ON FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p
 
 CREATE FUNCTION app.audit_doctor_change() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if tg_op = 'INSERT' then
@@ -1442,7 +1444,6 @@ COMMENT ON FUNCTION app.audit_doctor_change() IS 'Trigger: an audit event for ev
 
 CREATE FUNCTION app.audit_mapping_change() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if tg_op = 'INSERT' then
@@ -1474,7 +1475,6 @@ COMMENT ON FUNCTION app.audit_mapping_change() IS 'Trigger: an audit event for e
 
 CREATE FUNCTION app.audit_patient_change() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if tg_op = 'INSERT' then
@@ -1742,7 +1742,6 @@ COMMENT ON FUNCTION app.cell_perturbation(p_cell_key bigint) IS 'The perturbatio
 
 CREATE FUNCTION app.check_age(p_age integer) RETURNS integer
     LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if p_age is null or p_age not between 0 and 150 then
@@ -1818,7 +1817,6 @@ COMMENT ON FUNCTION app.check_gender(p_gender text) IS 'Trims a gender as sent; 
 
 CREATE FUNCTION app.check_text(p_value text, p_type regtype, p_field text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   v_value text := btrim(p_value);
@@ -1835,7 +1833,7 @@ begin
       raise exception '% may not be blank', p_field using errcode = 'RINVL', column = p_field;
     end if;
     raise exception '% must be at most % characters', p_field,
-      (select max(m[1]::integer) from pg_constraint c, regexp_matches(pg_get_constraintdef(c.oid), '<= (\d+)', 'g') m
+      (select max(m[1]::integer) from pg_catalog.pg_constraint c, pg_catalog.regexp_matches(pg_catalog.pg_get_constraintdef(c.oid), '<= (\d+)', 'g') m
         where c.contypid = p_type)
       using errcode = 'RINVL', column = p_field;
   end;
@@ -2501,7 +2499,6 @@ COMMENT ON FUNCTION app.page(p_count bigint, p_results json, p_path text, p_limi
 
 CREATE FUNCTION app.page_limit(p_limit integer) RETURNS integer
     LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if p_limit is null then
@@ -2527,7 +2524,6 @@ COMMENT ON FUNCTION app.page_limit(p_limit integer) IS 'Page size: 50 by default
 
 CREATE FUNCTION app.page_offset(p_offset integer) RETURNS integer
     LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if coalesce(p_offset, 0) < 0 then
@@ -2941,7 +2937,6 @@ COMMENT ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_e
 
 CREATE FUNCTION app.touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   new.updated_at := now();
@@ -2963,7 +2958,6 @@ COMMENT ON FUNCTION app.touch_updated_at() IS 'Trigger: sets updated_at on every
 
 CREATE FUNCTION app.touch_version() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   new.updated_at := now();
@@ -2986,7 +2980,6 @@ COMMENT ON FUNCTION app.touch_version() IS 'Trigger: sets updated_at and the nex
 
 CREATE FUNCTION app.url_encode(p_value text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
   select coalesce(string_agg(
            case when c ~ '^[A-Za-z0-9_.~-]$' then c

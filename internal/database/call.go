@@ -45,7 +45,7 @@ type Identity struct {
 // very next request at every server copy, and treats an inactive user as
 // anonymous. Call sends it before every api function with $1 the user id,
 // $2 the request id, $3 the statement timeout, $4 the session, $5 the
-// client address and $6 synchronous_commit; cmd/bench sends the same text
+// client address and $6 synchronous_commit (empty: as configured); cmd/bench sends the same text
 // from pgbench.
 const IdentitySQL = `select api.begin_request($1::text, $2::text, $3::text, $4::uuid, $5::text, $6::text)`
 
@@ -137,13 +137,16 @@ func userSetting(id int64) string {
 // commitMode is synchronous_commit for fn's transaction. A read writes only
 // its audit event; committing it asynchronously saves the read a WAL
 // flush, and a crash can lose at most the last wal_writer_delay (about
-// 200 ms, at most three times that) of read events, never a write: writes
-// commit synchronously (docs/design.md, "The audit trail").
+// 200 ms, at most three times that under load) of read events, never a
+// write. A write commits as the server is configured: the empty value
+// leaves synchronous_commit alone, so a cluster set to remote_apply or to
+// synchronous standbys is never weakened, nor a test cluster's off
+// strengthened (docs/design.md, "The audit trail").
 func commitMode(fn Func) string {
 	if fn.read {
 		return "off"
 	}
-	return "on"
+	return ""
 }
 
 // sessionSetting is the session argument: NULL when there is none.

@@ -8,7 +8,6 @@ set local role healthcare_owner;
 -- Keeps updated_at honest on every table that has one.
 create or replace function app.touch_updated_at() returns trigger
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   new.updated_at := now();
@@ -39,7 +38,6 @@ grant execute on function app.normalize_gender(text) to healthcare_access;
 
 create or replace function app.page_limit(p_limit integer) returns integer
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   if p_limit is null then
@@ -57,7 +55,6 @@ grant execute on function app.page_limit(integer) to healthcare_access;
 
 create or replace function app.page_offset(p_offset integer) returns integer
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   if coalesce(p_offset, 0) < 0 then
@@ -73,7 +70,6 @@ grant execute on function app.page_offset(integer) to healthcare_access;
 
 create or replace function app.url_encode(p_value text) returns text
 language sql immutable strict
-set search_path = pg_catalog, pg_temp
 as $$
   select coalesce(string_agg(
            case when c ~ '^[A-Za-z0-9_.~-]$' then c
@@ -118,7 +114,6 @@ grant execute on function app.page(bigint,json,text,integer,integer,text) to hea
 -- the limit read from the domain's constraint (only when refusing).
 create or replace function app.check_text(p_value text, p_type regtype, p_field text) returns text
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_value text := btrim(p_value);
@@ -135,7 +130,7 @@ begin
       raise exception '% may not be blank', p_field using errcode = 'RINVL', column = p_field;
     end if;
     raise exception '% must be at most % characters', p_field,
-      (select max(m[1]::integer) from pg_constraint c, regexp_matches(pg_get_constraintdef(c.oid), '<= (\d+)', 'g') m
+      (select max(m[1]::integer) from pg_catalog.pg_constraint c, pg_catalog.regexp_matches(pg_catalog.pg_get_constraintdef(c.oid), '<= (\d+)', 'g') m
         where c.contypid = p_type)
       using errcode = 'RINVL', column = p_field;
   end;
@@ -149,7 +144,6 @@ grant execute on function app.check_text(text,regtype,text) to healthcare_access
 
 create or replace function app.check_age(p_age integer) returns integer
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   if p_age is null or p_age not between 0 and 150 then
@@ -208,7 +202,6 @@ revoke all on function app.refuse_truncate() from public;
 -- more triggers than before.
 create or replace function app.touch_version() returns trigger
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   new.updated_at := now();

@@ -200,7 +200,6 @@ set local role healthcare_owner;
 -- directory is not patient data; detail names the doctor).
 create or replace function app.audit_doctor_change() returns trigger
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   if tg_op = 'INSERT' then

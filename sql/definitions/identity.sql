@@ -78,8 +78,11 @@ begin
           set_config('app.user_admin', case when v_admin then 'on' else 'off' end, true),
           set_config('app.request_id', coalesce(p_request, ''), true),
           set_config('app.client_addr', coalesce(p_client_addr, ''), true),
-          set_config('statement_timeout', p_statement_timeout, true),
-          set_config('synchronous_commit', p_synchronous_commit, true);
+          set_config('statement_timeout', p_statement_timeout, true);
+  -- Empty: commit as the server is configured (writes); 'off' for reads.
+  if p_synchronous_commit <> '' then
+    perform set_config('synchronous_commit', p_synchronous_commit, true);
+  end if;
   return true;
 end
 $$;

@@ -249,7 +249,6 @@ set local role healthcare_owner;
 
 create or replace function app.audit_mapping_change() returns trigger
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   if tg_op = 'INSERT' then

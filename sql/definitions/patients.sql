@@ -160,7 +160,6 @@ set local role healthcare_owner;
 -- Writes, for every door: row triggers on the tables.
 create or replace function app.audit_patient_change() returns trigger
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   if tg_op = 'INSERT' then
