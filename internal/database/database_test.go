@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -356,6 +357,11 @@ func TestACommitThatNeverReturnsIsErrUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond) // the postmaster passes the reload on
+	}
+	// Writes commit as the server is configured; this database is
+	// configured as production is (the test cluster runs with off).
+	if _, err := tdb.Pool.Exec(ctx, "alter database "+pgx.Identifier{tdb.Name}.Sanitize()+" set synchronous_commit = on"); err != nil {
+		t.Fatal(err)
 	}
 	db := openApp(t, tdb, database.Options{StatementTimeout: 500 * time.Millisecond})
 	uid := registerUser(t, db, "waits_for_standby")
