@@ -45,6 +45,11 @@ func TestVerifyDjangoHashes(t *testing.T) {
 		name, stored, password string
 	}{
 		{"pbkdf2_sha256 vector", vector, "lètmein"},
+		// Written by Django 3.2.25 itself (Debian 12's python3-django,
+		// make_password with these salts): its argon2 defaults are
+		// m=102400, t=2, p=8 with a 16-byte key.
+		{"Django 3.2 pbkdf2_sha256", "pbkdf2_sha256$260000$seasalt$YlZ2Vggtqdc61YjArZuoApoBh9JNGYoDRBUGu6tcJQo=", "lètmein"},
+		{"Django 3.2 argon2", "argon2$argon2id$v=19$m=102400,t=2,p=8$WnIwS3E4blQydld4OXlBMWJDM2RFNA$MjO/L4y+EUCjNNIwIqRCpA", "battery staple"},
 		{"pbkdf2_sha256", djangoPBKDF2(t, "correct horse", "Zr0Kq8nT2vWx9yA1bC3dE4", 1200), "correct horse"},
 		{"argon2id", djangoArgon2Hash("battery staple", "Zr0Kq8nT2vWx9yA1bC3dE4", 64, 2, 2), "battery staple"},
 	} {
