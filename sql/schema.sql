@@ -4537,6 +4537,42 @@ COMMENT ON POLICY delete_patient_owner ON app.patient_doctors IS 'Only the patie
 ALTER TABLE app.doctors ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: doctors import_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY import_owner ON app.doctors TO healthcare_owner USING (( SELECT app.importing() AS importing)) WITH CHECK (( SELECT app.importing() AS importing));
+
+--
+-- Name: POLICY import_owner ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY import_owner ON app.doctors IS 'The privileged connection (healthcare_owner) sees and writes the doctors only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
+--
+-- Name: patient_doctors import_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY import_owner ON app.patient_doctors TO healthcare_owner USING (( SELECT app.importing() AS importing)) WITH CHECK (( SELECT app.importing() AS importing));
+
+--
+-- Name: POLICY import_owner ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY import_owner ON app.patient_doctors IS 'The privileged connection (healthcare_owner) sees and writes the mappings only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
+--
+-- Name: patients import_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY import_owner ON app.patients TO healthcare_owner USING (( SELECT app.importing() AS importing)) WITH CHECK (( SELECT app.importing() AS importing));
+
+--
+-- Name: POLICY import_owner ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY import_owner ON app.patients IS 'The privileged connection (healthcare_owner) sees and writes the patients only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
+--
 -- Name: imports; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
 --
 

@@ -11,6 +11,12 @@ grant select (id, account_id) on app.doctors to healthcare_auth;
 grant insert (name, specialization) on app.doctors to healthcare_access;
 grant update (name, specialization, account_id) on app.doctors to healthcare_access;
 
+drop policy if exists import_owner on app.doctors;
+create policy import_owner on app.doctors for all to healthcare_owner
+  using ((select app.importing())) with check ((select app.importing()));
+comment on policy import_owner on app.doctors is
+  'The privileged connection (healthcare_owner) sees and writes the doctors only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
 drop policy if exists delete_admin on app.doctors;
 create policy delete_admin on app.doctors for delete to healthcare_access
   using ((select app.current_user_is_admin()));

@@ -10,6 +10,12 @@ grant select (patient_id, doctor_id, record_key) on app.patient_doctors to healt
 grant insert (patient_id, doctor_id) on app.patient_doctors to healthcare_access;
 grant select (patient_id, doctor_id) on app.patient_doctors to healthcare_auth;
 
+drop policy if exists import_owner on app.patient_doctors;
+create policy import_owner on app.patient_doctors for all to healthcare_owner
+  using ((select app.importing())) with check ((select app.importing()));
+comment on policy import_owner on app.patient_doctors is
+  'The privileged connection (healthcare_owner) sees and writes the mappings only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
 drop policy if exists delete_patient_owner on app.patient_doctors;
 create policy delete_patient_owner on app.patient_doctors for delete to healthcare_access
   using ((select app.current_user_is_admin())

@@ -10,6 +10,12 @@ grant select (id, owner_id, age, record_key, gender_fhir) on app.patients to hea
 grant insert (name, age, gender) on app.patients to healthcare_access;
 grant update (name, age, gender) on app.patients to healthcare_access;
 
+drop policy if exists import_owner on app.patients;
+create policy import_owner on app.patients for all to healthcare_owner
+  using ((select app.importing())) with check ((select app.importing()));
+comment on policy import_owner on app.patients is
+  'The privileged connection (healthcare_owner) sees and writes the patients only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
 drop policy if exists delete_admin on app.patients;
 create policy delete_admin on app.patients for delete to healthcare_access
   using ((select app.current_user_is_admin()));
