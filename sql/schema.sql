@@ -469,6 +469,8 @@ begin
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
      and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok';
+  -- An imported doctor's history starts with its import (app.imported_entry).
+  v_count := v_count + (select count(*) from app.imported_entry('doctor', p_id));
   if v_count = 0 and not v_exists then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
@@ -476,7 +478,9 @@ begin
     from (select * from audit.events e
            where e.detail ->> 'doctor' = p_id::text
              and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
-           order by e.id desc limit v_limit offset v_offset) e;
+          union all
+          select * from app.imported_entry('doctor', p_id)
+           order by id desc limit v_limit offset v_offset) e;
   return app.page(v_count, v_rows, '/api/doctors/' || p_id || '/history/', v_limit, v_offset, null);
 end
 $$;
@@ -510,6 +514,9 @@ begin
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
    order by e.id desc
    limit 1;
+  if v_result is null and p_version = 1 then
+    select app.history_json(e) into v_result from app.imported_entry('doctor', p_id) e;
+  end if;
   if v_result is null then
     raise exception 'version not found' using errcode = 'RNTFD';
   end if;
@@ -1005,6 +1012,8 @@ begin
    where e.patient_id = p_id
      and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
      and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version';
+  -- An imported patient's history starts with its import (app.imported_entry).
+  v_count := v_count + (select count(*) from app.imported_entry('patient', p_id));
   if v_count = 0 and not exists (select from app.patients p where p.id = p_id) then
     return app.refuse('read', p_id, '{"object": "patient_history"}', 'RNTFD', 'patient not found');
   end if;
@@ -1013,7 +1022,9 @@ begin
            where e.patient_id = p_id
              and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
              and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version'
-           order by e.id desc limit v_limit offset v_offset) e;
+          union all
+          select * from app.imported_entry('patient', p_id)
+           order by id desc limit v_limit offset v_offset) e;
   perform app.audit('read', 'ok', p_id, null, '{"object": "patient_history"}');
   return app.page(v_count, v_rows, '/api/patients/' || p_id || '/history/', v_limit, v_offset, null);
 end
@@ -1050,6 +1061,9 @@ begin
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
    order by e.id desc
    limit 1;
+  if v_result is null and p_version = 1 then
+    select app.history_json(e) into v_result from app.imported_entry('patient', p_id) e;
+  end if;
   if v_result is null then
     -- The caller may read the patient; there is just no such version.
     raise exception 'version not found' using errcode = 'RNTFD';
@@ -2229,7 +2243,43 @@ ALTER FUNCTION app.history_json(e audit.events) OWNER TO healthcare_owner;
 -- Name: FUNCTION history_json(e audit.events); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.history_json(e audit.events) IS 'A change event as a history entry: version, action (create, update, delete), at, changed_by (app user), door, values (null for a delete).';
+COMMENT ON FUNCTION app.history_json(e audit.events) IS 'A change event as a history entry: version, action (create, update, delete, or import for app.imported_entry), at, changed_by (app user), door, values (null for a delete).';
+
+--
+-- Name: imported_entry(text, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.imported_entry(p_object text, p_id bigint) RETURNS SETOF audit.events
+    LANGUAGE sql STABLE
+    AS $$
+  select i.id, i.at, i.xact, i.user_id, i.db_role, i.door, i.action, i.outcome,
+         case when p_object = 'patient' then p_id end, null::bigint[], i.request_id, i.client_addr,
+         pg_catalog.jsonb_build_object('object', p_object, 'from', i.detail -> 'from', 'table', i.detail -> 'table',
+           'after', case p_object
+             when 'patient' then coalesce(
+               (select c.detail -> 'before' from audit.events c
+                 where c.patient_id = p_id and c.detail ->> 'object' = 'patient' and c.action in ('create', 'update', 'delete')
+                   and c.outcome = 'ok' order by c.id limit 1),
+               (select pg_catalog.to_jsonb(p) - 'record_key' from app.patients p where p.id = p_id))
+             else coalesce(
+               (select c.detail -> 'before' from audit.events c
+                 where c.detail ->> 'doctor' = p_id::text and c.detail ->> 'object' = 'doctor' and c.action in ('create', 'update', 'delete')
+                   and c.outcome = 'ok' order by c.id limit 1),
+               (select pg_catalog.to_jsonb(d) from app.doctors d where d.id = p_id))
+           end) || case when p_object = 'doctor' then pg_catalog.jsonb_build_object('doctor', p_id) else '{}' end
+    from audit.events i
+   where i.action = 'import' and i.detail ->> 'object' = p_object
+     and exists (select from pg_catalog.jsonb_array_elements(i.detail -> 'ranges') r
+                  where p_id between (r ->> 0)::bigint and (r ->> 1)::bigint)
+$$;
+
+ALTER FUNCTION app.imported_entry(p_object text, p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION imported_entry(p_object text, p_id bigint); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.imported_entry(p_object text, p_id bigint) IS 'The first entry of an imported patient''s or doctor''s history (action import, version 1 as imported), made from the import''s summary event of its table; no row when the record was not imported. Used by api.patient_history, api.doctor_history and their _version routes.';
 
 --
 -- Name: importing(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -5616,6 +5666,13 @@ GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.history_json(e audit.events) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.history_json(e audit.events) TO healthcare_access;
+
+--
+-- Name: FUNCTION imported_entry(p_object text, p_id bigint); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.imported_entry(p_object text, p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.imported_entry(p_object text, p_id bigint) TO healthcare_access;
 
 --
 -- Name: FUNCTION importing(); Type: ACL; Schema: app; Owner: healthcare_auth

@@ -101,9 +101,45 @@ func TestImportKeepsIdsAndPasswords(t *testing.T) {
 		t.Fatalf("asha's date_joined = %q, %v", joined, err)
 	}
 
+	// Each imported record's history starts with its import, as version 1.
+	type entry struct {
+		Version int
+		Action  string
+		Values  map[string]any
+	}
+	var history struct {
+		Count   int
+		Results []entry
+	}
+	api.Must("GET", "/api/patients/17/history/", asha.Access, nil, 200).Decode(t, &history)
+	if history.Count != 1 || history.Results[0].Action != "import" || history.Results[0].Version != 1 || history.Results[0].Values["age"] != float64(71) {
+		t.Fatalf("patient 17's history before any change = %+v", history)
+	}
+	api.Must("PATCH", "/api/patients/17/", asha.Access, map[string]any{"age": 72}, 200)
+	api.Must("GET", "/api/patients/17/history/", asha.Access, nil, 200).Decode(t, &history)
+	if history.Count != 2 || history.Results[0].Action != "update" || history.Results[0].Version != 2 ||
+		history.Results[1].Action != "import" || history.Results[1].Values["age"] != float64(71) {
+		t.Fatalf("patient 17's history after a change = %+v", history)
+	}
+	var v1 entry
+	api.Must("GET", "/api/patients/17/history/1/", asha.Access, nil, 200).Decode(t, &v1)
+	if v1.Action != "import" || v1.Values["age"] != float64(71) || v1.Values["name"] != "Asha's father" {
+		t.Fatalf("patient 17 version 1 = %+v", v1)
+	}
+	api.Must("GET", "/api/doctors/9/history/", "", nil, 200).Decode(t, &history)
+	if history.Count != 1 || history.Results[0].Action != "import" || history.Results[0].Values["name"] != "Dr. Iyer" {
+		t.Fatalf("doctor 9's history = %+v", history)
+	}
+	api.Must("GET", "/api/patients/3/history/", bilal.Access, nil, 404)
+
 	// New records continue after the imported ids.
-	if id := api.Must("POST", "/api/patients/", asha.Access, map[string]any{"name": "New", "age": 5}, 201).ID(t, "id"); id != 19 {
-		t.Fatalf("first new patient id %d, want 19 (after the highest imported id, 18)", id)
+	newID := api.Must("POST", "/api/patients/", asha.Access, map[string]any{"name": "New", "age": 5}, 201).ID(t, "id")
+	if newID != 19 {
+		t.Fatalf("first new patient id %d, want 19 (after the highest imported id, 18)", newID)
+	}
+	api.Must("GET", "/api/patients/19/history/", asha.Access, nil, 200).Decode(t, &history)
+	if history.Count != 1 || history.Results[0].Action != "create" {
+		t.Fatalf("a new patient's history = %+v", history)
 	}
 	newUser := api.Signup("newcomer")
 	if newUser.ID != 7 {

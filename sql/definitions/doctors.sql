@@ -326,6 +326,8 @@ begin
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
      and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok';
+  -- An imported doctor's history starts with its import (app.imported_entry).
+  v_count := v_count + (select count(*) from app.imported_entry('doctor', p_id));
   if v_count = 0 and not v_exists then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
@@ -333,7 +335,9 @@ begin
     from (select * from audit.events e
            where e.detail ->> 'doctor' = p_id::text
              and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
-           order by e.id desc limit v_limit offset v_offset) e;
+          union all
+          select * from app.imported_entry('doctor', p_id)
+           order by id desc limit v_limit offset v_offset) e;
   return app.page(v_count, v_rows, '/api/doctors/' || p_id || '/history/', v_limit, v_offset, null);
 end
 $$;
@@ -359,6 +363,9 @@ begin
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
    order by e.id desc
    limit 1;
+  if v_result is null and p_version = 1 then
+    select app.history_json(e) into v_result from app.imported_entry('doctor', p_id) e;
+  end if;
   if v_result is null then
     raise exception 'version not found' using errcode = 'RNTFD';
   end if;

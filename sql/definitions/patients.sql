@@ -284,6 +284,8 @@ begin
    where e.patient_id = p_id
      and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
      and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version';
+  -- An imported patient's history starts with its import (app.imported_entry).
+  v_count := v_count + (select count(*) from app.imported_entry('patient', p_id));
   if v_count = 0 and not exists (select from app.patients p where p.id = p_id) then
     return app.refuse('read', p_id, '{"object": "patient_history"}', 'RNTFD', 'patient not found');
   end if;
@@ -292,7 +294,9 @@ begin
            where e.patient_id = p_id
              and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
              and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version'
-           order by e.id desc limit v_limit offset v_offset) e;
+          union all
+          select * from app.imported_entry('patient', p_id)
+           order by id desc limit v_limit offset v_offset) e;
   perform app.audit('read', 'ok', p_id, null, '{"object": "patient_history"}');
   return app.page(v_count, v_rows, '/api/patients/' || p_id || '/history/', v_limit, v_offset, null);
 end
@@ -321,6 +325,9 @@ begin
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
    order by e.id desc
    limit 1;
+  if v_result is null and p_version = 1 then
+    select app.history_json(e) into v_result from app.imported_entry('patient', p_id) e;
+  end if;
   if v_result is null then
     -- The caller may read the patient; there is just no such version.
     raise exception 'version not found' using errcode = 'RNTFD';
