@@ -397,7 +397,9 @@ func (im *importer) checkEmpty() error {
 }
 
 // stage copies the Django rows into temporary tables of the target
-// transaction, in the target's column names.
+// transaction, in the target's column names. Text is trimmed as the api
+// functions trim what clients send (app.check_text), and a NULL gender
+// becomes 'unknown' (app.check_gender).
 func (im *importer) stage() error {
 	for _, ddl := range []string{
 		`create temp table django_users (id bigint, username text, email text, password text, is_admin boolean,
@@ -450,10 +452,10 @@ func (im *importer) stage() error {
 			   from auth_user order by id`,
 			[]string{"id", "username", "email", "password", "is_admin", "is_active", "date_joined"}},
 		{"django_patients", patient,
-			`select id::bigint, name::text, age::bigint, gender::text, user_id::bigint, ` + pc + `, ` + pu + ` from ` + q(patient) + ` order by id`,
+			`select id::bigint, btrim(name::text), age::bigint, coalesce(btrim(gender::text), 'unknown'), user_id::bigint, ` + pc + `, ` + pu + ` from ` + q(patient) + ` order by id`,
 			[]string{"id", "name", "age", "gender", "owner_id", "created_at", "updated_at"}},
 		{"django_doctors", doctor,
-			`select id::bigint, name::text, specialization::text, ` + dc + `, ` + du + ` from ` + q(doctor) + ` order by id`,
+			`select id::bigint, btrim(name::text), btrim(specialization::text), ` + dc + `, ` + du + ` from ` + q(doctor) + ` order by id`,
 			[]string{"id", "name", "specialization", "created_at", "updated_at"}},
 		{"django_mappings", mapping,
 			`select id::bigint, patient_id::bigint, doctor_id::bigint, ` + mc + ` from ` + q(mapping) + ` order by id`,
@@ -535,14 +537,6 @@ func (im *importer) constraintCheck(where, name, column string) (string, error) 
 
 // check lists every staged row the target would refuse.
 func (im *importer) check() error {
-	// Text is trimmed as the api functions trim what clients send
-	// (app.check_text); gender NULL becomes 'unknown' (app.check_gender).
-	if err := im.exec(`update django_patients set name = btrim(name), gender = coalesce(btrim(gender), 'unknown')`); err != nil {
-		return err
-	}
-	if err := im.exec(`update django_doctors set name = btrim(name), specialization = btrim(specialization)`); err != nil {
-		return err
-	}
 	users, patients, doctors, mappings := "auth_user", im.app+"_patient", im.app+"_doctor", im.app+"_patientdoctor"
 	type constraint struct {
 		stage, source, where, name, column, reason, resolve string
