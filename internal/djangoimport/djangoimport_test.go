@@ -158,6 +158,17 @@ func TestImportKeepsIdsAndPasswords(t *testing.T) {
 	if n := count(t, tdb, `select count(*) from app.imports where app_label = 'core' and counts->>'core_patient' = '3'`); n != 1 {
 		t.Fatalf("app.imports rows = %d", n)
 	}
+
+	// The login throttle counts an imported account's failures like any
+	// other's: after the per-account limit, 429 even with the password.
+	status := 0
+	for i := 0; i < 20 && status != 429; i++ {
+		status = api.Do("POST", "/api/auth/login/", "", map[string]any{"username": "bilal", "password": "wrong " + c.bilalPW}).Status
+	}
+	if status != 429 {
+		t.Fatalf("20 wrong passwords for an imported account: last status %d, want 429", status)
+	}
+	api.Must("POST", "/api/auth/login/", "", map[string]any{"username": "bilal", "password": c.bilalPW}, 429)
 }
 
 // The dry run reports what it would copy and writes nothing.
