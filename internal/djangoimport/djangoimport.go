@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -236,21 +237,12 @@ func missingTables(ctx context.Context, src pgx.Tx, label string) (string, error
 			continue
 		}
 		for _, c := range strings.Split(cols, ",") {
-			if !contains(have, c) {
+			if !slices.Contains(have, c) {
 				missing = append(missing, fmt.Sprintf("%s has no column %s", table, c))
 			}
 		}
 	}
 	return strings.Join(missing, "; "), nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // hasColumn reports whether a Django table has an optional column.
@@ -382,7 +374,11 @@ func (im *importer) checkEmpty() error {
 	}
 	var parts []string
 	if users > 0 {
-		parts = append(parts, fmt.Sprintf("%d users (%s%s)", users, strings.Join(names, ", "), map[bool]string{true: ", ...", false: ""}[users > 5]))
+		more := ""
+		if users > int64(len(names)) {
+			more = ", ..."
+		}
+		parts = append(parts, fmt.Sprintf("%d users (%s%s)", users, strings.Join(names, ", "), more))
 	}
 	for _, c := range []struct {
 		n    int64
@@ -504,10 +500,11 @@ func (p *progressRows) Next() bool {
 func (p *progressRows) Values() ([]any, error) { return p.rows.Values() }
 func (p *progressRows) Err() error             { return p.rows.Err() }
 
-// rule is a check a Django row must pass: a SQL condition over the staged
-// row that is true when the target refuses it.
+// rule is a check a Django row must pass: refused is a SQL condition over
+// the staged row s that is true when the target refuses it; column is the
+// staged column shown as the value, field its name in Django.
 type rule struct {
-	table, field, refused, reason, resolve string
+	stage, source, column, field, refused, reason, resolve string
 }
 
 // constraintCheck turns a constraint of the target, as the catalog holds
@@ -564,44 +561,38 @@ func (im *importer) check() error {
 		if err != nil {
 			return err
 		}
-		rules = append(rules, rule{c.stage + "|" + c.source, c.column, cond, c.reason + " (" + c.name + ")", c.resolve})
+		rules = append(rules, rule{c.stage, c.source, c.column, c.column, cond, c.reason + " (" + c.name + ")", c.resolve})
 	}
 	rules = append(rules,
-		rule{"django_users|" + users, "username", `username is null or email is null or password is null or date_joined is null`,
+		rule{"django_users", users, "username", "username", `username is null or email is null or password is null or date_joined is null`,
 			"a required value is NULL", "fill it in Django, then import again"},
-		rule{"django_users|" + users, "username",
+		rule{"django_users", users, "username", "username",
 			`exists (select from django_users o where lower(o.username) = lower(s.username) and o.id < s.id)`,
 			"differs from an earlier user's name only in case; this product's usernames are unique regardless of case",
 			"rename one of the two users in Django and tell them, then import again"},
-		rule{"django_patients|" + patients, "age", `age is null`, "age is missing", "fill in the age in Django, then import again"},
-		rule{"django_patients|" + patients, "name", `name is null`, "name is missing", "fill in the name in Django, then import again"},
-		rule{"django_patients|" + patients, "user_id", `not exists (select from django_users u where u.id = s.owner_id)`,
+		rule{"django_patients", patients, "age", "age", `age is null`, "age is missing", "fill in the age in Django, then import again"},
+		rule{"django_patients", patients, "name", "name", `name is null`, "name is missing", "fill in the name in Django, then import again"},
+		rule{"django_patients", patients, "owner_id", "user_id", `not exists (select from django_users u where u.id = s.owner_id)`,
 			"the patient belongs to no user (every patient here has an owner)",
 			"assign the patient to a user in Django or delete it, then import again"},
-		rule{"django_doctors|" + doctors, "name", `name is null or specialization is null`, "a required value is missing",
+		rule{"django_doctors", doctors, "name", "name", `name is null or specialization is null`, "a required value is missing",
 			"fill it in Django, then import again"},
-		rule{"django_mappings|" + mappings, "patient_id", `not exists (select from django_patients p where p.id = s.patient_id)`,
+		rule{"django_mappings", mappings, "patient_id", "patient_id", `not exists (select from django_patients p where p.id = s.patient_id)`,
 			"no such patient", "delete the mapping in Django, then import again"},
-		rule{"django_mappings|" + mappings, "doctor_id", `not exists (select from django_doctors d where d.id = s.doctor_id)`,
+		rule{"django_mappings", mappings, "doctor_id", "doctor_id", `not exists (select from django_doctors d where d.id = s.doctor_id)`,
 			"no such doctor", "delete the mapping in Django, then import again"},
-		rule{"django_mappings|" + mappings, "doctor_id",
+		rule{"django_mappings", mappings, "doctor_id", "doctor_id",
 			`exists (select from django_mappings o where o.patient_id = s.patient_id and o.doctor_id = s.doctor_id and o.id < s.id)`,
 			"a duplicate mapping: an earlier mapping links the same patient and doctor",
 			"delete this duplicate mapping in Django (clients holding its id should use the earlier one), then import again"},
 	)
 	for _, r := range rules {
-		stage, source, _ := strings.Cut(r.table, "|")
-		column := r.field
-		switch {
-		case stage == "django_patients" && r.field == "user_id":
-			column = "owner_id"
-		}
-		rows, err := im.tx.Query(im.ctx, `select s.id, coalesce(s.`+pgx.Identifier{column}.Sanitize()+`::text, 'NULL') from `+stage+` s where `+r.refused+` order by s.id`)
+		rows, err := im.tx.Query(im.ctx, `select s.id, coalesce(s.`+pgx.Identifier{r.column}.Sanitize()+`::text, 'NULL') from `+r.stage+` s where `+r.refused+` order by s.id`)
 		if err != nil {
-			return fmt.Errorf("check %s.%s: %w", source, r.field, err)
+			return fmt.Errorf("check %s.%s: %w", r.source, r.field, err)
 		}
 		for rows.Next() {
-			p := Problem{Table: source, Field: r.field, Reason: r.reason}
+			p := Problem{Table: r.source, Field: r.field, Reason: r.reason}
 			if err := rows.Scan(&p.ID, &p.Value); err != nil {
 				rows.Close()
 				return err
@@ -611,7 +602,7 @@ func (im *importer) check() error {
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("check %s.%s: %w", source, r.field, err)
+			return fmt.Errorf("check %s.%s: %w", r.source, r.field, err)
 		}
 	}
 	sort.SliceStable(im.rep.Problems, func(i, j int) bool {
