@@ -188,9 +188,14 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if after := targetCounts(t, tdb); after != before {
 		t.Fatalf("the dry run wrote: %s -> %s", before, after)
 	}
-	// And the real import still runs afterwards.
-	if _, err := importInto(t, tdb, d, djangoimport.Options{}); err != nil {
+	// And the real import still runs afterwards, over a privileged login
+	// that is no superuser: a member of healthcare_owner.
+	ownerURL := tdb.EnsureLogin(t, "djangoimport_owner_login", "healthcare_owner")
+	if _, err := importAs(t, ownerURL, d, djangoimport.Options{}); err != nil {
 		t.Fatalf("import after a dry run: %v", err)
+	}
+	if n := count(t, tdb, `select count(*) from app.patients`); n != 3 {
+		t.Fatalf("%d patients after the import", n)
 	}
 }
 

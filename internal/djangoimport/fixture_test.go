@@ -184,8 +184,14 @@ func server(t *testing.T, tdb *pgtest.DB) *apitest.Client {
 // own, as the command does.
 func importInto(t *testing.T, tdb *pgtest.DB, d *django, opts djangoimport.Options) (djangoimport.Report, error) {
 	t.Helper()
+	return importAs(t, tdb.SuperURL, d, opts)
+}
+
+// importAs is importInto over the privileged connection targetURL.
+func importAs(t *testing.T, targetURL string, d *django, opts djangoimport.Options) (djangoimport.Report, error) {
+	t.Helper()
 	ctx := context.Background()
-	dst, err := pgx.Connect(ctx, tdb.SuperURL)
+	dst, err := pgx.Connect(ctx, targetURL)
 	if err != nil {
 		t.Fatal(err)
 	}
