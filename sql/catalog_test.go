@@ -148,11 +148,11 @@ func TestFunctionsAreOwnedPinnedAndNotPublic(t *testing.T) {
 		"app.register_user(text,text,text)", "app.user_credentials(text)",
 		"app.issue_refresh_token(bigint,uuid,uuid,timestamp with time zone)",
 		"app.rotate_refresh_token(uuid,uuid,timestamp with time zone)", "app.revoke_refresh_token(uuid)",
-		"app.login_attempt(text,text,integer,integer,integer,integer)",
-		"app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone)",
+		"app.login_attempt(text,text,integer,integer,integer,integer)", "app.end_user_sessions(bigint)",
+		"app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text)",
 		"api.register(text,text,text)", "api.login_attempt(text,text,integer,integer,integer,integer)", "api.require_session(uuid)",
 		"api.begin_request(text,text,text,uuid,text,text)",
-		"api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone)",
+		"api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text)",
 		"api.rotate_refresh_token(uuid,uuid,timestamp with time zone)", "api.revoke_refresh_token(uuid)",
 	} {
 		for _, role := range []string{"healthcare_user", "healthcare_reporting", "healthcare_reporter", loginPsqlA, loginReporting} {

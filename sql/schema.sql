@@ -171,7 +171,7 @@ COMMENT ON TYPE app.report_cell IS 'A cell of a reporting table before suppressi
 --
 
 CREATE DOMAIN audit.event_action AS text
-	CONSTRAINT events_action_check CHECK ((VALUE = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text])));
+	CONSTRAINT events_action_check CHECK ((VALUE = ANY (ARRAY['read'::text, 'list'::text, 'create'::text, 'update'::text, 'delete'::text, 'prune'::text, 'import'::text])));
 
 ALTER DOMAIN audit.event_action OWNER TO healthcare_audit;
 
@@ -179,7 +179,7 @@ ALTER DOMAIN audit.event_action OWNER TO healthcare_audit;
 -- Name: DOMAIN event_action; Type: COMMENT; Schema: audit; Owner: healthcare_audit
 --
 
-COMMENT ON DOMAIN audit.event_action IS 'What an audit event records: read (one patient), list, create, update, delete, or prune (of the trail itself).';
+COMMENT ON DOMAIN audit.event_action IS 'What an audit event records: read (one patient), list, create, update, delete, prune (of the trail itself), or import (a summary per table of an import).';
 
 --
 -- Name: event_door; Type: DOMAIN; Schema: audit; Owner: healthcare_audit
@@ -306,21 +306,21 @@ ALTER FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeou
 COMMENT ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) IS 'The identity statement of every REST request: sets the caller''s transaction-local settings, refuses (RUNAU, 401) a session that was logged out, revoked or has expired, and treats an inactive or unknown user as anonymous. Security definer (owner healthcare_auth, policies users.select_auth and refresh_tokens.all_auth).';
 
 --
--- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: api; Owner: healthcare_access
+-- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
 --
 
-CREATE FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) RETURNS json
+CREATE FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text DEFAULT NULL::text, p_old_hash text DEFAULT NULL::text) RETURNS json
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ select app.complete_login(p_username, p_address, p_user_id, p_jti, p_family, p_expires_at) $$;
+    AS $$ select app.complete_login(p_username, p_address, p_user_id, p_jti, p_family, p_expires_at, p_new_hash, p_old_hash) $$;
 
-ALTER FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_access;
+ALTER FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'POST /api/auth/login/ step 2 after a correct password: resets the throttle and records the refresh token (REST server only).';
+COMMENT ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text) IS 'POST /api/auth/login/ step 2 after a correct password: resets the throttle, upgrades the stored hash when the server sends a new one, and records the refresh token (REST server only).';
 
 --
 -- Name: create_doctor(text, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -555,6 +555,8 @@ begin
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
      and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok';
+  -- An imported doctor's history starts with its import (app.imported_entry).
+  v_count := v_count + (select count(*) from app.imported_entry('doctor', p_id));
   if v_count = 0 and not v_exists then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
@@ -562,7 +564,9 @@ begin
     from (select * from audit.events e
            where e.detail ->> 'doctor' = p_id::text
              and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
-           order by e.id desc limit v_limit offset v_offset) e;
+          union all
+          select * from app.imported_entry('doctor', p_id)
+           order by id desc limit v_limit offset v_offset) e;
   return app.page(v_count, v_rows, '/api/doctors/' || p_id || '/history/', v_limit, v_offset, null);
 end
 $$;
@@ -596,6 +600,9 @@ begin
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
    order by e.id desc
    limit 1;
+  if v_result is null and p_version = 1 then
+    select app.history_json(e) into v_result from app.imported_entry('doctor', p_id) e;
+  end if;
   if v_result is null then
     raise exception 'version not found' using errcode = 'RNTFD';
   end if;
@@ -1091,6 +1098,8 @@ begin
    where e.patient_id = p_id
      and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
      and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version';
+  -- An imported patient's history starts with its import (app.imported_entry).
+  v_count := v_count + (select count(*) from app.imported_entry('patient', p_id));
   if v_count = 0 and not exists (select from app.patients p where p.id = p_id) then
     return app.refuse('read', p_id, '{"object": "patient_history"}', 'RNTFD', 'patient not found');
   end if;
@@ -1099,7 +1108,9 @@ begin
            where e.patient_id = p_id
              and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
              and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version'
-           order by e.id desc limit v_limit offset v_offset) e;
+          union all
+          select * from app.imported_entry('patient', p_id)
+           order by id desc limit v_limit offset v_offset) e;
   perform app.audit('read', 'ok', p_id, null, '{"object": "patient_history"}');
   return app.page(v_count, v_rows, '/api/patients/' || p_id || '/history/', v_limit, v_offset, null);
 end
@@ -1136,6 +1147,9 @@ begin
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
    order by e.id desc
    limit 1;
+  if v_result is null and p_version = 1 then
+    select app.history_json(e) into v_result from app.imported_entry('patient', p_id) e;
+  end if;
   if v_result is null then
     -- The caller may read the patient; there is just no such version.
     raise exception 'version not found' using errcode = 'RNTFD';
@@ -1415,6 +1429,13 @@ CREATE FUNCTION app.audit_doctor_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 begin
+  -- Rows written by `healthcare import django` are recorded by its summary
+  -- events, one per table, not one by one (app.importing).
+  if pg_catalog.current_setting('app.import', true) = 'django' then
+    if app.importing() then
+      return null;
+    end if;
+  end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', null, null,
                       pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'after', pg_catalog.to_jsonb(new)));
@@ -1446,6 +1467,13 @@ CREATE FUNCTION app.audit_mapping_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 begin
+  -- Rows written by `healthcare import django` are recorded by its summary
+  -- events, one per table, not one by one (app.importing).
+  if pg_catalog.current_setting('app.import', true) = 'django' then
+    if app.importing() then
+      return null;
+    end if;
+  end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', new.patient_id, null,
                       pg_catalog.jsonb_build_object('object', 'mapping', 'after', pg_catalog.to_jsonb(new) - 'record_key'));
@@ -1477,6 +1505,13 @@ CREATE FUNCTION app.audit_patient_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 begin
+  -- Rows written by `healthcare import django` are recorded by its summary
+  -- events, one per table, not one by one (app.importing).
+  if pg_catalog.current_setting('app.import', true) = 'django' then
+    if app.importing() then
+      return null;
+    end if;
+  end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', new.id, null,
                       pg_catalog.jsonb_build_object('object', 'patient', 'after', pg_catalog.to_jsonb(new) - 'record_key'));
@@ -1850,10 +1885,10 @@ ALTER FUNCTION app.check_text(p_value text, p_type regtype, p_field text) OWNER 
 COMMENT ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text) IS 'Trims a text field and checks it against its column''s domain (p_type); error RINVL naming p_field when blank or too long. The domain''s constraint is the only place the limit is written.';
 
 --
--- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+-- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
-CREATE FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) RETURNS json
+CREATE FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text DEFAULT NULL::text, p_old_hash text DEFAULT NULL::text) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -1866,17 +1901,24 @@ begin
   delete from app.login_failures f where f.scope = 'pair' and f.key = v_account || ' ' || v_address;
   update app.login_failures f set failures = greatest(f.failures - 1, 0)
    where (f.scope = 'address' and f.key = v_address) or (f.scope = 'account' and f.key = v_account);
+  -- A hash in other argon2 parameters or a Django format is replaced by
+  -- the server's fresh argon2id hash of the same password, unless the
+  -- password changed since the server read the old one.
+  if p_new_hash is not null then
+    update app.users u set password_hash = p_new_hash
+     where u.id = p_user_id and u.password_hash = p_old_hash;
+  end if;
   return app.issue_refresh_token(p_user_id, p_jti, p_family, p_expires_at);
 end
 $$;
 
-ALTER FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) OWNER TO healthcare_auth;
+ALTER FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text) OWNER TO healthcare_auth;
 
 --
--- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: COMMENT; Schema: app; Owner: healthcare_auth
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text); Type: COMMENT; Schema: app; Owner: healthcare_auth
 --
 
-COMMENT ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) IS 'Login step 2, after the server verified the password: resets the account''s failure count, returns the address''s advance count and records the refresh token. Security definer (owner healthcare_auth, policies login_failures.all_auth and refresh_tokens.all_auth); healthcare_api only.';
+COMMENT ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text) IS 'Login step 2, after the server verified the password: resets the account''s failure count, returns the address''s advance count, stores p_new_hash in place of p_old_hash when the server upgraded it, and records the refresh token. Security definer (owner healthcare_auth, policies login_failures.all_auth, users.update_auth and refresh_tokens.all_auth); healthcare_api only.';
 
 --
 -- Name: current_doctor_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -2077,6 +2119,30 @@ ALTER FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) OWNER TO
 COMMENT ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) IS 'True when a patient not owned by p_user is mapped to the doctor. Security definer (owner healthcare_reporter, policies select_reporter): the caller cannot see those mappings.';
 
 --
+-- Name: end_user_sessions(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.end_user_sessions(p_user_id bigint) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with revoked as (
+    update app.refresh_tokens t set revoked_at = now()
+     where t.user_id = p_user_id and t.revoked_at is null
+    returning 1
+  )
+  select count(*)::integer from revoked
+$$;
+
+ALTER FUNCTION app.end_user_sessions(p_user_id bigint) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.end_user_sessions(p_user_id bigint) IS 'Ends every session of an account, as a logout does for one (`healthcare user deactivate`): its refresh tokens are revoked, so api.require_session refuses its access tokens at once. Returns how many tokens were live. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth); the privileged connection only.';
+
+--
 -- Name: events_id_seq; Type: SEQUENCE; Schema: audit; Owner: healthcare_audit
 --
 
@@ -2249,7 +2315,65 @@ ALTER FUNCTION app.history_json(e audit.events) OWNER TO healthcare_owner;
 -- Name: FUNCTION history_json(e audit.events); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.history_json(e audit.events) IS 'A change event as a history entry: version, action (create, update, delete), at, changed_by (app user), door, values (null for a delete).';
+COMMENT ON FUNCTION app.history_json(e audit.events) IS 'A change event as a history entry: version, action (create, update, delete, or import for app.imported_entry), at, changed_by (app user), door, values (null for a delete).';
+
+--
+-- Name: imported_entry(text, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.imported_entry(p_object text, p_id bigint) RETURNS SETOF audit.events
+    LANGUAGE sql STABLE
+    AS $$
+  select i.id, i.at, i.xact, i.user_id, i.db_role, i.door, i.action, i.outcome,
+         case when p_object = 'patient' then p_id end, null::bigint[], i.request_id, i.client_addr,
+         pg_catalog.jsonb_build_object('object', p_object, 'from', i.detail -> 'from', 'table', i.detail -> 'table',
+           'after', case p_object
+             when 'patient' then coalesce(
+               (select c.detail -> 'before' from audit.events c
+                 where c.patient_id = p_id and c.detail ->> 'object' = 'patient' and c.action in ('create', 'update', 'delete')
+                   and c.outcome = 'ok' order by c.id limit 1),
+               (select pg_catalog.to_jsonb(p) - 'record_key' from app.patients p where p.id = p_id))
+             else coalesce(
+               (select c.detail -> 'before' from audit.events c
+                 where c.detail ->> 'doctor' = p_id::text and c.detail ->> 'object' = 'doctor' and c.action in ('create', 'update', 'delete')
+                   and c.outcome = 'ok' order by c.id limit 1),
+               (select pg_catalog.to_jsonb(d) from app.doctors d where d.id = p_id))
+           end) || case when p_object = 'doctor' then pg_catalog.jsonb_build_object('doctor', p_id) else '{}' end
+    from audit.events i
+   where i.action = 'import' and i.detail ->> 'object' = p_object
+     and exists (select from pg_catalog.jsonb_array_elements(i.detail -> 'ranges') r
+                  where p_id between (r ->> 0)::bigint and (r ->> 1)::bigint)
+$$;
+
+ALTER FUNCTION app.imported_entry(p_object text, p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION imported_entry(p_object text, p_id bigint); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.imported_entry(p_object text, p_id bigint) IS 'The first entry of an imported patient''s or doctor''s history (action import, version 1 as imported), made from the import''s summary event of its table; no row when the record was not imported. Used by api.patient_history, api.doctor_history and their _version routes.';
+
+--
+-- Name: importing(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.importing() RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  return exists (select from app.imports i
+                  where i.xact = pg_catalog.pg_current_xact_id()::text::bigint);
+end
+$$;
+
+ALTER FUNCTION app.importing() OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION importing(); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.importing() IS 'True inside the transaction of `healthcare import django` (it inserted its app.imports row); the audit triggers of patients, doctors and mappings then leave the rows to the import''s summary events. They call it only when app.import is ''django''. Security definer (owner healthcare_auth, policy imports.select_auth).';
 
 --
 -- Name: issue_refresh_token(bigint, uuid, uuid, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -3416,6 +3540,65 @@ ALTER TABLE app.doctors ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: imports; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.imports (
+    source text NOT NULL,
+    app_label text NOT NULL,
+    counts jsonb NOT NULL,
+    imported_at timestamp with time zone DEFAULT now() NOT NULL,
+    imported_by name DEFAULT SESSION_USER NOT NULL,
+    xact bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL
+);
+
+ALTER TABLE ONLY app.imports FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.imports OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE imports; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.imports IS 'Each Django database imported into this one (healthcare import django): at most one import per database, ever; a second run finds its row and refuses.';
+
+--
+-- Name: COLUMN imports.source; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.imports.source IS 'The Django database imported, as system identifier, database name and app label; never its password.';
+
+--
+-- Name: COLUMN imports.app_label; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.imports.app_label IS 'The Django app whose tables were imported (core in the original layout).';
+
+--
+-- Name: COLUMN imports.counts; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.imports.counts IS 'Rows imported per table, and the users whose passwords could not be carried over.';
+
+--
+-- Name: COLUMN imports.imported_at; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.imports.imported_at IS 'When the import transaction started.';
+
+--
+-- Name: COLUMN imports.imported_by; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.imports.imported_by IS 'The privileged login that ran it.';
+
+--
+-- Name: COLUMN imports.xact; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.imports.xact IS 'The import''s transaction id, as in its audit.events summary rows.';
+
+--
 -- Name: login_failures; Type: TABLE; Schema: app; Owner: healthcare_owner
 --
 
@@ -3601,7 +3784,7 @@ CREATE TABLE app.users (
     date_joined timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT users_email_check CHECK (((email = ''::text) OR ((length(email) <= 254) AND (email ~ '^[^@[:space:]]+@[^@[:space:]]+$'::text)))),
-    CONSTRAINT users_password_hash_check CHECK ((password_hash ~~ '$argon2id$%'::text)),
+    CONSTRAINT users_password_hash_check CHECK (((password_hash ~~ '$argon2id$%'::text) OR (password_hash ~~ 'pbkdf2\_sha256$%'::text) OR (password_hash ~~ 'pbkdf2\_sha1$%'::text) OR (password_hash ~~ 'argon2$argon2i%$%'::text) OR (password_hash ~~ '!%'::text))),
     CONSTRAINT users_username_check CHECK ((username ~ '^[A-Za-z0-9_.@+-]{1,150}$'::text))
 );
 
@@ -3999,6 +4182,13 @@ ALTER TABLE ONLY app.doctors
     ADD CONSTRAINT doctors_pkey PRIMARY KEY (id);
 
 --
+-- Name: imports imports_one; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.imports
+    ADD CONSTRAINT imports_one PRIMARY KEY (source);
+
+--
 -- Name: login_failures login_failures_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
 --
 
@@ -4143,6 +4333,18 @@ CREATE INDEX events_doctor_changes_idx ON ONLY audit.events USING btree (((detai
 CREATE INDEX events_default_expr_id_idx ON audit.events_default USING btree (((detail ->> 'doctor'::text)), id) WHERE (((action)::text = ANY (ARRAY['create'::text, 'update'::text, 'delete'::text])) AND ((outcome)::text = 'ok'::text) AND ((detail ->> 'object'::text) = 'doctor'::text));
 
 --
+-- Name: events_import_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_import_idx ON ONLY audit.events USING btree (id) WHERE ((action)::text = 'import'::text);
+
+--
+-- Name: events_default_id_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE INDEX events_default_id_idx ON audit.events_default USING btree (id) WHERE ((action)::text = 'import'::text);
+
+--
 -- Name: events_patient_idx; Type: INDEX; Schema: audit; Owner: healthcare_audit
 --
 
@@ -4195,6 +4397,12 @@ CREATE INDEX events_default_xact_idx ON audit.events_default USING brin (xact) W
 --
 
 ALTER INDEX audit.events_doctor_changes_idx ATTACH PARTITION audit.events_default_expr_id_idx;
+
+--
+-- Name: events_default_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
+--
+
+ALTER INDEX audit.events_import_idx ATTACH PARTITION audit.events_default_id_idx;
 
 --
 -- Name: events_default_patient_id_id_idx; Type: INDEX ATTACH; Schema: audit; Owner: healthcare_audit
@@ -4377,6 +4585,18 @@ CREATE POLICY all_auth ON app.refresh_tokens TO healthcare_auth USING (true) WIT
 COMMENT ON POLICY all_auth ON app.refresh_tokens IS 'Only the token functions owned by healthcare_auth touch refresh tokens; no runtime role has any grant on this table.';
 
 --
+-- Name: imports all_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY all_owner ON app.imports TO healthcare_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY all_owner ON imports; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY all_owner ON app.imports IS 'Only the privileged connection (acting as healthcare_owner: `healthcare import django`) records and reads imports; no runtime role has any grant on this table.';
+
+--
 -- Name: reporting_settings all_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
@@ -4479,6 +4699,48 @@ COMMENT ON POLICY delete_patient_owner ON app.patient_doctors IS 'Only the patie
 --
 
 ALTER TABLE app.doctors ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: doctors import_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY import_owner ON app.doctors TO healthcare_owner USING (( SELECT app.importing() AS importing)) WITH CHECK (( SELECT app.importing() AS importing));
+
+--
+-- Name: POLICY import_owner ON doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY import_owner ON app.doctors IS 'The privileged connection (healthcare_owner) sees and writes the doctors only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
+--
+-- Name: patient_doctors import_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY import_owner ON app.patient_doctors TO healthcare_owner USING (( SELECT app.importing() AS importing)) WITH CHECK (( SELECT app.importing() AS importing));
+
+--
+-- Name: POLICY import_owner ON patient_doctors; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY import_owner ON app.patient_doctors IS 'The privileged connection (healthcare_owner) sees and writes the mappings only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
+--
+-- Name: patients import_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY import_owner ON app.patients TO healthcare_owner USING (( SELECT app.importing() AS importing)) WITH CHECK (( SELECT app.importing() AS importing));
+
+--
+-- Name: POLICY import_owner ON patients; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY import_owner ON app.patients IS 'The privileged connection (healthcare_owner) sees and writes the patients only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
+--
+-- Name: imports; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.imports ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: users insert_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -4607,6 +4869,18 @@ CREATE POLICY select_auth ON app.doctors FOR SELECT TO healthcare_auth USING (tr
 --
 
 COMMENT ON POLICY select_auth ON app.doctors IS 'app.current_doctor_id() (owner healthcare_auth) finds the caller''s doctor record; the role reads only id and account_id, and nobody can become it.';
+
+--
+-- Name: imports select_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_auth ON app.imports FOR SELECT TO healthcare_auth USING (true);
+
+--
+-- Name: POLICY select_auth ON imports; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_auth ON app.imports IS 'Narrow door for app.importing (owner healthcare_auth), which the audit triggers ask; no login role is a member of healthcare_auth.';
 
 --
 -- Name: patient_doctors select_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -4778,6 +5052,18 @@ CREATE POLICY update_admin ON app.patients FOR UPDATE TO healthcare_access USING
 --
 
 COMMENT ON POLICY update_admin ON app.patients IS 'Admins change any profile.';
+
+--
+-- Name: users update_auth; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY update_auth ON app.users FOR UPDATE TO healthcare_auth USING (true) WITH CHECK ((password_hash ~~ '$argon2id$%'::text));
+
+--
+-- Name: POLICY update_auth ON users; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY update_auth ON app.users IS 'app.complete_login replaces a stored hash with a fresh argon2id one after a successful login; nothing else of an account changes through healthcare_auth.';
 
 --
 -- Name: doctors update_creator; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -4967,11 +5253,11 @@ REVOKE ALL ON FUNCTION api.begin_request(p_user text, p_request text, p_statemen
 GRANT ALL ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) TO healthcare_api;
 
 --
--- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: api; Owner: healthcare_access
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text); Type: ACL; Schema: api; Owner: healthcare_access
 --
 
-REVOKE ALL ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_api;
+REVOKE ALL ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text) TO healthcare_api;
 
 --
 -- Name: FUNCTION create_doctor(p_name text, p_specialization text); Type: ACL; Schema: api; Owner: healthcare_access
@@ -5385,11 +5671,11 @@ REVOKE ALL ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text
 GRANT ALL ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text) TO healthcare_access;
 
 --
--- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
+-- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
-REVOKE ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone) TO healthcare_access;
+REVOKE ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text) TO healthcare_access;
 
 --
 -- Name: FUNCTION current_doctor_id(); Type: ACL; Schema: app; Owner: healthcare_auth
@@ -5467,6 +5753,13 @@ REVOKE ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) 
 GRANT ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) TO healthcare_access;
 
 --
+-- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) TO healthcare_owner;
+
+--
 -- Name: SEQUENCE events_id_seq; Type: ACL; Schema: audit; Owner: healthcare_audit
 --
 
@@ -5494,6 +5787,21 @@ GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.history_json(e audit.events) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.history_json(e audit.events) TO healthcare_access;
+
+--
+-- Name: FUNCTION imported_entry(p_object text, p_id bigint); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.imported_entry(p_object text, p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.imported_entry(p_object text, p_id bigint) TO healthcare_access;
+
+--
+-- Name: FUNCTION importing(); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.importing() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.importing() TO healthcare_access;
+GRANT ALL ON FUNCTION app.importing() TO healthcare_owner;
 
 --
 -- Name: FUNCTION issue_refresh_token(p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_auth
@@ -5749,6 +6057,12 @@ REVOKE ALL ON FUNCTION audit.roll_current(p_now timestamp with time zone) FROM P
 REVOKE ALL ON FUNCTION audit.seal() FROM PUBLIC;
 GRANT ALL ON FUNCTION audit.seal() TO healthcare_api;
 GRANT ALL ON FUNCTION audit.seal() TO healthcare_owner;
+
+--
+-- Name: TABLE imports; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT ON TABLE app.imports TO healthcare_auth;
 
 --
 -- Name: TABLE login_failures; Type: ACL; Schema: app; Owner: healthcare_owner

@@ -161,7 +161,7 @@ var routes = []route{
 		pgTxns: []string{
 			pgCall(database.FnLoginAttempt, "'user' || :uid", "'10.0.0.' || :client_id", "5", "50", "20", "900"),
 			pgCall(database.FnCompleteLogin, "'user' || :uid", "'10.0.0.' || :client_id", ":uid",
-				"gen_random_uuid()", "gen_random_uuid()", "(now() + interval '7 days')"),
+				"gen_random_uuid()", "gen_random_uuid()", "(now() + interval '7 days')", "null", "null"),
 		},
 	},
 }

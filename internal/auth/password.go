@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -185,13 +186,35 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	return encodePHC(p, salt, key), nil
 }
 
-// Verify reports whether password matches the stored PHC string, using the
-// parameters recorded in the string (so the defaults can change without
-// invalidating old hashes; see NeedsRehash). A malformed hash is an error,
-// never a match. Passwords longer than MaxPasswordBytes never match and cost
+// Verify reports whether password matches the stored hash. Besides this
+// package's argon2id PHC strings it reads the formats of the Django system
+// (django.go): pbkdf2_sha256 and pbkdf2_sha1 at the hash's own iteration
+// count, and Django's argon2 at its own parameters. An unusable hash (one
+// starting with "!", as Django and the importer write them) never matches
+// and costs the same work as a wrong password. Parameters are always read
+// from the stored string (so the defaults can change without invalidating
+// old hashes; see NeedsRehash). A malformed hash is an error, never a
+// match. Passwords longer than MaxPasswordBytes never match and cost
 // nothing, whether or not the user exists.
-func (h *Hasher) Verify(ctx context.Context, password, phc string) (bool, error) {
-	p, salt, want, err := decodePHC(phc)
+func (h *Hasher) Verify(ctx context.Context, password, stored string) (bool, error) {
+	switch {
+	case strings.HasPrefix(stored, "$"):
+		return h.verifyPHC(ctx, password, stored, "argon2id")
+	case strings.HasPrefix(stored, unusablePrefix):
+		if err := h.VerifyDummy(ctx, password); err != nil {
+			return false, err
+		}
+		return false, nil
+	case strings.HasPrefix(stored, djangoArgon2+"$"):
+		return h.verifyDjangoArgon2(ctx, password, stored)
+	}
+	return h.verifyPBKDF2(ctx, password, stored)
+}
+
+// verifyPHC checks password against an argon2 PHC string of one of the
+// variants named.
+func (h *Hasher) verifyPHC(ctx context.Context, password, phc string, variants ...string) (bool, error) {
+	variant, p, salt, want, err := decodePHCVariant(phc, variants...)
 	if err != nil {
 		return false, err
 	}
@@ -202,7 +225,11 @@ func (h *Hasher) Verify(ctx context.Context, password, phc string) (bool, error)
 		return false, err
 	}
 	defer h.release()
-	got := h.derive([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(want)))
+	derive := h.derive
+	if variant == "argon2i" {
+		derive = argon2.Key
+	}
+	got := derive([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(want)))
 	collect(p.Memory)
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
@@ -216,10 +243,15 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	return err
 }
 
-// NeedsRehash reports whether phc was made with parameters other than the
-// current ones (or cannot be read), so login can store a fresh hash.
-func (h *Hasher) NeedsRehash(phc string) bool {
-	p, salt, key, err := decodePHC(phc)
+// NeedsRehash reports whether stored is anything but an argon2id hash in
+// the current parameters (other parameters, a Django format, or a string
+// that cannot be read), so login can store a fresh hash. An unusable hash
+// never needs one: no password matches it.
+func (h *Hasher) NeedsRehash(stored string) bool {
+	if strings.HasPrefix(stored, unusablePrefix) {
+		return false
+	}
+	p, salt, key, err := decodePHC(stored)
 	if err != nil {
 		return true
 	}
@@ -241,37 +273,44 @@ func encodePHC(p Params, salt, key []byte) string {
 // numbers without signs or leading zeros, canonical unpadded base64, and
 // parameters within bounds.
 func decodePHC(phc string) (Params, []byte, []byte, error) {
+	_, p, salt, key, err := decodePHCVariant(phc, "argon2id")
+	return p, salt, key, err
+}
+
+// decodePHCVariant is decodePHC for any of the argon2 variants named, and
+// returns the one found.
+func decodePHCVariant(phc string, variants ...string) (string, Params, []byte, []byte, error) {
 	var p Params
 	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
-		return p, nil, nil, ErrMalformedHash
+	if len(parts) != 6 || parts[0] != "" || !slices.Contains(variants, parts[1]) {
+		return "", p, nil, nil, ErrMalformedHash
 	}
 	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
-		return p, nil, nil, ErrMalformedHash
+		return "", p, nil, nil, ErrMalformedHash
 	}
 	kv := strings.Split(parts[3], ",")
 	if len(kv) != 3 {
-		return p, nil, nil, ErrMalformedHash
+		return "", p, nil, nil, ErrMalformedHash
 	}
 	m, ok1 := phcUint(kv[0], "m=")
 	t, ok2 := phcUint(kv[1], "t=")
 	par, ok3 := phcUint(kv[2], "p=")
 	if !ok1 || !ok2 || !ok3 || par < 1 || par > 255 {
-		return p, nil, nil, ErrMalformedHash
+		return "", p, nil, nil, ErrMalformedHash
 	}
 	salt, err := b64.Strict().DecodeString(parts[4])
 	if err != nil {
-		return p, nil, nil, ErrMalformedHash
+		return "", p, nil, nil, ErrMalformedHash
 	}
 	key, err := b64.Strict().DecodeString(parts[5])
 	if err != nil {
-		return p, nil, nil, ErrMalformedHash
+		return "", p, nil, nil, ErrMalformedHash
 	}
 	p = Params{Memory: m, Iterations: t, Parallelism: uint8(par), SaltLen: uint32(len(salt)), KeyLen: uint32(len(key))}
 	if p.Validate() != nil {
-		return Params{}, nil, nil, ErrMalformedHash
+		return "", Params{}, nil, nil, ErrMalformedHash
 	}
-	return p, salt, key, nil
+	return parts[1], p, salt, key, nil
 }
 
 func phcUint(s, prefix string) (uint32, bool) {

@@ -56,8 +56,8 @@ var (
 	FnMe                 = readFunc("me")
 	// Login throttling (migration 007): attempt = throttle check, advance
 	// count and credentials in one call; complete = reset and refresh token.
-	FnLoginAttempt  = apiFunc("login_attempt", "text", "text", "int", "int", "int", "int")               // username, address, max per (account, address), max per address, account flood, window seconds
-	FnCompleteLogin = apiFunc("complete_login", "text", "text", "bigint", "uuid", "uuid", "timestamptz") // username, address, user, jti, family, expires
+	FnLoginAttempt  = apiFunc("login_attempt", "text", "text", "int", "int", "int", "int")                               // username, address, max per (account, address), max per address, account flood, window seconds
+	FnCompleteLogin = apiFunc("complete_login", "text", "text", "bigint", "uuid", "uuid", "timestamptz", "text", "text") // username, address, user, jti, family, expires, upgraded hash (null = keep), hash it replaces
 
 	// Patients.
 	FnListPatients  = readFunc("list_patients", "int", "int")                           // limit, offset

@@ -128,12 +128,24 @@ func login(db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher, limits Log
 			return
 		}
 		address := clientAddress(r, trusted)
-		userID, err := checkPassword(r, db, hasher, limits, in.Username.Value, address, in.Password.Value)
+		cred, err := checkPassword(r, db, hasher, limits, in.Username.Value, address, in.Password.Value)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		pair, err := issuePair(r, db, tokens, userID, in.Username.Value, address)
+		// A hash in other argon2 parameters than the configured ones, or
+		// in a Django format, is upgraded now, while the password is at
+		// hand; the new hash is stored by the call that issues the tokens.
+		var rehash *[2]string
+		if hasher.NeedsRehash(cred.PasswordHash) {
+			fresh, err := hasher.Hash(r.Context(), in.Password.Value)
+			if err != nil {
+				writeError(w, r, hashError(err))
+				return
+			}
+			rehash = &[2]string{fresh, cred.PasswordHash}
+		}
+		pair, err := issuePair(r, db, tokens, cred.ID, in.Username.Value, address, rehash)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -149,38 +161,38 @@ type loginAttempt struct {
 	Credentials *storedCredentials `json:"credentials"`
 }
 
-// checkPassword returns the user id when the password is right, else
+// checkPassword returns the stored credentials when the password is right, else
 // errBadCredentials, or a 429 when the account or address is throttled.
 // One round trip: api.login_attempt checks the limits, counts this attempt
 // as a failure in advance and returns the credentials.
-func checkPassword(r *http.Request, db *database.DB, hasher *auth.Hasher, limits LoginThrottle, username, address, password string) (int64, error) {
+func checkPassword(r *http.Request, db *database.DB, hasher *auth.Hasher, limits LoginThrottle, username, address, password string) (*storedCredentials, error) {
 	raw, err := db.Call(r.Context(), identity(r), database.FnLoginAttempt, username, address,
 		int32(limits.MaxPerAccount), int32(limits.MaxPerAddress), int32(limits.AccountFlood), int32(limits.Window/time.Second))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var attempt loginAttempt
 	if err := json.Unmarshal(raw, &attempt); err != nil {
-		return 0, fmt.Errorf("read login attempt: %w", err)
+		return nil, fmt.Errorf("read login attempt: %w", err)
 	}
 	if attempt.Throttled {
-		return 0, throttled(attempt.RetryAfter)
+		return nil, throttled(attempt.RetryAfter)
 	}
 	cred := attempt.Credentials
 	if cred == nil || !cred.IsActive {
 		if err := hasher.VerifyDummy(r.Context(), password); err != nil {
-			return 0, hashError(err)
+			return nil, hashError(err)
 		}
-		return 0, errBadCredentials
+		return nil, errBadCredentials
 	}
 	ok, err := hasher.Verify(r.Context(), password, cred.PasswordHash)
 	if err != nil {
-		return 0, hashError(err)
+		return nil, hashError(err)
 	}
 	if !ok {
-		return 0, errBadCredentials
+		return nil, errBadCredentials
 	}
-	return cred.ID, nil
+	return cred, nil
 }
 
 // issuePair signs an access token and the first refresh token of a new
@@ -188,8 +200,9 @@ func checkPassword(r *http.Request, db *database.DB, hasher *auth.Hasher, limits
 // the same call resets the account's failure count. The first database
 // call (login_attempt) and this one make a successful login the one route
 // with two round trips; they cannot be merged because the password check
-// happens in Go between them. A failed login takes one.
-func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int64, username, address string) (tokenPair, error) {
+// happens in Go between them. A failed login takes one. rehash, when not
+// nil, is a fresh hash of the password and the stored hash it replaces.
+func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int64, username, address string, rehash *[2]string) (tokenPair, error) {
 	refresh, rc, err := tokens.IssueRefresh(userID, "")
 	if err != nil {
 		return tokenPair{}, err
@@ -199,7 +212,11 @@ func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int
 		return tokenPair{}, err
 	}
 	id := database.Identity{UserID: userID, RequestID: requestID(r.Context()), ClientAddr: address}
-	if _, err := db.Call(r.Context(), id, database.FnCompleteLogin, username, address, userID, rc.ID, rc.Family, rc.ExpiresAt); err != nil {
+	var newHash, oldHash *string
+	if rehash != nil {
+		newHash, oldHash = &rehash[0], &rehash[1]
+	}
+	if _, err := db.Call(r.Context(), id, database.FnCompleteLogin, username, address, userID, rc.ID, rc.Family, rc.ExpiresAt, newHash, oldHash); err != nil {
 		return tokenPair{}, err
 	}
 	return tokenPair{Refresh: refresh, Access: access}, nil

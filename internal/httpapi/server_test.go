@@ -45,6 +45,16 @@ func newHarness(t *testing.T) *harness {
 // two servers can share one), signing tokens with key.
 func newHarnessWith(t *testing.T, tdb *pgtest.DB, key []byte, opts Options, dbOpts database.Options) *harness {
 	t.Helper()
+	return newHarnessHashing(t, tdb, key, opts, dbOpts, testParams)
+}
+
+// testParams are cheap argon2id parameters for the handler tests.
+var testParams = auth.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+
+// newHarnessHashing is newHarnessWith with the server's argon2id parameters
+// (ARGON2_*) given.
+func newHarnessHashing(t *testing.T, tdb *pgtest.DB, key []byte, opts Options, dbOpts database.Options, params auth.Params) *harness {
+	t.Helper()
 	db, err := database.Open(context.Background(), tdb.AppURL(), dbOpts)
 	if err != nil {
 		t.Fatalf("open database: %v", err)
@@ -55,7 +65,7 @@ func newHarnessWith(t *testing.T, tdb *pgtest.DB, key []byte, opts Options, dbOp
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := auth.NewHasher(auth.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 4)
+	hasher, err := auth.NewHasher(params, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,7 @@ as $$
                      end)
 $$;
 comment on function app.history_json(audit.events) is
-  'A change event as a history entry: version, action (create, update, delete), at, changed_by (app user), door, values (null for a delete).';
+  'A change event as a history entry: version, action (create, update, delete, or import for app.imported_entry), at, changed_by (app user), door, values (null for a delete).';
 revoke all on function app.history_json(audit.events) from public;
 grant execute on function app.history_json(audit.events) to healthcare_access;
 

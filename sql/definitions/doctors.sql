@@ -11,6 +11,12 @@ grant select (id, account_id) on app.doctors to healthcare_auth;
 grant insert (name, specialization) on app.doctors to healthcare_access;
 grant update (name, specialization, account_id) on app.doctors to healthcare_access;
 
+drop policy if exists import_owner on app.doctors;
+create policy import_owner on app.doctors for all to healthcare_owner
+  using ((select app.importing())) with check ((select app.importing()));
+comment on policy import_owner on app.doctors is
+  'The privileged connection (healthcare_owner) sees and writes the doctors only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
 drop policy if exists delete_admin on app.doctors;
 create policy delete_admin on app.doctors for delete to healthcare_access
   using ((select app.current_user_is_admin()));
@@ -202,6 +208,13 @@ create or replace function app.audit_doctor_change() returns trigger
 language plpgsql volatile
 as $$
 begin
+  -- Rows written by `healthcare import django` are recorded by its summary
+  -- events, one per table, not one by one (app.importing).
+  if pg_catalog.current_setting('app.import', true) = 'django' then
+    if app.importing() then
+      return null;
+    end if;
+  end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', null, null,
                       pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'after', pg_catalog.to_jsonb(new)));
@@ -312,6 +325,8 @@ begin
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
      and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok';
+  -- An imported doctor's history starts with its import (app.imported_entry).
+  v_count := v_count + (select count(*) from app.imported_entry('doctor', p_id));
   if v_count = 0 and not v_exists then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
@@ -319,7 +334,9 @@ begin
     from (select * from audit.events e
            where e.detail ->> 'doctor' = p_id::text
              and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
-           order by e.id desc limit v_limit offset v_offset) e;
+          union all
+          select * from app.imported_entry('doctor', p_id)
+           order by id desc limit v_limit offset v_offset) e;
   return app.page(v_count, v_rows, '/api/doctors/' || p_id || '/history/', v_limit, v_offset, null);
 end
 $$;
@@ -345,6 +362,9 @@ begin
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
    order by e.id desc
    limit 1;
+  if v_result is null and p_version = 1 then
+    select app.history_json(e) into v_result from app.imported_entry('doctor', p_id) e;
+  end if;
   if v_result is null then
     raise exception 'version not found' using errcode = 'RNTFD';
   end if;

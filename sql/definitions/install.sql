@@ -10,6 +10,7 @@
 {{ template "audit_trail.sql" . }}
 {{ template "users.sql" . }}
 {{ template "sessions.sql" . }}
+{{ template "imports.sql" . }}
 {{ template "doctors.sql" . }}
 {{ template "patients.sql" . }}
 {{ template "mappings.sql" . }}

@@ -10,6 +10,12 @@ grant select (patient_id, doctor_id, record_key) on app.patient_doctors to healt
 grant insert (patient_id, doctor_id) on app.patient_doctors to healthcare_access;
 grant select (patient_id, doctor_id) on app.patient_doctors to healthcare_auth;
 
+drop policy if exists import_owner on app.patient_doctors;
+create policy import_owner on app.patient_doctors for all to healthcare_owner
+  using ((select app.importing())) with check ((select app.importing()));
+comment on policy import_owner on app.patient_doctors is
+  'The privileged connection (healthcare_owner) sees and writes the mappings only inside the transaction of `healthcare import django` (app.importing), which checks that the table is empty and copies the Django system''s rows with their ids.';
+
 drop policy if exists delete_patient_owner on app.patient_doctors;
 create policy delete_patient_owner on app.patient_doctors for delete to healthcare_access
   using ((select app.current_user_is_admin())
@@ -251,6 +257,13 @@ create or replace function app.audit_mapping_change() returns trigger
 language plpgsql volatile
 as $$
 begin
+  -- Rows written by `healthcare import django` are recorded by its summary
+  -- events, one per table, not one by one (app.importing).
+  if pg_catalog.current_setting('app.import', true) = 'django' then
+    if app.importing() then
+      return null;
+    end if;
+  end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', new.patient_id, null,
                       pg_catalog.jsonb_build_object('object', 'mapping', 'after', pg_catalog.to_jsonb(new) - 'record_key'));

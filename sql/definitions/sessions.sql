@@ -113,7 +113,8 @@ grant execute on function api.revoke_refresh_token(uuid) to healthcare_api;
 set local role healthcare_auth;
 
 create or replace function app.complete_login(p_username text, p_address text, p_user_id bigint,
-                                              p_jti uuid, p_family uuid, p_expires_at timestamptz) returns json
+                                              p_jti uuid, p_family uuid, p_expires_at timestamptz,
+                                              p_new_hash text default null, p_old_hash text default null) returns json
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -126,25 +127,33 @@ begin
   delete from app.login_failures f where f.scope = 'pair' and f.key = v_account || ' ' || v_address;
   update app.login_failures f set failures = greatest(f.failures - 1, 0)
    where (f.scope = 'address' and f.key = v_address) or (f.scope = 'account' and f.key = v_account);
+  -- A hash in other argon2 parameters or a Django format is replaced by
+  -- the server's fresh argon2id hash of the same password, unless the
+  -- password changed since the server read the old one.
+  if p_new_hash is not null then
+    update app.users u set password_hash = p_new_hash
+     where u.id = p_user_id and u.password_hash = p_old_hash;
+  end if;
   return app.issue_refresh_token(p_user_id, p_jti, p_family, p_expires_at);
 end
 $$;
-comment on function app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone) is
-  'Login step 2, after the server verified the password: resets the account''s failure count, returns the address''s advance count and records the refresh token. Security definer (owner healthcare_auth, policies login_failures.all_auth and refresh_tokens.all_auth); healthcare_api only.';
-revoke all on function app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone) from public;
-grant execute on function app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone) to healthcare_access;
+comment on function app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text) is
+  'Login step 2, after the server verified the password: resets the account''s failure count, returns the address''s advance count, stores p_new_hash in place of p_old_hash when the server upgraded it, and records the refresh token. Security definer (owner healthcare_auth, policies login_failures.all_auth, users.update_auth and refresh_tokens.all_auth); healthcare_api only.';
+revoke all on function app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text) from public;
+grant execute on function app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text) to healthcare_access;
 
 set local role healthcare_access;
 
-create or replace function api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone)
+create or replace function api.complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone,
+                                              p_new_hash text default null, p_old_hash text default null)
 returns json
 language sql volatile security definer
 set search_path = pg_catalog, pg_temp
-as $$ select app.complete_login(p_username, p_address, p_user_id, p_jti, p_family, p_expires_at) $$;
-comment on function api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone) is
-  'POST /api/auth/login/ step 2 after a correct password: resets the throttle and records the refresh token (REST server only).';
-revoke all on function api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone) from public;
-grant execute on function api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone) to healthcare_api;
+as $$ select app.complete_login(p_username, p_address, p_user_id, p_jti, p_family, p_expires_at, p_new_hash, p_old_hash) $$;
+comment on function api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text) is
+  'POST /api/auth/login/ step 2 after a correct password: resets the throttle, upgrades the stored hash when the server sends a new one, and records the refresh token (REST server only).';
+revoke all on function api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text) from public;
+grant execute on function api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text) to healthcare_api;
 
 set local role healthcare_auth;
 
@@ -262,5 +271,22 @@ comment on function api.require_session(uuid) is
   'Part of the identity statement of every REST request: error RUNAU (401) when the access token''s session was logged out, revoked or has expired; true otherwise (and for anonymous requests). Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
 revoke all on function api.require_session(uuid) from public;
 grant execute on function api.require_session(uuid) to healthcare_api;
+
+create or replace function app.end_user_sessions(p_user_id bigint)
+returns integer
+language sql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  with revoked as (
+    update app.refresh_tokens t set revoked_at = now()
+     where t.user_id = p_user_id and t.revoked_at is null
+    returning 1
+  )
+  select count(*)::integer from revoked
+$$;
+comment on function app.end_user_sessions(bigint) is
+  'Ends every session of an account, as a logout does for one (`healthcare user deactivate`): its refresh tokens are revoked, so api.require_session refuses its access tokens at once. Returns how many tokens were live. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth); the privileged connection only.';
+revoke all on function app.end_user_sessions(bigint) from public;
+grant execute on function app.end_user_sessions(bigint) to healthcare_owner;
 
 reset role;

@@ -22,6 +22,12 @@ create policy insert_auth on app.users for insert to healthcare_auth
 comment on policy insert_auth on app.users is
   'Self-registration through app.register_user; it can never create an admin.';
 
+drop policy if exists update_auth on app.users;
+create policy update_auth on app.users for update to healthcare_auth
+  using (true) with check (password_hash like '$argon2id$%');
+comment on policy update_auth on app.users is
+  'app.complete_login replaces a stored hash with a fresh argon2id one after a successful login; nothing else of an account changes through healthcare_auth.';
+
 drop policy if exists select_admin on app.users;
 create policy select_admin on app.users for select to healthcare_access
   using ((select app.current_user_is_admin()));
