@@ -349,3 +349,45 @@ func TestTheMonthTurns(t *testing.T) {
 		}
 	})
 }
+
+// TestSealSummarizesTheNewPages: the sealer summarizes the BRIN ranges of
+// audit.events_current filled since the last seal, so the next seal reads
+// the events written since then, not every event since the last vacuum.
+func TestSealSummarizesTheNewPages(t *testing.T) {
+	ctx := context.Background()
+	db := withEvents(t)
+	// About 60 pages of events: a few BRIN ranges of 16 pages.
+	if _, err := db.Pool.Exec(ctx, `
+		insert into audit.events_current (door, action, outcome, detail)
+		select 'admin', 'read', 'ok', jsonb_build_object('n', g) from generate_series(1, 8000) g`); err != nil {
+		t.Fatal(err)
+	}
+	unsummarized := func() int {
+		t.Helper()
+		var n int
+		if err := db.Pool.QueryRow(ctx, `
+			select count(*) from pg_catalog.brin_summarize_range(
+			         (select i.indexrelid from pg_index i join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam
+			           where i.indrelid = 'audit.events_current'::regclass and a.amname = 'brin'), 32) r
+			 where r > 0`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if r, err := audit.Seal(ctx, db.Pool); err != nil || !r.Sealed || r.Events < 8000 {
+		t.Fatalf("seal = %+v, %v", r, err)
+	}
+	var pages int
+	if err := db.Pool.QueryRow(ctx, `select pg_relation_size('audit.events_current') / current_setting('block_size')::int`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages < 32 {
+		t.Fatalf("only %d pages of events; the test needs full BRIN ranges", pages)
+	}
+	// brin_summarize_range(index, 32) summarizes the range holding page 32
+	// (filled by the insert above) if it was not; after the seal it finds
+	// it done.
+	if n := unsummarized(); n != 0 {
+		t.Fatalf("the page range at page 32 of %d was still unsummarized after the seal", pages)
+	}
+}
