@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgtest"
 )
 
@@ -432,5 +433,52 @@ func TestPlainFunctionsNameTheirRelations(t *testing.T) {
 			}
 			t.Errorf("%s names relation %q without its schema and pins no search_path", fn, name)
 		}
+	}
+}
+
+// TestStatisticsAreClosedToLogins: a reporting or psql login reads no
+// exact count from the statistics views or the functions under them
+// (finding: the totals behind suppressed cells, and an existence oracle
+// from the rows a refused read fetched), creates no large object, and
+// cannot lift the database's temp_file_limit.
+func TestStatisticsAreClosedToLogins(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	// As migrate does; a database cloned from the migrated template has its
+	// privileges but not its settings (temp_file_limit).
+	if closed, err := dbadmin.CloseStatistics(ctx, db.Pool); err != nil || !closed {
+		t.Fatalf("close statistics as a superuser: %t, %v", closed, err)
+	}
+	for _, c := range []struct{ login, group string }{
+		{loginReporting, "healthcare_reporting"}, {loginPsqlA, "healthcare_user"},
+	} {
+		conn, err := pgx.Connect(ctx, db.EnsureLogin(t, c.login, c.group))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			"select sum(n_live_tup) from pg_stat_user_tables",
+			"select count(*) from pg_stat_xact_user_tables",
+			"select pg_stat_get_live_tuples('app.patients'::regclass)",
+			"select pg_stat_get_xact_tuples_fetched('app.patients'::regclass)",
+			"select sum(tup_inserted) from pg_stat_database",
+			"select lo_create(0)",
+			"set temp_file_limit = -1",
+		} {
+			if _, err := conn.Exec(ctx, q); err == nil || pgtest.PgError(err).Code != "42501" {
+				t.Errorf("%s: %s: %v, want permission denied", c.login, q, err)
+			}
+		}
+		var limit string
+		if err := conn.QueryRow(ctx, "show temp_file_limit").Scan(&limit); err != nil || limit != "1GB" {
+			t.Errorf("%s: temp_file_limit %q (%v), want 1GB", c.login, limit, err)
+		}
+		// What stays: one's own sessions in pg_stat_activity.
+		var n int
+		if err := conn.QueryRow(ctx, "select count(*) from pg_stat_activity where pid = pg_backend_pid()").Scan(&n); err != nil || n != 1 {
+			t.Errorf("%s: pg_stat_activity: %d, %v", c.login, n, err)
+		}
+		_ = conn.Close(ctx)
 	}
 }

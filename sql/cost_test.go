@@ -29,7 +29,8 @@ const costBudgetFile = "cost_budget.txt"
 
 // costLogin is the REST server's stand-in: a member of healthcare_api whose
 // sessions track every function call (track_functions is for superusers to
-// set, so the login carries it).
+// set, so the login carries it), and of pg_read_all_stats, since migrate
+// closes the statistics views to other logins.
 const costLogin = "sqltest_cost_app"
 
 // costRoute is one route's call: who makes it and with what.
@@ -177,7 +178,7 @@ func TestCostBudget(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.New(t)
 	f := seedCostFixture(t, db)
-	url := db.EnsureLogin(t, costLogin, "healthcare_api")
+	url := db.EnsureLogin(t, costLogin, "healthcare_api", "pg_read_all_stats")
 	if _, err := db.Pool.Exec(ctx, "alter role "+costLogin+" set track_functions = 'all'"); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"healthcare/internal/database"
+	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgtest"
 	healthcaresql "healthcare/sql"
 )
@@ -231,7 +232,7 @@ func TestUpgradesEndWhereAFreshDatabaseDoes(t *testing.T) {
 		if err := database.MigrateTo(ctx, conn, from); err != nil {
 			t.Fatalf("migrate to %d: %v", from, err)
 		}
-		if err := database.Migrate(ctx, conn); err != nil {
+		if err := dbadmin.Migrate(ctx, conn, -1); err != nil {
 			t.Fatalf("migrate up from %d: %v", from, err)
 		}
 		upgraded := dumpDatabase(t, db, db.SuperURLFor(name))

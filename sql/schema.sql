@@ -6071,6 +6071,612 @@ GRANT ALL ON FUNCTION audit.seal() TO healthcare_api;
 GRANT ALL ON FUNCTION audit.seal() TO healthcare_owner;
 
 --
+-- Name: FUNCTION lo_creat(integer); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.lo_creat(integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION lo_create(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.lo_create(oid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION lo_from_bytea(oid, bytea); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION pg_stat_get_analyze_count(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_analyze_count(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_analyze_count(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_archiver(OUT archived_count bigint, OUT last_archived_wal text, OUT last_archived_time timestamp with time zone, OUT failed_count bigint, OUT last_failed_wal text, OUT last_failed_time timestamp with time zone, OUT stats_reset timestamp with time zone); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_archiver(OUT archived_count bigint, OUT last_archived_wal text, OUT last_archived_time timestamp with time zone, OUT failed_count bigint, OUT last_failed_wal text, OUT last_failed_time timestamp with time zone, OUT stats_reset timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_archiver(OUT archived_count bigint, OUT last_archived_wal text, OUT last_archived_time timestamp with time zone, OUT failed_count bigint, OUT last_failed_wal text, OUT last_failed_time timestamp with time zone, OUT stats_reset timestamp with time zone) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_autoanalyze_count(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_autoanalyze_count(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_autoanalyze_count(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_autovacuum_count(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_autovacuum_count(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_autovacuum_count(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_bgwriter_buf_written_checkpoints(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_buf_written_checkpoints() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_buf_written_checkpoints() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_bgwriter_buf_written_clean(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_buf_written_clean() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_buf_written_clean() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_bgwriter_maxwritten_clean(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_maxwritten_clean() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_maxwritten_clean() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_bgwriter_requested_checkpoints(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_requested_checkpoints() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_requested_checkpoints() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_bgwriter_stat_reset_time(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_stat_reset_time() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_stat_reset_time() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_bgwriter_timed_checkpoints(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_timed_checkpoints() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_bgwriter_timed_checkpoints() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_blocks_fetched(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_blocks_fetched(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_blocks_fetched(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_blocks_hit(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_blocks_hit(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_blocks_hit(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_buf_alloc(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_buf_alloc() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_buf_alloc() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_buf_fsync_backend(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_buf_fsync_backend() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_buf_fsync_backend() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_buf_written_backend(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_buf_written_backend() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_buf_written_backend() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_checkpoint_sync_time(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_checkpoint_sync_time() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_checkpoint_sync_time() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_checkpoint_write_time(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_checkpoint_write_time() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_checkpoint_write_time() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_active_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_active_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_active_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_blk_read_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_blk_read_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_blk_read_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_blk_write_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_blk_write_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_blk_write_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_blocks_fetched(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_blocks_fetched(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_blocks_fetched(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_blocks_hit(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_blocks_hit(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_blocks_hit(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_checksum_failures(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_checksum_failures(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_checksum_failures(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_checksum_last_failure(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_checksum_last_failure(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_checksum_last_failure(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_conflict_all(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_all(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_all(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_conflict_bufferpin(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_bufferpin(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_bufferpin(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_conflict_lock(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_lock(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_lock(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_conflict_snapshot(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_snapshot(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_snapshot(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_conflict_startup_deadlock(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_startup_deadlock(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_startup_deadlock(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_conflict_tablespace(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_tablespace(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_conflict_tablespace(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_deadlocks(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_deadlocks(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_deadlocks(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_idle_in_transaction_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_idle_in_transaction_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_idle_in_transaction_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_numbackends(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_numbackends(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_numbackends(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_session_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_session_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_session_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_sessions(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_sessions(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_sessions(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_sessions_abandoned(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_sessions_abandoned(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_sessions_abandoned(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_sessions_fatal(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_sessions_fatal(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_sessions_fatal(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_sessions_killed(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_sessions_killed(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_sessions_killed(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_stat_reset_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_stat_reset_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_stat_reset_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_temp_bytes(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_temp_bytes(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_temp_bytes(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_temp_files(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_temp_files(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_temp_files(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_tuples_deleted(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_deleted(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_deleted(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_tuples_fetched(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_fetched(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_fetched(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_tuples_inserted(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_inserted(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_inserted(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_tuples_returned(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_returned(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_returned(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_tuples_updated(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_updated(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_tuples_updated(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_xact_commit(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_xact_commit(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_xact_commit(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_db_xact_rollback(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_db_xact_rollback(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_db_xact_rollback(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_dead_tuples(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_dead_tuples(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_dead_tuples(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_function_calls(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_function_calls(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_function_calls(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_function_self_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_function_self_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_function_self_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_function_total_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_function_total_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_function_total_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_ins_since_vacuum(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_ins_since_vacuum(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_ins_since_vacuum(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_last_analyze_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_last_analyze_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_last_analyze_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_last_autoanalyze_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_last_autoanalyze_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_last_autoanalyze_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_last_autovacuum_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_last_autovacuum_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_last_autovacuum_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_last_vacuum_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_last_vacuum_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_last_vacuum_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_live_tuples(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_live_tuples(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_live_tuples(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_mod_since_analyze(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_mod_since_analyze(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_mod_since_analyze(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_numscans(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_numscans(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_numscans(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_recovery_prefetch(OUT stats_reset timestamp with time zone, OUT prefetch bigint, OUT hit bigint, OUT skip_init bigint, OUT skip_new bigint, OUT skip_fpw bigint, OUT skip_rep bigint, OUT wal_distance integer, OUT block_distance integer, OUT io_depth integer); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_recovery_prefetch(OUT stats_reset timestamp with time zone, OUT prefetch bigint, OUT hit bigint, OUT skip_init bigint, OUT skip_new bigint, OUT skip_fpw bigint, OUT skip_rep bigint, OUT wal_distance integer, OUT block_distance integer, OUT io_depth integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_recovery_prefetch(OUT stats_reset timestamp with time zone, OUT prefetch bigint, OUT hit bigint, OUT skip_init bigint, OUT skip_new bigint, OUT skip_fpw bigint, OUT skip_rep bigint, OUT wal_distance integer, OUT block_distance integer, OUT io_depth integer) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_slru(OUT name text, OUT blks_zeroed bigint, OUT blks_hit bigint, OUT blks_read bigint, OUT blks_written bigint, OUT blks_exists bigint, OUT flushes bigint, OUT truncates bigint, OUT stats_reset timestamp with time zone); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_slru(OUT name text, OUT blks_zeroed bigint, OUT blks_hit bigint, OUT blks_read bigint, OUT blks_written bigint, OUT blks_exists bigint, OUT flushes bigint, OUT truncates bigint, OUT stats_reset timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_slru(OUT name text, OUT blks_zeroed bigint, OUT blks_hit bigint, OUT blks_read bigint, OUT blks_written bigint, OUT blks_exists bigint, OUT flushes bigint, OUT truncates bigint, OUT stats_reset timestamp with time zone) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_snapshot_timestamp(); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_snapshot_timestamp() FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_snapshot_timestamp() TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_subscription_stats(subid oid, OUT subid oid, OUT apply_error_count bigint, OUT sync_error_count bigint, OUT stats_reset timestamp with time zone); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_subscription_stats(subid oid, OUT subid oid, OUT apply_error_count bigint, OUT sync_error_count bigint, OUT stats_reset timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_subscription_stats(subid oid, OUT subid oid, OUT apply_error_count bigint, OUT sync_error_count bigint, OUT stats_reset timestamp with time zone) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_tuples_deleted(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_deleted(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_deleted(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_tuples_fetched(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_fetched(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_fetched(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_tuples_hot_updated(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_hot_updated(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_hot_updated(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_tuples_inserted(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_inserted(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_inserted(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_tuples_returned(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_returned(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_returned(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_tuples_updated(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_updated(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_tuples_updated(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_vacuum_count(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_vacuum_count(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_vacuum_count(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_wal(OUT wal_records bigint, OUT wal_fpi bigint, OUT wal_bytes numeric, OUT wal_buffers_full bigint, OUT wal_write bigint, OUT wal_sync bigint, OUT wal_write_time double precision, OUT wal_sync_time double precision, OUT stats_reset timestamp with time zone); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_wal(OUT wal_records bigint, OUT wal_fpi bigint, OUT wal_bytes numeric, OUT wal_buffers_full bigint, OUT wal_write bigint, OUT wal_sync bigint, OUT wal_write_time double precision, OUT wal_sync_time double precision, OUT stats_reset timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_wal(OUT wal_records bigint, OUT wal_fpi bigint, OUT wal_bytes numeric, OUT wal_buffers_full bigint, OUT wal_write bigint, OUT wal_sync bigint, OUT wal_write_time double precision, OUT wal_sync_time double precision, OUT stats_reset timestamp with time zone) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_blocks_fetched(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_blocks_fetched(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_blocks_fetched(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_blocks_hit(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_blocks_hit(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_blocks_hit(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_function_calls(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_function_calls(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_function_calls(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_function_self_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_function_self_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_function_self_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_function_total_time(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_function_total_time(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_function_total_time(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_numscans(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_numscans(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_numscans(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_tuples_deleted(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_deleted(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_deleted(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_tuples_fetched(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_fetched(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_fetched(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_tuples_hot_updated(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_hot_updated(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_hot_updated(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_tuples_inserted(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_inserted(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_inserted(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_tuples_returned(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_returned(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_returned(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION pg_stat_get_xact_tuples_updated(oid); Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_updated(oid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_updated(oid) TO pg_read_all_stats;
+
+--
 -- Name: TABLE imports; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -6153,6 +6759,160 @@ GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_access;
 --
 
 GRANT SELECT ON TABLE audit.seals TO healthcare_auditor;
+
+--
+-- Name: TABLE pg_stat_all_indexes; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_all_indexes FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_all_indexes TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_all_tables; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_all_tables FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_all_tables TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_database; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_database FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_database TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_database_conflicts; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_database_conflicts FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_database_conflicts TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_sys_indexes; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_sys_indexes FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_sys_indexes TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_sys_tables; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_sys_tables FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_sys_tables TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_user_functions; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_user_functions FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_user_functions TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_user_indexes; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_user_indexes FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_user_indexes TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_user_tables; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_user_tables FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_user_tables TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_xact_all_tables; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_xact_all_tables FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_xact_all_tables TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_xact_sys_tables; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_xact_sys_tables FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_xact_sys_tables TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_xact_user_functions; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_xact_user_functions FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_xact_user_functions TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_stat_xact_user_tables; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_stat_xact_user_tables FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_xact_user_tables TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_statio_all_indexes; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_statio_all_indexes FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_statio_all_indexes TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_statio_all_sequences; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_statio_all_sequences FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_statio_all_sequences TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_statio_all_tables; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_statio_all_tables FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_statio_all_tables TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_statio_sys_indexes; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_statio_sys_indexes FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_statio_sys_indexes TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_statio_sys_sequences; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_statio_sys_sequences FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_statio_sys_sequences TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_statio_sys_tables; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_statio_sys_tables FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_statio_sys_tables TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_statio_user_indexes; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_statio_user_indexes FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_statio_user_indexes TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_statio_user_sequences; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_statio_user_sequences FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_statio_user_sequences TO pg_read_all_stats;
+
+--
+-- Name: TABLE pg_statio_user_tables; Type: ACL; Schema: pg_catalog; Owner: postgres
+--
+
+REVOKE SELECT ON TABLE pg_catalog.pg_statio_user_tables FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_statio_user_tables TO pg_read_all_stats;
 
 --
 -- Name: TABLE care_patients; Type: ACL; Schema: records; Owner: healthcare_owner

@@ -114,6 +114,12 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 	if err := checkMigrated(ctx, db); err != nil {
 		return err
 	}
+	if open, err := dbadmin.StatisticsOpen(ctx, db.Pool()); err != nil {
+		return err
+	} else if open {
+		log.Warn().Msg("the statistics views are open to every login: reporting and psql logins can read exact row counts; " +
+			"run `healthcare migrate` as a superuser once, or the statements in docs/operations.md (\"Closing the statistics views\")")
+	}
 
 	hasher, err := auth.NewHasher(auth.Params{
 		Memory: cfg.Argon2MemoryKiB, Iterations: cfg.Argon2Iterations, Parallelism: cfg.Argon2Parallelism,

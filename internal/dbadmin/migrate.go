@@ -17,7 +17,11 @@ import (
 // 008 lets APIGroup read the version table, which the server checks at
 // start-up (CheckMigrated).
 func Migrate(ctx context.Context, conn *pgx.Conn, target int32) error {
-	return database.MigrateTo(ctx, conn, target)
+	if err := database.MigrateTo(ctx, conn, target); err != nil {
+		return err
+	}
+	_, err := CloseStatistics(ctx, conn)
+	return err
 }
 
 // CheckMigrated refuses a database whose migration version differs from
