@@ -16,9 +16,20 @@ import (
 	"healthcare/internal/pgtest"
 )
 
-// reportRows reads a reporting view as the reporting login, one
-// "a|b|c" string per row in the view's order.
+// reportRows makes a release of the reporting door from the data as it
+// stands (as the server does once a release_interval) and reads a
+// reporting view of it as the reporting login, one "a|b|c" string per row
+// in the view's order.
 func reportRows(t *testing.T, db *pgtest.DB, view string) []string {
+	t.Helper()
+	if _, err := db.Pool.Exec(context.Background(), "select app.release_reports(true)"); err != nil {
+		t.Fatal(err)
+	}
+	return readReport(t, db, view)
+}
+
+// readReport reads a reporting view as the reporting login, as it stands.
+func readReport(t *testing.T, db *pgtest.DB, view string) []string {
 	t.Helper()
 	var out []string
 	withConn(t, &fixture{db: db}, func(ctx context.Context, conn *pgx.Conn) {
@@ -215,4 +226,89 @@ func TestReportingExplainShowsNoInputs(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestPaddingAndRereadingLearnsNothing replays the averaging attack on a
+// suppressed cell: one person pads it with ten patients in a self-
+// registered account and ten in a psql account, then 25 times swaps one
+// pad for a new one (new record key, so new noise) and re-reads the cell.
+// Computed live, the readings spread over the noise and their mode minus
+// the padding is the true count; from releases, every reading between two
+// releases is the same, so the readings say nothing of the cell.
+func TestPaddingAndRereadingLearnsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	db.EnsureLogin(t, loginReporting, "healthcare_reporting")
+	owners := pgtest.CreateUsers(t, db.Pool, "owner", 12)
+	seedPatients(t, db, owners, 12, 20, "female")
+	seedPatients(t, db, owners, 12, 20, "male")
+	seedPatients(t, db, owners, 12, 70, "female")
+	seedPatients(t, db, owners[:1], 1, 70, "male") // the cell under attack: 1
+	cell := func(rows []string) string {
+		t.Helper()
+		for _, r := range rows {
+			if strings.HasPrefix(r, "65+|male|") {
+				return r
+			}
+		}
+		t.Fatalf("no 65+|male cell in %q", rows)
+		return ""
+	}
+	before := cell(reportRows(t, db, "reporting.patients_by_age_band")) // today's release
+	if before != "65+|male|NULL|true" {
+		t.Fatalf("before the attack the cell reads %s, want suppressed", before)
+	}
+	selfRegistered := pgtest.CreateUser(t, db.Pool, "padder")
+	psqlAccount := pgtest.CreateUser(t, db.Pool, "padder_psql")
+	// Record keys chosen so each swap lands the cell's key in another band
+	// of the perturbation table (cell keys are sums of record keys).
+	key := 0
+	pad := func(owner int64) int64 {
+		t.Helper()
+		key += 137_000
+		var id int64
+		if err := db.Pool.QueryRow(ctx, `insert into app.patients (owner_id, name, age, gender, record_key)
+			values ($1, 'Pad', 70, 'male', $2) returning id`, owner, key%1_000_000).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	var pads []int64
+	for i := 0; i < 10; i++ {
+		pads = append(pads, pad(selfRegistered), pad(psqlAccount))
+	}
+	live := map[string]int{}
+	released := map[string]int{}
+	for round := 0; round < 25; round++ {
+		if _, err := db.Pool.Exec(ctx, `delete from app.patients where id = $1`, pads[round%len(pads)]); err != nil {
+			t.Fatal(err)
+		}
+		owner := selfRegistered
+		if round%2 == 1 {
+			owner = psqlAccount
+		}
+		pads[round%len(pads)] = pad(owner)
+		// The server asks for a release every minute; within the release
+		// interval it is refused and the reading stays.
+		if _, err := db.Pool.Exec(ctx, "select app.release_reports()"); err != nil {
+			t.Fatal(err)
+		}
+		released[cell(readReport(t, db, "reporting.patients_by_age_band"))]++
+		var v string
+		if err := db.Pool.QueryRow(ctx, `select age_band || '|' || gender || '|' || coalesce(patients::text, 'NULL') || '|' || suppressed
+			from app.report_patients_by_age_band() where age_band = '65+' and gender = 'male'`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		live[v]++
+	}
+	if len(released) != 1 || released[before] != 25 {
+		t.Fatalf("the 25 readings of the release were %v; want the release's one value, %s, every time", released, before)
+	}
+	// The same rounds read live would have leaked: the padded cell is
+	// published, and its noise moves with every swap.
+	if len(live) < 2 {
+		t.Fatalf("live readings %v do not vary; the test no longer replays the attack", live)
+	}
+	t.Logf("live readings the release withheld: %v", live)
 }

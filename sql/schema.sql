@@ -2864,6 +2864,110 @@ ALTER FUNCTION app.register_user(p_username text, p_email text, p_password_hash 
 COMMENT ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) IS 'Creates a non-admin account. Security definer (owner healthcare_auth, policies users.select_auth/insert_auth) because the caller has no identity yet.';
 
 --
+-- Name: release_reports(boolean); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.release_reports(p_force boolean DEFAULT false) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_id bigint;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('app.release_reports')) then
+    return json_build_object('released', false, 'reason', 'another release is being made');
+  end if;
+  if not p_force and exists (select from app.reporting_releases r
+                              where r.released_at > now() - (select s.release_interval from app.reporting_settings s)) then
+    return json_build_object('released', false, 'reason', 'the latest release is recent');
+  end if;
+  insert into app.reporting_releases (patients_by_age_band, patients_per_specialization, mappings_per_doctor)
+  values ((select coalesce(jsonb_agg(to_jsonb(r) - 'o' order by o), '[]') from app.report_patients_by_age_band() with ordinality r(age_band, gender, patients, suppressed, o)),
+          (select coalesce(jsonb_agg(to_jsonb(r) - 'o' order by o), '[]') from app.report_patients_per_specialization() with ordinality r(specialization, patients, suppressed, o)),
+          (select coalesce(jsonb_agg(to_jsonb(r) - 'o' order by o), '[]') from app.report_mappings_per_doctor() with ordinality r(doctor_id, specialization, mappings, suppressed, o)))
+  returning id into v_id;
+  return json_build_object('released', true, 'release', v_id);
+end
+$$;
+
+ALTER FUNCTION app.release_reports(p_force boolean) OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION release_reports(p_force boolean); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.release_reports(p_force boolean) IS 'Makes a release of the reporting door when the latest is older than release_interval (always with p_force). Security definer (owner healthcare_reporter, policies select_reporter). The server calls it periodically; `healthcare report release` forces one.';
+
+--
+-- Name: released_mappings_per_doctor(); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.released_mappings_per_doctor() RETURNS TABLE(doctor_id bigint, specialization text, mappings bigint, suppressed boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select x.doctor_id, x.specialization, x.mappings, x.suppressed
+    from app.reporting_releases r,
+         rows from (jsonb_to_recordset(r.mappings_per_doctor) as (doctor_id bigint, specialization text, mappings bigint, suppressed boolean)) with ordinality x(doctor_id, specialization, mappings, suppressed, o)
+   where r.id = (select max(l.id) from app.reporting_releases l)
+   order by x.o
+$$;
+
+ALTER FUNCTION app.released_mappings_per_doctor() OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION released_mappings_per_doctor(); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.released_mappings_per_doctor() IS 'reporting.mappings_per_doctor of the latest release. Security definer (owner healthcare_reporter, policy reporting_releases.select_reporter).';
+
+--
+-- Name: released_patients_by_age_band(); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.released_patients_by_age_band() RETURNS TABLE(age_band text, gender text, patients bigint, suppressed boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select x.age_band, x.gender, x.patients, x.suppressed
+    from app.reporting_releases r,
+         rows from (jsonb_to_recordset(r.patients_by_age_band) as (age_band text, gender text, patients bigint, suppressed boolean)) with ordinality x(age_band, gender, patients, suppressed, o)
+   where r.id = (select max(l.id) from app.reporting_releases l)
+   order by x.o
+$$;
+
+ALTER FUNCTION app.released_patients_by_age_band() OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION released_patients_by_age_band(); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.released_patients_by_age_band() IS 'reporting.patients_by_age_band of the latest release. Security definer (owner healthcare_reporter, policy reporting_releases.select_reporter).';
+
+--
+-- Name: released_patients_per_specialization(); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.released_patients_per_specialization() RETURNS TABLE(specialization text, patients bigint, suppressed boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select x.specialization, x.patients, x.suppressed
+    from app.reporting_releases r,
+         rows from (jsonb_to_recordset(r.patients_per_specialization) as (specialization text, patients bigint, suppressed boolean)) with ordinality x(specialization, patients, suppressed, o)
+   where r.id = (select max(l.id) from app.reporting_releases l)
+   order by x.o
+$$;
+
+ALTER FUNCTION app.released_patients_per_specialization() OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION released_patients_per_specialization(); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.released_patients_per_specialization() IS 'reporting.patients_per_specialization of the latest release. Security definer (owner healthcare_reporter, policy reporting_releases.select_reporter).';
+
+--
 -- Name: report_mappings_per_doctor(); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
 --
 
@@ -3749,13 +3853,74 @@ COMMENT ON COLUMN app.refresh_tokens.replaced_by IS 'jti of the token this one w
 COMMENT ON COLUMN app.refresh_tokens.revoked_at IS 'When the session was logged out or its family revoked for reuse; NULL while valid.';
 
 --
+-- Name: reporting_releases; Type: TABLE; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TABLE app.reporting_releases (
+    id bigint NOT NULL,
+    released_at timestamp with time zone DEFAULT now() NOT NULL,
+    patients_by_age_band jsonb NOT NULL,
+    patients_per_specialization jsonb NOT NULL,
+    mappings_per_doctor jsonb NOT NULL
+);
+
+ALTER TABLE ONLY app.reporting_releases FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE app.reporting_releases OWNER TO healthcare_owner;
+
+--
+-- Name: TABLE reporting_releases; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON TABLE app.reporting_releases IS 'Each release of the reporting door: its three published tables as they were computed at released_at. The reporting views show the latest.';
+
+--
+-- Name: COLUMN reporting_releases.released_at; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.reporting_releases.released_at IS 'When the release was computed.';
+
+--
+-- Name: COLUMN reporting_releases.patients_by_age_band; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.reporting_releases.patients_by_age_band IS 'reporting.patients_by_age_band of this release, as JSON rows in order.';
+
+--
+-- Name: COLUMN reporting_releases.patients_per_specialization; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.reporting_releases.patients_per_specialization IS 'reporting.patients_per_specialization of this release, as JSON rows in order.';
+
+--
+-- Name: COLUMN reporting_releases.mappings_per_doctor; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.reporting_releases.mappings_per_doctor IS 'reporting.mappings_per_doctor of this release, as JSON rows in order.';
+
+--
+-- Name: reporting_releases_id_seq; Type: SEQUENCE; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.reporting_releases ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app.reporting_releases_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: reporting_settings; Type: TABLE; Schema: app; Owner: healthcare_owner
 --
 
 CREATE TABLE app.reporting_settings (
     singleton boolean DEFAULT true NOT NULL,
     min_cell integer DEFAULT 10 NOT NULL,
+    release_interval interval DEFAULT '1 day'::interval NOT NULL,
     CONSTRAINT reporting_settings_min_cell_check CHECK ((min_cell >= 3)),
+    CONSTRAINT reporting_settings_release_interval_check CHECK ((release_interval >= '01:00:00'::interval)),
     CONSTRAINT reporting_settings_singleton_check CHECK (singleton)
 );
 
@@ -3780,6 +3945,12 @@ COMMENT ON COLUMN app.reporting_settings.singleton IS 'Always true: the table ho
 --
 
 COMMENT ON COLUMN app.reporting_settings.min_cell IS 'A cell is published only when it holds at least this many records besides those of its largest contributor.';
+
+--
+-- Name: COLUMN reporting_settings.release_interval; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON COLUMN app.reporting_settings.release_interval IS 'How long a release of the reporting door stands before the next is made (at least an hour).';
 
 --
 -- Name: users; Type: TABLE; Schema: app; Owner: healthcare_owner
@@ -4122,11 +4293,11 @@ COMMENT ON VIEW records.patients IS 'The patient profiles you may read: your own
 --
 
 CREATE VIEW reporting.mappings_per_doctor AS
- SELECT report_mappings_per_doctor.doctor_id,
-    report_mappings_per_doctor.specialization,
-    report_mappings_per_doctor.mappings,
-    report_mappings_per_doctor.suppressed
-   FROM app.report_mappings_per_doctor() report_mappings_per_doctor(doctor_id, specialization, mappings, suppressed);
+ SELECT released_mappings_per_doctor.doctor_id,
+    released_mappings_per_doctor.specialization,
+    released_mappings_per_doctor.mappings,
+    released_mappings_per_doctor.suppressed
+   FROM app.released_mappings_per_doctor() released_mappings_per_doctor(doctor_id, specialization, mappings, suppressed);
 
 ALTER TABLE reporting.mappings_per_doctor OWNER TO healthcare_reporter;
 
@@ -4134,18 +4305,18 @@ ALTER TABLE reporting.mappings_per_doctor OWNER TO healthcare_reporter;
 -- Name: VIEW mappings_per_doctor; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
 --
 
-COMMENT ON VIEW reporting.mappings_per_doctor IS 'Patients mapped to each doctor (by id and specialization, never name), published as reporting.patients_by_age_band is.';
+COMMENT ON VIEW reporting.mappings_per_doctor IS 'Patients mapped to each doctor (by id and specialization, never name), published as reporting.patients_by_age_band is, as of the latest release.';
 
 --
 -- Name: patients_by_age_band; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
 --
 
 CREATE VIEW reporting.patients_by_age_band AS
- SELECT report_patients_by_age_band.age_band,
-    report_patients_by_age_band.gender,
-    report_patients_by_age_band.patients,
-    report_patients_by_age_band.suppressed
-   FROM app.report_patients_by_age_band() report_patients_by_age_band(age_band, gender, patients, suppressed);
+ SELECT released_patients_by_age_band.age_band,
+    released_patients_by_age_band.gender,
+    released_patients_by_age_band.patients,
+    released_patients_by_age_band.suppressed
+   FROM app.released_patients_by_age_band() released_patients_by_age_band(age_band, gender, patients, suppressed);
 
 ALTER TABLE reporting.patients_by_age_band OWNER TO healthcare_reporter;
 
@@ -4153,17 +4324,17 @@ ALTER TABLE reporting.patients_by_age_band OWNER TO healthcare_reporter;
 -- Name: VIEW patients_by_age_band; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
 --
 
-COMMENT ON VIEW reporting.patients_by_age_band IS 'Patients by age band (0-17, 18-29, 30-44, 45-64, 65+) and FHIR administrative gender (male, female, other, unknown). Published cells only: suppressed (NULL) below the threshold besides the largest contributor, with complementary suppression; published counts carry a fixed perturbation of -2..+2.';
+COMMENT ON VIEW reporting.patients_by_age_band IS 'Patients by age band (0-17, 18-29, 30-44, 45-64, 65+) and FHIR administrative gender (male, female, other, unknown), as of the latest release (app.reporting_releases). Published cells only: suppressed (NULL) below the threshold besides the largest contributor, with complementary suppression; published counts carry a fixed perturbation of -2..+2.';
 
 --
 -- Name: patients_per_specialization; Type: VIEW; Schema: reporting; Owner: healthcare_reporter
 --
 
 CREATE VIEW reporting.patients_per_specialization AS
- SELECT report_patients_per_specialization.specialization,
-    report_patients_per_specialization.patients,
-    report_patients_per_specialization.suppressed
-   FROM app.report_patients_per_specialization() report_patients_per_specialization(specialization, patients, suppressed);
+ SELECT released_patients_per_specialization.specialization,
+    released_patients_per_specialization.patients,
+    released_patients_per_specialization.suppressed
+   FROM app.released_patients_per_specialization() released_patients_per_specialization(specialization, patients, suppressed);
 
 ALTER TABLE reporting.patients_per_specialization OWNER TO healthcare_reporter;
 
@@ -4171,7 +4342,7 @@ ALTER TABLE reporting.patients_per_specialization OWNER TO healthcare_reporter;
 -- Name: VIEW patients_per_specialization; Type: COMMENT; Schema: reporting; Owner: healthcare_reporter
 --
 
-COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients treated per doctor specialization, published as reporting.patients_by_age_band is.';
+COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients treated per doctor specialization, published as reporting.patients_by_age_band is, as of the latest release.';
 
 --
 -- Name: events_default; Type: TABLE ATTACH; Schema: audit; Owner: healthcare_audit
@@ -4234,6 +4405,13 @@ ALTER TABLE ONLY app.patients
 
 ALTER TABLE ONLY app.refresh_tokens
     ADD CONSTRAINT refresh_tokens_pkey PRIMARY KEY (jti);
+
+--
+-- Name: reporting_releases reporting_releases_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE ONLY app.reporting_releases
+    ADD CONSTRAINT reporting_releases_pkey PRIMARY KEY (id);
 
 --
 -- Name: reporting_settings reporting_settings_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
@@ -4609,6 +4787,18 @@ CREATE POLICY all_owner ON app.imports TO healthcare_owner USING (true) WITH CHE
 COMMENT ON POLICY all_owner ON app.imports IS 'Only the privileged connection (acting as healthcare_owner: `healthcare import django`) records and reads imports; no runtime role has any grant on this table.';
 
 --
+-- Name: reporting_releases all_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY all_owner ON app.reporting_releases TO healthcare_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY all_owner ON reporting_releases; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY all_owner ON app.reporting_releases IS 'The owner (privileged connection) may remove releases.';
+
+--
 -- Name: reporting_settings all_owner; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
@@ -4793,6 +4983,18 @@ CREATE POLICY insert_patient_owner ON app.patient_doctors FOR INSERT TO healthca
 COMMENT ON POLICY insert_patient_owner ON app.patient_doctors IS 'Only the patient''s owner (any patient, for admins) maps it; the care team cannot.';
 
 --
+-- Name: reporting_releases insert_reporter; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY insert_reporter ON app.reporting_releases FOR INSERT TO healthcare_reporter WITH CHECK (true);
+
+--
+-- Name: POLICY insert_reporter ON reporting_releases; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY insert_reporter ON app.reporting_releases IS 'app.release_reports (owner healthcare_reporter) adds releases.';
+
+--
 -- Name: doctors insert_signed_in; Type: POLICY; Schema: app; Owner: healthcare_owner
 --
 
@@ -4827,6 +5029,12 @@ ALTER TABLE app.patients ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE app.refresh_tokens ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: reporting_releases; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
+--
+
+ALTER TABLE app.reporting_releases ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: reporting_settings; Type: ROW SECURITY; Schema: app; Owner: healthcare_owner
@@ -5004,6 +5212,18 @@ CREATE POLICY select_reporter ON app.patients FOR SELECT TO healthcare_reporter 
 --
 
 COMMENT ON POLICY select_reporter ON app.patients IS 'Reporting views (owner healthcare_reporter) count all patients; the role can read only id, age and gender and nobody can become it.';
+
+--
+-- Name: reporting_releases select_reporter; Type: POLICY; Schema: app; Owner: healthcare_owner
+--
+
+CREATE POLICY select_reporter ON app.reporting_releases FOR SELECT TO healthcare_reporter USING (true);
+
+--
+-- Name: POLICY select_reporter ON reporting_releases; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON POLICY select_reporter ON app.reporting_releases IS 'The reporting views (owner healthcare_reporter) read the latest release.';
 
 --
 -- Name: reporting_settings select_reporter; Type: POLICY; Schema: app; Owner: healthcare_owner
@@ -5927,25 +6147,51 @@ REVOKE ALL ON FUNCTION app.register_user(p_username text, p_email text, p_passwo
 GRANT ALL ON FUNCTION app.register_user(p_username text, p_email text, p_password_hash text) TO healthcare_access;
 
 --
+-- Name: FUNCTION release_reports(p_force boolean); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.release_reports(p_force boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.release_reports(p_force boolean) TO healthcare_api;
+GRANT ALL ON FUNCTION app.release_reports(p_force boolean) TO healthcare_owner;
+
+--
+-- Name: FUNCTION released_mappings_per_doctor(); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.released_mappings_per_doctor() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.released_mappings_per_doctor() TO healthcare_reporting;
+
+--
+-- Name: FUNCTION released_patients_by_age_band(); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.released_patients_by_age_band() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.released_patients_by_age_band() TO healthcare_reporting;
+
+--
+-- Name: FUNCTION released_patients_per_specialization(); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.released_patients_per_specialization() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.released_patients_per_specialization() TO healthcare_reporting;
+
+--
 -- Name: FUNCTION report_mappings_per_doctor(); Type: ACL; Schema: app; Owner: healthcare_reporter
 --
 
 REVOKE ALL ON FUNCTION app.report_mappings_per_doctor() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.report_mappings_per_doctor() TO healthcare_reporting;
 
 --
 -- Name: FUNCTION report_patients_by_age_band(); Type: ACL; Schema: app; Owner: healthcare_reporter
 --
 
 REVOKE ALL ON FUNCTION app.report_patients_by_age_band() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.report_patients_by_age_band() TO healthcare_reporting;
 
 --
 -- Name: FUNCTION report_patients_per_specialization(); Type: ACL; Schema: app; Owner: healthcare_reporter
 --
 
 REVOKE ALL ON FUNCTION app.report_patients_per_specialization() FROM PUBLIC;
-GRANT ALL ON FUNCTION app.report_patients_per_specialization() TO healthcare_reporting;
 
 --
 -- Name: FUNCTION require_user(); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -6693,6 +6939,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.login_failures TO healthcare_auth
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE app.refresh_tokens TO healthcare_auth;
+
+--
+-- Name: TABLE reporting_releases; Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+GRANT SELECT,INSERT ON TABLE app.reporting_releases TO healthcare_reporter;
 
 --
 -- Name: TABLE reporting_settings; Type: ACL; Schema: app; Owner: healthcare_owner

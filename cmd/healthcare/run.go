@@ -33,6 +33,7 @@ var commands = map[string]command{
 	"db-access":       {"psql logins: grant or revoke a personal one, grant-reporting, grant-auditor (and their revoke-)", runDBAccess},
 	"doctor":          {"link a doctor record to a user account (the care view), or unlink it", runDoctor},
 	"audit":           {"seal, verify, show or prune the audit trail", runAudit},
+	"report":          {"release: publish the reporting door's tables now (the server does it daily)", runReport},
 	"import":          {"import django --from URL: copy the Django system's users and records, keeping ids and passwords", runImport},
 	"user":            {"set-password, deactivate, activate, grant-admin or revoke-admin an account (audited)", runUser},
 	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000 (--reset to start empty)", runDev},

@@ -20,6 +20,7 @@ import (
 	"healthcare/internal/drain"
 	"healthcare/internal/httpapi"
 	"healthcare/internal/metrics"
+	"healthcare/internal/reporting"
 )
 
 const serveAbout = `
@@ -190,6 +191,13 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 		audit.RunSealer(sealCtx, db.Pool(), cfg.AuditSealInterval, log)
 	}()
 	defer func() { stopSealer(); <-sealerDone }()
+	releaseCtx, stopReleaser := context.WithCancel(ctx)
+	releaserDone := make(chan struct{})
+	go func() {
+		defer close(releaserDone)
+		reporting.RunReleaser(releaseCtx, db.Pool(), reporting.CheckInterval, log)
+	}()
+	defer func() { stopReleaser(); <-releaserDone }()
 
 	// Until ctx ends (SIGTERM, SIGINT); then drain for SHUTDOWN_DRAIN and
 	// answer every accepted connection within SHUTDOWN_TIMEOUT.

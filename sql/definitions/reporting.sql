@@ -12,6 +12,23 @@ create policy all_owner on app.reporting_settings for all to healthcare_owner us
 comment on policy all_owner on app.reporting_settings is
   'The owner (privileged connection) changes the settings.';
 
+grant select, insert on app.reporting_releases to healthcare_reporter;
+
+drop policy if exists all_owner on app.reporting_releases;
+create policy all_owner on app.reporting_releases for all to healthcare_owner using (true) with check (true);
+comment on policy all_owner on app.reporting_releases is
+  'The owner (privileged connection) may remove releases.';
+
+drop policy if exists select_reporter on app.reporting_releases;
+create policy select_reporter on app.reporting_releases for select to healthcare_reporter using (true);
+comment on policy select_reporter on app.reporting_releases is
+  'The reporting views (owner healthcare_reporter) read the latest release.';
+
+drop policy if exists insert_reporter on app.reporting_releases;
+create policy insert_reporter on app.reporting_releases for insert to healthcare_reporter with check (true);
+comment on policy insert_reporter on app.reporting_releases is
+  'app.release_reports (owner healthcare_reporter) adds releases.';
+
 drop policy if exists select_reporter on app.reporting_settings;
 create policy select_reporter on app.reporting_settings for select to healthcare_reporter using (true);
 comment on policy select_reporter on app.reporting_settings is
@@ -126,7 +143,6 @@ $$;
 comment on function app.report_patients_by_age_band() is
   'Published cells of reporting.patients_by_age_band, by age band and FHIR administrative gender (gender_fhir, never the free text). Security definer (owner healthcare_reporter, policies select_reporter).';
 revoke all on function app.report_patients_by_age_band() from public;
-grant execute on function app.report_patients_by_age_band() to healthcare_reporting;
 
 create or replace function app.report_patients_per_specialization()
 returns table (specialization text, patients bigint, suppressed boolean)
@@ -152,7 +168,6 @@ $$;
 comment on function app.report_patients_per_specialization() is
   'Published cells of reporting.patients_per_specialization. Security definer (owner healthcare_reporter, policies select_reporter).';
 revoke all on function app.report_patients_per_specialization() from public;
-grant execute on function app.report_patients_per_specialization() to healthcare_reporting;
 
 create or replace function app.report_mappings_per_doctor()
 returns table (doctor_id bigint, specialization text, mappings bigint, suppressed boolean)
@@ -176,7 +191,6 @@ $$;
 comment on function app.report_mappings_per_doctor() is
   'Published cells of reporting.mappings_per_doctor. Security definer (owner healthcare_reporter, policies select_reporter).';
 revoke all on function app.report_mappings_per_doctor() from public;
-grant execute on function app.report_mappings_per_doctor() to healthcare_reporting;
 
 -- Whether a patient exists at all, for telling not_found from forbidden in
 -- refused attempts. Security definer (owner healthcare_reporter, whose
@@ -209,19 +223,99 @@ comment on function app.doctor_serves_others(bigint,bigint) is
 revoke all on function app.doctor_serves_others(bigint,bigint) from public;
 grant execute on function app.doctor_serves_others(bigint,bigint) to healthcare_access;
 
-create or replace view reporting.patients_per_specialization as select * from app.report_patients_per_specialization();
+-- A release: the three tables as they stand, computed once and kept. Made
+-- when the latest is older than app.reporting_settings.release_interval
+-- (or always with p_force, for the privileged connection), by one caller
+-- at a time.
+create or replace function app.release_reports(p_force boolean default false)
+returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_id bigint;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('app.release_reports')) then
+    return json_build_object('released', false, 'reason', 'another release is being made');
+  end if;
+  if not p_force and exists (select from app.reporting_releases r
+                              where r.released_at > now() - (select s.release_interval from app.reporting_settings s)) then
+    return json_build_object('released', false, 'reason', 'the latest release is recent');
+  end if;
+  insert into app.reporting_releases (patients_by_age_band, patients_per_specialization, mappings_per_doctor)
+  values ((select coalesce(jsonb_agg(to_jsonb(r) - 'o' order by o), '[]') from app.report_patients_by_age_band() with ordinality r(age_band, gender, patients, suppressed, o)),
+          (select coalesce(jsonb_agg(to_jsonb(r) - 'o' order by o), '[]') from app.report_patients_per_specialization() with ordinality r(specialization, patients, suppressed, o)),
+          (select coalesce(jsonb_agg(to_jsonb(r) - 'o' order by o), '[]') from app.report_mappings_per_doctor() with ordinality r(doctor_id, specialization, mappings, suppressed, o)))
+  returning id into v_id;
+  return json_build_object('released', true, 'release', v_id);
+end
+$$;
+comment on function app.release_reports(boolean) is
+  'Makes a release of the reporting door when the latest is older than release_interval (always with p_force). Security definer (owner healthcare_reporter, policies select_reporter). The server calls it periodically; `healthcare report release` forces one.';
+revoke all on function app.release_reports(boolean) from public;
+grant execute on function app.release_reports(boolean) to healthcare_api, healthcare_owner;
+
+create or replace function app.released_patients_per_specialization()
+returns table (specialization text, patients bigint, suppressed boolean)
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select x.specialization, x.patients, x.suppressed
+    from app.reporting_releases r,
+         rows from (jsonb_to_recordset(r.patients_per_specialization) as (specialization text, patients bigint, suppressed boolean)) with ordinality x(specialization, patients, suppressed, o)
+   where r.id = (select max(l.id) from app.reporting_releases l)
+   order by x.o
+$$;
+comment on function app.released_patients_per_specialization() is
+  'reporting.patients_per_specialization of the latest release. Security definer (owner healthcare_reporter, policy reporting_releases.select_reporter).';
+revoke all on function app.released_patients_per_specialization() from public;
+grant execute on function app.released_patients_per_specialization() to healthcare_reporting;
+
+create or replace view reporting.patients_per_specialization as select * from app.released_patients_per_specialization();
 comment on view reporting.patients_per_specialization is
-  'Distinct patients treated per doctor specialization, published as reporting.patients_by_age_band is.';
+  'Distinct patients treated per doctor specialization, published as reporting.patients_by_age_band is, as of the latest release.';
 grant select on reporting.patients_per_specialization to healthcare_reporting;
 
-create or replace view reporting.patients_by_age_band as select * from app.report_patients_by_age_band();
+create or replace function app.released_patients_by_age_band()
+returns table (age_band text, gender text, patients bigint, suppressed boolean)
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select x.age_band, x.gender, x.patients, x.suppressed
+    from app.reporting_releases r,
+         rows from (jsonb_to_recordset(r.patients_by_age_band) as (age_band text, gender text, patients bigint, suppressed boolean)) with ordinality x(age_band, gender, patients, suppressed, o)
+   where r.id = (select max(l.id) from app.reporting_releases l)
+   order by x.o
+$$;
+comment on function app.released_patients_by_age_band() is
+  'reporting.patients_by_age_band of the latest release. Security definer (owner healthcare_reporter, policy reporting_releases.select_reporter).';
+revoke all on function app.released_patients_by_age_band() from public;
+grant execute on function app.released_patients_by_age_band() to healthcare_reporting;
+
+create or replace view reporting.patients_by_age_band as select * from app.released_patients_by_age_band();
 comment on view reporting.patients_by_age_band is
-  'Patients by age band (0-17, 18-29, 30-44, 45-64, 65+) and FHIR administrative gender (male, female, other, unknown). Published cells only: suppressed (NULL) below the threshold besides the largest contributor, with complementary suppression; published counts carry a fixed perturbation of -2..+2.';
+  'Patients by age band (0-17, 18-29, 30-44, 45-64, 65+) and FHIR administrative gender (male, female, other, unknown), as of the latest release (app.reporting_releases). Published cells only: suppressed (NULL) below the threshold besides the largest contributor, with complementary suppression; published counts carry a fixed perturbation of -2..+2.';
 grant select on reporting.patients_by_age_band to healthcare_reporting;
 
-create or replace view reporting.mappings_per_doctor as select * from app.report_mappings_per_doctor();
+create or replace function app.released_mappings_per_doctor()
+returns table (doctor_id bigint, specialization text, mappings bigint, suppressed boolean)
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select x.doctor_id, x.specialization, x.mappings, x.suppressed
+    from app.reporting_releases r,
+         rows from (jsonb_to_recordset(r.mappings_per_doctor) as (doctor_id bigint, specialization text, mappings bigint, suppressed boolean)) with ordinality x(doctor_id, specialization, mappings, suppressed, o)
+   where r.id = (select max(l.id) from app.reporting_releases l)
+   order by x.o
+$$;
+comment on function app.released_mappings_per_doctor() is
+  'reporting.mappings_per_doctor of the latest release. Security definer (owner healthcare_reporter, policy reporting_releases.select_reporter).';
+revoke all on function app.released_mappings_per_doctor() from public;
+grant execute on function app.released_mappings_per_doctor() to healthcare_reporting;
+
+create or replace view reporting.mappings_per_doctor as select * from app.released_mappings_per_doctor();
 comment on view reporting.mappings_per_doctor is
-  'Patients mapped to each doctor (by id and specialization, never name), published as reporting.patients_by_age_band is.';
+  'Patients mapped to each doctor (by id and specialization, never name), published as reporting.patients_by_age_band is, as of the latest release.';
 grant select on reporting.mappings_per_doctor to healthcare_reporting;
 
 reset role;
