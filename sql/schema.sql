@@ -1561,7 +1561,7 @@ ALTER FUNCTION app.care_patient_ids() OWNER TO healthcare_auth;
 COMMENT ON FUNCTION app.care_patient_ids() IS 'The patients mapped to the caller''s doctor record, for the care policy on app.patients. Security definer (owner healthcare_auth, policy patient_doctors.select_auth, ids only), so the policies of healthcare_access on app.patient_doctors, which ask app.patients, are not met again (no recursion); one index scan of (doctor_id, patient_id) per statement.';
 
 --
--- Name: current_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+-- Name: current_user_id(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
 CREATE FUNCTION app.current_user_id() RETURNS bigint
@@ -1575,10 +1575,10 @@ CREATE FUNCTION app.current_user_id() RETURNS bigint
          end
 $$;
 
-ALTER FUNCTION app.current_user_id() OWNER TO healthcare_owner;
+ALTER FUNCTION app.current_user_id() OWNER TO healthcare_auth;
 
 --
--- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+-- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: app; Owner: healthcare_auth
 --
 
 COMMENT ON FUNCTION app.current_user_id() IS 'The calling app user, or NULL when anonymous or inactive: from the settings api.begin_request checked for a REST request, from app.lookup_user_id otherwise. Inlined by the planner.';
@@ -1981,7 +1981,7 @@ ALTER FUNCTION app.current_door() OWNER TO healthcare_owner;
 COMMENT ON FUNCTION app.current_door() IS 'The door of the current session: rest (the server''s login), psql (a personal login) or admin (a superuser or the privileged connection).';
 
 --
--- Name: current_user_is_admin(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+-- Name: current_user_is_admin(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
 CREATE FUNCTION app.current_user_is_admin() RETURNS boolean
@@ -1995,10 +1995,10 @@ CREATE FUNCTION app.current_user_is_admin() RETURNS boolean
          end
 $$;
 
-ALTER FUNCTION app.current_user_is_admin() OWNER TO healthcare_owner;
+ALTER FUNCTION app.current_user_is_admin() OWNER TO healthcare_auth;
 
 --
--- Name: FUNCTION current_user_is_admin(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+-- Name: FUNCTION current_user_is_admin(); Type: COMMENT; Schema: app; Owner: healthcare_auth
 --
 
 COMMENT ON FUNCTION app.current_user_is_admin() IS 'True when the caller is an active admin: from the settings api.begin_request checked for a REST request, from app.lookup_user_is_admin otherwise. Inlined by the planner.';
@@ -5769,12 +5769,12 @@ REVOKE ALL ON FUNCTION app.care_patient_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.care_patient_ids() TO healthcare_access;
 
 --
--- Name: FUNCTION current_user_id(); Type: ACL; Schema: app; Owner: healthcare_owner
+-- Name: FUNCTION current_user_id(); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.current_user_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_access;
-GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_auth;
+GRANT ALL ON FUNCTION app.current_user_id() TO healthcare_owner;
 
 --
 -- Name: FUNCTION gender_fhir(p_gender text); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -5924,7 +5924,7 @@ REVOKE ALL ON FUNCTION app.current_door() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.current_door() TO healthcare_access;
 
 --
--- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app; Owner: healthcare_owner
+-- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
 REVOKE ALL ON FUNCTION app.current_user_is_admin() FROM PUBLIC;

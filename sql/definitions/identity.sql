@@ -91,8 +91,6 @@ comment on function api.begin_request(text,text,text,uuid,text,text) is
 revoke all on function api.begin_request(text,text,text,uuid,text,text) from public;
 grant execute on function api.begin_request(text,text,text,uuid,text,text) to healthcare_api;
 
-set local role healthcare_owner;
-
 -- The identity, evaluated several times in every request (by
 -- app.require_user and once per statement by each policy's sub-select).
 -- Plain SQL with no settings of its own, so PostgreSQL inlines it: for a
@@ -100,7 +98,8 @@ set local role healthcare_owner;
 -- anything else (a psql login, a caller that set app.user_id itself) it
 -- asks the definer lookup, as before. Only members of healthcare_api reach
 -- the settings: a psql login that sets app.user_id or app.user_verified
--- changes nothing.
+-- changes nothing. They keep healthcare_auth, their owner from when they
+-- were definers, as owner: not a definer, the owner grants them nothing.
 create or replace function app.current_user_id()
 returns bigint
 language sql stable
@@ -132,6 +131,8 @@ comment on function app.current_user_is_admin() is
   'True when the caller is an active admin: from the settings api.begin_request checked for a REST request, from app.lookup_user_is_admin otherwise. Inlined by the planner.';
 revoke all on function app.current_user_is_admin() from public;
 grant execute on function app.current_user_is_admin() to healthcare_access;
+
+set local role healthcare_owner;
 
 create or replace function app.require_user() returns bigint
 language plpgsql stable
