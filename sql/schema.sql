@@ -73,6 +73,20 @@ ALTER SCHEMA records OWNER TO healthcare_owner;
 COMMENT ON SCHEMA records IS 'What a psql login reads with plain SQL: its own patients and mappings and the doctor directory, under the same policies as the REST API. Views over security definer functions, so EXPLAIN and statistics show nothing of other users'' rows.';
 
 --
+-- Name: refusal_link; Type: SCHEMA; Schema: -; Owner: healthcare_owner
+--
+
+CREATE SCHEMA refusal_link;
+
+ALTER SCHEMA refusal_link OWNER TO healthcare_owner;
+
+--
+-- Name: SCHEMA refusal_link; Type: COMMENT; Schema: -; Owner: healthcare_owner
+--
+
+COMMENT ON SCHEMA refusal_link IS 'dblink (PostgreSQL contrib), when a superuser installed it: the connection app.record_refusal_elsewhere opens to record a psql refusal. Only healthcare_refusal_link may use it.';
+
+--
 -- Name: reporting; Type: SCHEMA; Schema: -; Owner: healthcare_owner
 --
 
@@ -85,6 +99,18 @@ ALTER SCHEMA reporting OWNER TO healthcare_owner;
 --
 
 COMMENT ON SCHEMA reporting IS 'De-identified aggregate views for reporting tools; small counts are suppressed.';
+
+--
+-- Name: dblink; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS dblink WITH SCHEMA refusal_link;
+
+--
+-- Name: EXTENSION dblink; Type: COMMENT; Schema: -; Owner: 
+--
+
+COMMENT ON EXTENSION dblink IS 'connect to other PostgreSQL databases from within a database';
 
 --
 -- Name: doctor_name; Type: DOMAIN; Schema: app; Owner: healthcare_owner
@@ -2773,6 +2799,59 @@ ALTER FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) 
 COMMENT ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) IS 'Publishes a table of cells: primary suppression with dominance (n minus the largest contributor below p_min_cell), complementary suppression per row and column, cell key perturbation of what is published.';
 
 --
+-- Name: record_refusal_elsewhere(bigint, text, text, bigint, jsonb); Type: FUNCTION; Schema: app; Owner: healthcare_refusal_link
+--
+
+CREATE FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_host text;
+  v_conn text;
+  v_sql text;
+begin
+  -- Back to this server through its first socket directory (or TCP to
+  -- localhost without one), as healthcare_refusal_writer.
+  v_host := coalesce(nullif(btrim(split_part(current_setting('unix_socket_directories'), ',', 1)), ''), 'localhost');
+  v_conn := format('host=''%s'' port=''%s'' dbname=''%s'' user=healthcare_refusal_writer application_name=healthcare_refusal connect_timeout=5',
+                   replace(replace(v_host, '\', '\\'), '''', '\'''), current_setting('port'),
+                   replace(replace(current_database(), '\', '\\'), '''', '\'''));
+  v_sql := format('select app.write_refusal(%L, %L, %L, %L, %L, %L, %L, %L)',
+                  p_user, session_user, p_action, p_outcome, p_patient, inet_client_addr(), p_detail, now());
+  begin
+    perform refusal_link.dblink_connect_u('healthcare_refusal', v_conn);
+    perform from refusal_link.dblink('healthcare_refusal', v_sql) as w(written text);
+    perform refusal_link.dblink_disconnect('healthcare_refusal');
+    return true;
+  exception when others then
+    -- Not written: dblink missing, the writer not a login, no connection
+    -- slot, a timeout. The attempt goes to the server log instead, and the
+    -- call still fails with its refusal (docs/design.md, "The audit trail").
+    if 'healthcare_refusal' = any (coalesce(refusal_link.dblink_get_connections(), '{}')) then
+      perform refusal_link.dblink_disconnect('healthcare_refusal');
+    end if;
+    raise log 'audit: refusal at the psql door not recorded in audit.events (%: %): login %, user %, action %, outcome %, patient %, detail %',
+      sqlstate, sqlerrm, session_user, p_user, p_action, p_outcome, p_patient, p_detail;
+    return false;
+  end;
+exception when others then
+  -- dblink itself is missing, or the socket directory cannot be read.
+  raise log 'audit: refusal at the psql door not recorded in audit.events (%: %): login %, user %, action %, outcome %, patient %, detail %',
+    sqlstate, sqlerrm, session_user, p_user, p_action, p_outcome, p_patient, p_detail;
+  return false;
+end
+$$;
+
+ALTER FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) OWNER TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb); Type: COMMENT; Schema: app; Owner: healthcare_refusal_link
+--
+
+COMMENT ON FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) IS 'Records a refused attempt at the psql door through a connection of its own (dblink as healthcare_refusal_writer, app.write_refusal), which commits whatever the caller''s transaction does. Returns false, and logs the attempt to the server log, when that write cannot be made. Security definer (owner healthcare_refusal_link).';
+
+--
 -- Name: refuse(text, bigint, jsonb, text, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -2783,16 +2862,23 @@ CREATE FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_co
 declare
   v_code text := p_code;
   v_message text := p_message;
+  v_outcome text;
 begin
   if p_code = 'RNTFD' and p_action in ('update', 'delete') and p_patient is not null
      and exists (select from app.patients p where p.id = p_patient) then
     v_code := 'RFRBD';
     v_message := 'you may read this patient but not change it';
   end if;
-  perform app.audit(p_action,
-                    case when v_code = 'RFRBD' or (p_patient is not null and app.patient_exists(p_patient))
-                         then 'forbidden' else 'not_found' end,
-                    p_patient, null, p_detail);
+  v_outcome := case when v_code = 'RFRBD' or (p_patient is not null and app.patient_exists(p_patient))
+                    then 'forbidden' else 'not_found' end;
+  if app.current_door() = 'psql' then
+    perform app.record_refusal_elsewhere(app.current_user_id(), p_action, v_outcome, p_patient, p_detail);
+    if p_field is null then
+      raise exception using errcode = v_code, message = v_message;
+    end if;
+    raise exception using errcode = v_code, message = v_message, column = p_field;
+  end if;
+  perform app.audit(p_action, v_outcome, p_patient, null, p_detail);
   return pg_catalog.json_build_object('error', pg_catalog.json_build_object('code', v_code, 'message', v_message, 'field', p_field));
 end
 $$;
@@ -2803,7 +2889,7 @@ ALTER FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_cod
 -- Name: FUNCTION refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) IS 'Records a refused attempt (forbidden when the patient exists, else not_found) and returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names. A refused update or delete of a patient the caller can read (in their care) is RFRBD, not RNTFD.';
+COMMENT ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) IS 'Records a refused attempt (forbidden when the patient exists, else not_found). At the REST door and the privileged connection it returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names, and the event commits with the request; at the psql door it raises that SQLSTATE, and the event is written by app.record_refusal_elsewhere, which no rollback undoes. A refused update or delete of a patient the caller can read (in their care) is RFRBD, not RNTFD.';
 
 --
 -- Name: refuse_truncate(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -3258,6 +3344,36 @@ ALTER FUNCTION app.visible_patients() OWNER TO healthcare_access;
 --
 
 COMMENT ON FUNCTION app.visible_patients() IS 'The patients the caller may see (their own; every one for admins), for records.patients, with their versions; records what it returns. Security definer (owner healthcare_access): the caller has no privilege on app.patients, so nothing of other rows reaches EXPLAIN or statistics.';
+
+--
+-- Name: write_refusal(bigint, name, text, text, bigint, inet, jsonb, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_access
+--
+
+CREATE FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if p_outcome not in ('forbidden', 'not_found') then
+    raise exception 'a refusal is forbidden or not_found, not %', p_outcome using errcode = 'RINVL';
+  end if;
+  if now() < audit.current_until() and now() >= audit.current_from() then
+    insert into audit.events_current (at, user_id, db_role, door, action, outcome, patient_id, client_addr, detail)
+    values (coalesce(p_at, now()), p_user, p_db_role, 'psql', p_action, p_outcome, p_patient, p_addr, p_detail);
+  else
+    insert into audit.events (at, user_id, db_role, door, action, outcome, patient_id, client_addr, detail)
+    values (coalesce(p_at, now()), p_user, p_db_role, 'psql', p_action, p_outcome, p_patient, p_addr, p_detail);
+  end if;
+end
+$$;
+
+ALTER FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone); Type: COMMENT; Schema: app; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) IS 'Writes one refused attempt at the psql door (outcome forbidden or not_found) for the login p_db_role. Run by healthcare_refusal_writer, the login app.record_refusal_elsewhere connects back as, so the event commits whatever the refused session does. Security definer (owner healthcare_access).';
 
 --
 -- Name: create_partitions(date, integer); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
@@ -5225,6 +5341,8 @@ GRANT ALL ON SCHEMA api TO healthcare_auth;
 GRANT ALL ON SCHEMA app TO healthcare_auth;
 GRANT ALL ON SCHEMA app TO healthcare_reporter;
 GRANT ALL ON SCHEMA app TO healthcare_access;
+GRANT USAGE ON SCHEMA app TO healthcare_refusal_writer;
+GRANT ALL ON SCHEMA app TO healthcare_refusal_link;
 
 --
 -- Name: SCHEMA audit; Type: ACL; Schema: -; Owner: healthcare_owner
@@ -5241,6 +5359,12 @@ GRANT USAGE ON SCHEMA audit TO healthcare_api;
 
 GRANT CREATE ON SCHEMA records TO healthcare_access;
 GRANT USAGE ON SCHEMA records TO healthcare_user;
+
+--
+-- Name: SCHEMA refusal_link; Type: ACL; Schema: -; Owner: healthcare_owner
+--
+
+GRANT USAGE ON SCHEMA refusal_link TO healthcare_refusal_link;
 
 --
 -- Name: SCHEMA reporting; Type: ACL; Schema: -; Owner: healthcare_owner
@@ -5907,6 +6031,13 @@ REVOKE ALL ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell i
 GRANT ALL ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) TO healthcare_reporter;
 
 --
+-- Name: FUNCTION record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb); Type: ACL; Schema: app; Owner: healthcare_refusal_link
+--
+
+REVOKE ALL ON FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) TO healthcare_access;
+
+--
 -- Name: FUNCTION refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -6022,6 +6153,13 @@ REVOKE ALL ON FUNCTION app.visible_patients() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.visible_patients() TO healthcare_user;
 
 --
+-- Name: FUNCTION write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) TO healthcare_refusal_writer;
+
+--
 -- Name: FUNCTION create_partitions(p_from date, p_months integer); Type: ACL; Schema: audit; Owner: healthcare_audit
 --
 
@@ -6069,6 +6207,249 @@ REVOKE ALL ON FUNCTION audit.roll_current(p_now timestamp with time zone) FROM P
 REVOKE ALL ON FUNCTION audit.seal() FROM PUBLIC;
 GRANT ALL ON FUNCTION audit.seal() TO healthcare_api;
 GRANT ALL ON FUNCTION audit.seal() TO healthcare_owner;
+
+--
+-- Name: FUNCTION dblink(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink(text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink(text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink(text, text) FROM PUBLIC;
+GRANT ALL ON FUNCTION refusal_link.dblink(text, text) TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION dblink(text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink(text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_build_sql_delete(text, int2vector, integer, text[]); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_build_sql_delete(text, int2vector, integer, text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_build_sql_insert(text, int2vector, integer, text[], text[]); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_build_sql_insert(text, int2vector, integer, text[], text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_build_sql_update(text, int2vector, integer, text[], text[]); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_build_sql_update(text, int2vector, integer, text[], text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_cancel_query(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_cancel_query(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_close(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_close(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_close(text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_close(text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_close(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_close(text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_close(text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_close(text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_connect(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_connect(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_connect(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_connect(text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_connect_u(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+GRANT ALL ON FUNCTION refusal_link.dblink_connect_u(text, text) TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION dblink_current_query(); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_current_query() FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_disconnect(); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_disconnect() FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_disconnect(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_disconnect(text) FROM PUBLIC;
+GRANT ALL ON FUNCTION refusal_link.dblink_disconnect(text) TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION dblink_error_message(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_error_message(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_exec(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_exec(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_exec(text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_exec(text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_exec(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_exec(text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_exec(text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_exec(text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fdw_validator(options text[], catalog oid); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fdw_validator(options text[], catalog oid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fetch(text, integer); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fetch(text, integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fetch(text, integer, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fetch(text, integer, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fetch(text, text, integer); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fetch(text, text, integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fetch(text, text, integer, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fetch(text, text, integer, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_connections(); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_connections() FROM PUBLIC;
+GRANT ALL ON FUNCTION refusal_link.dblink_get_connections() TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION dblink_get_notify(OUT notify_name text, OUT be_pid integer, OUT extra text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_notify(OUT notify_name text, OUT be_pid integer, OUT extra text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_notify(conname text, OUT notify_name text, OUT be_pid integer, OUT extra text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_notify(conname text, OUT notify_name text, OUT be_pid integer, OUT extra text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_pkey(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_pkey(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_result(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_result(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_result(text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_result(text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_is_busy(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_is_busy(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_open(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_open(text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_open(text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_open(text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_open(text, text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_open(text, text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_open(text, text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_open(text, text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_send_query(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_send_query(text, text) FROM PUBLIC;
 
 --
 -- Name: TABLE imports; Type: ACL; Schema: app; Owner: healthcare_owner
