@@ -48,7 +48,13 @@ begin
   grant usage on schema app to healthcare_refusal_writer;
   grant usage, create on schema app to healthcare_refusal_link;
 
-  if v_super then
+  if exists (select from pg_catalog.pg_extension where extname = 'dblink') then
+    -- Installed already, for something else: left where it is.
+    raise notice 'dblink is already installed in another schema: refusals at the psql door go to the server log, not the audit trail, until it is in schema refusal_link (docs/operations.md, "Refusals at the psql door")';
+    if not v_super then
+      grant healthcare_refusal_link to healthcare_owner;
+    end if;
+  elsif v_super and exists (select from pg_catalog.pg_available_extensions where name = 'dblink') then
     create extension if not exists dblink schema refusal_link;
     revoke all on all functions in schema refusal_link from public;
     grant execute on function refusal_link.dblink_connect_u(text, text), refusal_link.dblink(text, text),
@@ -58,6 +64,8 @@ begin
     -- superusers and this role read.
     grant pg_read_all_settings to healthcare_refusal_link;
     alter role healthcare_refusal_writer login;
+  elsif v_super then
+    raise notice 'dblink is not available on this server (install PostgreSQL''s contrib, e.g. postgresql-contrib): refusals at the psql door go to the server log, not the audit trail, until the statements in docs/operations.md ("Refusals at the psql door") are run';
   else
     -- The owner defines the link's function as its owner; a superuser
     -- does not need the membership.
