@@ -1911,6 +1911,37 @@ ALTER FUNCTION app.check_text(p_value text, p_type regtype, p_field text) OWNER 
 COMMENT ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text) IS 'Trims a text field and checks it against its column''s domain (p_type); error RINVL naming p_field when blank or too long. The domain''s constraint is the only place the limit is written.';
 
 --
+-- Name: clear_login_throttle(text, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.clear_login_throttle(p_username text, p_address text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_cleared integer;
+begin
+  if coalesce(p_username, '') = '' and coalesce(p_address, '') = '' then
+    raise exception 'name an account, an address or both' using errcode = 'RINVL';
+  end if;
+  v_cleared := app.delete_login_failures(p_username, p_address);
+  insert into audit.events (user_id, door, action, outcome, detail)
+  values (null, 'admin', 'delete', 'ok',
+          jsonb_build_object('object', 'login_throttle', 'username', nullif(p_username, ''),
+                             'address', nullif(p_address, ''), 'cleared', v_cleared));
+  return v_cleared;
+end
+$$;
+
+ALTER FUNCTION app.clear_login_throttle(p_username text, p_address text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION clear_login_throttle(p_username text, p_address text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.clear_login_throttle(p_username text, p_address text) IS 'Clears the login throttle of an account, an address or both at once (`healthcare throttle clear`), and records it as an audit event (action delete, detail.object login_throttle, the counters cleared). Returns how many counters were cleared. The privileged connection only (healthcare_owner).';
+
+--
 -- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
@@ -2028,6 +2059,35 @@ ALTER FUNCTION app.current_user_is_admin() OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.current_user_is_admin() IS 'True when the caller is an active admin: from the settings api.begin_request checked for a REST request, from app.lookup_user_is_admin otherwise. Inlined by the planner.';
+
+--
+-- Name: delete_login_failures(text, text); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.delete_login_failures(p_username text, p_address text) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with a(account, address) as (
+    select left(lower(nullif(p_username, '')), 150), left(nullif(p_address, ''), 64)
+  ), deleted as (
+    delete from app.login_failures f using a
+     where (f.scope = 'account' and f.key = a.account)
+        or (f.scope = 'address' and f.key = a.address)
+        or (f.scope = 'pair' and (left(f.key, length(a.account) + 1) = a.account || ' '
+                                  or right(f.key, length(a.address) + 1) = ' ' || a.address))
+    returning 1
+  )
+  select count(*)::integer from deleted
+$$;
+
+ALTER FUNCTION app.delete_login_failures(p_username text, p_address text) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION delete_login_failures(p_username text, p_address text); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.delete_login_failures(p_username text, p_address text) IS 'Deletes the login throttle''s counters of an account (its own and its pairs with every address) and of an address (its own and its pairs with every account); returns how many. Security definer (owner healthcare_auth, policy login_failures.all_auth); only app.clear_login_throttle calls it.';
 
 --
 -- Name: doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
@@ -5807,6 +5867,12 @@ REVOKE ALL ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text
 GRANT ALL ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text) TO healthcare_access;
 
 --
+-- Name: FUNCTION clear_login_throttle(p_username text, p_address text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.clear_login_throttle(p_username text, p_address text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
@@ -5833,6 +5899,13 @@ GRANT ALL ON FUNCTION app.current_door() TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.current_user_is_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.current_user_is_admin() TO healthcare_access;
+
+--
+-- Name: FUNCTION delete_login_failures(p_username text, p_address text); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.delete_login_failures(p_username text, p_address text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.delete_login_failures(p_username text, p_address text) TO healthcare_owner;
 
 --
 -- Name: TABLE doctors; Type: ACL; Schema: app; Owner: healthcare_owner
