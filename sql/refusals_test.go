@@ -139,7 +139,8 @@ func TestPsqlRefusalsFailAndAreRecorded(t *testing.T) {
 }
 
 // TestPsqlRefusalWhenItCannotBeRecorded: when the refusal's own
-// connection cannot be made (here: nobody may connect to this database),
+// connection cannot be made (here: nobody may connect to this database;
+// then dblink is not installed),
 // the call still fails with its refusal, promptly, and no event is
 // written (docs/design.md, "The audit trail": it goes to the server log).
 func TestPsqlRefusalWhenItCannotBeRecorded(t *testing.T) {
@@ -172,6 +173,19 @@ func TestPsqlRefusalWhenItCannotBeRecorded(t *testing.T) {
 	}
 	if got := refusalEvents(t, f, before, f.patientA); len(got) != 1 {
 		t.Fatalf("events %q, want one", got)
+	}
+	// Without dblink (a migration that was not a superuser's): the same
+	// refusal, and no event.
+	if _, err := f.db.Pool.Exec(ctx, "drop extension dblink"); err != nil {
+		t.Fatal(err)
+	}
+	before = lastEventID(t, f)
+	_, err = tryAs(t, f, &psqlCarol, fmt.Sprintf("select api.update_patient(%d, 'Stolen', null, null)", f.patientA))
+	if e := pgtest.PgError(err); e.Code != "RFRBD" {
+		t.Fatalf("update without dblink: %v, want RFRBD", err)
+	}
+	if got := refusalEvents(t, f, before, f.patientA); len(got) != 0 {
+		t.Fatalf("events %q without dblink, want none", got)
 	}
 }
 
