@@ -3,6 +3,7 @@ package sql_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -284,4 +285,43 @@ func BenchmarkRefusal(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPsqlRefusalBeyondTheWritersConnections: with every connection of
+// healthcare_refusal_writer in use (here: its limit set to 0), a refusal
+// is tried three times, then still fails with its refusal, without an
+// event and without waiting long. Not parallel: the role is the
+// cluster's, and the parallel tests wait until this one is done.
+func TestPsqlRefusalBeyondTheWritersConnections(t *testing.T) {
+	if os.Getenv(pgtest.EnvURL) != "" {
+		t.Skip("changes a cluster-wide role: only on the throwaway cluster")
+	}
+	f := newCareFixture(t)
+	ctx := context.Background()
+	var limit int
+	if err := f.db.Pool.QueryRow(ctx, "select rolconnlimit from pg_roles where rolname = 'healthcare_refusal_writer'").Scan(&limit); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Pool.Exec(ctx, "alter role healthcare_refusal_writer connection limit 0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := f.db.Pool.Exec(context.Background(), fmt.Sprintf("alter role healthcare_refusal_writer connection limit %d", limit)); err != nil {
+			t.Error(err)
+		}
+	})
+	before := lastEventID(t, f)
+	start := time.Now()
+	_, err := tryAs(t, f, &psqlCarol, fmt.Sprintf("select api.update_patient(%d, 'Stolen', null, null)", f.patientA))
+	if e := pgtest.PgError(err); e.Code != "RFRBD" {
+		t.Fatalf("update: %v, want RFRBD", err)
+	}
+	took := time.Since(start)
+	if got := refusalEvents(t, f, before, f.patientA); len(got) != 0 {
+		t.Fatalf("events %q, want none", got)
+	}
+	// Two pauses of 20 and 40 ms between the three tries.
+	if took < 60*time.Millisecond || took > 5*time.Second {
+		t.Errorf("the refusal took %v, want the three tries' 60 ms and not much more", took)
+	}
 }

@@ -2870,6 +2870,7 @@ declare
   v_host text;
   v_conn text;
   v_sql text;
+  v_try integer;
 begin
   -- Back to this server through its first socket directory (or TCP to
   -- localhost without one), as healthcare_refusal_writer.
@@ -2880,7 +2881,19 @@ begin
   v_sql := format('select app.write_refusal(%L, %L, %L, %L, %L, %L, %L, %L)',
                   p_user, session_user, p_action, p_outcome, p_patient, inet_client_addr(), p_detail, now());
   begin
-    perform refusal_link.dblink_connect_u('healthcare_refusal', v_conn);
+    -- A connection refused (the writer's five connections in use by other
+    -- refusals at that moment) is tried twice more, 20 and 40 ms later.
+    for v_try in 1..3 loop
+      begin
+        perform refusal_link.dblink_connect_u('healthcare_refusal', v_conn);
+        exit;
+      exception when sqlclient_unable_to_establish_sqlconnection then
+        if v_try = 3 then
+          raise;
+        end if;
+        perform pg_sleep(0.02 * v_try);
+      end;
+    end loop;
     perform from refusal_link.dblink('healthcare_refusal', v_sql) as w(written text);
     perform refusal_link.dblink_disconnect('healthcare_refusal');
     return true;
