@@ -78,13 +78,27 @@ func restCaller(desc string, user func(f *fixture) string) caller {
 // commitAs runs sql as c and commits, returning its text result.
 func commitAs(t *testing.T, f *fixture, c *caller, sql string) string {
 	t.Helper()
+	out, err := tryAs(t, f, c, sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+// tryAs runs sql as c and commits, returning its text result, or the
+// statement's error (the transaction rolled back): a refusal at the psql
+// door is an error.
+func tryAs(t *testing.T, f *fixture, c *caller, sql string) (string, error) {
+	t.Helper()
 	var out string
+	var stmtErr error
 	withConn(t, f, func(ctx context.Context, conn *pgx.Conn) {
 		tx := asCaller(t, ctx, conn, f, c)
 		defer func() { _ = tx.Rollback(ctx) }()
 		rows, err := tx.Query(ctx, sql)
 		if err != nil {
-			t.Fatalf("%s: %v", sql, err)
+			stmtErr = err
+			return
 		}
 		var parts []string
 		for rows.Next() {
@@ -96,14 +110,15 @@ func commitAs(t *testing.T, f *fixture, c *caller, sql string) string {
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			t.Fatalf("%s: %v", sql, err)
+			stmtErr = err
+			return
 		}
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
 		out = strings.Join(parts, "\n")
 	})
-	return out
+	return out, stmtErr
 }
 
 func TestEveryAccessIsAnEvent(t *testing.T) {
@@ -158,7 +173,7 @@ func TestEveryAccessIsAnEvent(t *testing.T) {
 			}},
 		{"a psql login spoofing B is still A", &psqlAAll, func(f *fixture) string { return fmt.Sprintf("select api.get_patient(%d)", f.patientB) },
 			func(t *testing.T, f *fixture, _ string, ev []event) {
-				if e := one(t, ev); deref(e.user) != f.userA || e.outcome != "forbidden" {
+				if e := one(t, ev); deref(e.user) != f.userA || e.outcome != "forbidden" || e.door != "psql" {
 					t.Fatalf("event %v", e)
 				}
 			}},
@@ -222,10 +237,17 @@ func TestEveryAccessIsAnEvent(t *testing.T) {
 			}},
 	}
 	_ = ptr
+	// A refusal at the psql door is raised (its event is written by a
+	// connection of its own, so it is there though the transaction rolled
+	// back): the SQLSTATE each such case fails with.
+	raised := map[string]string{"a psql login spoofing B is still A": "RNTFD"}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := lastEventID(t, f)
-			out := commitAs(t, f, c.c, c.sql(f))
+			out, err := tryAs(t, f, c.c, c.sql(f))
+			if code := pgtest.PgError(err).Code; code != raised[c.name] {
+				t.Fatalf("%s: %q %v, want SQLSTATE %q", c.sql(f), out, err, raised[c.name])
+			}
 			c.check(t, f, out, eventsSince(t, f, before))
 		})
 	}

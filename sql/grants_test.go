@@ -16,7 +16,7 @@ import (
 const grantsFile = "runtime_grants.txt"
 
 // The roles a login can hold, and PUBLIC, which every login holds.
-var grantees = []string{"public", "healthcare_api", "healthcare_user", "healthcare_reporting", "healthcare_auditor"}
+var grantees = []string{"public", "healthcare_api", "healthcare_user", "healthcare_reporting", "healthcare_auditor", "healthcare_refusal_writer"}
 
 // runtimeGrants lists, one per line, what each grantee may do in our
 // schemas and public, as "role privilege object". has_*_privilege counts

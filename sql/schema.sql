@@ -73,6 +73,20 @@ ALTER SCHEMA records OWNER TO healthcare_owner;
 COMMENT ON SCHEMA records IS 'What a psql login reads with plain SQL: its own patients and mappings and the doctor directory, under the same policies as the REST API. Views over security definer functions, so EXPLAIN and statistics show nothing of other users'' rows.';
 
 --
+-- Name: refusal_link; Type: SCHEMA; Schema: -; Owner: healthcare_owner
+--
+
+CREATE SCHEMA refusal_link;
+
+ALTER SCHEMA refusal_link OWNER TO healthcare_owner;
+
+--
+-- Name: SCHEMA refusal_link; Type: COMMENT; Schema: -; Owner: healthcare_owner
+--
+
+COMMENT ON SCHEMA refusal_link IS 'dblink (PostgreSQL contrib), when a superuser installed it: the connection app.record_refusal_elsewhere opens to record a psql refusal. Only healthcare_refusal_link may use it.';
+
+--
 -- Name: reporting; Type: SCHEMA; Schema: -; Owner: healthcare_owner
 --
 
@@ -85,6 +99,18 @@ ALTER SCHEMA reporting OWNER TO healthcare_owner;
 --
 
 COMMENT ON SCHEMA reporting IS 'De-identified aggregate views for reporting tools; small counts are suppressed.';
+
+--
+-- Name: dblink; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS dblink WITH SCHEMA refusal_link;
+
+--
+-- Name: EXTENSION dblink; Type: COMMENT; Schema: -; Owner: 
+--
+
+COMMENT ON EXTENSION dblink IS 'connect to other PostgreSQL databases from within a database';
 
 --
 -- Name: doctor_name; Type: DOMAIN; Schema: app; Owner: healthcare_owner
@@ -1885,6 +1911,37 @@ ALTER FUNCTION app.check_text(p_value text, p_type regtype, p_field text) OWNER 
 COMMENT ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text) IS 'Trims a text field and checks it against its column''s domain (p_type); error RINVL naming p_field when blank or too long. The domain''s constraint is the only place the limit is written.';
 
 --
+-- Name: clear_login_throttle(text, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.clear_login_throttle(p_username text, p_address text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_cleared integer;
+begin
+  if coalesce(p_username, '') = '' and coalesce(p_address, '') = '' then
+    raise exception 'name an account, an address or both' using errcode = 'RINVL';
+  end if;
+  v_cleared := app.delete_login_failures(p_username, p_address);
+  insert into audit.events (user_id, door, action, outcome, detail)
+  values (null, 'admin', 'delete', 'ok',
+          jsonb_build_object('object', 'login_throttle', 'username', nullif(p_username, ''),
+                             'address', nullif(p_address, ''), 'cleared', v_cleared));
+  return v_cleared;
+end
+$$;
+
+ALTER FUNCTION app.clear_login_throttle(p_username text, p_address text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION clear_login_throttle(p_username text, p_address text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.clear_login_throttle(p_username text, p_address text) IS 'Clears the login throttle of an account, an address or both at once (`healthcare throttle clear`), and records it as an audit event (action delete, detail.object login_throttle, the counters cleared). Returns how many counters were cleared. The privileged connection only (healthcare_owner).';
+
+--
 -- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
@@ -2002,6 +2059,35 @@ ALTER FUNCTION app.current_user_is_admin() OWNER TO healthcare_auth;
 --
 
 COMMENT ON FUNCTION app.current_user_is_admin() IS 'True when the caller is an active admin: from the settings api.begin_request checked for a REST request, from app.lookup_user_is_admin otherwise. Inlined by the planner.';
+
+--
+-- Name: delete_login_failures(text, text); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.delete_login_failures(p_username text, p_address text) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with a(account, address) as (
+    select left(lower(nullif(p_username, '')), 150), left(nullif(p_address, ''), 64)
+  ), deleted as (
+    delete from app.login_failures f using a
+     where (f.scope = 'account' and f.key = a.account)
+        or (f.scope = 'address' and f.key = a.address)
+        or (f.scope = 'pair' and (left(f.key, length(a.account) + 1) = a.account || ' '
+                                  or right(f.key, length(a.address) + 1) = ' ' || a.address))
+    returning 1
+  )
+  select count(*)::integer from deleted
+$$;
+
+ALTER FUNCTION app.delete_login_failures(p_username text, p_address text) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION delete_login_failures(p_username text, p_address text); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.delete_login_failures(p_username text, p_address text) IS 'Deletes the login throttle''s counters of an account (its own and its pairs with every address) and of an address (its own and its pairs with every account); returns how many. Security definer (owner healthcare_auth, policy login_failures.all_auth); only app.clear_login_throttle calls it.';
 
 --
 -- Name: doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
@@ -2773,6 +2859,72 @@ ALTER FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) 
 COMMENT ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) IS 'Publishes a table of cells: primary suppression with dominance (n minus the largest contributor below p_min_cell), complementary suppression per row and column, cell key perturbation of what is published.';
 
 --
+-- Name: record_refusal_elsewhere(bigint, text, text, bigint, jsonb); Type: FUNCTION; Schema: app; Owner: healthcare_refusal_link
+--
+
+CREATE FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_host text;
+  v_conn text;
+  v_sql text;
+  v_try integer;
+begin
+  -- Back to this server through its first socket directory (or TCP to
+  -- localhost without one), as healthcare_refusal_writer.
+  v_host := coalesce(nullif(btrim(split_part(current_setting('unix_socket_directories'), ',', 1)), ''), 'localhost');
+  v_conn := format('host=''%s'' port=''%s'' dbname=''%s'' user=healthcare_refusal_writer application_name=healthcare_refusal connect_timeout=5',
+                   replace(replace(v_host, '\', '\\'), '''', '\'''), current_setting('port'),
+                   replace(replace(current_database(), '\', '\\'), '''', '\'''));
+  v_sql := format('select app.write_refusal(%L, %L, %L, %L, %L, %L, %L, %L)',
+                  p_user, session_user, p_action, p_outcome, p_patient, inet_client_addr(), p_detail, now());
+  begin
+    -- A connection refused (the writer's five connections in use by other
+    -- refusals at that moment) is tried twice more, 20 and 40 ms later.
+    for v_try in 1..3 loop
+      begin
+        perform refusal_link.dblink_connect_u('healthcare_refusal', v_conn);
+        exit;
+      exception when sqlclient_unable_to_establish_sqlconnection then
+        if v_try = 3 then
+          raise;
+        end if;
+        perform pg_sleep(0.02 * v_try);
+      end;
+    end loop;
+    perform from refusal_link.dblink('healthcare_refusal', v_sql) as w(written text);
+    perform refusal_link.dblink_disconnect('healthcare_refusal');
+    return true;
+  exception when others then
+    -- Not written: dblink missing, the writer not a login, no connection
+    -- slot, a timeout. The attempt goes to the server log instead, and the
+    -- call still fails with its refusal (docs/design.md, "The audit trail").
+    if 'healthcare_refusal' = any (coalesce(refusal_link.dblink_get_connections(), '{}')) then
+      perform refusal_link.dblink_disconnect('healthcare_refusal');
+    end if;
+    raise log 'audit: refusal at the psql door not recorded in audit.events (%: %): login %, user %, action %, outcome %, patient %, detail %',
+      sqlstate, sqlerrm, session_user, p_user, p_action, p_outcome, p_patient, p_detail;
+    return false;
+  end;
+exception when others then
+  -- dblink itself is missing, or the socket directory cannot be read.
+  raise log 'audit: refusal at the psql door not recorded in audit.events (%: %): login %, user %, action %, outcome %, patient %, detail %',
+    sqlstate, sqlerrm, session_user, p_user, p_action, p_outcome, p_patient, p_detail;
+  return false;
+end
+$$;
+
+ALTER FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) OWNER TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb); Type: COMMENT; Schema: app; Owner: healthcare_refusal_link
+--
+
+COMMENT ON FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) IS 'Records a refused attempt at the psql door through a connection of its own (dblink as healthcare_refusal_writer, app.write_refusal), which commits whatever the caller''s transaction does. Returns false, and logs the attempt to the server log, when that write cannot be made. Security definer (owner healthcare_refusal_link).';
+
+--
 -- Name: refuse(text, bigint, jsonb, text, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -2783,16 +2935,23 @@ CREATE FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_co
 declare
   v_code text := p_code;
   v_message text := p_message;
+  v_outcome text;
 begin
   if p_code = 'RNTFD' and p_action in ('update', 'delete') and p_patient is not null
      and exists (select from app.patients p where p.id = p_patient) then
     v_code := 'RFRBD';
     v_message := 'you may read this patient but not change it';
   end if;
-  perform app.audit(p_action,
-                    case when v_code = 'RFRBD' or (p_patient is not null and app.patient_exists(p_patient))
-                         then 'forbidden' else 'not_found' end,
-                    p_patient, null, p_detail);
+  v_outcome := case when v_code = 'RFRBD' or (p_patient is not null and app.patient_exists(p_patient))
+                    then 'forbidden' else 'not_found' end;
+  if app.current_door() = 'psql' then
+    perform app.record_refusal_elsewhere(app.current_user_id(), p_action, v_outcome, p_patient, p_detail);
+    if p_field is null then
+      raise exception using errcode = v_code, message = v_message;
+    end if;
+    raise exception using errcode = v_code, message = v_message, column = p_field;
+  end if;
+  perform app.audit(p_action, v_outcome, p_patient, null, p_detail);
   return pg_catalog.json_build_object('error', pg_catalog.json_build_object('code', v_code, 'message', v_message, 'field', p_field));
 end
 $$;
@@ -2803,7 +2962,7 @@ ALTER FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_cod
 -- Name: FUNCTION refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) IS 'Records a refused attempt (forbidden when the patient exists, else not_found) and returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names. A refused update or delete of a patient the caller can read (in their care) is RFRBD, not RNTFD.';
+COMMENT ON FUNCTION app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text) IS 'Records a refused attempt (forbidden when the patient exists, else not_found). At the REST door and the privileged connection it returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names, and the event commits with the request; at the psql door it raises that SQLSTATE, and the event is written by app.record_refusal_elsewhere, which no rollback undoes. A refused update or delete of a patient the caller can read (in their care) is RFRBD, not RNTFD.';
 
 --
 -- Name: refuse_truncate(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -3362,6 +3521,36 @@ ALTER FUNCTION app.visible_patients() OWNER TO healthcare_access;
 --
 
 COMMENT ON FUNCTION app.visible_patients() IS 'The patients the caller may see (their own; every one for admins), for records.patients, with their versions; records what it returns. Security definer (owner healthcare_access): the caller has no privilege on app.patients, so nothing of other rows reaches EXPLAIN or statistics.';
+
+--
+-- Name: write_refusal(bigint, name, text, text, bigint, inet, jsonb, timestamp with time zone); Type: FUNCTION; Schema: app; Owner: healthcare_access
+--
+
+CREATE FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if p_outcome not in ('forbidden', 'not_found') then
+    raise exception 'a refusal is forbidden or not_found, not %', p_outcome using errcode = 'RINVL';
+  end if;
+  if now() < audit.current_until() and now() >= audit.current_from() then
+    insert into audit.events_current (at, user_id, db_role, door, action, outcome, patient_id, client_addr, detail)
+    values (coalesce(p_at, now()), p_user, p_db_role, 'psql', p_action, p_outcome, p_patient, p_addr, p_detail);
+  else
+    insert into audit.events (at, user_id, db_role, door, action, outcome, patient_id, client_addr, detail)
+    values (coalesce(p_at, now()), p_user, p_db_role, 'psql', p_action, p_outcome, p_patient, p_addr, p_detail);
+  end if;
+end
+$$;
+
+ALTER FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone); Type: COMMENT; Schema: app; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) IS 'Writes one refused attempt at the psql door (outcome forbidden or not_found) for the login p_db_role. Run by healthcare_refusal_writer, the login app.record_refusal_elsewhere connects back as, so the event commits whatever the refused session does. Security definer (owner healthcare_access).';
 
 --
 -- Name: create_partitions(date, integer); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
@@ -5445,6 +5634,8 @@ GRANT ALL ON SCHEMA api TO healthcare_auth;
 GRANT ALL ON SCHEMA app TO healthcare_auth;
 GRANT ALL ON SCHEMA app TO healthcare_reporter;
 GRANT ALL ON SCHEMA app TO healthcare_access;
+GRANT USAGE ON SCHEMA app TO healthcare_refusal_writer;
+GRANT ALL ON SCHEMA app TO healthcare_refusal_link;
 
 --
 -- Name: SCHEMA audit; Type: ACL; Schema: -; Owner: healthcare_owner
@@ -5461,6 +5652,12 @@ GRANT USAGE ON SCHEMA audit TO healthcare_api;
 
 GRANT CREATE ON SCHEMA records TO healthcare_access;
 GRANT USAGE ON SCHEMA records TO healthcare_user;
+
+--
+-- Name: SCHEMA refusal_link; Type: ACL; Schema: -; Owner: healthcare_owner
+--
+
+GRANT USAGE ON SCHEMA refusal_link TO healthcare_refusal_link;
 
 --
 -- Name: SCHEMA reporting; Type: ACL; Schema: -; Owner: healthcare_owner
@@ -5903,6 +6100,12 @@ REVOKE ALL ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text
 GRANT ALL ON FUNCTION app.check_text(p_value text, p_type regtype, p_field text) TO healthcare_access;
 
 --
+-- Name: FUNCTION clear_login_throttle(p_username text, p_address text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.clear_login_throttle(p_username text, p_address text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
@@ -5929,6 +6132,13 @@ GRANT ALL ON FUNCTION app.current_door() TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.current_user_is_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.current_user_is_admin() TO healthcare_access;
+
+--
+-- Name: FUNCTION delete_login_failures(p_username text, p_address text); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.delete_login_failures(p_username text, p_address text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.delete_login_failures(p_username text, p_address text) TO healthcare_owner;
 
 --
 -- Name: TABLE doctors; Type: ACL; Schema: app; Owner: healthcare_owner
@@ -6127,6 +6337,13 @@ REVOKE ALL ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell i
 GRANT ALL ON FUNCTION app.publish_cells(p_cells app.report_cell[], p_min_cell integer) TO healthcare_reporter;
 
 --
+-- Name: FUNCTION record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb); Type: ACL; Schema: app; Owner: healthcare_refusal_link
+--
+
+REVOKE ALL ON FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb) TO healthcare_access;
+
+--
 -- Name: FUNCTION refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -6266,6 +6483,13 @@ GRANT ALL ON FUNCTION app.visible_mappings() TO healthcare_user;
 
 REVOKE ALL ON FUNCTION app.visible_patients() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.visible_patients() TO healthcare_user;
+
+--
+-- Name: FUNCTION write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone); Type: ACL; Schema: app; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) TO healthcare_refusal_writer;
 
 --
 -- Name: FUNCTION create_partitions(p_from date, p_months integer); Type: ACL; Schema: audit; Owner: healthcare_audit
@@ -6921,6 +7145,249 @@ GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_returned(oid) TO pg_rea
 
 REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_updated(oid) FROM PUBLIC;
 GRANT ALL ON FUNCTION pg_catalog.pg_stat_get_xact_tuples_updated(oid) TO pg_read_all_stats;
+
+--
+-- Name: FUNCTION dblink(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink(text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink(text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink(text, text) FROM PUBLIC;
+GRANT ALL ON FUNCTION refusal_link.dblink(text, text) TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION dblink(text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink(text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_build_sql_delete(text, int2vector, integer, text[]); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_build_sql_delete(text, int2vector, integer, text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_build_sql_insert(text, int2vector, integer, text[], text[]); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_build_sql_insert(text, int2vector, integer, text[], text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_build_sql_update(text, int2vector, integer, text[], text[]); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_build_sql_update(text, int2vector, integer, text[], text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_cancel_query(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_cancel_query(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_close(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_close(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_close(text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_close(text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_close(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_close(text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_close(text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_close(text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_connect(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_connect(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_connect(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_connect(text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_connect_u(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+GRANT ALL ON FUNCTION refusal_link.dblink_connect_u(text, text) TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION dblink_current_query(); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_current_query() FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_disconnect(); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_disconnect() FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_disconnect(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_disconnect(text) FROM PUBLIC;
+GRANT ALL ON FUNCTION refusal_link.dblink_disconnect(text) TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION dblink_error_message(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_error_message(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_exec(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_exec(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_exec(text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_exec(text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_exec(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_exec(text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_exec(text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_exec(text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fdw_validator(options text[], catalog oid); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fdw_validator(options text[], catalog oid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fetch(text, integer); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fetch(text, integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fetch(text, integer, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fetch(text, integer, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fetch(text, text, integer); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fetch(text, text, integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_fetch(text, text, integer, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_fetch(text, text, integer, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_connections(); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_connections() FROM PUBLIC;
+GRANT ALL ON FUNCTION refusal_link.dblink_get_connections() TO healthcare_refusal_link;
+
+--
+-- Name: FUNCTION dblink_get_notify(OUT notify_name text, OUT be_pid integer, OUT extra text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_notify(OUT notify_name text, OUT be_pid integer, OUT extra text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_notify(conname text, OUT notify_name text, OUT be_pid integer, OUT extra text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_notify(conname text, OUT notify_name text, OUT be_pid integer, OUT extra text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_pkey(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_pkey(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_result(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_result(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_get_result(text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_get_result(text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_is_busy(text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_is_busy(text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_open(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_open(text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_open(text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_open(text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_open(text, text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_open(text, text, text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_open(text, text, text, boolean); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_open(text, text, text, boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dblink_send_query(text, text); Type: ACL; Schema: refusal_link; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION refusal_link.dblink_send_query(text, text) FROM PUBLIC;
 
 --
 -- Name: TABLE imports; Type: ACL; Schema: app; Owner: healthcare_owner

@@ -503,7 +503,9 @@ Demo accounts (REST, POST /api/auth/login/):
   admin  %-10s password %s   (is_admin)
   alice  %-10s password %s
   bob    %-10s password %s
-%s
+%s  Five wrong passwords lock an account out of REST for LOGIN_FAILURE_WINDOW (15m);
+  to let it in at once: healthcare throttle clear --user alice   (or --address IP; audited)
+
 The three doors, ready to paste:
   REST       curl http://%s/api/doctors/
   psql admin %s
@@ -528,7 +530,7 @@ func toolsHint(doors devDoors) string {
 		return ""
 	}
 	return fmt.Sprintf(`
-The tools (healthcare migrate, createsuperuser, db-access) run from this
+The tools (healthcare migrate, createsuperuser, db-access, throttle) run from this
 folder use this cluster on their own while dev runs. From elsewhere:
   export MIGRATION_DATABASE_URL='%s'
 `, doors.migration)

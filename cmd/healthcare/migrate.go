@@ -116,5 +116,11 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	fmt.Fprintf(stdout, "migrated: version %d of %d\n", current, latest)
+	if current == latest {
+		if problem, err := dbadmin.RefusalLinkProblem(ctx, conn); err == nil && problem != "" {
+			fmt.Fprintf(stderr, "migrate: %s, so refusals at the psql door go to the server log, not the audit trail: "+
+				"run the statements of docs/operations.md (\"Refusals at the psql door\") once as a superuser\n", problem)
+		}
+	}
 	return nil
 }

@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"report":          {"release: publish the reporting door's tables now (the server does it daily)", runReport},
 	"import":          {"import django --from URL: copy the Django system's users and records, keeping ids and passwords", runImport},
 	"user":            {"set-password, deactivate, activate, grant-admin or revoke-admin an account (audited)", runUser},
+	"throttle":        {"clear a login lockout at once: clear --user NAME or --address IP (audited)", runThrottle},
 	"dev":             {"run a private PostgreSQL, seed it and serve on 127.0.0.1:8000 (--reset to start empty)", runDev},
 	"secret":          {"print a new random SECRET_KEY (32 bytes, hex)", runSecret},
 	"version":         {"print the module version and commit", runVersion},

@@ -184,10 +184,11 @@ func fieldFromConstraint(constraint string) string {
 }
 
 // refusalPrefix starts the answer of an api function that refused an
-// attempt it recorded in the audit trail: it returns
+// attempt it recorded in the audit trail: at the REST door it returns
 // {"error" : {"code" : ..., "message" : ..., "field" : ...}} instead of
-// raising, so the refusal's event commits (sql/migrations/013_audit.sql).
-// No other api answer starts with an "error" key.
+// raising, so the refusal's event commits with the request (app.refuse in
+// sql/definitions/access_log.sql; at the psql door it raises). No other
+// api answer starts with an "error" key.
 var refusalPrefix = []byte(`{"error" : {`)
 
 // asRefusal turns such an answer into the Error the function would have

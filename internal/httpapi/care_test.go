@@ -143,3 +143,41 @@ func TestCareTeamOverREST(t *testing.T) {
 		t.Errorf("the admin is not shown the (null) account: %v", got)
 	}
 }
+
+// TestForbiddenWriteOverRESTIsOneEvent: a refusal at the REST door stays
+// a returned refusal (403 for a patient in the caller's care), recorded
+// once, in the request's own transaction; the psql door raises instead
+// (sql/refusals_test.go).
+func TestForbiddenWriteOverRESTIsOneEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t)
+	root, alice, bob := h.Signup("root"), h.Signup("alice"), h.Signup("bob")
+	if _, err := h.tdb.Pool.Exec(ctx, "update app.users set is_admin = true where id = $1", root.ID); err != nil {
+		t.Fatal(err)
+	}
+	d := h.CreateDoctor(alice, "Dr. Asha Rao", "Cardiology")
+	h.Expect(h.Do("PUT", fmt.Sprintf("/api/doctors/%d/account/", d), root.Access, map[string]any{"user": bob.ID}), 200, "link bob")
+	p := h.CreatePatient(alice, "Ravi Kumar", 42)
+	h.Expect(h.Do("POST", "/api/mappings/", alice.Access, map[string]any{"patient": p, "doctor": d}), 201, "map P to bob's record")
+	h.Expect(h.Do("PATCH", fmt.Sprintf("/api/patients/%d/", p), bob.Access, map[string]any{"age": 1}), 403, "bob patches P")
+	var events []string
+	rows, err := h.tdb.Pool.Query(ctx, `select door || ' ' || action || ' ' || outcome || ' ' || user_id from audit.events
+	                                     where patient_id = $1 and outcome <> 'ok' order by id`, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{fmt.Sprintf("rest update forbidden %d", bob.ID)}; !slices.Equal(events, want) {
+		t.Fatalf("refusal events %q, want %q", events, want)
+	}
+}

@@ -1,17 +1,22 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"healthcare/internal/apitest"
 	"healthcare/internal/database"
+	"healthcare/internal/dbadmin"
 	"healthcare/internal/pgtest"
 )
 
@@ -224,5 +229,61 @@ func TestClientAddressDropsZones(t *testing.T) {
 	r.Header.Set("X-Forwarded-For", "fe80::2%en0")
 	if got := clientAddress(r, loopback); got != "fe80::2" {
 		t.Errorf("forwarded zoned address = %q, want fe80::2", got)
+	}
+}
+
+// TestThrottleClearLetsTheRightPasswordIn: issue 25's five typos. Five
+// wrong passwords lock the account out at that address (429, even for the
+// right password); `healthcare throttle clear --user` (dbadmin.ClearThrottle
+// over the privileged connection) lets the right password in at once, and
+// the clearing is in the audit trail. --address does the same for an
+// address.
+func TestThrottleClearLetsTheRightPasswordIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tdb := pgtest.New(t)
+	h := newHarnessWith(t, tdb, newKey(), Options{TrustedProxies: loopback,
+		LoginThrottle: LoginThrottle{MaxPerAccount: 5, AccountFlood: 20, MaxPerAddress: 50, Window: time.Hour}}, database.Options{})
+	u := h.Signup("typist")
+	lockOut := func() {
+		t.Helper()
+		for range 5 {
+			h.Expect(h.login(u.Name, "wrong password", "192.0.2.7"), 401, "typo")
+		}
+		expectThrottled(t, h.login(u.Name, "correct horse", "192.0.2.7"), time.Hour)
+	}
+	clearEvents := func() []string {
+		t.Helper()
+		rows, err := tdb.Pool.Query(ctx, `select door || ' ' || action || ' ' || outcome || ' ' || (detail - 'cleared')::text
+		                                    from audit.events where detail ->> 'object' = 'login_throttle' order by id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	lockOut()
+	n, err := dbadmin.ClearThrottle(ctx, tdb.Pool, strings.ToUpper(u.Name), "")
+	if err != nil || n == 0 {
+		t.Fatalf("clear --user: %d counters, %v", n, err)
+	}
+	h.Expect(h.login(u.Name, "correct horse", "192.0.2.7"), 200, "the right password after the clear")
+
+	lockOut()
+	if n, err := dbadmin.ClearThrottle(ctx, tdb.Pool, "", "192.0.2.7"); err != nil || n == 0 {
+		t.Fatalf("clear --address: %d counters, %v", n, err)
+	}
+	h.Expect(h.login(u.Name, "correct horse", "192.0.2.7"), 200, "the right password after clearing the address")
+
+	want := []string{
+		`admin delete ok {"object": "login_throttle", "address": null, "username": "` + strings.ToUpper(u.Name) + `"}`,
+		`admin delete ok {"object": "login_throttle", "address": "192.0.2.7", "username": null}`,
+	}
+	if got := clearEvents(); !slices.Equal(got, want) {
+		t.Fatalf("clearing events %q, want %q", got, want)
 	}
 }

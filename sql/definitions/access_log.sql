@@ -52,8 +52,109 @@ comment on function app.audit(text,text,bigint,bigint[],jsonb) is
 revoke all on function app.audit(text,text,bigint,bigint[],jsonb) from public;
 grant execute on function app.audit(text,text,bigint,bigint[],jsonb) to healthcare_access;
 
+set local role healthcare_access;
+
+-- The one write the psql door's refusal connection may make: one refusal
+-- event, door psql, for the login and app user of the refused session.
+create or replace function app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text,
+                                             p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamptz)
+returns void
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_outcome not in ('forbidden', 'not_found') then
+    raise exception 'a refusal is forbidden or not_found, not %', p_outcome using errcode = 'RINVL';
+  end if;
+  if now() < audit.current_until() and now() >= audit.current_from() then
+    insert into audit.events_current (at, user_id, db_role, door, action, outcome, patient_id, client_addr, detail)
+    values (coalesce(p_at, now()), p_user, p_db_role, 'psql', p_action, p_outcome, p_patient, p_addr, p_detail);
+  else
+    insert into audit.events (at, user_id, db_role, door, action, outcome, patient_id, client_addr, detail)
+    values (coalesce(p_at, now()), p_user, p_db_role, 'psql', p_action, p_outcome, p_patient, p_addr, p_detail);
+  end if;
+end
+$$;
+comment on function app.write_refusal(bigint,name,text,text,bigint,inet,jsonb,timestamp with time zone) is
+  'Writes one refused attempt at the psql door (outcome forbidden or not_found) for the login p_db_role. Run by healthcare_refusal_writer, the login app.record_refusal_elsewhere connects back as, so the event commits whatever the refused session does. Security definer (owner healthcare_access).';
+revoke all on function app.write_refusal(bigint,name,text,text,bigint,inet,jsonb,timestamp with time zone) from public;
+grant execute on function app.write_refusal(bigint,name,text,text,bigint,inet,jsonb,timestamp with time zone) to healthcare_refusal_writer;
+
+set local role healthcare_refusal_link;
+
+-- A refusal at the psql door raises, and the raise rolls the caller's
+-- transaction back with anything it wrote: its event is written by a
+-- connection of its own (dblink, migration 021), which commits at once.
+-- A new connection each time: refusals are rare, and a held one would
+-- cost a connection slot for every psql session that was ever refused.
+create or replace function app.record_refusal_elsewhere(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_detail jsonb)
+returns boolean
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_host text;
+  v_conn text;
+  v_sql text;
+  v_try integer;
+begin
+  -- Back to this server through its first socket directory (or TCP to
+  -- localhost without one), as healthcare_refusal_writer.
+  v_host := coalesce(nullif(btrim(split_part(current_setting('unix_socket_directories'), ',', 1)), ''), 'localhost');
+  v_conn := format('host=''%s'' port=''%s'' dbname=''%s'' user=healthcare_refusal_writer application_name=healthcare_refusal connect_timeout=5',
+                   replace(replace(v_host, '\', '\\'), '''', '\'''), current_setting('port'),
+                   replace(replace(current_database(), '\', '\\'), '''', '\'''));
+  v_sql := format('select app.write_refusal(%L, %L, %L, %L, %L, %L, %L, %L)',
+                  p_user, session_user, p_action, p_outcome, p_patient, inet_client_addr(), p_detail, now());
+  begin
+    -- A connection refused (the writer's five connections in use by other
+    -- refusals at that moment) is tried twice more, 20 and 40 ms later.
+    for v_try in 1..3 loop
+      begin
+        perform refusal_link.dblink_connect_u('healthcare_refusal', v_conn);
+        exit;
+      exception when sqlclient_unable_to_establish_sqlconnection then
+        if v_try = 3 then
+          raise;
+        end if;
+        perform pg_sleep(0.02 * v_try);
+      end;
+    end loop;
+    perform from refusal_link.dblink('healthcare_refusal', v_sql) as w(written text);
+    perform refusal_link.dblink_disconnect('healthcare_refusal');
+    return true;
+  exception when others then
+    -- Not written: dblink missing, the writer not a login, no connection
+    -- slot, a timeout. The attempt goes to the server log instead, and the
+    -- call still fails with its refusal (docs/design.md, "The audit trail").
+    if 'healthcare_refusal' = any (coalesce(refusal_link.dblink_get_connections(), '{}')) then
+      perform refusal_link.dblink_disconnect('healthcare_refusal');
+    end if;
+    raise log 'audit: refusal at the psql door not recorded in audit.events (%: %): login %, user %, action %, outcome %, patient %, detail %',
+      sqlstate, sqlerrm, session_user, p_user, p_action, p_outcome, p_patient, p_detail;
+    return false;
+  end;
+exception when others then
+  -- dblink itself is missing, or the socket directory cannot be read.
+  raise log 'audit: refusal at the psql door not recorded in audit.events (%: %): login %, user %, action %, outcome %, patient %, detail %',
+    sqlstate, sqlerrm, session_user, p_user, p_action, p_outcome, p_patient, p_detail;
+  return false;
+end
+$$;
+comment on function app.record_refusal_elsewhere(bigint,text,text,bigint,jsonb) is
+  'Records a refused attempt at the psql door through a connection of its own (dblink as healthcare_refusal_writer, app.write_refusal), which commits whatever the caller''s transaction does. Returns false, and logs the attempt to the server log, when that write cannot be made. Security definer (owner healthcare_refusal_link).';
+revoke all on function app.record_refusal_elsewhere(bigint,text,text,bigint,jsonb) from public;
+grant execute on function app.record_refusal_elsewhere(bigint,text,text,bigint,jsonb) to healthcare_access;
+
+set local role healthcare_owner;
+
 -- A refused change of a patient the caller can read (one in their care) is
 -- forbidden, not missing: 403 where the record is visible, 404 where not.
+-- At the REST door (and the privileged connection) the refusal is
+-- returned, so its event commits with the request. At the psql door it is
+-- raised, so that a script stops (psql -v ON_ERROR_STOP=1 exits non-zero),
+-- and its event is written by app.record_refusal_elsewhere, which no
+-- rollback undoes.
 create or replace function app.refuse(p_action text, p_patient bigint, p_detail jsonb, p_code text, p_message text, p_field text default null)
 returns json
 language plpgsql volatile
@@ -62,21 +163,28 @@ as $$
 declare
   v_code text := p_code;
   v_message text := p_message;
+  v_outcome text;
 begin
   if p_code = 'RNTFD' and p_action in ('update', 'delete') and p_patient is not null
      and exists (select from app.patients p where p.id = p_patient) then
     v_code := 'RFRBD';
     v_message := 'you may read this patient but not change it';
   end if;
-  perform app.audit(p_action,
-                    case when v_code = 'RFRBD' or (p_patient is not null and app.patient_exists(p_patient))
-                         then 'forbidden' else 'not_found' end,
-                    p_patient, null, p_detail);
+  v_outcome := case when v_code = 'RFRBD' or (p_patient is not null and app.patient_exists(p_patient))
+                    then 'forbidden' else 'not_found' end;
+  if app.current_door() = 'psql' then
+    perform app.record_refusal_elsewhere(app.current_user_id(), p_action, v_outcome, p_patient, p_detail);
+    if p_field is null then
+      raise exception using errcode = v_code, message = v_message;
+    end if;
+    raise exception using errcode = v_code, message = v_message, column = p_field;
+  end if;
+  perform app.audit(p_action, v_outcome, p_patient, null, p_detail);
   return pg_catalog.json_build_object('error', pg_catalog.json_build_object('code', v_code, 'message', v_message, 'field', p_field));
 end
 $$;
 comment on function app.refuse(text,bigint,jsonb,text,text,text) is
-  'Records a refused attempt (forbidden when the patient exists, else not_found) and returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names. A refused update or delete of a patient the caller can read (in their care) is RFRBD, not RNTFD.';
+  'Records a refused attempt (forbidden when the patient exists, else not_found). At the REST door and the privileged connection it returns {"error": {"code", "message", "field"}}, which the REST server answers as the error it names, and the event commits with the request; at the psql door it raises that SQLSTATE, and the event is written by app.record_refusal_elsewhere, which no rollback undoes. A refused update or delete of a patient the caller can read (in their care) is RFRBD, not RNTFD.';
 revoke all on function app.refuse(text,bigint,jsonb,text,text,text) from public;
 grant execute on function app.refuse(text,bigint,jsonb,text,text,text) to healthcare_access;
 

@@ -251,6 +251,59 @@ grant execute on function api.login_attempt(text,text,integer,integer,integer,in
 
 set local role healthcare_auth;
 
+-- Keys as app.login_attempt writes them: account, address, and the pair
+-- "account address". Compared by prefix and suffix, not LIKE, since
+-- usernames may hold _ and %.
+create or replace function app.delete_login_failures(p_username text, p_address text)
+returns integer
+language sql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  with a(account, address) as (
+    select left(lower(nullif(p_username, '')), 150), left(nullif(p_address, ''), 64)
+  ), deleted as (
+    delete from app.login_failures f using a
+     where (f.scope = 'account' and f.key = a.account)
+        or (f.scope = 'address' and f.key = a.address)
+        or (f.scope = 'pair' and (left(f.key, length(a.account) + 1) = a.account || ' '
+                                  or right(f.key, length(a.address) + 1) = ' ' || a.address))
+    returning 1
+  )
+  select count(*)::integer from deleted
+$$;
+comment on function app.delete_login_failures(text,text) is
+  'Deletes the login throttle''s counters of an account (its own and its pairs with every address) and of an address (its own and its pairs with every account); returns how many. Security definer (owner healthcare_auth, policy login_failures.all_auth); only app.clear_login_throttle calls it.';
+revoke all on function app.delete_login_failures(text,text) from public;
+grant execute on function app.delete_login_failures(text,text) to healthcare_owner;
+
+set local role healthcare_owner;
+
+create or replace function app.clear_login_throttle(p_username text, p_address text)
+returns integer
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_cleared integer;
+begin
+  if coalesce(p_username, '') = '' and coalesce(p_address, '') = '' then
+    raise exception 'name an account, an address or both' using errcode = 'RINVL';
+  end if;
+  v_cleared := app.delete_login_failures(p_username, p_address);
+  insert into audit.events (user_id, door, action, outcome, detail)
+  values (null, 'admin', 'delete', 'ok',
+          jsonb_build_object('object', 'login_throttle', 'username', nullif(p_username, ''),
+                             'address', nullif(p_address, ''), 'cleared', v_cleared));
+  return v_cleared;
+end
+$$;
+comment on function app.clear_login_throttle(text,text) is
+  'Clears the login throttle of an account, an address or both at once (`healthcare throttle clear`), and records it as an audit event (action delete, detail.object login_throttle, the counters cleared). Returns how many counters were cleared. The privileged connection only (healthcare_owner).';
+revoke all on function app.clear_login_throttle(text,text) from public;
+grant execute on function app.clear_login_throttle(text,text) to healthcare_owner;
+
+set local role healthcare_auth;
+
 -- It runs in every authenticated request, so it is one definer call (owned
 -- by healthcare_auth, which reads the tokens through refresh_tokens.all_auth)
 -- with a plan cached per session, not a definer calling another.
