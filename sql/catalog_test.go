@@ -25,7 +25,7 @@ var runtimeRoles = []string{"healthcare_api", "healthcare_user", "healthcare_rep
 	pgtest.AppRole, loginPsqlA, loginUnlinked, loginReporting}
 
 // The schemas the migrations own.
-var ourSchemas = []string{"app", "api", "records", "reporting", "audit"}
+var ourSchemas = []string{"app", "api", "records", "reporting", "audit", "fhir"}
 
 func queryStrings(t *testing.T, db *pgtest.DB, sql string, args ...any) [][]string {
 	t.Helper()
@@ -126,6 +126,7 @@ func TestFunctionsAreOwnedPinnedAndNotPublic(t *testing.T) {
 			"api":       {"healthcare_access"},
 			"reporting": {"healthcare_reporter"},
 			"audit":     {"healthcare_audit"},
+			"fhir":      {"healthcare_access"},
 		}[schema]
 		if fn == "api.require_session(uuid)" {
 			// The one api function that reads tokens itself (in every

@@ -14,4 +14,5 @@
 {{ template "patients.sql" . }}
 {{ template "mappings.sql" . }}
 {{ template "care.sql" . }}
+{{ template "fhir.sql" . }}
 {{ template "reporting.sql" . }}

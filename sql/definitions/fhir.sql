@@ -1,0 +1,575 @@
+-- The FHIR R4 face (issue 26): resources and Bundles built from the same rows, under the same policies, recorded in the same trail.
+--
+-- The current definitions, applied by `healthcare migrate` after the migrations
+-- (see sql/README.md): edit them here, never in a migration.
+--
+-- Every interaction is one function of schema fhir, a security definer
+-- owned by healthcare_access like the api functions, so the policies decide
+-- what it sees. The REST server's /fhir routes call them with the request's
+-- identity; a psql login calls the same functions and gets the same JSON
+-- (docs/fhir.md has the mapping). Bundles hold absolute URLs: the base is
+-- the last argument, and over psql the setting app.fhir_base supplies it.
+-- Every read, search, create, update and delete is an audit event whose
+-- detail says "via": "fhir" (writes through the row triggers, which read
+-- app.via, set here for the one statement).
+
+set local role healthcare_owner;
+
+-- The canonical URLs of this server's extensions, and of its code
+-- systems: fixed, so a resource is the same at every door and base.
+create or replace function fhir.canonical(p_name text) returns text
+language sql immutable
+as $$
+  select 'https://healthcare.example.org/fhir/StructureDefinition/' || p_name
+$$;
+comment on function fhir.canonical(text) is
+  'The canonical URL of one of this server''s definitions (extensions patient-gender-text and patient-age, docs/fhir.md): the same whatever base the server answers at.';
+revoke all on function fhir.canonical(text) from public;
+grant execute on function fhir.canonical(text) to healthcare_access;
+
+create or replace function fhir.instant(p_at timestamptz) returns text
+language sql stable
+as $$
+  select pg_catalog.to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+comment on function fhir.instant(timestamp with time zone) is
+  'A FHIR instant in UTC with microseconds, as meta.lastUpdated carries it (the server''s Last-Modified is read from it).';
+revoke all on function fhir.instant(timestamp with time zone) from public;
+grant execute on function fhir.instant(timestamp with time zone) to healthcare_access;
+
+create or replace function fhir.base(p_base text) returns text
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_base text := coalesce(nullif(btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''));
+begin
+  if v_base is null then
+    raise exception 'a Bundle needs the server''s base URL: pass it, or set app.fhir_base (for example set app.fhir_base = ''https://records.example.org/fhir'')'
+      using errcode = 'RINVL', column = 'base';
+  end if;
+  if v_base !~ '^https?://[^\s/?#]+(/[^\s?#]*)?$' then
+    raise exception 'the FHIR base URL must be an absolute http(s) URL without query or fragment' using errcode = 'RINVL', column = 'base';
+  end if;
+  return pg_catalog.rtrim(v_base, '/');
+end
+$$;
+comment on function fhir.base(text) is
+  'The absolute base URL Bundles link to: p_base (the server passes its public base) or else the setting app.fhir_base; error RINVL when neither is set.';
+revoke all on function fhir.base(text) from public;
+grant execute on function fhir.base(text) to healthcare_access;
+
+create or replace function fhir.page_count(p_count integer) returns integer
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_count is null then
+    return 50;
+  elsif p_count < 0 then
+    raise exception '_count must not be negative' using errcode = 'RINVL', column = '_count';
+  end if;
+  return least(p_count, 100);
+end
+$$;
+comment on function fhir.page_count(integer) is
+  'A search''s page size: _count, 50 by default, at most 100 like the REST lists; 0 asks for the total only.';
+revoke all on function fhir.page_count(integer) from public;
+grant execute on function fhir.page_count(integer) to healthcare_access;
+
+create or replace function fhir.links(p_self text, p_next text, p_previous text) returns json
+language sql immutable
+as $$
+  select pg_catalog.json_agg(pg_catalog.json_build_object('relation', l.relation, 'url', l.url) order by l.n)
+    from (values (1, 'self', p_self), (2, 'next', p_next), (3, 'previous', p_previous)) l (n, relation, url)
+   where l.url is not null
+$$;
+comment on function fhir.links(text,text,text) is
+  'Bundle.link: self, next and previous, leaving out those that are NULL.';
+revoke all on function fhir.links(text,text,text) from public;
+grant execute on function fhir.links(text,text,text) to healthcare_access;
+
+
+-- A Bundle with links (self, next, previous; absent ones left out) and
+-- entries (left out when none: FHIR has no empty arrays).
+create or replace function fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json)
+returns json
+language sql stable
+as $$
+  select case when p_entries is null
+    then pg_catalog.json_build_object('resourceType', 'Bundle', 'type', p_type, 'total', p_total,
+           'link', fhir.links(p_self, p_next, p_previous))
+    else pg_catalog.json_build_object('resourceType', 'Bundle', 'type', p_type, 'total', p_total,
+           'link', fhir.links(p_self, p_next, p_previous), 'entry', p_entries) end
+$$;
+
+comment on function fhir.bundle(text,bigint,text,text,text,json) is
+  'A Bundle of type p_type with total, links (self, next, previous; NULL ones left out) and entries (left out when NULL).';
+revoke all on function fhir.bundle(text,bigint,text,text,text,json) from public;
+grant execute on function fhir.bundle(text,bigint,text,text,text,json) to healthcare_access;
+
+-- The page links of a search or history: p_url is the absolute URL with
+-- its parameters (ending in ? or &), _count and _offset are added.
+create or replace function fhir.page_link(p_url text, p_count integer, p_offset integer) returns text
+language sql immutable
+as $$
+  select p_url || '_count=' || p_count || '&_offset=' || p_offset
+$$;
+comment on function fhir.page_link(text,integer,integer) is
+  'A page''s link: the search URL (ending in ? or &) with _count and _offset.';
+revoke all on function fhir.page_link(text,integer,integer) from public;
+grant execute on function fhir.page_link(text,integer,integer) to healthcare_access;
+
+-- Patient. The resource carries meta (versionId, lastUpdated) right after
+-- its id, where the server finds the ETag and Last-Modified without
+-- parsing the body. FHIR has no age element and the product stores no
+-- birth date, so the age and the gender as sent are extensions.
+create or replace function fhir.patient_resource(p app.patients) returns json
+language sql stable
+as $$
+  select pg_catalog.json_build_object(
+    'resourceType', 'Patient', 'id', p.id::text,
+    'meta', pg_catalog.json_build_object('versionId', p.version::text, 'lastUpdated', fhir.instant(p.updated_at)),
+    'extension', case when p.gender <> ''
+      then pg_catalog.json_build_array(
+             pg_catalog.json_build_object('url', fhir.canonical('patient-gender-text'), 'valueString', p.gender::text),
+             pg_catalog.json_build_object('url', fhir.canonical('patient-age'), 'valueAge',
+               pg_catalog.json_build_object('value', p.age, 'unit', 'a', 'system', 'http://unitsofmeasure.org', 'code', 'a')))
+      else pg_catalog.json_build_array(
+             pg_catalog.json_build_object('url', fhir.canonical('patient-age'), 'valueAge',
+               pg_catalog.json_build_object('value', p.age, 'unit', 'a', 'system', 'http://unitsofmeasure.org', 'code', 'a'))) end,
+    'name', pg_catalog.json_build_array(pg_catalog.json_build_object('text', p.name::text)),
+    'gender', p.gender_fhir)
+$$;
+comment on function fhir.patient_resource(app.patients) is
+  'A patient as a FHIR R4 Patient: id, meta (versionId, lastUpdated), the extensions patient-gender-text (gender as sent, left out when empty) and patient-age (valueAge in years), name[0].text, gender (gender_fhir). No birthDate: none is stored.';
+revoke all on function fhir.patient_resource(app.patients) from public;
+grant execute on function fhir.patient_resource(app.patients) to healthcare_access;
+
+-- The fields of a Patient a client sent, checked for shape (RINVL: 400)
+-- and for this server's rules (RUNPR: 422). Unknown elements are ignored.
+create or replace function fhir.patient_input(p_resource jsonb, p_id bigint, out name text, out age integer, out gender text)
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_name jsonb;
+  v_code text;
+  v_ext jsonb;
+  v_age jsonb;
+  v_birth text;
+begin
+  if p_resource is null or jsonb_typeof(p_resource) <> 'object' then
+    raise exception 'the body must be a Patient resource (a JSON object)' using errcode = 'RINVL', column = 'Patient';
+  end if;
+  if p_resource -> 'resourceType' is distinct from '"Patient"'::jsonb then
+    raise exception 'resourceType must be "Patient"' using errcode = 'RINVL', column = 'Patient.resourceType';
+  end if;
+  if p_id is not null and p_resource -> 'id' is distinct from to_jsonb(p_id::text) then
+    raise exception 'the resource''s id must be the id in the URL (%)', p_id using errcode = 'RINVL', column = 'Patient.id';
+  end if;
+  -- name: the first HumanName; its text, else its given names and family.
+  if p_resource ? 'name' then
+    if jsonb_typeof(p_resource -> 'name') <> 'array' or jsonb_typeof(p_resource -> 'name' -> 0) <> 'object' then
+      raise exception 'name must be an array of HumanName objects' using errcode = 'RINVL', column = 'Patient.name';
+    end if;
+    v_name := p_resource -> 'name' -> 0;
+    if v_name ? 'text' then
+      if jsonb_typeof(v_name -> 'text') <> 'string' then
+        raise exception 'name.text must be a string' using errcode = 'RINVL', column = 'Patient.name';
+      end if;
+      name := v_name ->> 'text';
+    else
+      if (v_name ? 'given' and (jsonb_typeof(v_name -> 'given') <> 'array'
+                                or exists (select from jsonb_array_elements(v_name -> 'given') g where jsonb_typeof(g) <> 'string')))
+         or (v_name ? 'family' and jsonb_typeof(v_name -> 'family') <> 'string') then
+        raise exception 'name.given must be an array of strings and name.family a string' using errcode = 'RINVL', column = 'Patient.name';
+      end if;
+      select nullif(btrim(concat_ws(' ', (select string_agg(g, ' ') from jsonb_array_elements_text(v_name -> 'given') g), v_name ->> 'family')), '')
+        into name;
+    end if;
+  end if;
+  -- gender: a code of administrative-gender.
+  if p_resource ? 'gender' then
+    if jsonb_typeof(p_resource -> 'gender') <> 'string' or p_resource ->> 'gender' not in ('male', 'female', 'other', 'unknown') then
+      raise exception 'gender must be one of male, female, other, unknown' using errcode = 'RINVL', column = 'Patient.gender';
+    end if;
+    v_code := p_resource ->> 'gender';
+  end if;
+  -- extensions: the gender as sent, the age.
+  if p_resource ? 'extension' then
+    if jsonb_typeof(p_resource -> 'extension') <> 'array'
+       or exists (select from jsonb_array_elements(p_resource -> 'extension') x where jsonb_typeof(x) <> 'object' or jsonb_typeof(x -> 'url') is distinct from 'string') then
+      raise exception 'extension must be an array of objects with a url' using errcode = 'RINVL', column = 'Patient.extension';
+    end if;
+    for v_ext in select x from jsonb_array_elements(p_resource -> 'extension') x loop
+      if v_ext ->> 'url' = fhir.canonical('patient-gender-text') then
+        if jsonb_typeof(v_ext -> 'valueString') is distinct from 'string' then
+          raise exception 'the patient-gender-text extension needs a valueString' using errcode = 'RINVL', column = 'Patient.extension';
+        end if;
+        gender := v_ext ->> 'valueString';
+      elsif v_ext ->> 'url' = fhir.canonical('patient-age') then
+        v_age := coalesce(v_ext -> 'valueAge' -> 'value', v_ext -> 'valueInteger');
+        if jsonb_typeof(v_age) is distinct from 'number' or v_age::text !~ '^-?[0-9]{1,9}$'
+           or (v_ext ? 'valueAge' and coalesce(v_ext -> 'valueAge' ->> 'code', 'a') <> 'a') then
+          raise exception 'the patient-age extension needs a valueAge with a whole number of years (code a)' using errcode = 'RINVL', column = 'Patient.extension';
+        end if;
+        age := v_age::text::integer;
+      end if;
+    end loop;
+  end if;
+  -- No age extension: the age a full birthDate gives today (the date itself is not kept).
+  if age is null and p_resource ? 'birthDate' then
+    v_birth := p_resource ->> 'birthDate';
+    if jsonb_typeof(p_resource -> 'birthDate') <> 'string' or v_birth !~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' then
+      raise exception 'birthDate must be a full date (YYYY-MM-DD) when no patient-age extension is sent' using errcode = 'RUNPR', column = 'Patient.birthDate';
+    end if;
+    begin
+      age := extract(year from pg_catalog.age(current_date, v_birth::date))::integer;
+    exception when datetime_field_overflow or invalid_datetime_format then
+      raise exception 'birthDate % is not a date', v_birth using errcode = 'RUNPR', column = 'Patient.birthDate';
+    end;
+  end if;
+  if gender is null then
+    gender := v_code;
+  elsif v_code is not null and app.gender_fhir(gender) <> v_code then
+    raise exception 'gender (%) does not match the patient-gender-text extension (%, which is %)', v_code, gender, app.gender_fhir(gender)
+      using errcode = 'RUNPR', column = 'Patient.gender';
+  end if;
+  if name is null then
+    raise exception 'a Patient needs a name (name[0].text, or given and family)' using errcode = 'RUNPR', column = 'Patient.name';
+  end if;
+  if age is null then
+    raise exception 'a Patient needs an age: the patient-age extension (or a birthDate)' using errcode = 'RUNPR', column = 'Patient.extension';
+  end if;
+  -- The product's own checks, as this server's rules (422).
+  begin
+    name := app.check_text(name, 'app.patient_name', 'name');
+    age := app.check_age(age);
+    gender := app.check_gender(gender);
+  exception when sqlstate 'RINVL' then
+    raise exception '%', sqlerrm using errcode = 'RUNPR', column = 'Patient.' || case when sqlerrm like 'age%' then 'extension' else split_part(sqlerrm, ' ', 1) end;
+  end;
+end
+$$;
+comment on function fhir.patient_input(jsonb,bigint) is
+  'The name, age and gender as sent of a Patient a client wrote: name[0].text (or given and family), the patient-age extension (or the age a birthDate gives), the patient-gender-text extension (or the gender code). Shape errors are RINVL (400), rule errors RUNPR (422). p_id, for an update, must be the resource''s id.';
+revoke all on function fhir.patient_input(jsonb,bigint) from public;
+grant execute on function fhir.patient_input(jsonb,bigint) to healthcare_access;
+
+-- Whether the caller could read the deleted patient p_id before its delete:
+-- its owner, or an admin. They get 410 Gone; everyone else 404.
+create or replace function fhir.patient_gone(p_id bigint, p_uid bigint) returns boolean
+language sql stable
+as $$
+  select exists (select from audit.events e
+                  where e.patient_id = p_id
+                    and e.detail ->> 'object' = 'patient' and e.action = 'delete' and e.outcome = 'ok'
+                    and ((e.detail -> 'before' ->> 'owner_id')::bigint = p_uid or app.current_user_is_admin()))
+$$;
+comment on function fhir.patient_gone(bigint,bigint) is
+  'True when patient p_id was deleted and p_uid could read it before (its owner, or an admin): they are answered 410 Gone, everyone else 404.';
+revoke all on function fhir.patient_gone(bigint,bigint) from public;
+grant execute on function fhir.patient_gone(bigint,bigint) to healthcare_access;
+
+-- One entry of a history Bundle, from a change event.
+create or replace function fhir.patient_history_entry(e audit.events, p_base text) returns json
+language sql stable
+as $$
+  select case when e.action = 'delete'
+    then pg_catalog.json_build_object('fullUrl', p_base || '/Patient/' || e.patient_id,
+           'request', pg_catalog.json_build_object('method', 'DELETE', 'url', 'Patient/' || e.patient_id),
+           'response', pg_catalog.json_build_object('status', '204', 'lastModified', fhir.instant(e.at)))
+    else pg_catalog.json_build_object('fullUrl', p_base || '/Patient/' || e.patient_id,
+           'resource', fhir.patient_resource(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after')),
+           'request', pg_catalog.json_build_object('method', case e.action when 'create' then 'POST' else 'PUT' end,
+                                                   'url', case e.action when 'create' then 'Patient' else 'Patient/' || e.patient_id end),
+           'response', pg_catalog.json_build_object('status', case e.action when 'create' then '201' else '200' end,
+                                                    'etag', 'W/"' || (e.detail -> 'after' ->> 'version') || '"',
+                                                    'lastModified', fhir.instant((e.detail -> 'after' ->> 'updated_at')::timestamptz))) end
+$$;
+comment on function fhir.patient_history_entry(audit.events,text) is
+  'A patient change event as an entry of a history Bundle: the version''s resource with request and response, or for a delete the request alone.';
+revoke all on function fhir.patient_history_entry(audit.events,text) from public;
+grant execute on function fhir.patient_history_entry(audit.events,text) to healthcare_access;
+
+-- After a conditional write matched nothing: FOR UPDATE meets the update
+-- policies, so only a caller who may change the patient learns that it
+-- changed (RSTAL, 412); anyone else goes on to the refusal they always meet.
+create or replace function fhir.check_patient_version(p_id bigint, p_version integer) returns void
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_current integer;
+begin
+  if p_version is null then
+    return;
+  end if;
+  select p.version into v_current from app.patients p where p.id = p_id for update;
+  if found then
+    raise exception 'patient % has changed: it is at version %, not %', p_id, v_current, p_version
+      using errcode = 'RSTAL', detail = 'current_version=' || v_current;
+  end if;
+end
+$$;
+comment on function fhir.check_patient_version(bigint,integer) is
+  'Raises RSTAL (current_version=N) when a conditional write of patient p_id expected p_version and the caller may change the patient; nothing otherwise.';
+revoke all on function fhir.check_patient_version(bigint,integer) from public;
+grant execute on function fhir.check_patient_version(bigint,integer) to healthcare_access;
+
+set local role healthcare_access;
+
+create or replace function fhir.patient(p_id bigint) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_result json;
+begin
+  select fhir.patient_resource(p) into v_result from app.patients p where p.id = p_id;
+  if v_result is null then
+    if fhir.patient_gone(p_id, v_uid) then
+      return app.refuse('read', p_id, '{"object": "patient", "via": "fhir"}', 'RGONE', 'patient deleted');
+    end if;
+    return app.refuse('read', p_id, '{"object": "patient", "via": "fhir"}', 'RNTFD', 'patient not found');
+  end if;
+  perform app.audit_as(v_uid, 'read', 'ok', p_id, null, '{"object": "patient", "via": "fhir"}');
+  return v_result;
+end
+$$;
+comment on function fhir.patient(bigint) is
+  'GET /fhir/Patient/<id>: the Patient the caller may read (owner, care team, admin); a deleted one is RGONE (410) for its owner and admins, RNTFD (404) for everyone else. Recorded with via fhir.';
+revoke all on function fhir.patient(bigint) from public;
+grant execute on function fhir.patient(bigint) to healthcare_api, healthcare_user;
+
+create or replace function fhir.patient_vread(p_id bigint, p_version integer) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_detail jsonb := jsonb_build_object('object', 'patient_history', 'version', p_version, 'via', 'fhir');
+  v_result json;
+begin
+  if not exists (select from app.patients p where p.id = p_id) and not fhir.patient_gone(p_id, v_uid) then
+    return app.refuse('read', p_id, v_detail, 'RNTFD', 'patient not found');
+  end if;
+  select fhir.patient_resource(jsonb_populate_record(null::app.patients, e.detail -> 'after')) into v_result
+    from audit.events e
+   where e.patient_id = p_id
+     and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
+   order by e.id desc
+   limit 1;
+  if v_result is null then
+    raise exception 'patient % has no version %', p_id, p_version using errcode = 'RNTFD';
+  end if;
+  perform app.audit_as(v_uid, 'read', 'ok', p_id, null, v_detail);
+  return v_result;
+end
+$$;
+comment on function fhir.patient_vread(bigint,integer) is
+  'GET /fhir/Patient/<id>/_history/<vid>: one version of the Patient from the audit trail''s change events. Whoever may read the patient; a deleted one''s owner and admins. Recorded with via fhir.';
+revoke all on function fhir.patient_vread(bigint,integer) from public;
+grant execute on function fhir.patient_vread(bigint,integer) to healthcare_api, healthcare_user;
+
+create or replace function fhir.patient_history(p_id bigint, p_count integer default null, p_offset integer default null, p_base text default null)
+returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_url text;
+  v_count bigint;
+  v_rows json;
+begin
+  if not exists (select from app.patients p where p.id = p_id) and not fhir.patient_gone(p_id, v_uid) then
+    return app.refuse('read', p_id, '{"object": "patient_history", "via": "fhir"}', 'RNTFD', 'patient not found');
+  end if;
+  v_url := v_base || '/Patient/' || p_id || '/_history?';
+  select count(*) into v_count
+    from audit.events e
+   where e.patient_id = p_id
+     and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version';
+  select json_agg(fhir.patient_history_entry(e, v_base) order by e.id desc) into v_rows
+    from (select * from audit.events e
+           where e.patient_id = p_id
+             and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+             and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version'
+           order by e.id desc limit v_limit offset v_offset) e;
+  perform app.audit_as(v_uid, 'read', 'ok', p_id, null, '{"object": "patient_history", "via": "fhir"}');
+  return fhir.bundle('history', v_count, fhir.page_link(v_url, v_limit, v_offset),
+                     case when v_offset + v_limit < v_count then fhir.page_link(v_url, v_limit, v_offset + v_limit) end,
+                     case when v_offset > 0 then fhir.page_link(v_url, v_limit, greatest(v_offset - v_limit, 0)) end,
+                     v_rows);
+end
+$$;
+comment on function fhir.patient_history(bigint,integer,integer,text) is
+  'GET /fhir/Patient/<id>/_history: a history Bundle of every version since versions exist, newest first, from the audit trail (a delete is an entry without resource). Whoever may read the patient; a deleted one''s owner and admins. Recorded with via fhir.';
+revoke all on function fhir.patient_history(bigint,integer,integer,text) from public;
+grant execute on function fhir.patient_history(bigint,integer,integer,text) to healthcare_api, healthcare_user;
+
+create or replace function fhir.patient_search(p_id bigint default null, p_name text default null, p_name_match text default null,
+                                               p_gender text default null, p_updated_from timestamptz default null,
+                                               p_updated_before timestamptz default null, p_count integer default null,
+                                               p_offset integer default null, p_base text default null)
+returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_name text := nullif(btrim(p_name), '');
+  v_gender text := nullif(btrim(p_gender), '');
+  v_like text;
+  v_query text := '';
+  v_url text;
+  v_count bigint;
+  v_rows json;
+  v_ids bigint[];
+begin
+  if p_name_match is not null and p_name_match not in ('exact', 'contains') then
+    raise exception 'name takes the modifiers :exact and :contains' using errcode = 'RINVL', column = 'name';
+  end if;
+  if v_name is not null then
+    v_like := replace(replace(replace(v_name, '\', '\\'), '%', '\%'), '_', '\_');
+  end if;
+  -- The URL of this search, its parameters in a fixed order.
+  if p_id is not null then
+    v_query := v_query || '_id=' || p_id || '&';
+  end if;
+  if v_name is not null then
+    v_query := v_query || 'name' || coalesce(':' || p_name_match, '') || '=' || app.url_encode(v_name) || '&';
+  end if;
+  if v_gender is not null then
+    v_query := v_query || 'gender=' || app.url_encode(v_gender) || '&';
+  end if;
+  if p_updated_from is not null then
+    v_query := v_query || '_lastUpdated=ge' || app.url_encode(fhir.instant(p_updated_from)) || '&';
+  end if;
+  if p_updated_before is not null then
+    v_query := v_query || '_lastUpdated=lt' || app.url_encode(fhir.instant(p_updated_before)) || '&';
+  end if;
+  v_url := v_base || '/Patient?' || v_query;
+  -- What the policies let the caller read: their own, their care team's, every one for admins.
+  select count(*) into v_count from app.patients p
+   where (p_id is null or p.id = p_id)
+     and (v_name is null or case p_name_match when 'exact' then p.name = v_name
+                                              when 'contains' then p.name ilike '%' || v_like || '%'
+                                              else p.name ilike v_like || '%' or p.name ilike '% ' || v_like || '%' end)
+     and (v_gender is null or p.gender_fhir = v_gender)
+     and (p_updated_from is null or p.updated_at >= p_updated_from)
+     and (p_updated_before is null or p.updated_at < p_updated_before);
+  if v_limit > 0 then
+    select json_agg(json_build_object('fullUrl', v_base || '/Patient/' || p.id, 'resource', fhir.patient_resource(p),
+                                      'search', json_build_object('mode', 'match')) order by p.id),
+           array_agg(p.id order by p.id)
+      into v_rows, v_ids
+      from (select * from app.patients p
+             where (p_id is null or p.id = p_id)
+               and (v_name is null or case p_name_match when 'exact' then p.name = v_name
+                                                        when 'contains' then p.name ilike '%' || v_like || '%'
+                                                        else p.name ilike v_like || '%' or p.name ilike '% ' || v_like || '%' end)
+               and (v_gender is null or p.gender_fhir = v_gender)
+               and (p_updated_from is null or p.updated_at >= p_updated_from)
+               and (p_updated_before is null or p.updated_at < p_updated_before)
+             order by p.id limit v_limit offset v_offset) p;
+  end if;
+  perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient", "via": "fhir"}');
+  return fhir.bundle('searchset', v_count, fhir.page_link(v_url, v_limit, v_offset),
+                     case when v_limit > 0 and v_offset + v_limit < v_count then fhir.page_link(v_url, v_limit, v_offset + v_limit) end,
+                     case when v_limit > 0 and v_offset > 0 then fhir.page_link(v_url, v_limit, greatest(v_offset - v_limit, 0)) end,
+                     v_rows);
+end
+$$;
+comment on function fhir.patient_search(bigint,text,text,text,timestamp with time zone,timestamp with time zone,integer,integer,text) is
+  'GET /fhir/Patient?_id=&name=&gender=&_lastUpdated=&_count=&_offset=: a searchset Bundle of the Patients the caller may read (own, care team, every one for admins), by id. name matches the start of any word (:contains anywhere, :exact all of it), gender the administrative gender, _lastUpdated the range [p_updated_from, p_updated_before). Recorded with via fhir and the ids returned.';
+revoke all on function fhir.patient_search(bigint,text,text,text,timestamp with time zone,timestamp with time zone,integer,integer,text) from public;
+grant execute on function fhir.patient_search(bigint,text,text,text,timestamp with time zone,timestamp with time zone,integer,integer,text) to healthcare_api, healthcare_user;
+
+create or replace function fhir.patient_create(p_resource jsonb) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_in record;
+  v_patient app.patients;
+begin
+  perform app.require_user();
+  v_in := fhir.patient_input(p_resource, null);
+  perform set_config('app.via', 'fhir', true);
+  insert into app.patients (name, age, gender) values (v_in.name, v_in.age, v_in.gender)
+  returning * into v_patient;
+  perform set_config('app.via', '', true);
+  return fhir.patient_resource(v_patient);
+end
+$$;
+comment on function fhir.patient_create(jsonb) is
+  'POST /fhir/Patient: a patient owned by the caller from a Patient resource (fhir.patient_input); the change event says via fhir.';
+revoke all on function fhir.patient_create(jsonb) from public;
+grant execute on function fhir.patient_create(jsonb) to healthcare_api, healthcare_user;
+
+create or replace function fhir.patient_update(p_id bigint, p_resource jsonb, p_version integer default null) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_in record;
+  v_patient app.patients;
+begin
+  perform app.require_user();
+  v_in := fhir.patient_input(p_resource, p_id);
+  perform set_config('app.via', 'fhir', true);
+  update app.patients p set name = v_in.name, age = v_in.age, gender = v_in.gender
+   where p.id = p_id and (p_version is null or p.version = p_version)
+  returning * into v_patient;
+  perform set_config('app.via', '', true);
+  if v_patient.id is null then
+    perform fhir.check_patient_version(p_id, p_version);
+    return app.refuse('update', p_id, '{"object": "patient", "via": "fhir"}', 'RNTFD', 'patient not found');
+  end if;
+  return fhir.patient_resource(v_patient);
+end
+$$;
+comment on function fhir.patient_update(bigint,jsonb,integer) is
+  'PUT /fhir/Patient/<id>: replaces name, age and gender from a Patient resource (owner or admin); p_version, when given (If-Match), must be the current version (else RSTAL, nothing written). The change event says via fhir.';
+revoke all on function fhir.patient_update(bigint,jsonb,integer) from public;
+grant execute on function fhir.patient_update(bigint,jsonb,integer) to healthcare_api, healthcare_user;
+
+create or replace function fhir.patient_delete(p_id bigint, p_version integer default null) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_id bigint;
+begin
+  perform set_config('app.via', 'fhir', true);
+  delete from app.patients p where p.id = p_id and (p_version is null or p.version = p_version) returning p.id into v_id;
+  perform set_config('app.via', '', true);
+  if v_id is null then
+    perform fhir.check_patient_version(p_id, p_version);
+    if fhir.patient_gone(p_id, v_uid) then
+      return app.refuse('delete', p_id, '{"object": "patient", "via": "fhir"}', 'RGONE', 'patient deleted');
+    end if;
+    return app.refuse('delete', p_id, '{"object": "patient", "via": "fhir"}', 'RNTFD', 'patient not found');
+  end if;
+  return json_build_object('id', v_id);
+end
+$$;
+comment on function fhir.patient_delete(bigint,integer) is
+  'DELETE /fhir/Patient/<id>: removes the patient and its mappings (owner or admin); p_version, when given (If-Match), must be the current version (else RSTAL). A patient already deleted is RGONE for its owner and admins. The change event says via fhir.';
+revoke all on function fhir.patient_delete(bigint,integer) from public;
+grant execute on function fhir.patient_delete(bigint,integer) to healthcare_api, healthcare_user;
+
+reset role;
