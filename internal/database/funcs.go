@@ -123,4 +123,17 @@ var (
 	FhirPatientCreate  = fhirFunc("patient_create", false, "jsonb")                                                                             // resource
 	FhirPatientUpdate  = fhirFunc("patient_update", false, "bigint", "jsonb", "int")                                                            // id, resource, expected version (null = any)
 	FhirPatientDelete  = fhirFunc("patient_delete", false, "bigint", "int")                                                                     // id, expected version (null = any)
+
+	FhirPractitioner           = fhirFunc("practitioner", true, "bigint")                                              // id
+	FhirPractitionerSearch     = fhirFunc("practitioner_search", true, "bigint", "text", "text", "int", "int", "text") // _id, name, name modifier, count, offset, base
+	FhirPractitionerCreate     = fhirFunc("practitioner_create", false, "jsonb")                                       // resource
+	FhirPractitionerUpdate     = fhirFunc("practitioner_update", false, "bigint", "jsonb", "int")                      // id, resource, expected version
+	FhirPractitionerDelete     = fhirFunc("practitioner_delete", false, "bigint", "int")                               // id, expected version
+	FhirPractitionerRole       = fhirFunc("practitioner_role", true, "bigint")                                         // id (the doctor's)
+	FhirPractitionerRoleSearch = fhirFunc("practitioner_role_search", true, "bigint", "text", "int", "int", "text")    // practitioner, specialty, count, offset, base
+
+	FhirCareTeam       = fhirFunc("care_team", true, "bigint")                                        // id (the mapping's)
+	FhirCareTeamSearch = fhirFunc("care_team_search", true, "bigint", "bigint", "int", "int", "text") // patient, participant, count, offset, base
+	FhirCareTeamCreate = fhirFunc("care_team_create", false, "jsonb")                                 // resource
+	FhirCareTeamDelete = fhirFunc("care_team_delete", false, "bigint")                                // id
 )

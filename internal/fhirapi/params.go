@@ -242,3 +242,40 @@ func dateBounds(m []string) (start, end time.Time, ok bool) {
 	}
 	return start, end, true
 }
+
+// specialty is a token search on a CodeableConcept's text: specialty or
+// specialty:text, the text (after any system|) matched case-insensitively.
+func (q query) specialty() (any, error) {
+	_, plain := q.values["specialty"]
+	_, text := q.values["specialty:text"]
+	if plain && text {
+		return nil, invalid("specialty", "Give specialty once.")
+	}
+	name := "specialty"
+	if text {
+		name = "specialty:text"
+	}
+	v, err := q.text(name)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	s := v.(string)
+	if i := strings.LastIndexByte(s, '|'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s, nil
+}
+
+// eitherID is a reference parameter with two names (patient and subject):
+// one of them, once.
+func (q query) eitherID(a, b string) (any, error) {
+	_, hasA := q.values[a]
+	_, hasB := q.values[b]
+	if hasA && hasB {
+		return nil, invalid(b, "Give "+a+" or "+b+", not both.")
+	}
+	if hasB {
+		return q.id(b)
+	}
+	return q.id(a)
+}

@@ -120,6 +120,37 @@ comment on function fhir.page_link(text,integer,integer) is
 revoke all on function fhir.page_link(text,integer,integer) from public;
 grant execute on function fhir.page_link(text,integer,integer) to healthcare_access;
 
+-- A page of a search or history: the Bundle with its self link and, when
+-- there are more, next and previous (_count=0 has neither).
+create or replace function fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json)
+returns json
+language sql stable
+as $$
+  select fhir.bundle(p_type, p_total, fhir.page_link(p_url, p_count, p_offset),
+                     case when p_count > 0 and p_offset + p_count < p_total then fhir.page_link(p_url, p_count, p_offset + p_count) end,
+                     case when p_count > 0 and p_offset > 0 then fhir.page_link(p_url, p_count, greatest(p_offset - p_count, 0)) end,
+                     p_entries)
+$$;
+comment on function fhir.page_bundle(text,bigint,text,integer,integer,json) is
+  'A searchset or history Bundle of one page: total, the self link, next and previous when there are more (none for _count=0), the entries.';
+revoke all on function fhir.page_bundle(text,bigint,text,integer,integer,json) from public;
+grant execute on function fhir.page_bundle(text,bigint,text,integer,integer,json) to healthcare_access;
+
+-- The text of a name search: the start of any word, anywhere, or all of it.
+create or replace function fhir.name_matches(p_name text, p_value text, p_match text) returns boolean
+language sql immutable
+as $$
+  select case p_match
+    when 'exact' then p_name = p_value
+    when 'contains' then p_name ilike '%' || replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+    else p_name ilike replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+      or p_name ilike '% ' || replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%' end
+$$;
+comment on function fhir.name_matches(text,text,text) is
+  'A FHIR string search on a name: p_match exact (all of it), contains (anywhere), or NULL (the start of any word), case-insensitive but for exact.';
+revoke all on function fhir.name_matches(text,text,text) from public;
+grant execute on function fhir.name_matches(text,text,text) to healthcare_access;
+
 -- Patient. The resource carries meta (versionId, lastUpdated) right after
 -- its id, where the server finds the ETag and Last-Modified without
 -- parsing the body. FHIR has no age element and the product stores no
@@ -146,6 +177,84 @@ comment on function fhir.patient_resource(app.patients) is
 revoke all on function fhir.patient_resource(app.patients) from public;
 grant execute on function fhir.patient_resource(app.patients) to healthcare_access;
 
+-- What every resource a client writes is checked for: a JSON object of the
+-- route's type, carrying the URL's id on an update (FHIR's 400s).
+create or replace function fhir.check_resource(p_resource jsonb, p_type text, p_id bigint) returns void
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_resource is null or jsonb_typeof(p_resource) <> 'object' then
+    raise exception 'the body must be a % resource (a JSON object)', p_type using errcode = 'RINVL', column = p_type;
+  end if;
+  if p_resource -> 'resourceType' is distinct from to_jsonb(p_type) then
+    raise exception 'resourceType must be "%"', p_type using errcode = 'RINVL', column = p_type || '.resourceType';
+  end if;
+  if p_id is not null and p_resource -> 'id' is distinct from to_jsonb(p_id::text) then
+    raise exception 'the resource''s id must be the id in the URL (%)', p_id using errcode = 'RINVL', column = p_type || '.id';
+  end if;
+end
+$$;
+comment on function fhir.check_resource(jsonb,text,bigint) is
+  'RINVL (400) unless p_resource is a JSON object of resourceType p_type whose id, when p_id is given (an update), is p_id.';
+revoke all on function fhir.check_resource(jsonb,text,bigint) from public;
+grant execute on function fhir.check_resource(jsonb,text,bigint) to healthcare_access;
+
+-- The first HumanName of a resource: its text, else given and family.
+create or replace function fhir.human_name(p_resource jsonb, p_type text) returns text
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_name jsonb;
+begin
+  if not p_resource ? 'name' then
+    return null;
+  end if;
+  if jsonb_typeof(p_resource -> 'name') <> 'array' or jsonb_typeof(p_resource -> 'name' -> 0) <> 'object' then
+    raise exception 'name must be an array of HumanName objects' using errcode = 'RINVL', column = p_type || '.name';
+  end if;
+  v_name := p_resource -> 'name' -> 0;
+  if v_name ? 'text' then
+    if jsonb_typeof(v_name -> 'text') <> 'string' then
+      raise exception 'name.text must be a string' using errcode = 'RINVL', column = p_type || '.name';
+    end if;
+    return v_name ->> 'text';
+  end if;
+  if (v_name ? 'given' and (jsonb_typeof(v_name -> 'given') <> 'array'
+                            or exists (select from jsonb_array_elements(v_name -> 'given') g where jsonb_typeof(g) <> 'string')))
+     or (v_name ? 'family' and jsonb_typeof(v_name -> 'family') <> 'string') then
+    raise exception 'name.given must be an array of strings and name.family a string' using errcode = 'RINVL', column = p_type || '.name';
+  end if;
+  return nullif(btrim(concat_ws(' ', (select string_agg(g, ' ') from jsonb_array_elements_text(v_name -> 'given') g), v_name ->> 'family')), '');
+end
+$$;
+comment on function fhir.human_name(jsonb,text) is
+  'The name a resource a client wrote carries: name[0].text, else name[0].given and family joined by spaces; NULL without a name; RINVL (400) when its shape is wrong.';
+revoke all on function fhir.human_name(jsonb,text) from public;
+grant execute on function fhir.human_name(jsonb,text) to healthcare_access;
+
+-- The extensions of a resource a client wrote, checked for shape.
+create or replace function fhir.extensions(p_resource jsonb, p_type text) returns setof jsonb
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if not p_resource ? 'extension' then
+    return;
+  end if;
+  if jsonb_typeof(p_resource -> 'extension') <> 'array'
+     or exists (select from jsonb_array_elements(p_resource -> 'extension') x where jsonb_typeof(x) <> 'object' or jsonb_typeof(x -> 'url') is distinct from 'string') then
+    raise exception 'extension must be an array of objects with a url' using errcode = 'RINVL', column = p_type || '.extension';
+  end if;
+  return query select x from jsonb_array_elements(p_resource -> 'extension') x;
+end
+$$;
+comment on function fhir.extensions(jsonb,text) is
+  'The extensions of a resource a client wrote, one row each; RINVL (400) unless extension is an array of objects with a url.';
+revoke all on function fhir.extensions(jsonb,text) from public;
+grant execute on function fhir.extensions(jsonb,text) to healthcare_access;
+
 -- The fields of a Patient a client sent, checked for shape (RINVL: 400)
 -- and for this server's rules (RUNPR: 422). Unknown elements are ignored.
 create or replace function fhir.patient_input(p_resource jsonb, p_id bigint, out name text, out age integer, out gender text)
@@ -153,42 +262,13 @@ language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_name jsonb;
   v_code text;
   v_ext jsonb;
   v_age jsonb;
   v_birth text;
 begin
-  if p_resource is null or jsonb_typeof(p_resource) <> 'object' then
-    raise exception 'the body must be a Patient resource (a JSON object)' using errcode = 'RINVL', column = 'Patient';
-  end if;
-  if p_resource -> 'resourceType' is distinct from '"Patient"'::jsonb then
-    raise exception 'resourceType must be "Patient"' using errcode = 'RINVL', column = 'Patient.resourceType';
-  end if;
-  if p_id is not null and p_resource -> 'id' is distinct from to_jsonb(p_id::text) then
-    raise exception 'the resource''s id must be the id in the URL (%)', p_id using errcode = 'RINVL', column = 'Patient.id';
-  end if;
-  -- name: the first HumanName; its text, else its given names and family.
-  if p_resource ? 'name' then
-    if jsonb_typeof(p_resource -> 'name') <> 'array' or jsonb_typeof(p_resource -> 'name' -> 0) <> 'object' then
-      raise exception 'name must be an array of HumanName objects' using errcode = 'RINVL', column = 'Patient.name';
-    end if;
-    v_name := p_resource -> 'name' -> 0;
-    if v_name ? 'text' then
-      if jsonb_typeof(v_name -> 'text') <> 'string' then
-        raise exception 'name.text must be a string' using errcode = 'RINVL', column = 'Patient.name';
-      end if;
-      name := v_name ->> 'text';
-    else
-      if (v_name ? 'given' and (jsonb_typeof(v_name -> 'given') <> 'array'
-                                or exists (select from jsonb_array_elements(v_name -> 'given') g where jsonb_typeof(g) <> 'string')))
-         or (v_name ? 'family' and jsonb_typeof(v_name -> 'family') <> 'string') then
-        raise exception 'name.given must be an array of strings and name.family a string' using errcode = 'RINVL', column = 'Patient.name';
-      end if;
-      select nullif(btrim(concat_ws(' ', (select string_agg(g, ' ') from jsonb_array_elements_text(v_name -> 'given') g), v_name ->> 'family')), '')
-        into name;
-    end if;
-  end if;
+  perform fhir.check_resource(p_resource, 'Patient', p_id);
+  name := fhir.human_name(p_resource, 'Patient');
   -- gender: a code of administrative-gender.
   if p_resource ? 'gender' then
     if jsonb_typeof(p_resource -> 'gender') <> 'string' or p_resource ->> 'gender' not in ('male', 'female', 'other', 'unknown') then
@@ -197,27 +277,21 @@ begin
     v_code := p_resource ->> 'gender';
   end if;
   -- extensions: the gender as sent, the age.
-  if p_resource ? 'extension' then
-    if jsonb_typeof(p_resource -> 'extension') <> 'array'
-       or exists (select from jsonb_array_elements(p_resource -> 'extension') x where jsonb_typeof(x) <> 'object' or jsonb_typeof(x -> 'url') is distinct from 'string') then
-      raise exception 'extension must be an array of objects with a url' using errcode = 'RINVL', column = 'Patient.extension';
-    end if;
-    for v_ext in select x from jsonb_array_elements(p_resource -> 'extension') x loop
-      if v_ext ->> 'url' = fhir.canonical('patient-gender-text') then
-        if jsonb_typeof(v_ext -> 'valueString') is distinct from 'string' then
-          raise exception 'the patient-gender-text extension needs a valueString' using errcode = 'RINVL', column = 'Patient.extension';
-        end if;
-        gender := v_ext ->> 'valueString';
-      elsif v_ext ->> 'url' = fhir.canonical('patient-age') then
-        v_age := coalesce(v_ext -> 'valueAge' -> 'value', v_ext -> 'valueInteger');
-        if jsonb_typeof(v_age) is distinct from 'number' or v_age::text !~ '^-?[0-9]{1,9}$'
-           or (v_ext ? 'valueAge' and coalesce(v_ext -> 'valueAge' ->> 'code', 'a') <> 'a') then
-          raise exception 'the patient-age extension needs a valueAge with a whole number of years (code a)' using errcode = 'RINVL', column = 'Patient.extension';
-        end if;
-        age := v_age::text::integer;
+  for v_ext in select x from fhir.extensions(p_resource, 'Patient') x loop
+    if v_ext ->> 'url' = fhir.canonical('patient-gender-text') then
+      if jsonb_typeof(v_ext -> 'valueString') is distinct from 'string' then
+        raise exception 'the patient-gender-text extension needs a valueString' using errcode = 'RINVL', column = 'Patient.extension';
       end if;
-    end loop;
-  end if;
+      gender := v_ext ->> 'valueString';
+    elsif v_ext ->> 'url' = fhir.canonical('patient-age') then
+      v_age := coalesce(v_ext -> 'valueAge' -> 'value', v_ext -> 'valueInteger');
+      if jsonb_typeof(v_age) is distinct from 'number' or v_age::text !~ '^-?[0-9]{1,9}$'
+         or (v_ext ? 'valueAge' and coalesce(v_ext -> 'valueAge' ->> 'code', 'a') <> 'a') then
+        raise exception 'the patient-age extension needs a valueAge with a whole number of years (code a)' using errcode = 'RINVL', column = 'Patient.extension';
+      end if;
+      age := v_age::text::integer;
+    end if;
+  end loop;
   -- No age extension: the age a full birthDate gives today (the date itself is not kept).
   if age is null and p_resource ? 'birthDate' then
     v_birth := p_resource ->> 'birthDate';
@@ -294,9 +368,9 @@ revoke all on function fhir.patient_history_entry(audit.events,text) from public
 grant execute on function fhir.patient_history_entry(audit.events,text) to healthcare_access;
 
 -- After a conditional write matched nothing: FOR UPDATE meets the update
--- policies, so only a caller who may change the patient learns that it
+-- policies, so only a caller who may change the record learns that it
 -- changed (RSTAL, 412); anyone else goes on to the refusal they always meet.
-create or replace function fhir.check_patient_version(p_id bigint, p_version integer) returns void
+create or replace function fhir.check_version(p_object text, p_id bigint, p_version integer) returns void
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
@@ -305,18 +379,21 @@ declare
 begin
   if p_version is null then
     return;
+  elsif p_object = 'patient' then
+    select p.version into v_current from app.patients p where p.id = p_id for update;
+  else
+    select d.version into v_current from app.doctors d where d.id = p_id for update;
   end if;
-  select p.version into v_current from app.patients p where p.id = p_id for update;
-  if found then
-    raise exception 'patient % has changed: it is at version %, not %', p_id, v_current, p_version
+  if v_current is not null then
+    raise exception '% % has changed: it is at version %, not %', p_object, p_id, v_current, p_version
       using errcode = 'RSTAL', detail = 'current_version=' || v_current;
   end if;
 end
 $$;
-comment on function fhir.check_patient_version(bigint,integer) is
-  'Raises RSTAL (current_version=N) when a conditional write of patient p_id expected p_version and the caller may change the patient; nothing otherwise.';
-revoke all on function fhir.check_patient_version(bigint,integer) from public;
-grant execute on function fhir.check_patient_version(bigint,integer) to healthcare_access;
+comment on function fhir.check_version(text,bigint,integer) is
+  'Raises RSTAL (current_version=N) when a conditional write of the patient or doctor (p_object) p_id expected p_version and the caller may change it; nothing otherwise.';
+revoke all on function fhir.check_version(text,bigint,integer) from public;
+grant execute on function fhir.check_version(text,bigint,integer) to healthcare_access;
 
 set local role healthcare_access;
 
@@ -405,10 +482,7 @@ begin
              and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version'
            order by e.id desc limit v_limit offset v_offset) e;
   perform app.audit_as(v_uid, 'read', 'ok', p_id, null, '{"object": "patient_history", "via": "fhir"}');
-  return fhir.bundle('history', v_count, fhir.page_link(v_url, v_limit, v_offset),
-                     case when v_offset + v_limit < v_count then fhir.page_link(v_url, v_limit, v_offset + v_limit) end,
-                     case when v_offset > 0 then fhir.page_link(v_url, v_limit, greatest(v_offset - v_limit, 0)) end,
-                     v_rows);
+  return fhir.page_bundle('history', v_count, v_url, v_limit, v_offset, v_rows);
 end
 $$;
 comment on function fhir.patient_history(bigint,integer,integer,text) is
@@ -431,7 +505,6 @@ declare
   v_offset integer := app.page_offset(p_offset);
   v_name text := nullif(btrim(p_name), '');
   v_gender text := nullif(btrim(p_gender), '');
-  v_like text;
   v_query text := '';
   v_url text;
   v_count bigint;
@@ -440,9 +513,6 @@ declare
 begin
   if p_name_match is not null and p_name_match not in ('exact', 'contains') then
     raise exception 'name takes the modifiers :exact and :contains' using errcode = 'RINVL', column = 'name';
-  end if;
-  if v_name is not null then
-    v_like := replace(replace(replace(v_name, '\', '\\'), '%', '\%'), '_', '\_');
   end if;
   -- The URL of this search, its parameters in a fixed order.
   if p_id is not null then
@@ -464,9 +534,7 @@ begin
   -- What the policies let the caller read: their own, their care team's, every one for admins.
   select count(*) into v_count from app.patients p
    where (p_id is null or p.id = p_id)
-     and (v_name is null or case p_name_match when 'exact' then p.name = v_name
-                                              when 'contains' then p.name ilike '%' || v_like || '%'
-                                              else p.name ilike v_like || '%' or p.name ilike '% ' || v_like || '%' end)
+     and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
      and (v_gender is null or p.gender_fhir = v_gender)
      and (p_updated_from is null or p.updated_at >= p_updated_from)
      and (p_updated_before is null or p.updated_at < p_updated_before);
@@ -477,19 +545,14 @@ begin
       into v_rows, v_ids
       from (select * from app.patients p
              where (p_id is null or p.id = p_id)
-               and (v_name is null or case p_name_match when 'exact' then p.name = v_name
-                                                        when 'contains' then p.name ilike '%' || v_like || '%'
-                                                        else p.name ilike v_like || '%' or p.name ilike '% ' || v_like || '%' end)
+               and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
                and (v_gender is null or p.gender_fhir = v_gender)
                and (p_updated_from is null or p.updated_at >= p_updated_from)
                and (p_updated_before is null or p.updated_at < p_updated_before)
              order by p.id limit v_limit offset v_offset) p;
   end if;
   perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient", "via": "fhir"}');
-  return fhir.bundle('searchset', v_count, fhir.page_link(v_url, v_limit, v_offset),
-                     case when v_limit > 0 and v_offset + v_limit < v_count then fhir.page_link(v_url, v_limit, v_offset + v_limit) end,
-                     case when v_limit > 0 and v_offset > 0 then fhir.page_link(v_url, v_limit, greatest(v_offset - v_limit, 0)) end,
-                     v_rows);
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
 end
 $$;
 comment on function fhir.patient_search(bigint,text,text,text,timestamp with time zone,timestamp with time zone,integer,integer,text) is
@@ -535,7 +598,7 @@ begin
   returning * into v_patient;
   perform set_config('app.via', '', true);
   if v_patient.id is null then
-    perform fhir.check_patient_version(p_id, p_version);
+    perform fhir.check_version('patient', p_id, p_version);
     return app.refuse('update', p_id, '{"object": "patient", "via": "fhir"}', 'RNTFD', 'patient not found');
   end if;
   return fhir.patient_resource(v_patient);
@@ -558,7 +621,7 @@ begin
   delete from app.patients p where p.id = p_id and (p_version is null or p.version = p_version) returning p.id into v_id;
   perform set_config('app.via', '', true);
   if v_id is null then
-    perform fhir.check_patient_version(p_id, p_version);
+    perform fhir.check_version('patient', p_id, p_version);
     if fhir.patient_gone(p_id, v_uid) then
       return app.refuse('delete', p_id, '{"object": "patient", "via": "fhir"}', 'RGONE', 'patient deleted');
     end if;
@@ -571,5 +634,482 @@ comment on function fhir.patient_delete(bigint,integer) is
   'DELETE /fhir/Patient/<id>: removes the patient and its mappings (owner or admin); p_version, when given (If-Match), must be the current version (else RSTAL). A patient already deleted is RGONE for its owner and admins. The change event says via fhir.';
 revoke all on function fhir.patient_delete(bigint,integer) from public;
 grant execute on function fhir.patient_delete(bigint,integer) to healthcare_api, healthcare_user;
+
+set local role healthcare_owner;
+
+-- Practitioner and PractitionerRole: the public directory. A doctor is a
+-- Practitioner (name, and its specialization in an extension so a client
+-- can write it) and one PractitionerRole with the same id whose specialty
+-- is the specialization. Reading the directory is no access to patient
+-- data and is not recorded, as on /api; its changes are, by the doctors'
+-- row trigger, with via fhir.
+create or replace function fhir.practitioner_resource(d app.doctors) returns json
+language sql stable
+as $$
+  select pg_catalog.json_build_object(
+    'resourceType', 'Practitioner', 'id', d.id::text,
+    'meta', pg_catalog.json_build_object('versionId', d.version::text, 'lastUpdated', fhir.instant(d.updated_at)),
+    'extension', pg_catalog.json_build_array(
+      pg_catalog.json_build_object('url', fhir.canonical('practitioner-specialization'), 'valueString', d.specialization::text)),
+    'active', true,
+    'name', pg_catalog.json_build_array(pg_catalog.json_build_object('text', d.name::text)))
+$$;
+comment on function fhir.practitioner_resource(app.doctors) is
+  'A doctor as a FHIR R4 Practitioner: id, meta (versionId, lastUpdated), the extension practitioner-specialization (valueString), active, name[0].text.';
+revoke all on function fhir.practitioner_resource(app.doctors) from public;
+grant execute on function fhir.practitioner_resource(app.doctors) to healthcare_access;
+
+create or replace function fhir.practitioner_role_resource(d app.doctors) returns json
+language sql stable
+as $$
+  select pg_catalog.json_build_object(
+    'resourceType', 'PractitionerRole', 'id', d.id::text,
+    'meta', pg_catalog.json_build_object('versionId', d.version::text, 'lastUpdated', fhir.instant(d.updated_at)),
+    'active', true,
+    'practitioner', pg_catalog.json_build_object('reference', 'Practitioner/' || d.id),
+    'specialty', pg_catalog.json_build_array(pg_catalog.json_build_object('text', d.specialization::text)))
+$$;
+comment on function fhir.practitioner_role_resource(app.doctors) is
+  'A doctor''s one PractitionerRole (same id and version as its Practitioner): practitioner, and specialty[0].text the specialization.';
+revoke all on function fhir.practitioner_role_resource(app.doctors) from public;
+grant execute on function fhir.practitioner_role_resource(app.doctors) to healthcare_access;
+
+-- The name and specialization of a Practitioner a client wrote.
+create or replace function fhir.practitioner_input(p_resource jsonb, p_id bigint, out name text, out specialization text)
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ext jsonb;
+begin
+  perform fhir.check_resource(p_resource, 'Practitioner', p_id);
+  name := fhir.human_name(p_resource, 'Practitioner');
+  for v_ext in select x from fhir.extensions(p_resource, 'Practitioner') x loop
+    if v_ext ->> 'url' = fhir.canonical('practitioner-specialization') then
+      if jsonb_typeof(v_ext -> 'valueString') is distinct from 'string' then
+        raise exception 'the practitioner-specialization extension needs a valueString' using errcode = 'RINVL', column = 'Practitioner.extension';
+      end if;
+      specialization := v_ext ->> 'valueString';
+    end if;
+  end loop;
+  if name is null then
+    raise exception 'a Practitioner needs a name (name[0].text, or given and family)' using errcode = 'RUNPR', column = 'Practitioner.name';
+  end if;
+  if specialization is null then
+    raise exception 'a Practitioner needs the practitioner-specialization extension' using errcode = 'RUNPR', column = 'Practitioner.extension';
+  end if;
+  begin
+    name := app.check_text(name, 'app.doctor_name', 'name');
+    specialization := app.check_text(specialization, 'app.doctor_specialization', 'specialization');
+  exception when sqlstate 'RINVL' then
+    raise exception '%', sqlerrm
+      using errcode = 'RUNPR', column = case when sqlerrm like 'name%' then 'Practitioner.name' else 'Practitioner.extension' end;
+  end;
+end
+$$;
+comment on function fhir.practitioner_input(jsonb,bigint) is
+  'The name and specialization of a Practitioner a client wrote: name[0].text (or given and family) and the practitioner-specialization extension. Shape errors are RINVL (400), rule errors RUNPR (422). p_id, for an update, must be the resource''s id.';
+revoke all on function fhir.practitioner_input(jsonb,bigint) from public;
+grant execute on function fhir.practitioner_input(jsonb,bigint) to healthcare_access;
+
+-- A doctor that was removed: the directory is public, so everyone who
+-- asks could read it before and is told it is gone.
+create or replace function fhir.doctor_gone(p_id bigint) returns boolean
+language sql stable
+as $$
+  select exists (select from audit.events e
+                  where e.detail ->> 'doctor' = p_id::text
+                    and e.action in ('create', 'update', 'delete') and e.outcome = 'ok' and e.detail ->> 'object' = 'doctor'
+                    and e.action = 'delete')
+$$;
+comment on function fhir.doctor_gone(bigint) is
+  'True when doctor p_id was removed (its delete event is in the trail); the public directory answers it 410 Gone.';
+revoke all on function fhir.doctor_gone(bigint) from public;
+grant execute on function fhir.doctor_gone(bigint) to healthcare_access;
+
+-- CareTeam: one per mapping, with the patient as subject and the doctor as
+-- its one participant. Mappings have no versions: every CareTeam is at
+-- version 1, last updated when it was made.
+create or replace function fhir.care_team_resource(m app.patient_doctors) returns json
+language sql stable
+as $$
+  select pg_catalog.json_build_object(
+    'resourceType', 'CareTeam', 'id', m.id::text,
+    'meta', pg_catalog.json_build_object('versionId', '1', 'lastUpdated', fhir.instant(m.created_at)),
+    'status', 'active',
+    'subject', pg_catalog.json_build_object('reference', 'Patient/' || m.patient_id),
+    'participant', pg_catalog.json_build_array(pg_catalog.json_build_object(
+      'member', pg_catalog.json_build_object('reference', 'Practitioner/' || m.doctor_id))))
+$$;
+comment on function fhir.care_team_resource(app.patient_doctors) is
+  'A mapping as a FHIR R4 CareTeam: id, meta (version 1, lastUpdated the mapping''s date), status active, subject the patient, participant[0].member the doctor''s Practitioner.';
+revoke all on function fhir.care_team_resource(app.patient_doctors) from public;
+grant execute on function fhir.care_team_resource(app.patient_doctors) to healthcare_access;
+
+-- The id in a reference a client wrote ("Patient/7"), or RINVL naming it.
+create or replace function fhir.reference_id(p_ref jsonb, p_type text, p_field text) returns bigint
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ref text;
+begin
+  if jsonb_typeof(p_ref) is distinct from 'object' or jsonb_typeof(p_ref -> 'reference') is distinct from 'string' then
+    raise exception '% must be a reference to a % (such as {"reference": "%/1"})', p_field, p_type, p_type using errcode = 'RINVL', column = p_field;
+  end if;
+  v_ref := p_ref ->> 'reference';
+  if v_ref !~ ('^' || p_type || '/[1-9][0-9]{0,17}$') then
+    raise exception '% must reference a % by id, such as %/1', p_field, p_type, p_type using errcode = 'RINVL', column = p_field;
+  end if;
+  return split_part(v_ref, '/', 2)::bigint;
+end
+$$;
+comment on function fhir.reference_id(jsonb,text,text) is
+  'The id of a literal reference p_type/<id> a client wrote at p_field; RINVL otherwise.';
+revoke all on function fhir.reference_id(jsonb,text,text) from public;
+grant execute on function fhir.reference_id(jsonb,text,text) to healthcare_access;
+
+set local role healthcare_access;
+
+create or replace function fhir.practitioner(p_id bigint) returns json
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_result json;
+begin
+  select fhir.practitioner_resource(d) into v_result from app.doctors d where d.id = p_id;
+  if v_result is null then
+    if fhir.doctor_gone(p_id) then
+      raise exception 'practitioner deleted' using errcode = 'RGONE';
+    end if;
+    raise exception 'practitioner not found' using errcode = 'RNTFD';
+  end if;
+  return v_result;
+end
+$$;
+comment on function fhir.practitioner(bigint) is
+  'GET /fhir/Practitioner/<id> (public, like the directory): a removed doctor is RGONE (410).';
+revoke all on function fhir.practitioner(bigint) from public;
+grant execute on function fhir.practitioner(bigint) to healthcare_api, healthcare_user;
+
+create or replace function fhir.practitioner_role(p_id bigint) returns json
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_result json;
+begin
+  select fhir.practitioner_role_resource(d) into v_result from app.doctors d where d.id = p_id;
+  if v_result is null then
+    if fhir.doctor_gone(p_id) then
+      raise exception 'practitioner role deleted' using errcode = 'RGONE';
+    end if;
+    raise exception 'practitioner role not found' using errcode = 'RNTFD';
+  end if;
+  return v_result;
+end
+$$;
+comment on function fhir.practitioner_role(bigint) is
+  'GET /fhir/PractitionerRole/<id> (public): the doctor''s one role, derived from its specialization; a removed doctor''s is RGONE (410).';
+revoke all on function fhir.practitioner_role(bigint) from public;
+grant execute on function fhir.practitioner_role(bigint) to healthcare_api, healthcare_user;
+
+create or replace function fhir.practitioner_search(p_id bigint default null, p_name text default null, p_name_match text default null,
+                                                    p_count integer default null, p_offset integer default null, p_base text default null)
+returns json
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_name text := nullif(btrim(p_name), '');
+  v_url text;
+  v_count bigint;
+  v_rows json;
+begin
+  if p_name_match is not null and p_name_match not in ('exact', 'contains') then
+    raise exception 'name takes the modifiers :exact and :contains' using errcode = 'RINVL', column = 'name';
+  end if;
+  v_url := v_base || '/Practitioner?'
+           || case when p_id is not null then '_id=' || p_id || '&' else '' end
+           || case when v_name is not null then 'name' || coalesce(':' || p_name_match, '') || '=' || app.url_encode(v_name) || '&' else '' end;
+  select count(*) into v_count from app.doctors d
+   where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
+  if v_limit > 0 then
+    select json_agg(json_build_object('fullUrl', v_base || '/Practitioner/' || d.id, 'resource', fhir.practitioner_resource(d),
+                                      'search', json_build_object('mode', 'match')) order by d.id)
+      into v_rows
+      from (select * from app.doctors d
+             where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
+             order by d.id limit v_limit offset v_offset) d;
+  end if;
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+comment on function fhir.practitioner_search(bigint,text,text,integer,integer,text) is
+  'GET /fhir/Practitioner?_id=&name=&_count=&_offset= (public): a searchset Bundle of the directory, by id; name as fhir.name_matches.';
+revoke all on function fhir.practitioner_search(bigint,text,text,integer,integer,text) from public;
+grant execute on function fhir.practitioner_search(bigint,text,text,integer,integer,text) to healthcare_api, healthcare_user;
+
+create or replace function fhir.practitioner_role_search(p_practitioner bigint default null, p_specialty text default null,
+                                                         p_count integer default null, p_offset integer default null, p_base text default null)
+returns json
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_spec text := nullif(btrim(p_specialty), '');
+  v_url text;
+  v_count bigint;
+  v_rows json;
+begin
+  v_url := v_base || '/PractitionerRole?'
+           || case when p_practitioner is not null then 'practitioner=Practitioner%2F' || p_practitioner || '&' else '' end
+           || case when v_spec is not null then 'specialty:text=' || app.url_encode(v_spec) || '&' else '' end;
+  select count(*) into v_count from app.doctors d
+   where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec));
+  if v_limit > 0 then
+    select json_agg(json_build_object('fullUrl', v_base || '/PractitionerRole/' || d.id, 'resource', fhir.practitioner_role_resource(d),
+                                      'search', json_build_object('mode', 'match')) order by d.id)
+      into v_rows
+      from (select * from app.doctors d
+             where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec))
+             order by d.id limit v_limit offset v_offset) d;
+  end if;
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+comment on function fhir.practitioner_role_search(bigint,text,integer,integer,text) is
+  'GET /fhir/PractitionerRole?practitioner=&specialty=&_count=&_offset= (public): the roles of the directory; specialty matches the specialization''s text, case-insensitive, as /api/doctors/?specialization= does.';
+revoke all on function fhir.practitioner_role_search(bigint,text,integer,integer,text) from public;
+grant execute on function fhir.practitioner_role_search(bigint,text,integer,integer,text) to healthcare_api, healthcare_user;
+
+create or replace function fhir.practitioner_create(p_resource jsonb) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_in record;
+  v_doctor app.doctors;
+begin
+  perform app.require_user();
+  v_in := fhir.practitioner_input(p_resource, null);
+  perform set_config('app.via', 'fhir', true);
+  insert into app.doctors (name, specialization) values (v_in.name, v_in.specialization)
+  returning * into v_doctor;
+  perform set_config('app.via', '', true);
+  return fhir.practitioner_resource(v_doctor);
+end
+$$;
+comment on function fhir.practitioner_create(jsonb) is
+  'POST /fhir/Practitioner: any signed-in user lists a doctor, recorded as its creator (the directory''s rule); the change event says via fhir.';
+revoke all on function fhir.practitioner_create(jsonb) from public;
+grant execute on function fhir.practitioner_create(jsonb) to healthcare_api, healthcare_user;
+
+create or replace function fhir.practitioner_update(p_id bigint, p_resource jsonb, p_version integer default null) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_in record;
+  v_doctor app.doctors;
+begin
+  perform app.require_user();
+  v_in := fhir.practitioner_input(p_resource, p_id);
+  perform set_config('app.via', 'fhir', true);
+  update app.doctors d set name = v_in.name, specialization = v_in.specialization
+   where d.id = p_id and (p_version is null or d.version = p_version)
+  returning * into v_doctor;
+  perform set_config('app.via', '', true);
+  if v_doctor.id is null then
+    perform fhir.check_version('doctor', p_id, p_version);
+    if exists (select from app.doctors d where d.id = p_id) then
+      return app.refuse('update', null, jsonb_build_object('object', 'doctor', 'doctor', p_id, 'via', 'fhir'),
+                        'RFRBD', 'only the doctor''s creator, its linked account or an admin may change it');
+    end if;
+    raise exception 'practitioner not found' using errcode = 'RNTFD';
+  end if;
+  return fhir.practitioner_resource(v_doctor);
+end
+$$;
+comment on function fhir.practitioner_update(bigint,jsonb,integer) is
+  'PUT /fhir/Practitioner/<id>: the directory''s rules (the linked account, an admin, the creator while unlinked and serving no one else''s patient); p_version (If-Match) must be current (else RSTAL). The change event says via fhir.';
+revoke all on function fhir.practitioner_update(bigint,jsonb,integer) from public;
+grant execute on function fhir.practitioner_update(bigint,jsonb,integer) to healthcare_api, healthcare_user;
+
+create or replace function fhir.practitioner_delete(p_id bigint, p_version integer default null) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_id bigint;
+begin
+  perform app.require_user();
+  perform set_config('app.via', 'fhir', true);
+  delete from app.doctors d where d.id = p_id and (p_version is null or d.version = p_version) returning d.id into v_id;
+  perform set_config('app.via', '', true);
+  if v_id is null then
+    perform fhir.check_version('doctor', p_id, p_version);
+    if exists (select from app.doctors d where d.id = p_id) then
+      return app.refuse('delete', null, jsonb_build_object('object', 'doctor', 'doctor', p_id, 'via', 'fhir'),
+                        'RFRBD', 'only the doctor''s creator, its linked account or an admin may remove it');
+    end if;
+    if fhir.doctor_gone(p_id) then
+      raise exception 'practitioner deleted' using errcode = 'RGONE';
+    end if;
+    raise exception 'practitioner not found' using errcode = 'RNTFD';
+  end if;
+  return json_build_object('id', v_id);
+end
+$$;
+comment on function fhir.practitioner_delete(bigint,integer) is
+  'DELETE /fhir/Practitioner/<id>: the directory''s rules (a doctor other users'' patients are mapped to is RCNFL, 409, for all but admins); removes its CareTeams. The change event says via fhir.';
+revoke all on function fhir.practitioner_delete(bigint,integer) from public;
+grant execute on function fhir.practitioner_delete(bigint,integer) to healthcare_api, healthcare_user;
+
+create or replace function fhir.care_team(p_id bigint) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_mapping app.patient_doctors;
+  v_detail jsonb := jsonb_build_object('object', 'mapping', 'mapping', p_id, 'via', 'fhir');
+begin
+  select * into v_mapping from app.patient_doctors m where m.id = p_id;
+  if not found then
+    return app.refuse('read', null, v_detail, 'RNTFD', 'care team not found');
+  end if;
+  perform app.audit_as(v_uid, 'read', 'ok', v_mapping.patient_id, null, v_detail);
+  return fhir.care_team_resource(v_mapping);
+end
+$$;
+comment on function fhir.care_team(bigint) is
+  'GET /fhir/CareTeam/<id>: a mapping the caller may see (the patient''s owner, an admin, the doctor''s linked account). Recorded with via fhir.';
+revoke all on function fhir.care_team(bigint) from public;
+grant execute on function fhir.care_team(bigint) to healthcare_api, healthcare_user;
+
+create or replace function fhir.care_team_search(p_patient bigint default null, p_participant bigint default null,
+                                                 p_count integer default null, p_offset integer default null, p_base text default null)
+returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_url text;
+  v_count bigint;
+  v_rows json;
+  v_ids bigint[];
+begin
+  v_url := v_base || '/CareTeam?'
+           || case when p_patient is not null then 'subject=Patient%2F' || p_patient || '&' else '' end
+           || case when p_participant is not null then 'participant=Practitioner%2F' || p_participant || '&' else '' end;
+  -- What the policies let the caller see: their patients' mappings, their
+  -- own as a doctor's linked account, every one for admins.
+  select count(*) into v_count from app.patient_doctors m
+   where (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
+  if v_limit > 0 then
+    select json_agg(json_build_object('fullUrl', v_base || '/CareTeam/' || m.id, 'resource', fhir.care_team_resource(m),
+                                      'search', json_build_object('mode', 'match')) order by m.id),
+           array_agg(distinct m.patient_id)
+      into v_rows, v_ids
+      from (select * from app.patient_doctors m
+             where (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
+             order by m.id limit v_limit offset v_offset) m;
+  end if;
+  perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "fhir"}');
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+comment on function fhir.care_team_search(bigint,bigint,integer,integer,text) is
+  'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of the mappings the caller may see (their patients'', their own as a doctor''s linked account, every one for admins). Recorded with via fhir and the patients returned.';
+revoke all on function fhir.care_team_search(bigint,bigint,integer,integer,text) from public;
+grant execute on function fhir.care_team_search(bigint,bigint,integer,integer,text) to healthcare_api, healthcare_user;
+
+create or replace function fhir.care_team_create(p_resource jsonb) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_patient bigint;
+  v_doctor bigint;
+  v_mapping app.patient_doctors;
+begin
+  perform fhir.check_resource(p_resource, 'CareTeam', null);
+  if jsonb_typeof(p_resource -> 'participant') is distinct from 'array' or jsonb_array_length(p_resource -> 'participant') <> 1 then
+    raise exception 'a CareTeam here has exactly one participant, the practitioner (one CareTeam per doctor of a patient)'
+      using errcode = 'RUNPR', column = 'CareTeam.participant';
+  end if;
+  if not p_resource ? 'subject' then
+    raise exception 'a CareTeam needs its subject, the patient' using errcode = 'RUNPR', column = 'CareTeam.subject';
+  end if;
+  v_patient := fhir.reference_id(p_resource -> 'subject', 'Patient', 'CareTeam.subject');
+  v_doctor := fhir.reference_id(p_resource -> 'participant' -> 0 -> 'member', 'Practitioner', 'CareTeam.participant.member');
+  -- The mapping rules, as api.create_mapping has them.
+  if not exists (select from app.patients p where p.id = v_patient) then
+    return app.refuse('create', v_patient, jsonb_build_object('object', 'mapping', 'doctor', v_doctor, 'via', 'fhir'),
+                      'RNTFD', 'patient not found', 'CareTeam.subject');
+  end if;
+  if not app.current_user_is_admin() and not exists (select from app.patients p where p.id = v_patient and p.owner_id = v_uid) then
+    return app.refuse('create', v_patient, jsonb_build_object('object', 'mapping', 'doctor', v_doctor, 'via', 'fhir'),
+                      'RFRBD', 'only the patient''s owner or an admin may assign its doctors', 'CareTeam.subject');
+  end if;
+  if not exists (select from app.doctors d where d.id = v_doctor) then
+    raise exception 'practitioner not found' using errcode = 'RUNPR', column = 'CareTeam.participant.member';
+  end if;
+  perform set_config('app.via', 'fhir', true);
+  insert into app.patient_doctors (patient_id, doctor_id) values (v_patient, v_doctor)
+  on conflict (patient_id, doctor_id) do nothing
+  returning * into v_mapping;
+  perform set_config('app.via', '', true);
+  if v_mapping.id is null then
+    raise exception 'this practitioner is already in a care team of this patient' using errcode = 'RCNFL', column = 'CareTeam.participant.member';
+  end if;
+  return fhir.care_team_resource(v_mapping);
+end
+$$;
+comment on function fhir.care_team_create(jsonb) is
+  'POST /fhir/CareTeam: assigns the participant (a Practitioner) to the subject (a Patient of the caller''s, or any for admins), the mapping rules; a pair is one CareTeam (RCNFL, 409). The change event says via fhir.';
+revoke all on function fhir.care_team_create(jsonb) from public;
+grant execute on function fhir.care_team_create(jsonb) to healthcare_api, healthcare_user;
+
+create or replace function fhir.care_team_delete(p_id bigint) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_id bigint;
+  v_patient bigint;
+begin
+  perform app.require_user();
+  perform set_config('app.via', 'fhir', true);
+  delete from app.patient_doctors m where m.id = p_id returning m.id into v_id;
+  perform set_config('app.via', '', true);
+  if v_id is null then
+    select m.patient_id into v_patient from app.patient_doctors m where m.id = p_id;
+    if found then
+      return app.refuse('delete', v_patient, jsonb_build_object('object', 'mapping', 'mapping', p_id, 'via', 'fhir'),
+                        'RFRBD', 'only the patient''s owner or an admin may remove a doctor from its care team');
+    end if;
+    return app.refuse('delete', null, jsonb_build_object('object', 'mapping', 'mapping', p_id, 'via', 'fhir'), 'RNTFD', 'care team not found');
+  end if;
+  return json_build_object('id', v_id);
+end
+$$;
+comment on function fhir.care_team_delete(bigint) is
+  'DELETE /fhir/CareTeam/<id>: removes the mapping (the patient''s owner or an admin; the doctor''s account sees it but may not, 403). The change event says via fhir.';
+revoke all on function fhir.care_team_delete(bigint) from public;
+grant execute on function fhir.care_team_delete(bigint) to healthcare_api, healthcare_user;
 
 reset role;
