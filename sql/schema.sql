@@ -3318,6 +3318,181 @@ ALTER FUNCTION audit.seal() OWNER TO healthcare_audit;
 COMMENT ON FUNCTION audit.seal() IS 'Seals the events of every transaction finished since the last seal into the hash chain; returns the new hash. One sealer at a time (row lock on audit.seal_state). Security definer (owner healthcare_audit); the server calls it every AUDIT_SEAL_INTERVAL.';
 
 --
+-- Name: audit_event(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.audit_event(p_id bigint) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  v_mine bigint[];
+  v_event audit.events;
+begin
+  select * into v_event from audit.events e where e.id = p_id;
+  if not v_admin and v_event.id is not null then
+    select array_agg(p.id) into v_mine from app.patients p
+     where p.owner_id = v_uid and (p.id = v_event.patient_id or p.id = any (v_event.patients));
+    if v_mine is null or not (v_event.outcome = 'ok' or v_event.user_id = v_uid) then
+      v_event := null;
+    end if;
+  end if;
+  if v_event.id is null then
+    return app.refuse('read', null, jsonb_build_object('object', 'audit_event', 'event', p_id, 'via', 'fhir'), 'RNTFD', 'audit event not found');
+  end if;
+  perform app.audit_as(v_uid, 'read', 'ok', v_event.patient_id, null, jsonb_build_object('object', 'audit_event', 'event', p_id, 'via', 'fhir'));
+  return fhir.audit_event_resource(v_event, case when v_admin then null else v_mine end, v_uid);
+end
+$$;
+
+ALTER FUNCTION fhir.audit_event(p_id bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_event(p_id bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.audit_event(p_id bigint) IS 'GET /fhir/AuditEvent/<id>: admins read any event; an owner an event of their patients (others'' refused attempts excepted), redacted as the access log is. Reading it is recorded with via fhir.';
+
+--
+-- Name: audit_event_resource(audit.events, bigint[], bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) RETURNS json
+    LANGUAGE sql STABLE
+    AS $_$
+  select pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+    'resourceType', 'AuditEvent', 'id', e.id::text,
+    'meta', pg_catalog.json_build_object('versionId', '1', 'lastUpdated', fhir.instant(e.at)),
+    'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-event-type', 'code', 'rest',
+                                         'display', 'RESTful Operation'),
+    'subtype', pg_catalog.json_build_array(pg_catalog.json_build_object('system', 'http://hl7.org/fhir/restful-interaction',
+      'code', case e.action when 'list' then 'search-type' when 'prune' then 'delete' else e.action end)),
+    'action', case e.action when 'create' then 'C' when 'read' then 'R' when 'update' then 'U' when 'list' then 'E' else 'D' end,
+    'recorded', fhir.instant(e.at),
+    'outcome', case when e.outcome = 'ok' then '0' else '4' end,
+    'outcomeDesc', e.outcome,
+    'agent', pg_catalog.json_build_array(case
+      when p_mine is not null and e.user_id is distinct from p_uid
+        then pg_catalog.json_build_object(
+               'who', case when e.user_id is not null then pg_catalog.json_build_object('identifier', pg_catalog.json_build_object(
+                        'system', 'https://healthcare.example.org/fhir/sid/user', 'value', e.user_id::text)) end,
+               'name', case when e.user_id is null then 'anonymous' end,
+               'requestor', true)
+      else pg_catalog.json_build_object(
+               'who', case when e.user_id is not null then pg_catalog.json_build_object('identifier', pg_catalog.json_build_object(
+                        'system', 'https://healthcare.example.org/fhir/sid/user', 'value', e.user_id::text)) end,
+               'name', case when e.user_id is null then 'anonymous' end,
+               'altId', e.db_role,
+               'requestor', true,
+               'network', case when e.client_addr is not null then pg_catalog.json_build_object(
+                            'address', pg_catalog.host(e.client_addr), 'type', '2') end) end),
+    'source', pg_catalog.json_build_object(
+      'site', e.door,
+      'observer', pg_catalog.json_build_object('display', 'healthcare (' || e.door || ' door)'),
+      'type', pg_catalog.json_build_array(pg_catalog.json_build_object(
+        'system', 'http://terminology.hl7.org/CodeSystem/security-source-type', 'code', '4', 'display', 'Application Server'))),
+    'entity', (select pg_catalog.json_agg(x.entity order by x.n) from (
+        select 1 as n, 0::bigint as k, pg_catalog.json_build_object(
+                 'what', pg_catalog.json_build_object('reference', 'Patient/' || e.patient_id),
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '1', 'display', 'Person'),
+                 'role', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/object-role', 'code', '1', 'display', 'Patient')) as entity
+         where e.patient_id is not null
+        union all
+        select 2, l.p, pg_catalog.json_build_object(
+                 'what', pg_catalog.json_build_object('reference', 'Patient/' || l.p),
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '1', 'display', 'Person'),
+                 'role', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/object-role', 'code', '1', 'display', 'Patient'))
+          from pg_catalog.unnest(e.patients) l (p)
+         where p_mine is null or e.user_id is not distinct from p_uid or l.p = any (p_mine)
+        union all
+        select 3, 0, pg_catalog.json_build_object(
+                 'what', pg_catalog.json_build_object('reference', 'Practitioner/' || (e.detail ->> 'doctor')),
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '2', 'display', 'System Object'))
+         where e.detail ->> 'object' = 'doctor' and e.detail ->> 'doctor' ~ '^[0-9]+$'
+        union all
+        select 4, 0, pg_catalog.json_build_object(
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '2', 'display', 'System Object'),
+                 'description', e.detail ->> 'object',
+                 'detail', (select pg_catalog.json_agg(pg_catalog.json_build_object('type', d.key, 'valueString', d.value) order by d.key)
+                              from pg_catalog.jsonb_each_text(e.detail) d
+                             where d.key in ('via', 'version', 'mapping', 'doctor') and d.value <> ''))
+         where e.detail ? 'object'
+        order by 1, 2) x)))
+$_$;
+
+ALTER FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) IS 'An audit event as a FHIR R4 AuditEvent (IHE Basic Audit Log Patterns): action C/R/U/D/E, recorded, outcome (0 ok, 4 refused) and outcomeDesc, agent (who: the app user''s identifier, requestor; altId and network for admins and the caller''s own events), source (observer: the door), entity (what: the patient or patients, the doctor; detail: via, version, mapping, doctor). With p_mine (an owner''s patients) it is redacted as the access log is, but for p_uid''s own events.';
+
+--
+-- Name: audit_event_search(bigint, bigint, timestamp with time zone, timestamp with time zone, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.audit_event_search(p_patient bigint DEFAULT NULL::bigint, p_agent bigint DEFAULT NULL::bigint, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before timestamp with time zone DEFAULT NULL::timestamp with time zone, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_mine bigint[];
+  v_url text;
+  v_count bigint;
+  v_rows json;
+begin
+  -- An owner's events are those of their patients (the one asked for, or all).
+  if not v_admin then
+    select coalesce(array_agg(p.id), '{}') into v_mine from app.patients p
+     where p.owner_id = v_uid and (p_patient is null or p.id = p_patient);
+  end if;
+  v_url := v_base || '/AuditEvent?'
+           || case when p_patient is not null then 'entity=Patient%2F' || p_patient || '&' else '' end
+           || case when p_agent is not null then 'agent=' || p_agent || '&' else '' end
+           || case when p_from is not null then 'date=ge' || app.url_encode(fhir.instant(p_from)) || '&' else '' end
+           || case when p_before is not null then 'date=lt' || app.url_encode(fhir.instant(p_before)) || '&' else '' end;
+  select count(*) into v_count from audit.events e
+   where (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+     and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
+               else e.patient_id = any (v_mine) or e.patients && v_mine end)
+     and (p_agent is null or e.user_id = p_agent)
+     and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before);
+  if v_limit > 0 then
+    select json_agg(json_build_object('fullUrl', v_base || '/AuditEvent/' || e.id, 'resource', fhir.audit_event_resource(e, v_mine, v_uid),
+                                      'search', json_build_object('mode', 'match')) order by e.id desc)
+      into v_rows
+      from (select * from audit.events e
+             where (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+               and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
+                         else e.patient_id = any (v_mine) or e.patients && v_mine end)
+               and (p_agent is null or e.user_id = p_agent)
+               and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before)
+             order by e.id desc limit v_limit offset v_offset) e;
+  end if;
+  -- Reading the trail is an access too (its details hold patient data).
+  perform app.audit_as(v_uid, 'list', 'ok', p_patient, null,
+                       jsonb_build_object('object', 'audit_events', 'user', p_agent, 'via', 'fhir'));
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+
+ALTER FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/AuditEvent?entity=&patient=&agent=&date=: the trail newest first. Admins search every event; anyone else the events of their own patients (all of them, or the one named), redacted as the access log is, refused attempts by others left out. Recorded with via fhir.';
+
+--
 -- Name: base(text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
 --
 
@@ -7026,6 +7201,29 @@ REVOKE ALL ON FUNCTION audit.roll_current(p_now timestamp with time zone) FROM P
 REVOKE ALL ON FUNCTION audit.seal() FROM PUBLIC;
 GRANT ALL ON FUNCTION audit.seal() TO healthcare_api;
 GRANT ALL ON FUNCTION audit.seal() TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_event(p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.audit_event(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.audit_event(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.audit_event(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) TO healthcare_user;
 
 --
 -- Name: FUNCTION base(p_base text); Type: ACL; Schema: fhir; Owner: healthcare_owner

@@ -136,4 +136,7 @@ var (
 	FhirCareTeamSearch = fhirFunc("care_team_search", true, "bigint", "bigint", "int", "int", "text") // patient, participant, count, offset, base
 	FhirCareTeamCreate = fhirFunc("care_team_create", false, "jsonb")                                 // resource
 	FhirCareTeamDelete = fhirFunc("care_team_delete", false, "bigint")                                // id
+
+	FhirAuditEvent       = fhirFunc("audit_event", true, "bigint")                                                                      // id
+	FhirAuditEventSearch = fhirFunc("audit_event_search", true, "bigint", "bigint", "timestamptz", "timestamptz", "int", "int", "text") // patient, agent (user), date from, date before, count, offset, base
 )

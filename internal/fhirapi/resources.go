@@ -58,3 +58,19 @@ func careTeamSearchArgs(q query) ([]any, error) {
 	}
 	return []any{patient, participant}, nil
 }
+
+func auditEventSearchArgs(q query) ([]any, error) {
+	patient, err := q.eitherID("entity", "patient")
+	if err != nil {
+		return nil, err
+	}
+	agent, err := q.id("agent")
+	if err != nil {
+		return nil, err
+	}
+	from, before, err := q.dateRange("date")
+	if err != nil {
+		return nil, err
+	}
+	return []any{patient, agent, from, before}, nil
+}

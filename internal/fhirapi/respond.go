@@ -40,13 +40,17 @@ func resourceMeta(body []byte) meta {
 }
 
 // member is the string value after key in head (json_build_object's
-// spacing), "" when absent.
+// spacing, or none), "" when absent.
 func member(head []byte, key string) string {
-	i := bytes.Index(head, []byte(key))
+	k := []byte(key)
+	i := bytes.Index(head, k)
 	if i < 0 {
-		return ""
+		k = bytes.ReplaceAll(k, []byte(" "), nil)
+		if i = bytes.Index(head, k); i < 0 {
+			return ""
+		}
 	}
-	rest := head[i+len(key):]
+	rest := head[i+len(k):]
 	j := bytes.IndexByte(rest, '"')
 	if j < 0 {
 		return ""

@@ -83,6 +83,13 @@ var (
 		{Name: "specialty", Type: "token", Ref: "http://hl7.org/fhir/SearchParameter/PractitionerRole-specialty",
 			Doc: "The specialization's text, case-insensitive (specialty or specialty:text)."},
 	}
+	auditEventSearch = []SearchParam{
+		{Name: "entity", Type: "reference", Ref: "http://hl7.org/fhir/SearchParameter/AuditEvent-entity", Doc: "The patient the event concerns: Patient/<id> or the id."},
+		{Name: "patient", Type: "reference", Ref: "http://hl7.org/fhir/SearchParameter/AuditEvent-patient", Doc: "The same as entity."},
+		{Name: "agent", Type: "reference", Ref: "http://hl7.org/fhir/SearchParameter/AuditEvent-agent", Doc: "The app user who acted: their user id."},
+		{Name: "date", Type: "date", Ref: "http://hl7.org/fhir/SearchParameter/AuditEvent-date", Multi: true,
+			Doc: "When it was recorded: eq (default), gt, ge, lt, le, at the precision given."},
+	}
 	careTeamSearch = []SearchParam{
 		{Name: "patient", Type: "reference", Ref: "http://hl7.org/fhir/SearchParameter/clinical-patient", Doc: "The patient: Patient/<id> or the id."},
 		{Name: "subject", Type: "reference", Ref: "http://hl7.org/fhir/SearchParameter/CareTeam-subject", Doc: "The same as patient."},
@@ -138,6 +145,12 @@ var routes = []Route{
 		handler: read(database.FhirCareTeam)},
 	{Method: del, Path: Prefix + "/CareTeam/:id", Auth: TokenRequired, Resource: "CareTeam", Interaction: "delete",
 		handler: remove(database.FhirCareTeamDelete, false)},
+
+	// AuditEvent: the trail; an owner's patients' events, redacted, and every one for admins.
+	{Method: get, Path: Prefix + "/AuditEvent", Auth: TokenRequired, Resource: "AuditEvent", Interaction: "search-type", Search: auditEventSearch,
+		handler: search(database.FhirAuditEventSearch, auditEventSearch, auditEventSearchArgs)},
+	{Method: get, Path: Prefix + "/AuditEvent/:id", Auth: TokenRequired, Resource: "AuditEvent", Interaction: "read",
+		handler: read(database.FhirAuditEvent)},
 }
 
 // Routes returns the route table (a copy).

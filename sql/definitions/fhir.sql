@@ -1112,4 +1112,166 @@ comment on function fhir.care_team_delete(bigint) is
 revoke all on function fhir.care_team_delete(bigint) from public;
 grant execute on function fhir.care_team_delete(bigint) to healthcare_api, healthcare_user;
 
+set local role healthcare_owner;
+
+-- AuditEvent: an event of the trail in the shape of the IHE Basic Audit Log
+-- Patterns. p_mine, when not NULL, redacts it as the owner's access log
+-- does: someone else's event loses their login, address and request id,
+-- and names only the caller's patients (p_mine) of those a list returned.
+create or replace function fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) returns json
+language sql stable
+as $$
+  select pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+    'resourceType', 'AuditEvent', 'id', e.id::text,
+    'meta', pg_catalog.json_build_object('versionId', '1', 'lastUpdated', fhir.instant(e.at)),
+    'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-event-type', 'code', 'rest',
+                                         'display', 'RESTful Operation'),
+    'subtype', pg_catalog.json_build_array(pg_catalog.json_build_object('system', 'http://hl7.org/fhir/restful-interaction',
+      'code', case e.action when 'list' then 'search-type' when 'prune' then 'delete' else e.action end)),
+    'action', case e.action when 'create' then 'C' when 'read' then 'R' when 'update' then 'U' when 'list' then 'E' else 'D' end,
+    'recorded', fhir.instant(e.at),
+    'outcome', case when e.outcome = 'ok' then '0' else '4' end,
+    'outcomeDesc', e.outcome,
+    'agent', pg_catalog.json_build_array(case
+      when p_mine is not null and e.user_id is distinct from p_uid
+        then pg_catalog.json_build_object(
+               'who', case when e.user_id is not null then pg_catalog.json_build_object('identifier', pg_catalog.json_build_object(
+                        'system', 'https://healthcare.example.org/fhir/sid/user', 'value', e.user_id::text)) end,
+               'name', case when e.user_id is null then 'anonymous' end,
+               'requestor', true)
+      else pg_catalog.json_build_object(
+               'who', case when e.user_id is not null then pg_catalog.json_build_object('identifier', pg_catalog.json_build_object(
+                        'system', 'https://healthcare.example.org/fhir/sid/user', 'value', e.user_id::text)) end,
+               'name', case when e.user_id is null then 'anonymous' end,
+               'altId', e.db_role,
+               'requestor', true,
+               'network', case when e.client_addr is not null then pg_catalog.json_build_object(
+                            'address', pg_catalog.host(e.client_addr), 'type', '2') end) end),
+    'source', pg_catalog.json_build_object(
+      'site', e.door,
+      'observer', pg_catalog.json_build_object('display', 'healthcare (' || e.door || ' door)'),
+      'type', pg_catalog.json_build_array(pg_catalog.json_build_object(
+        'system', 'http://terminology.hl7.org/CodeSystem/security-source-type', 'code', '4', 'display', 'Application Server'))),
+    'entity', (select pg_catalog.json_agg(x.entity order by x.n) from (
+        select 1 as n, 0::bigint as k, pg_catalog.json_build_object(
+                 'what', pg_catalog.json_build_object('reference', 'Patient/' || e.patient_id),
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '1', 'display', 'Person'),
+                 'role', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/object-role', 'code', '1', 'display', 'Patient')) as entity
+         where e.patient_id is not null
+        union all
+        select 2, l.p, pg_catalog.json_build_object(
+                 'what', pg_catalog.json_build_object('reference', 'Patient/' || l.p),
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '1', 'display', 'Person'),
+                 'role', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/object-role', 'code', '1', 'display', 'Patient'))
+          from pg_catalog.unnest(e.patients) l (p)
+         where p_mine is null or e.user_id is not distinct from p_uid or l.p = any (p_mine)
+        union all
+        select 3, 0, pg_catalog.json_build_object(
+                 'what', pg_catalog.json_build_object('reference', 'Practitioner/' || (e.detail ->> 'doctor')),
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '2', 'display', 'System Object'))
+         where e.detail ->> 'object' = 'doctor' and e.detail ->> 'doctor' ~ '^[0-9]+$'
+        union all
+        select 4, 0, pg_catalog.json_build_object(
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '2', 'display', 'System Object'),
+                 'description', e.detail ->> 'object',
+                 'detail', (select pg_catalog.json_agg(pg_catalog.json_build_object('type', d.key, 'valueString', d.value) order by d.key)
+                              from pg_catalog.jsonb_each_text(e.detail) d
+                             where d.key in ('via', 'version', 'mapping', 'doctor') and d.value <> ''))
+         where e.detail ? 'object'
+        order by 1, 2) x)))
+$$;
+comment on function fhir.audit_event_resource(audit.events,bigint[],bigint) is
+  'An audit event as a FHIR R4 AuditEvent (IHE Basic Audit Log Patterns): action C/R/U/D/E, recorded, outcome (0 ok, 4 refused) and outcomeDesc, agent (who: the app user''s identifier, requestor; altId and network for admins and the caller''s own events), source (observer: the door), entity (what: the patient or patients, the doctor; detail: via, version, mapping, doctor). With p_mine (an owner''s patients) it is redacted as the access log is, but for p_uid''s own events.';
+revoke all on function fhir.audit_event_resource(audit.events,bigint[],bigint) from public;
+grant execute on function fhir.audit_event_resource(audit.events,bigint[],bigint) to healthcare_access;
+
+set local role healthcare_access;
+
+create or replace function fhir.audit_event(p_id bigint) returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  v_mine bigint[];
+  v_event audit.events;
+begin
+  select * into v_event from audit.events e where e.id = p_id;
+  if not v_admin and v_event.id is not null then
+    select array_agg(p.id) into v_mine from app.patients p
+     where p.owner_id = v_uid and (p.id = v_event.patient_id or p.id = any (v_event.patients));
+    if v_mine is null or not (v_event.outcome = 'ok' or v_event.user_id = v_uid) then
+      v_event := null;
+    end if;
+  end if;
+  if v_event.id is null then
+    return app.refuse('read', null, jsonb_build_object('object', 'audit_event', 'event', p_id, 'via', 'fhir'), 'RNTFD', 'audit event not found');
+  end if;
+  perform app.audit_as(v_uid, 'read', 'ok', v_event.patient_id, null, jsonb_build_object('object', 'audit_event', 'event', p_id, 'via', 'fhir'));
+  return fhir.audit_event_resource(v_event, case when v_admin then null else v_mine end, v_uid);
+end
+$$;
+comment on function fhir.audit_event(bigint) is
+  'GET /fhir/AuditEvent/<id>: admins read any event; an owner an event of their patients (others'' refused attempts excepted), redacted as the access log is. Reading it is recorded with via fhir.';
+revoke all on function fhir.audit_event(bigint) from public;
+grant execute on function fhir.audit_event(bigint) to healthcare_api, healthcare_user;
+
+create or replace function fhir.audit_event_search(p_patient bigint default null, p_agent bigint default null,
+                                                   p_from timestamptz default null, p_before timestamptz default null,
+                                                   p_count integer default null, p_offset integer default null, p_base text default null)
+returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_mine bigint[];
+  v_url text;
+  v_count bigint;
+  v_rows json;
+begin
+  -- An owner's events are those of their patients (the one asked for, or all).
+  if not v_admin then
+    select coalesce(array_agg(p.id), '{}') into v_mine from app.patients p
+     where p.owner_id = v_uid and (p_patient is null or p.id = p_patient);
+  end if;
+  v_url := v_base || '/AuditEvent?'
+           || case when p_patient is not null then 'entity=Patient%2F' || p_patient || '&' else '' end
+           || case when p_agent is not null then 'agent=' || p_agent || '&' else '' end
+           || case when p_from is not null then 'date=ge' || app.url_encode(fhir.instant(p_from)) || '&' else '' end
+           || case when p_before is not null then 'date=lt' || app.url_encode(fhir.instant(p_before)) || '&' else '' end;
+  select count(*) into v_count from audit.events e
+   where (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+     and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
+               else e.patient_id = any (v_mine) or e.patients && v_mine end)
+     and (p_agent is null or e.user_id = p_agent)
+     and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before);
+  if v_limit > 0 then
+    select json_agg(json_build_object('fullUrl', v_base || '/AuditEvent/' || e.id, 'resource', fhir.audit_event_resource(e, v_mine, v_uid),
+                                      'search', json_build_object('mode', 'match')) order by e.id desc)
+      into v_rows
+      from (select * from audit.events e
+             where (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+               and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
+                         else e.patient_id = any (v_mine) or e.patients && v_mine end)
+               and (p_agent is null or e.user_id = p_agent)
+               and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before)
+             order by e.id desc limit v_limit offset v_offset) e;
+  end if;
+  -- Reading the trail is an access too (its details hold patient data).
+  perform app.audit_as(v_uid, 'list', 'ok', p_patient, null,
+                       jsonb_build_object('object', 'audit_events', 'user', p_agent, 'via', 'fhir'));
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+comment on function fhir.audit_event_search(bigint,bigint,timestamp with time zone,timestamp with time zone,integer,integer,text) is
+  'GET /fhir/AuditEvent?entity=&patient=&agent=&date=: the trail newest first. Admins search every event; anyone else the events of their own patients (all of them, or the one named), redacted as the access log is, refused attempts by others left out. Recorded with via fhir.';
+revoke all on function fhir.audit_event_search(bigint,bigint,timestamp with time zone,timestamp with time zone,integer,integer,text) from public;
+grant execute on function fhir.audit_event_search(bigint,bigint,timestamp with time zone,timestamp with time zone,integer,integer,text) to healthcare_api, healthcare_user;
+
 reset role;
