@@ -3431,10 +3431,10 @@ ALTER FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid 
 COMMENT ON FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) IS 'An audit event as a FHIR R4 AuditEvent (IHE Basic Audit Log Patterns): action C/R/U/D/E, recorded, outcome (0 ok, 4 refused) and outcomeDesc, agent (who: the app user''s identifier, requestor; altId and network for admins and the caller''s own events), source (observer: the door), entity (what: the patient or patients, the doctor; detail: via, version, mapping, doctor). With p_mine (an owner''s patients) it is redacted as the access log is, but for p_uid''s own events.';
 
 --
--- Name: audit_event_search(bigint, bigint, timestamp with time zone, timestamp with time zone, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+-- Name: audit_event_search(bigint, bigint, timestamp with time zone, timestamp with time zone, bigint, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
 --
 
-CREATE FUNCTION fhir.audit_event_search(p_patient bigint DEFAULT NULL::bigint, p_agent bigint DEFAULT NULL::bigint, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before timestamp with time zone DEFAULT NULL::timestamp with time zone, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
+CREATE FUNCTION fhir.audit_event_search(p_patient bigint DEFAULT NULL::bigint, p_agent bigint DEFAULT NULL::bigint, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before timestamp with time zone DEFAULT NULL::timestamp with time zone, p_until bigint DEFAULT NULL::bigint, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -3445,6 +3445,9 @@ declare
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
   v_mine bigint[];
+  -- The newest event a page may show: the pages of one search stay put
+  -- while reading them adds events (each read is one).
+  v_until bigint := coalesce(p_until, (select max(e.id) from audit.events e), 0);
   v_url text;
   v_count bigint;
   v_rows json;
@@ -3458,9 +3461,10 @@ begin
            || case when p_patient is not null then 'entity=Patient%2F' || p_patient || '&' else '' end
            || case when p_agent is not null then 'agent=' || p_agent || '&' else '' end
            || case when p_from is not null then 'date=ge' || app.url_encode(fhir.instant(p_from)) || '&' else '' end
-           || case when p_before is not null then 'date=lt' || app.url_encode(fhir.instant(p_before)) || '&' else '' end;
+           || case when p_before is not null then 'date=lt' || app.url_encode(fhir.instant(p_before)) || '&' else '' end
+           || '_until=' || v_until || '&';
   select count(*) into v_count from audit.events e
-   where (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+   where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
      and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
                else e.patient_id = any (v_mine) or e.patients && v_mine end)
      and (p_agent is null or e.user_id = p_agent)
@@ -3470,7 +3474,7 @@ begin
                                       'search', json_build_object('mode', 'match')) order by e.id desc)
       into v_rows
       from (select * from audit.events e
-             where (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+             where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
                and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
                          else e.patient_id = any (v_mine) or e.patients && v_mine end)
                and (p_agent is null or e.user_id = p_agent)
@@ -3484,13 +3488,13 @@ begin
 end
 $$;
 
-ALTER FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) OWNER TO healthcare_access;
+ALTER FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) OWNER TO healthcare_access;
 
 --
--- Name: FUNCTION audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+-- Name: FUNCTION audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/AuditEvent?entity=&patient=&agent=&date=: the trail newest first. Admins search every event; anyone else the events of their own patients (all of them, or the one named), redacted as the access log is, refused attempts by others left out. Recorded with via fhir.';
+COMMENT ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/AuditEvent?entity=&patient=&agent=&date=: the trail newest first, up to event p_until (the newest when the first page was read, which the page links carry as _until). Admins search every event; anyone else the events of their own patients (all of them, or the one named), redacted as the access log is, refused attempts by others left out. Recorded with via fhir.';
 
 --
 -- Name: base(text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
@@ -7218,12 +7222,12 @@ REVOKE ALL ON FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[]
 GRANT ALL ON FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) TO healthcare_access;
 
 --
--- Name: FUNCTION audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_access
+-- Name: FUNCTION audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_access
 --
 
-REVOKE ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) FROM PUBLIC;
-GRANT ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) TO healthcare_api;
-GRANT ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_count integer, p_offset integer, p_base text) TO healthcare_user;
+REVOKE ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) TO healthcare_user;
 
 --
 -- Name: FUNCTION base(p_base text); Type: ACL; Schema: fhir; Owner: healthcare_owner

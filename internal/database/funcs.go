@@ -137,6 +137,6 @@ var (
 	FhirCareTeamCreate = fhirFunc("care_team_create", false, "jsonb")                                 // resource
 	FhirCareTeamDelete = fhirFunc("care_team_delete", false, "bigint")                                // id
 
-	FhirAuditEvent       = fhirFunc("audit_event", true, "bigint")                                                                      // id
-	FhirAuditEventSearch = fhirFunc("audit_event_search", true, "bigint", "bigint", "timestamptz", "timestamptz", "int", "int", "text") // patient, agent (user), date from, date before, count, offset, base
+	FhirAuditEvent       = fhirFunc("audit_event", true, "bigint")                                                                                // id
+	FhirAuditEventSearch = fhirFunc("audit_event_search", true, "bigint", "bigint", "timestamptz", "timestamptz", "bigint", "int", "int", "text") // patient, agent (user), date from, date before, newest event (_until), count, offset, base
 )

@@ -37,7 +37,7 @@ func (q query) known(params []SearchParam) error {
 	for name := range q.values {
 		base, _, _ := strings.Cut(name, ":")
 		switch base {
-		case "_count", "_offset", "_format":
+		case "_count", "_offset", "_format", "_until":
 			continue
 		}
 		ok := false
@@ -278,4 +278,18 @@ func (q query) eitherID(a, b string) (any, error) {
 		return q.id(b)
 	}
 	return q.id(a)
+}
+
+// until is _until, the newest audit event the pages of one search show
+// (the server puts it in the links it gives): a positive integer.
+func (q query) until() (any, error) {
+	v, err := q.one("_until")
+	if err != nil || v == nil {
+		return nil, err
+	}
+	n, perr := strconv.ParseInt(*v, 10, 64)
+	if perr != nil || n < 0 {
+		return nil, invalid("_until", "_until must be a non-negative integer, as the page links give it.")
+	}
+	return n, nil
 }

@@ -389,3 +389,17 @@ func TestTokensAndMethods(t *testing.T) {
 	h.must("PATCH", "/Patient/"+id, owner.Access, nil, 405)
 	h.must("GET", "/", owner.Access, nil, 404)
 }
+
+func TestAPIDocsLinkTheCapabilityStatement(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var doc struct {
+		ExternalDocs struct{ URL string }
+		Info         struct{ Description string }
+	}
+	h.Must("GET", "/api/openapi.json", "", nil, 200).Decode(t, &doc)
+	if doc.ExternalDocs.URL != "/fhir/metadata" || !strings.Contains(doc.Info.Description, "(/fhir/metadata)") {
+		t.Fatalf("the API reference does not link the CapabilityStatement: %+v", doc)
+	}
+	h.must("GET", doc.ExternalDocs.URL[len("/fhir"):], "", nil, 200)
+}

@@ -72,5 +72,9 @@ func auditEventSearchArgs(q query) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{patient, agent, from, before}, nil
+	until, err := q.until()
+	if err != nil {
+		return nil, err
+	}
+	return []any{patient, agent, from, before, until}, nil
 }

@@ -1219,6 +1219,7 @@ grant execute on function fhir.audit_event(bigint) to healthcare_api, healthcare
 
 create or replace function fhir.audit_event_search(p_patient bigint default null, p_agent bigint default null,
                                                    p_from timestamptz default null, p_before timestamptz default null,
+                                                   p_until bigint default null,
                                                    p_count integer default null, p_offset integer default null, p_base text default null)
 returns json
 language plpgsql volatile security definer
@@ -1231,6 +1232,9 @@ declare
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
   v_mine bigint[];
+  -- The newest event a page may show: the pages of one search stay put
+  -- while reading them adds events (each read is one).
+  v_until bigint := coalesce(p_until, (select max(e.id) from audit.events e), 0);
   v_url text;
   v_count bigint;
   v_rows json;
@@ -1244,9 +1248,10 @@ begin
            || case when p_patient is not null then 'entity=Patient%2F' || p_patient || '&' else '' end
            || case when p_agent is not null then 'agent=' || p_agent || '&' else '' end
            || case when p_from is not null then 'date=ge' || app.url_encode(fhir.instant(p_from)) || '&' else '' end
-           || case when p_before is not null then 'date=lt' || app.url_encode(fhir.instant(p_before)) || '&' else '' end;
+           || case when p_before is not null then 'date=lt' || app.url_encode(fhir.instant(p_before)) || '&' else '' end
+           || '_until=' || v_until || '&';
   select count(*) into v_count from audit.events e
-   where (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+   where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
      and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
                else e.patient_id = any (v_mine) or e.patients && v_mine end)
      and (p_agent is null or e.user_id = p_agent)
@@ -1256,7 +1261,7 @@ begin
                                       'search', json_build_object('mode', 'match')) order by e.id desc)
       into v_rows
       from (select * from audit.events e
-             where (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+             where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
                and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
                          else e.patient_id = any (v_mine) or e.patients && v_mine end)
                and (p_agent is null or e.user_id = p_agent)
@@ -1269,9 +1274,9 @@ begin
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
 end
 $$;
-comment on function fhir.audit_event_search(bigint,bigint,timestamp with time zone,timestamp with time zone,integer,integer,text) is
-  'GET /fhir/AuditEvent?entity=&patient=&agent=&date=: the trail newest first. Admins search every event; anyone else the events of their own patients (all of them, or the one named), redacted as the access log is, refused attempts by others left out. Recorded with via fhir.';
-revoke all on function fhir.audit_event_search(bigint,bigint,timestamp with time zone,timestamp with time zone,integer,integer,text) from public;
-grant execute on function fhir.audit_event_search(bigint,bigint,timestamp with time zone,timestamp with time zone,integer,integer,text) to healthcare_api, healthcare_user;
+comment on function fhir.audit_event_search(bigint,bigint,timestamp with time zone,timestamp with time zone,bigint,integer,integer,text) is
+  'GET /fhir/AuditEvent?entity=&patient=&agent=&date=: the trail newest first, up to event p_until (the newest when the first page was read, which the page links carry as _until). Admins search every event; anyone else the events of their own patients (all of them, or the one named), redacted as the access log is, refused attempts by others left out. Recorded with via fhir.';
+revoke all on function fhir.audit_event_search(bigint,bigint,timestamp with time zone,timestamp with time zone,bigint,integer,integer,text) from public;
+grant execute on function fhir.audit_event_search(bigint,bigint,timestamp with time zone,timestamp with time zone,bigint,integer,integer,text) to healthcare_api, healthcare_user;
 
 reset role;
