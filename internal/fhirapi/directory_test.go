@@ -129,6 +129,16 @@ func TestCareTeamsAndTheDoctorsAccount(t *testing.T) {
 		}
 	}
 	h.must("GET", "/CareTeam?patient=1&subject=2", owner.Access, nil, 400)
+	// an admin finds any patient by _id and any patient's care teams.
+	if b := h.must("GET", "/Patient?_id="+pid, admin.Access, nil, 200).json(t); b["total"] != 1.0 {
+		t.Errorf("admin _id search: %v", b)
+	}
+	if b := h.must("GET", "/CareTeam?patient="+pid, admin.Access, nil, 200).json(t); b["total"] != 1.0 {
+		t.Errorf("admin care team search by patient: %v", b)
+	}
+	if b := h.must("GET", "/Patient?_id="+pid, stranger.Access, nil, 200).json(t); b["total"] != 0.0 {
+		t.Errorf("a stranger's _id search: %v", b)
+	}
 	h.must("GET", "/CareTeam/"+ctid, stranger.Access, nil, 404)
 	if b := h.must("GET", "/CareTeam", stranger.Access, nil, 200).json(t); b["total"] != 0.0 {
 		t.Errorf("a stranger's care teams: %v", b)

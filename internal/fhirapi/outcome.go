@@ -151,18 +151,28 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// formats are the _format values this server answers.
+var formats = []string{"json", "application/json", "application/fhir+json", "application/json+fhir", "fhir+json"}
+
 // jsonTypes are the media types this server reads and writes.
 var jsonTypes = []string{"application/fhir+json", "application/json", "application/json+fhir"}
 
 // negotiate checks _format and Accept: JSON only (406 otherwise).
 func negotiate(r *http.Request) error {
-	if f, ok := r.URL.Query()["_format"]; ok {
-		if len(f) != 1 || !slices.Contains([]string{"json", "application/json", "application/fhir+json", "application/json+fhir", "fhir+json"}, strings.TrimSpace(f[0])) {
-			return errNotAcceptable
+	// _format overrides Accept; the query is parsed only when it may hold it.
+	if strings.Contains(r.URL.RawQuery, "_format") {
+		if f, ok := r.URL.Query()["_format"]; ok {
+			if len(f) != 1 || !slices.Contains(formats, strings.TrimSpace(f[0])) {
+				return errNotAcceptable
+			}
+			return nil
 		}
+	}
+	values := r.Header["Accept"]
+	if len(values) == 0 {
 		return nil
 	}
-	accept := strings.Join(r.Header.Values("Accept"), ",")
+	accept := strings.Join(values, ",")
 	if strings.TrimSpace(accept) == "" {
 		return nil
 	}

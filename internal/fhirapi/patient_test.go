@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"healthcare/internal/fhirapi"
+	"healthcare/internal/httpapi"
 )
 
 const (
@@ -402,4 +403,23 @@ func TestAPIDocsLinkTheCapabilityStatement(t *testing.T) {
 		t.Fatalf("the API reference does not link the CapabilityStatement: %+v", doc)
 	}
 	h.must("GET", doc.ExternalDocs.URL[len("/fhir"):], "", nil, 200)
+}
+
+func TestConfiguredBaseURL(t *testing.T) {
+	t.Parallel()
+	h := newHarnessWith(t, httpapi.Options{FHIRBaseURL: "https://records.example.org/fhir"})
+	owner := h.Signup("fhirbase")
+	a := h.must("POST", "/Patient", owner.Access, patient("Based Person", 33, "", ""), 201)
+	id := a.json(t)["id"].(string)
+	if loc := a.header.Get("Location"); loc != "https://records.example.org/fhir/Patient/"+id+"/_history/1" {
+		t.Errorf("Location %q", loc)
+	}
+	b := h.must("GET", "/Patient", owner.Access, nil, 200)
+	if !strings.Contains(string(b.body), `"fullUrl" : "https://records.example.org/fhir/Patient/`+id+`"`) ||
+		strings.Contains(string(b.body), "127.0.0.1") {
+		t.Errorf("the Bundle does not use the configured base: %s", b.body)
+	}
+	if cs := h.must("GET", "/metadata", "", nil, 200).json(t); cs["implementation"].(map[string]any)["url"] != "https://records.example.org/fhir" {
+		t.Errorf("implementation.url: %v", cs["implementation"])
+	}
 }

@@ -27,13 +27,15 @@ comment on function fhir.canonical(text) is
 revoke all on function fhir.canonical(text) from public;
 grant execute on function fhir.canonical(text) to healthcare_access;
 
+-- JSON's own timestamp output (ISO 8601 whatever DateStyle says, and much
+-- cheaper than to_char) of the UTC time.
 create or replace function fhir.instant(p_at timestamptz) returns text
 language sql stable
 as $$
-  select pg_catalog.to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+  select pg_catalog.btrim(pg_catalog.to_json(p_at at time zone 'UTC')::text, '"') || 'Z'
 $$;
 comment on function fhir.instant(timestamp with time zone) is
-  'A FHIR instant in UTC with microseconds, as meta.lastUpdated carries it (the server''s Last-Modified is read from it).';
+  'A FHIR instant in UTC (fractional seconds as stored, trailing zeros left out), as meta.lastUpdated carries it (the server''s Last-Modified is read from it); the same whatever the session''s DateStyle and TimeZone.';
 revoke all on function fhir.instant(timestamp with time zone) from public;
 grant execute on function fhir.instant(timestamp with time zone) to healthcare_access;
 
@@ -500,6 +502,13 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_uid bigint := app.require_user();
+  -- Which patients a search covers, as the REST list has it: the caller's
+  -- own and those in their care; an admin's _id search any one. The
+  -- policies still decide what is read; an array of ids lets every plan,
+  -- generic or not, use the primary key.
+  v_ids bigint[] := case when p_id is not null and app.current_user_is_admin() then array[p_id]
+                         else array(select p.id from app.patients p where p.owner_id = v_uid
+                                    union all select c from app.care_patient_ids() c) end;
   v_base text := fhir.base(p_base);
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
@@ -509,7 +518,7 @@ declare
   v_url text;
   v_count bigint;
   v_rows json;
-  v_ids bigint[];
+  v_found bigint[];
 begin
   if p_name_match is not null and p_name_match not in ('exact', 'contains') then
     raise exception 'name takes the modifiers :exact and :contains' using errcode = 'RINVL', column = 'name';
@@ -531,9 +540,9 @@ begin
     v_query := v_query || '_lastUpdated=lt' || app.url_encode(fhir.instant(p_updated_before)) || '&';
   end if;
   v_url := v_base || '/Patient?' || v_query;
-  -- What the policies let the caller read: their own, their care team's, every one for admins.
   select count(*) into v_count from app.patients p
-   where (p_id is null or p.id = p_id)
+   where p.id = any (v_ids)
+     and (p_id is null or p.id = p_id)
      and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
      and (v_gender is null or p.gender_fhir = v_gender)
      and (p_updated_from is null or p.updated_at >= p_updated_from)
@@ -542,16 +551,17 @@ begin
     select json_agg(json_build_object('fullUrl', v_base || '/Patient/' || p.id, 'resource', fhir.patient_resource(p),
                                       'search', json_build_object('mode', 'match')) order by p.id),
            array_agg(p.id order by p.id)
-      into v_rows, v_ids
+      into v_rows, v_found
       from (select * from app.patients p
-             where (p_id is null or p.id = p_id)
+             where p.id = any (v_ids)
+               and (p_id is null or p.id = p_id)
                and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
                and (v_gender is null or p.gender_fhir = v_gender)
                and (p_updated_from is null or p.updated_at >= p_updated_from)
                and (p_updated_before is null or p.updated_at < p_updated_before)
              order by p.id limit v_limit offset v_offset) p;
   end if;
-  perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "patient", "via": "fhir"}');
+  perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_found, '{}'), '{"object": "patient", "via": "fhir"}');
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
 end
 $$;
@@ -1003,6 +1013,14 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  -- Which care teams a search covers, as the REST lists have it: those of
+  -- the caller's own patients and, for a doctor's account, its own; an
+  -- admin's search by patient or participant any one's. The policies still
+  -- decide what is read; plain index conditions keep every plan on them.
+  v_mine bigint[] := case when v_admin and p_patient is not null then array[p_patient]
+                          else array(select p.id from app.patients p where p.owner_id = v_uid) end;
+  v_doc bigint := case when v_admin and p_participant is not null then p_participant else app.current_doctor_id() end;
   v_base text := fhir.base(p_base);
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
@@ -1014,17 +1032,17 @@ begin
   v_url := v_base || '/CareTeam?'
            || case when p_patient is not null then 'subject=Patient%2F' || p_patient || '&' else '' end
            || case when p_participant is not null then 'participant=Practitioner%2F' || p_participant || '&' else '' end;
-  -- What the policies let the caller see: their patients' mappings, their
-  -- own as a doctor's linked account, every one for admins.
   select count(*) into v_count from app.patient_doctors m
-   where (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
+   where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
+     and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
   if v_limit > 0 then
     select json_agg(json_build_object('fullUrl', v_base || '/CareTeam/' || m.id, 'resource', fhir.care_team_resource(m),
                                       'search', json_build_object('mode', 'match')) order by m.id),
            array_agg(distinct m.patient_id)
       into v_rows, v_ids
       from (select * from app.patient_doctors m
-             where (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
+             where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
+               and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
              order by m.id limit v_limit offset v_offset) m;
   end if;
   perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "fhir"}');
