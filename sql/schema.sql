@@ -3470,8 +3470,7 @@ begin
      and (p_agent is null or e.user_id = p_agent)
      and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before);
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/AuditEvent/' || e.id, 'resource', fhir.audit_event_resource(e, v_mine, v_uid),
-                                      'search', json_build_object('mode', 'match')) order by e.id desc)
+    select json_agg(fhir.match(v_base || '/AuditEvent/' || e.id, fhir.audit_event_resource(e, v_mine, v_uid)) order by e.id desc)
       into v_rows
       from (select * from audit.events e
              where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
@@ -3695,13 +3694,9 @@ COMMENT ON FUNCTION fhir.care_team_delete(p_id bigint) IS 'DELETE /fhir/CareTeam
 CREATE FUNCTION fhir.care_team_resource(m app.patient_doctors) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-  select pg_catalog.json_build_object(
-    'resourceType', 'CareTeam', 'id', m.id::text,
-    'meta', pg_catalog.json_build_object('versionId', '1', 'lastUpdated', fhir.instant(m.created_at)),
-    'status', 'active',
-    'subject', pg_catalog.json_build_object('reference', 'Patient/' || m.patient_id),
-    'participant', pg_catalog.json_build_array(pg_catalog.json_build_object(
-      'member', pg_catalog.json_build_object('reference', 'Practitioner/' || m.doctor_id))))
+  select ('{"resourceType" : "CareTeam", "id" : "' || m.id || '", "meta" : {"versionId" : "1", "lastUpdated" : "'
+          || fhir.instant(m.created_at) || '"}, "status" : "active", "subject" : {"reference" : "Patient/' || m.patient_id
+          || '"}, "participant" : [{"member" : {"reference" : "Practitioner/' || m.doctor_id || '"}}]}')::json
 $$;
 
 ALTER FUNCTION fhir.care_team_resource(m app.patient_doctors) OWNER TO healthcare_owner;
@@ -3745,8 +3740,7 @@ begin
    where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
      and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/CareTeam/' || m.id, 'resource', fhir.care_team_resource(m),
-                                      'search', json_build_object('mode', 'match')) order by m.id),
+    select json_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)) order by m.id),
            array_agg(distinct m.patient_id)
       into v_rows, v_ids
       from (select * from app.patient_doctors m
@@ -3956,6 +3950,25 @@ ALTER FUNCTION fhir.links(p_self text, p_next text, p_previous text) OWNER TO he
 --
 
 COMMENT ON FUNCTION fhir.links(p_self text, p_next text, p_previous text) IS 'Bundle.link: self, next and previous, leaving out those that are NULL.';
+
+--
+-- Name: match(text, json); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.match(p_full_url text, p_resource json) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select ('{"fullUrl" : ' || pg_catalog.to_json(p_full_url)::text || ', "resource" : ' || p_resource::text
+          || ', "search" : {"mode" : "match"}}')::json
+$$;
+
+ALTER FUNCTION fhir.match(p_full_url text, p_resource json) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION match(p_full_url text, p_resource json); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.match(p_full_url text, p_resource json) IS 'A searchset Bundle entry: fullUrl, the resource, search.mode match.';
 
 --
 -- Name: name_matches(text, text, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
@@ -4323,19 +4336,13 @@ COMMENT ON FUNCTION fhir.patient_input(p_resource jsonb, p_id bigint, OUT name t
 CREATE FUNCTION fhir.patient_resource(p app.patients) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-  select pg_catalog.json_build_object(
-    'resourceType', 'Patient', 'id', p.id::text,
-    'meta', pg_catalog.json_build_object('versionId', p.version::text, 'lastUpdated', fhir.instant(p.updated_at)),
-    'extension', case when p.gender <> ''
-      then pg_catalog.json_build_array(
-             pg_catalog.json_build_object('url', fhir.canonical('patient-gender-text'), 'valueString', p.gender::text),
-             pg_catalog.json_build_object('url', fhir.canonical('patient-age'), 'valueAge',
-               pg_catalog.json_build_object('value', p.age, 'unit', 'a', 'system', 'http://unitsofmeasure.org', 'code', 'a')))
-      else pg_catalog.json_build_array(
-             pg_catalog.json_build_object('url', fhir.canonical('patient-age'), 'valueAge',
-               pg_catalog.json_build_object('value', p.age, 'unit', 'a', 'system', 'http://unitsofmeasure.org', 'code', 'a'))) end,
-    'name', pg_catalog.json_build_array(pg_catalog.json_build_object('text', p.name::text)),
-    'gender', p.gender_fhir)
+  select ('{"resourceType" : "Patient", "id" : "' || p.id || '", "meta" : {"versionId" : "' || p.version
+          || '", "lastUpdated" : "' || fhir.instant(p.updated_at) || '"}, "extension" : ['
+          || case when p.gender <> '' then '{"url" : "' || fhir.canonical('patient-gender-text') || '", "valueString" : '
+                                           || pg_catalog.to_json(p.gender::text)::text || '}, ' else '' end
+          || '{"url" : "' || fhir.canonical('patient-age') || '", "valueAge" : {"value" : ' || p.age
+          || ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : '
+          || pg_catalog.to_json(p.name::text)::text || '}], "gender" : ' || pg_catalog.to_json(p.gender_fhir)::text || '}')::json
 $$;
 
 ALTER FUNCTION fhir.patient_resource(p app.patients) OWNER TO healthcare_owner;
@@ -4356,13 +4363,9 @@ CREATE FUNCTION fhir.patient_search(p_id bigint DEFAULT NULL::bigint, p_name tex
     AS $$
 declare
   v_uid bigint := app.require_user();
-  -- Which patients a search covers, as the REST list has it: the caller's
-  -- own and those in their care; an admin's _id search any one. The
-  -- policies still decide what is read; an array of ids lets every plan,
-  -- generic or not, use the primary key.
-  v_ids bigint[] := case when p_id is not null and app.current_user_is_admin() then array[p_id]
-                         else array(select p.id from app.patients p where p.owner_id = v_uid
-                                    union all select c from app.care_patient_ids() c) end;
+  -- A search covers the caller's own patients, as the REST list does
+  -- (those in a doctor's care are its CareTeams' subjects, read one by
+  -- one; an admin reads any patient by id); the policies still decide.
   v_base text := fhir.base(p_base);
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
@@ -4395,19 +4398,18 @@ begin
   end if;
   v_url := v_base || '/Patient?' || v_query;
   select count(*) into v_count from app.patients p
-   where p.id = any (v_ids)
+   where p.owner_id = v_uid
      and (p_id is null or p.id = p_id)
      and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
      and (v_gender is null or p.gender_fhir = v_gender)
      and (p_updated_from is null or p.updated_at >= p_updated_from)
      and (p_updated_before is null or p.updated_at < p_updated_before);
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/Patient/' || p.id, 'resource', fhir.patient_resource(p),
-                                      'search', json_build_object('mode', 'match')) order by p.id),
+    select json_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)) order by p.id),
            array_agg(p.id order by p.id)
       into v_rows, v_found
       from (select * from app.patients p
-             where p.id = any (v_ids)
+             where p.owner_id = v_uid
                and (p_id is null or p.id = p_id)
                and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
                and (v_gender is null or p.gender_fhir = v_gender)
@@ -4426,7 +4428,7 @@ ALTER FUNCTION fhir.patient_search(p_id bigint, p_name text, p_name_match text, 
 -- Name: FUNCTION patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION fhir.patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/Patient?_id=&name=&gender=&_lastUpdated=&_count=&_offset=: a searchset Bundle of the Patients the caller may read (own, care team, every one for admins), by id. name matches the start of any word (:contains anywhere, :exact all of it), gender the administrative gender, _lastUpdated the range [p_updated_from, p_updated_before). Recorded with via fhir and the ids returned.';
+COMMENT ON FUNCTION fhir.patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/Patient?_id=&name=&gender=&_lastUpdated=&_count=&_offset=: a searchset Bundle of the caller''s own Patients, as the REST list, by id. name matches the start of any word (:contains anywhere, :exact all of it), gender the administrative gender, _lastUpdated the range [p_updated_from, p_updated_before). Recorded with via fhir and the ids returned.';
 
 --
 -- Name: patient_update(bigint, jsonb, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
@@ -4652,13 +4654,10 @@ COMMENT ON FUNCTION fhir.practitioner_input(p_resource jsonb, p_id bigint, OUT n
 CREATE FUNCTION fhir.practitioner_resource(d app.doctors) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-  select pg_catalog.json_build_object(
-    'resourceType', 'Practitioner', 'id', d.id::text,
-    'meta', pg_catalog.json_build_object('versionId', d.version::text, 'lastUpdated', fhir.instant(d.updated_at)),
-    'extension', pg_catalog.json_build_array(
-      pg_catalog.json_build_object('url', fhir.canonical('practitioner-specialization'), 'valueString', d.specialization::text)),
-    'active', true,
-    'name', pg_catalog.json_build_array(pg_catalog.json_build_object('text', d.name::text)))
+  select ('{"resourceType" : "Practitioner", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "extension" : [{"url" : "'
+          || fhir.canonical('practitioner-specialization') || '", "valueString" : ' || pg_catalog.to_json(d.specialization::text)::text
+          || '}], "active" : true, "name" : [{"text" : ' || pg_catalog.to_json(d.name::text)::text || '}]}')::json
 $$;
 
 ALTER FUNCTION fhir.practitioner_resource(d app.doctors) OWNER TO healthcare_owner;
@@ -4706,12 +4705,9 @@ COMMENT ON FUNCTION fhir.practitioner_role(p_id bigint) IS 'GET /fhir/Practition
 CREATE FUNCTION fhir.practitioner_role_resource(d app.doctors) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-  select pg_catalog.json_build_object(
-    'resourceType', 'PractitionerRole', 'id', d.id::text,
-    'meta', pg_catalog.json_build_object('versionId', d.version::text, 'lastUpdated', fhir.instant(d.updated_at)),
-    'active', true,
-    'practitioner', pg_catalog.json_build_object('reference', 'Practitioner/' || d.id),
-    'specialty', pg_catalog.json_build_array(pg_catalog.json_build_object('text', d.specialization::text)))
+  select ('{"resourceType" : "PractitionerRole", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "active" : true, "practitioner" : {"reference" : "Practitioner/'
+          || d.id || '"}, "specialty" : [{"text" : ' || pg_catalog.to_json(d.specialization::text)::text || '}]}')::json
 $$;
 
 ALTER FUNCTION fhir.practitioner_role_resource(d app.doctors) OWNER TO healthcare_owner;
@@ -4745,8 +4741,7 @@ begin
   select count(*) into v_count from app.doctors d
    where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec));
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/PractitionerRole/' || d.id, 'resource', fhir.practitioner_role_resource(d),
-                                      'search', json_build_object('mode', 'match')) order by d.id)
+    select json_agg(fhir.match(v_base || '/PractitionerRole/' || d.id, fhir.practitioner_role_resource(d)) order by d.id)
       into v_rows
       from (select * from app.doctors d
              where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec))
@@ -4790,8 +4785,7 @@ begin
   select count(*) into v_count from app.doctors d
    where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/Practitioner/' || d.id, 'resource', fhir.practitioner_resource(d),
-                                      'search', json_build_object('mode', 'match')) order by d.id)
+    select json_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)) order by d.id)
       into v_rows
       from (select * from app.doctors d
              where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
@@ -7353,6 +7347,13 @@ GRANT ALL ON FUNCTION fhir.instant(p_at timestamp with time zone) TO healthcare_
 
 REVOKE ALL ON FUNCTION fhir.links(p_self text, p_next text, p_previous text) FROM PUBLIC;
 GRANT ALL ON FUNCTION fhir.links(p_self text, p_next text, p_previous text) TO healthcare_access;
+
+--
+-- Name: FUNCTION match(p_full_url text, p_resource json); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.match(p_full_url text, p_resource json) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.match(p_full_url text, p_resource json) TO healthcare_access;
 
 --
 -- Name: FUNCTION name_matches(p_name text, p_value text, p_match text); Type: ACL; Schema: fhir; Owner: healthcare_owner

@@ -129,10 +129,11 @@ func TestCareTeamsAndTheDoctorsAccount(t *testing.T) {
 		}
 	}
 	h.must("GET", "/CareTeam?patient=1&subject=2", owner.Access, nil, 400)
-	// an admin finds any patient by _id and any patient's care teams.
-	if b := h.must("GET", "/Patient?_id="+pid, admin.Access, nil, 200).json(t); b["total"] != 1.0 {
-		t.Errorf("admin _id search: %v", b)
+	// an admin finds any patient's care teams; a Patient search is everyone's own, as the REST list.
+	if b := h.must("GET", "/Patient?_id="+pid, admin.Access, nil, 200).json(t); b["total"] != 0.0 {
+		t.Errorf("admin _id search of another user's patient: %v", b)
 	}
+	h.must("GET", "/Patient/"+pid, admin.Access, nil, 200)
 	if b := h.must("GET", "/CareTeam?patient="+pid, admin.Access, nil, 200).json(t); b["total"] != 1.0 {
 		t.Errorf("admin care team search by patient: %v", b)
 	}
@@ -152,8 +153,8 @@ func TestCareTeamsAndTheDoctorsAccount(t *testing.T) {
 	}
 	h.must("GET", "/Patient/"+pid, doctorUser.Access, nil, 200)
 	h.must("GET", "/Patient/"+other, doctorUser.Access, nil, 404)
-	if b := h.must("GET", "/Patient", doctorUser.Access, nil, 200).json(t); b["total"] != 1.0 {
-		t.Errorf("the doctor's patient search: %v", b)
+	if b := h.must("GET", "/Patient", doctorUser.Access, nil, 200).json(t); b["total"] != 0.0 {
+		t.Errorf("the doctor's own patient search lists the patients in its care: %v", b)
 	}
 	upd := patient("Changed By Doctor", 70, "", "")
 	upd["id"] = pid

@@ -122,6 +122,20 @@ comment on function fhir.page_link(text,integer,integer) is
 revoke all on function fhir.page_link(text,integer,integer) from public;
 grant execute on function fhir.page_link(text,integer,integer) to healthcare_access;
 
+-- One entry of a searchset Bundle. Resources and entries are written as
+-- text and cast once: json_build_object looks up the type of every
+-- argument on every call, which costs more than the whole concatenation.
+create or replace function fhir.match(p_full_url text, p_resource json) returns json
+language sql stable
+as $$
+  select ('{"fullUrl" : ' || pg_catalog.to_json(p_full_url)::text || ', "resource" : ' || p_resource::text
+          || ', "search" : {"mode" : "match"}}')::json
+$$;
+comment on function fhir.match(text,json) is
+  'A searchset Bundle entry: fullUrl, the resource, search.mode match.';
+revoke all on function fhir.match(text,json) from public;
+grant execute on function fhir.match(text,json) to healthcare_access;
+
 -- A page of a search or history: the Bundle with its self link and, when
 -- there are more, next and previous (_count=0 has neither).
 create or replace function fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json)
@@ -160,19 +174,13 @@ grant execute on function fhir.name_matches(text,text,text) to healthcare_access
 create or replace function fhir.patient_resource(p app.patients) returns json
 language sql stable
 as $$
-  select pg_catalog.json_build_object(
-    'resourceType', 'Patient', 'id', p.id::text,
-    'meta', pg_catalog.json_build_object('versionId', p.version::text, 'lastUpdated', fhir.instant(p.updated_at)),
-    'extension', case when p.gender <> ''
-      then pg_catalog.json_build_array(
-             pg_catalog.json_build_object('url', fhir.canonical('patient-gender-text'), 'valueString', p.gender::text),
-             pg_catalog.json_build_object('url', fhir.canonical('patient-age'), 'valueAge',
-               pg_catalog.json_build_object('value', p.age, 'unit', 'a', 'system', 'http://unitsofmeasure.org', 'code', 'a')))
-      else pg_catalog.json_build_array(
-             pg_catalog.json_build_object('url', fhir.canonical('patient-age'), 'valueAge',
-               pg_catalog.json_build_object('value', p.age, 'unit', 'a', 'system', 'http://unitsofmeasure.org', 'code', 'a'))) end,
-    'name', pg_catalog.json_build_array(pg_catalog.json_build_object('text', p.name::text)),
-    'gender', p.gender_fhir)
+  select ('{"resourceType" : "Patient", "id" : "' || p.id || '", "meta" : {"versionId" : "' || p.version
+          || '", "lastUpdated" : "' || fhir.instant(p.updated_at) || '"}, "extension" : ['
+          || case when p.gender <> '' then '{"url" : "' || fhir.canonical('patient-gender-text') || '", "valueString" : '
+                                           || pg_catalog.to_json(p.gender::text)::text || '}, ' else '' end
+          || '{"url" : "' || fhir.canonical('patient-age') || '", "valueAge" : {"value" : ' || p.age
+          || ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : '
+          || pg_catalog.to_json(p.name::text)::text || '}], "gender" : ' || pg_catalog.to_json(p.gender_fhir)::text || '}')::json
 $$;
 comment on function fhir.patient_resource(app.patients) is
   'A patient as a FHIR R4 Patient: id, meta (versionId, lastUpdated), the extensions patient-gender-text (gender as sent, left out when empty) and patient-age (valueAge in years), name[0].text, gender (gender_fhir). No birthDate: none is stored.';
@@ -502,13 +510,9 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_uid bigint := app.require_user();
-  -- Which patients a search covers, as the REST list has it: the caller's
-  -- own and those in their care; an admin's _id search any one. The
-  -- policies still decide what is read; an array of ids lets every plan,
-  -- generic or not, use the primary key.
-  v_ids bigint[] := case when p_id is not null and app.current_user_is_admin() then array[p_id]
-                         else array(select p.id from app.patients p where p.owner_id = v_uid
-                                    union all select c from app.care_patient_ids() c) end;
+  -- A search covers the caller's own patients, as the REST list does
+  -- (those in a doctor's care are its CareTeams' subjects, read one by
+  -- one; an admin reads any patient by id); the policies still decide.
   v_base text := fhir.base(p_base);
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
@@ -541,19 +545,18 @@ begin
   end if;
   v_url := v_base || '/Patient?' || v_query;
   select count(*) into v_count from app.patients p
-   where p.id = any (v_ids)
+   where p.owner_id = v_uid
      and (p_id is null or p.id = p_id)
      and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
      and (v_gender is null or p.gender_fhir = v_gender)
      and (p_updated_from is null or p.updated_at >= p_updated_from)
      and (p_updated_before is null or p.updated_at < p_updated_before);
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/Patient/' || p.id, 'resource', fhir.patient_resource(p),
-                                      'search', json_build_object('mode', 'match')) order by p.id),
+    select json_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)) order by p.id),
            array_agg(p.id order by p.id)
       into v_rows, v_found
       from (select * from app.patients p
-             where p.id = any (v_ids)
+             where p.owner_id = v_uid
                and (p_id is null or p.id = p_id)
                and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
                and (v_gender is null or p.gender_fhir = v_gender)
@@ -566,7 +569,7 @@ begin
 end
 $$;
 comment on function fhir.patient_search(bigint,text,text,text,timestamp with time zone,timestamp with time zone,integer,integer,text) is
-  'GET /fhir/Patient?_id=&name=&gender=&_lastUpdated=&_count=&_offset=: a searchset Bundle of the Patients the caller may read (own, care team, every one for admins), by id. name matches the start of any word (:contains anywhere, :exact all of it), gender the administrative gender, _lastUpdated the range [p_updated_from, p_updated_before). Recorded with via fhir and the ids returned.';
+  'GET /fhir/Patient?_id=&name=&gender=&_lastUpdated=&_count=&_offset=: a searchset Bundle of the caller''s own Patients, as the REST list, by id. name matches the start of any word (:contains anywhere, :exact all of it), gender the administrative gender, _lastUpdated the range [p_updated_from, p_updated_before). Recorded with via fhir and the ids returned.';
 revoke all on function fhir.patient_search(bigint,text,text,text,timestamp with time zone,timestamp with time zone,integer,integer,text) from public;
 grant execute on function fhir.patient_search(bigint,text,text,text,timestamp with time zone,timestamp with time zone,integer,integer,text) to healthcare_api, healthcare_user;
 
@@ -656,13 +659,10 @@ set local role healthcare_owner;
 create or replace function fhir.practitioner_resource(d app.doctors) returns json
 language sql stable
 as $$
-  select pg_catalog.json_build_object(
-    'resourceType', 'Practitioner', 'id', d.id::text,
-    'meta', pg_catalog.json_build_object('versionId', d.version::text, 'lastUpdated', fhir.instant(d.updated_at)),
-    'extension', pg_catalog.json_build_array(
-      pg_catalog.json_build_object('url', fhir.canonical('practitioner-specialization'), 'valueString', d.specialization::text)),
-    'active', true,
-    'name', pg_catalog.json_build_array(pg_catalog.json_build_object('text', d.name::text)))
+  select ('{"resourceType" : "Practitioner", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "extension" : [{"url" : "'
+          || fhir.canonical('practitioner-specialization') || '", "valueString" : ' || pg_catalog.to_json(d.specialization::text)::text
+          || '}], "active" : true, "name" : [{"text" : ' || pg_catalog.to_json(d.name::text)::text || '}]}')::json
 $$;
 comment on function fhir.practitioner_resource(app.doctors) is
   'A doctor as a FHIR R4 Practitioner: id, meta (versionId, lastUpdated), the extension practitioner-specialization (valueString), active, name[0].text.';
@@ -672,12 +672,9 @@ grant execute on function fhir.practitioner_resource(app.doctors) to healthcare_
 create or replace function fhir.practitioner_role_resource(d app.doctors) returns json
 language sql stable
 as $$
-  select pg_catalog.json_build_object(
-    'resourceType', 'PractitionerRole', 'id', d.id::text,
-    'meta', pg_catalog.json_build_object('versionId', d.version::text, 'lastUpdated', fhir.instant(d.updated_at)),
-    'active', true,
-    'practitioner', pg_catalog.json_build_object('reference', 'Practitioner/' || d.id),
-    'specialty', pg_catalog.json_build_array(pg_catalog.json_build_object('text', d.specialization::text)))
+  select ('{"resourceType" : "PractitionerRole", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "active" : true, "practitioner" : {"reference" : "Practitioner/'
+          || d.id || '"}, "specialty" : [{"text" : ' || pg_catalog.to_json(d.specialization::text)::text || '}]}')::json
 $$;
 comment on function fhir.practitioner_role_resource(app.doctors) is
   'A doctor''s one PractitionerRole (same id and version as its Practitioner): practitioner, and specialty[0].text the specialization.';
@@ -743,13 +740,9 @@ grant execute on function fhir.doctor_gone(bigint) to healthcare_access;
 create or replace function fhir.care_team_resource(m app.patient_doctors) returns json
 language sql stable
 as $$
-  select pg_catalog.json_build_object(
-    'resourceType', 'CareTeam', 'id', m.id::text,
-    'meta', pg_catalog.json_build_object('versionId', '1', 'lastUpdated', fhir.instant(m.created_at)),
-    'status', 'active',
-    'subject', pg_catalog.json_build_object('reference', 'Patient/' || m.patient_id),
-    'participant', pg_catalog.json_build_array(pg_catalog.json_build_object(
-      'member', pg_catalog.json_build_object('reference', 'Practitioner/' || m.doctor_id))))
+  select ('{"resourceType" : "CareTeam", "id" : "' || m.id || '", "meta" : {"versionId" : "1", "lastUpdated" : "'
+          || fhir.instant(m.created_at) || '"}, "status" : "active", "subject" : {"reference" : "Patient/' || m.patient_id
+          || '"}, "participant" : [{"member" : {"reference" : "Practitioner/' || m.doctor_id || '"}}]}')::json
 $$;
 comment on function fhir.care_team_resource(app.patient_doctors) is
   'A mapping as a FHIR R4 CareTeam: id, meta (version 1, lastUpdated the mapping''s date), status active, subject the patient, participant[0].member the doctor''s Practitioner.';
@@ -849,8 +842,7 @@ begin
   select count(*) into v_count from app.doctors d
    where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/Practitioner/' || d.id, 'resource', fhir.practitioner_resource(d),
-                                      'search', json_build_object('mode', 'match')) order by d.id)
+    select json_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)) order by d.id)
       into v_rows
       from (select * from app.doctors d
              where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
@@ -885,8 +877,7 @@ begin
   select count(*) into v_count from app.doctors d
    where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec));
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/PractitionerRole/' || d.id, 'resource', fhir.practitioner_role_resource(d),
-                                      'search', json_build_object('mode', 'match')) order by d.id)
+    select json_agg(fhir.match(v_base || '/PractitionerRole/' || d.id, fhir.practitioner_role_resource(d)) order by d.id)
       into v_rows
       from (select * from app.doctors d
              where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec))
@@ -1036,8 +1027,7 @@ begin
    where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
      and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/CareTeam/' || m.id, 'resource', fhir.care_team_resource(m),
-                                      'search', json_build_object('mode', 'match')) order by m.id),
+    select json_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)) order by m.id),
            array_agg(distinct m.patient_id)
       into v_rows, v_ids
       from (select * from app.patient_doctors m
@@ -1275,8 +1265,7 @@ begin
      and (p_agent is null or e.user_id = p_agent)
      and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before);
   if v_limit > 0 then
-    select json_agg(json_build_object('fullUrl', v_base || '/AuditEvent/' || e.id, 'resource', fhir.audit_event_resource(e, v_mine, v_uid),
-                                      'search', json_build_object('mode', 'match')) order by e.id desc)
+    select json_agg(fhir.match(v_base || '/AuditEvent/' || e.id, fhir.audit_event_resource(e, v_mine, v_uid)) order by e.id desc)
       into v_rows
       from (select * from audit.events e
              where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
