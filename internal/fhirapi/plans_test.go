@@ -2,13 +2,8 @@ package fhirapi_test
 
 import (
 	"context"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"healthcare/internal/pgtest"
 )
@@ -37,32 +32,7 @@ func TestFHIRQueriesUseIndexes(t *testing.T) {
 	if err := tdb.Pool.QueryRow(ctx, `select p.owner_id, p.id from app.patients p order by p.id desc limit 1`).Scan(&uid, &pid); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pgx.ParseConfig(tdb.SuperURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		plans []string
-	)
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
-		if strings.Contains(n.Message, "Query Text:") {
-			mu.Lock()
-			plans = append(plans, n.Message)
-			mu.Unlock()
-		}
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, s := range []string{`load 'auto_explain'`, `set auto_explain.log_min_duration = 0`,
-		`set auto_explain.log_nested_statements = on`, `set auto_explain.log_level = 'notice'`} {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			t.Skipf("auto_explain unavailable (%v): cannot read nested plans", err)
-		}
-	}
+	plans := tdb.NewPlans(t)
 	const base = "http://127.0.0.1/fhir"
 	calls := []struct {
 		name, sql string
@@ -75,30 +45,7 @@ func TestFHIRQueriesUseIndexes(t *testing.T) {
 		{"audit event search", `select fhir.audit_event_search(p_patient => $1, p_base => $2)::text`, []any{pid, base}},
 	}
 	for _, c := range calls {
-		mu.Lock()
-		plans = nil
-		mu.Unlock()
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(ctx, `set local session authorization `+pgtest.AppRole); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(ctx, `select set_config('app.user_id', $1::text, true)`, strconv.FormatInt(uid, 10)); err != nil {
-			t.Fatal(err)
-		}
-		var body string
-		if err := tx.QueryRow(ctx, c.sql, c.args...).Scan(&body); err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		_ = tx.Rollback(ctx)
-		mu.Lock()
-		got := append([]string(nil), plans...)
-		mu.Unlock()
-		if len(got) == 0 {
-			t.Fatalf("%s: auto_explain reported no plans", c.name)
-		}
+		got := plans.Of(t, uid, c.sql, c.args...)
 		for _, p := range got {
 			for _, table := range []string{"patients", "users", "patient_doctors", "doctors"} {
 				if strings.Contains(p, "Seq Scan on "+table+" ") {
