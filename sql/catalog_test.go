@@ -26,7 +26,7 @@ var runtimeRoles = []string{"healthcare_api", "healthcare_user", "healthcare_rep
 	pgtest.AppRole, loginPsqlA, loginUnlinked, loginReporting}
 
 // The schemas the migrations own.
-var ourSchemas = []string{"app", "api", "records", "reporting", "audit"}
+var ourSchemas = []string{"app", "api", "records", "reporting", "audit", "fhir"}
 
 func queryStrings(t *testing.T, db *pgtest.DB, sql string, args ...any) [][]string {
 	t.Helper()
@@ -132,6 +132,7 @@ func TestFunctionsAreOwnedPinnedAndNotPublic(t *testing.T) {
 			"api":       {"healthcare_access"},
 			"reporting": {"healthcare_reporter"},
 			"audit":     {"healthcare_audit"},
+			"fhir":      {"healthcare_access"},
 		}[schema]
 		if fn == "api.require_session(uuid)" || fn == "api.begin_request(text,text,text,uuid,text,text)" {
 			// The api functions that read tokens and accounts themselves
@@ -439,8 +440,10 @@ func TestPlainFunctionsNameTheirRelations(t *testing.T) {
 	// (a set-returning function).
 	relRe := regexp.MustCompile(`(?i)\b(from|join|update|insert\s+into|delete\s+from)\s+([a-z_][a-z0-9_]*)\b\s*([.(]?)`)
 	strRe := regexp.MustCompile(`'(?:[^']|'')*'|--[^\n]*`)
+	distinctFromRe := regexp.MustCompile(`(?i)\bis\s+(not\s+)?distinct\s+from\b`)
 	for _, r := range rows {
 		fn, src := r[0], strRe.ReplaceAllString(r[1], "''")
+		src = distinctFromRe.ReplaceAllString(src, "is distinct")
 		for _, m := range relRe.FindAllStringSubmatch(src, -1) {
 			name := strings.ToLower(m[2])
 			if m[3] != "" || name == "lateral" || name == "only" {

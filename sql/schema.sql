@@ -59,6 +59,20 @@ ALTER SCHEMA audit OWNER TO healthcare_owner;
 COMMENT ON SCHEMA audit IS 'The audit trail: one event per access to patient data, append-only, partitioned by month and sealed into a hash chain.';
 
 --
+-- Name: fhir; Type: SCHEMA; Schema: -; Owner: healthcare_owner
+--
+
+CREATE SCHEMA fhir;
+
+ALTER SCHEMA fhir OWNER TO healthcare_owner;
+
+--
+-- Name: SCHEMA fhir; Type: COMMENT; Schema: -; Owner: healthcare_owner
+--
+
+COMMENT ON SCHEMA fhir IS 'One function per FHIR R4 interaction (read, vread, history, search, create, update, delete) building the resource or Bundle in PostgreSQL; psql users call the same functions and get the same JSON. Bundles take their absolute base URL as an argument or from the setting app.fhir_base.';
+
+--
 -- Name: records; Type: SCHEMA; Schema: -; Owner: healthcare_owner
 --
 
@@ -1464,14 +1478,14 @@ begin
   end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', null, null,
-                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'after', pg_catalog.to_jsonb(new)));
+                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'after', pg_catalog.to_jsonb(new)) || app.audit_via());
   elsif tg_op = 'UPDATE' then
     perform app.audit('update', 'ok', null, null,
                       pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'before', pg_catalog.to_jsonb(old),
-                                                    'after', pg_catalog.to_jsonb(new)));
+                                                    'after', pg_catalog.to_jsonb(new)) || app.audit_via());
   else
     perform app.audit('delete', 'ok', null, null,
-                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', old.id, 'before', pg_catalog.to_jsonb(old)));
+                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', old.id, 'before', pg_catalog.to_jsonb(old)) || app.audit_via());
   end if;
   return null;
 end
@@ -1502,14 +1516,14 @@ begin
   end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', new.patient_id, null,
-                      pg_catalog.jsonb_build_object('object', 'mapping', 'after', pg_catalog.to_jsonb(new) - 'record_key'));
+                      pg_catalog.jsonb_build_object('object', 'mapping', 'after', pg_catalog.to_jsonb(new) - 'record_key') || app.audit_via());
   elsif tg_op = 'UPDATE' then
     perform app.audit('update', 'ok', new.patient_id, null,
                       pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key',
-                                                    'after', pg_catalog.to_jsonb(new) - 'record_key'));
+                                                    'after', pg_catalog.to_jsonb(new) - 'record_key') || app.audit_via());
   else
     perform app.audit('delete', 'ok', old.patient_id, null,
-                      pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key'));
+                      pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key') || app.audit_via());
   end if;
   return null;
 end
@@ -1540,14 +1554,14 @@ begin
   end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', new.id, null,
-                      pg_catalog.jsonb_build_object('object', 'patient', 'after', pg_catalog.to_jsonb(new) - 'record_key'));
+                      pg_catalog.jsonb_build_object('object', 'patient', 'after', pg_catalog.to_jsonb(new) - 'record_key') || app.audit_via());
   elsif tg_op = 'UPDATE' then
     perform app.audit('update', 'ok', new.id, null,
                       pg_catalog.jsonb_build_object('object', 'patient', 'before', pg_catalog.to_jsonb(old) - 'record_key',
-                                                    'after', pg_catalog.to_jsonb(new) - 'record_key'));
+                                                    'after', pg_catalog.to_jsonb(new) - 'record_key') || app.audit_via());
   else
     perform app.audit('delete', 'ok', old.id, null,
-                      pg_catalog.jsonb_build_object('object', 'patient', 'before', pg_catalog.to_jsonb(old) - 'record_key'));
+                      pg_catalog.jsonb_build_object('object', 'patient', 'before', pg_catalog.to_jsonb(old) - 'record_key') || app.audit_via());
   end if;
   return null;
 end
@@ -1560,6 +1574,24 @@ ALTER FUNCTION app.audit_patient_change() OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.audit_patient_change() IS 'Trigger: an audit event for every insert, update and delete of a patient.';
+
+--
+-- Name: audit_via(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.audit_via() RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select case when pg_catalog.current_setting('app.via', true) = 'fhir' then '{"via": "fhir"}'::jsonb else '{}'::jsonb end
+$$;
+
+ALTER FUNCTION app.audit_via() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_via(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.audit_via() IS 'The detail members the row triggers add to a change event: {"via": "fhir"} while a fhir function writes (app.via, set for that statement), else nothing.';
 
 --
 -- Name: care_patient_ids(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -3832,6 +3864,1561 @@ ALTER FUNCTION audit.seal() OWNER TO healthcare_audit;
 COMMENT ON FUNCTION audit.seal() IS 'Seals the events of every transaction finished since the last seal into the hash chain; returns the new hash. One sealer at a time (row lock on audit.seal_state). Security definer (owner healthcare_audit); the server calls it every AUDIT_SEAL_INTERVAL.';
 
 --
+-- Name: audit_event(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.audit_event(p_id bigint) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  v_mine bigint[];
+  v_event audit.events;
+begin
+  select * into v_event from audit.events e where e.id = p_id;
+  if not v_admin and v_event.id is not null then
+    select array_agg(p.id) into v_mine from app.patients p
+     where p.owner_id = v_uid and (p.id = v_event.patient_id or p.id = any (v_event.patients));
+    if v_mine is null or not (v_event.outcome = 'ok' or v_event.user_id = v_uid) then
+      v_event := null;
+    end if;
+  end if;
+  if v_event.id is null then
+    return app.refuse('read', null, jsonb_build_object('object', 'audit_event', 'event', p_id, 'via', 'fhir'), 'RNTFD', 'audit event not found');
+  end if;
+  perform app.audit_as(v_uid, 'read', 'ok', v_event.patient_id, null, jsonb_build_object('object', 'audit_event', 'event', p_id, 'via', 'fhir'));
+  return fhir.audit_event_resource(v_event, case when v_admin then null else v_mine end, v_uid);
+end
+$$;
+
+ALTER FUNCTION fhir.audit_event(p_id bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_event(p_id bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.audit_event(p_id bigint) IS 'GET /fhir/AuditEvent/<id>: admins read any event; an owner an event of their patients (others'' refused attempts excepted), redacted as the access log is. Reading it is recorded with via fhir.';
+
+--
+-- Name: audit_event_resource(audit.events, bigint[], bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) RETURNS json
+    LANGUAGE sql STABLE
+    AS $_$
+  select pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+    'resourceType', 'AuditEvent', 'id', e.id::text,
+    'meta', pg_catalog.json_build_object('versionId', '1', 'lastUpdated', fhir.instant(e.at)),
+    'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-event-type', 'code', 'rest',
+                                         'display', 'RESTful Operation'),
+    'subtype', pg_catalog.json_build_array(pg_catalog.json_build_object('system', 'http://hl7.org/fhir/restful-interaction',
+      'code', case e.action when 'list' then 'search-type' when 'prune' then 'delete' else e.action end)),
+    'action', case e.action when 'create' then 'C' when 'read' then 'R' when 'update' then 'U' when 'list' then 'E' else 'D' end,
+    'recorded', fhir.instant(e.at),
+    'outcome', case when e.outcome = 'ok' then '0' else '4' end,
+    'outcomeDesc', e.outcome,
+    'agent', pg_catalog.json_build_array(case
+      when p_mine is not null and e.user_id is distinct from p_uid
+        then pg_catalog.json_build_object(
+               'who', case when e.user_id is not null then pg_catalog.json_build_object('identifier', pg_catalog.json_build_object(
+                        'system', 'https://healthcare.example.org/fhir/sid/user', 'value', e.user_id::text)) end,
+               'name', case when e.user_id is null then 'anonymous' end,
+               'requestor', true)
+      else pg_catalog.json_build_object(
+               'who', case when e.user_id is not null then pg_catalog.json_build_object('identifier', pg_catalog.json_build_object(
+                        'system', 'https://healthcare.example.org/fhir/sid/user', 'value', e.user_id::text)) end,
+               'name', case when e.user_id is null then 'anonymous' end,
+               'altId', e.db_role,
+               'requestor', true,
+               'network', case when e.client_addr is not null then pg_catalog.json_build_object(
+                            'address', pg_catalog.host(e.client_addr), 'type', '2') end) end),
+    'source', pg_catalog.json_build_object(
+      'site', e.door,
+      'observer', pg_catalog.json_build_object('display', 'healthcare (' || e.door || ' door)'),
+      'type', pg_catalog.json_build_array(pg_catalog.json_build_object(
+        'system', 'http://terminology.hl7.org/CodeSystem/security-source-type', 'code', '4', 'display', 'Application Server'))),
+    'entity', (select pg_catalog.json_agg(x.entity order by x.n) from (
+        select 1 as n, 0::bigint as k, pg_catalog.json_build_object(
+                 'what', pg_catalog.json_build_object('reference', 'Patient/' || e.patient_id),
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '1', 'display', 'Person'),
+                 'role', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/object-role', 'code', '1', 'display', 'Patient')) as entity
+         where e.patient_id is not null
+        union all
+        select 2, l.p, pg_catalog.json_build_object(
+                 'what', pg_catalog.json_build_object('reference', 'Patient/' || l.p),
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '1', 'display', 'Person'),
+                 'role', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/object-role', 'code', '1', 'display', 'Patient'))
+          from pg_catalog.unnest(e.patients) l (p)
+         where p_mine is null or e.user_id is not distinct from p_uid or l.p = any (p_mine)
+        union all
+        select 3, 0, pg_catalog.json_build_object(
+                 'what', pg_catalog.json_build_object('reference', 'Practitioner/' || (e.detail ->> 'doctor')),
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '2', 'display', 'System Object'))
+         where e.detail ->> 'object' = 'doctor' and e.detail ->> 'doctor' ~ '^[0-9]+$'
+        union all
+        select 4, 0, pg_catalog.json_build_object(
+                 'type', pg_catalog.json_build_object('system', 'http://terminology.hl7.org/CodeSystem/audit-entity-type', 'code', '2', 'display', 'System Object'),
+                 'description', e.detail ->> 'object',
+                 'detail', (select pg_catalog.json_agg(pg_catalog.json_build_object('type', d.key, 'valueString', d.value) order by d.key)
+                              from pg_catalog.jsonb_each_text(e.detail) d
+                             where d.key in ('via', 'version', 'mapping', 'doctor') and d.value <> ''))
+         where e.detail ? 'object'
+        order by 1, 2) x)))
+$_$;
+
+ALTER FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) IS 'An audit event as a FHIR R4 AuditEvent (IHE Basic Audit Log Patterns): action C/R/U/D/E, recorded, outcome (0 ok, 4 refused) and outcomeDesc, agent (who: the app user''s identifier, requestor; altId and network for admins and the caller''s own events), source (observer: the door), entity (what: the patient or patients, the doctor; detail: via, version, mapping, doctor). With p_mine (an owner''s patients) it is redacted as the access log is, but for p_uid''s own events.';
+
+--
+-- Name: audit_event_search(bigint, bigint, timestamp with time zone, timestamp with time zone, bigint, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.audit_event_search(p_patient bigint DEFAULT NULL::bigint, p_agent bigint DEFAULT NULL::bigint, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before timestamp with time zone DEFAULT NULL::timestamp with time zone, p_until bigint DEFAULT NULL::bigint, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_mine bigint[];
+  -- The newest event a page may show: the pages of one search stay put
+  -- while reading them adds events (each read is one).
+  v_until bigint := coalesce(p_until, (select max(e.id) from audit.events e), 0);
+  v_url text;
+  v_count bigint;
+  v_rows json;
+begin
+  -- An owner's events are those of their patients (the one asked for, or all).
+  if not v_admin then
+    select coalesce(array_agg(p.id), '{}') into v_mine from app.patients p
+     where p.owner_id = v_uid and (p_patient is null or p.id = p_patient);
+  end if;
+  v_url := v_base || '/AuditEvent?'
+           || case when p_patient is not null then 'entity=Patient%2F' || p_patient || '&' else '' end
+           || case when p_agent is not null then 'agent=' || p_agent || '&' else '' end
+           || case when p_from is not null then 'date=ge' || app.url_encode(fhir.instant(p_from)) || '&' else '' end
+           || case when p_before is not null then 'date=lt' || app.url_encode(fhir.instant(p_before)) || '&' else '' end
+           || '_until=' || v_until || '&';
+  select count(*) into v_count from audit.events e
+   where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+     and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
+               else e.patient_id = any (v_mine) or e.patients && v_mine end)
+     and (p_agent is null or e.user_id = p_agent)
+     and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before);
+  if v_limit > 0 then
+    select json_agg(fhir.match(v_base || '/AuditEvent/' || e.id, fhir.audit_event_resource(e, v_mine, v_uid)) order by e.id desc)
+      into v_rows
+      from (select * from audit.events e
+             where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
+               and (case when v_admin then p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient]
+                         else e.patient_id = any (v_mine) or e.patients && v_mine end)
+               and (p_agent is null or e.user_id = p_agent)
+               and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before)
+             order by e.id desc limit v_limit offset v_offset) e;
+  end if;
+  -- Reading the trail is an access too (its details hold patient data).
+  perform app.audit_as(v_uid, 'list', 'ok', p_patient, null,
+                       jsonb_build_object('object', 'audit_events', 'user', p_agent, 'via', 'fhir'));
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+
+ALTER FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/AuditEvent?entity=&patient=&agent=&date=: the trail newest first, up to event p_until (the newest when the first page was read, which the page links carry as _until). Admins search every event; anyone else the events of their own patients (all of them, or the one named), redacted as the access log is, refused attempts by others left out. Recorded with via fhir.';
+
+--
+-- Name: base(text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.base(p_base text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_base text := coalesce(nullif(btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''));
+begin
+  if v_base is null then
+    raise exception 'a Bundle needs the server''s base URL: pass it, or set app.fhir_base (for example set app.fhir_base = ''https://records.example.org/fhir'')'
+      using errcode = 'RINVL', column = 'base';
+  end if;
+  if v_base !~ '^https?://[^\s/?#]+(/[^\s?#]*)?$' then
+    raise exception 'the FHIR base URL must be an absolute http(s) URL without query or fragment' using errcode = 'RINVL', column = 'base';
+  end if;
+  return pg_catalog.rtrim(v_base, '/');
+end
+$_$;
+
+ALTER FUNCTION fhir.base(p_base text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION base(p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.base(p_base text) IS 'The absolute base URL Bundles link to: p_base (the server passes its public base) or else the setting app.fhir_base; error RINVL when neither is set.';
+
+--
+-- Name: bundle(text, bigint, text, text, text, json); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select case when p_entries is null
+    then pg_catalog.json_build_object('resourceType', 'Bundle', 'type', p_type, 'total', p_total,
+           'link', fhir.links(p_self, p_next, p_previous))
+    else pg_catalog.json_build_object('resourceType', 'Bundle', 'type', p_type, 'total', p_total,
+           'link', fhir.links(p_self, p_next, p_previous), 'entry', p_entries) end
+$$;
+
+ALTER FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) IS 'A Bundle of type p_type with total, links (self, next, previous; NULL ones left out) and entries (left out when NULL).';
+
+--
+-- Name: canonical(text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.canonical(p_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select 'https://healthcare.example.org/fhir/StructureDefinition/' || p_name
+$$;
+
+ALTER FUNCTION fhir.canonical(p_name text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION canonical(p_name text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.canonical(p_name text) IS 'The canonical URL of one of this server''s definitions (extensions patient-gender-text and patient-age, docs/fhir.md): the same whatever base the server answers at.';
+
+--
+-- Name: care_team(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.care_team(p_id bigint) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_mapping app.patient_doctors;
+  v_detail jsonb := jsonb_build_object('object', 'mapping', 'mapping', p_id, 'via', 'fhir');
+begin
+  select * into v_mapping from app.patient_doctors m where m.id = p_id;
+  if not found then
+    return app.refuse('read', null, v_detail, 'RNTFD', 'care team not found');
+  end if;
+  perform app.audit_as(v_uid, 'read', 'ok', v_mapping.patient_id, null, v_detail);
+  return fhir.care_team_resource(v_mapping);
+end
+$$;
+
+ALTER FUNCTION fhir.care_team(p_id bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION care_team(p_id bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.care_team(p_id bigint) IS 'GET /fhir/CareTeam/<id>: a mapping the caller may see (the patient''s owner, an admin, the doctor''s linked account). Recorded with via fhir.';
+
+--
+-- Name: care_team_create(jsonb); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.care_team_create(p_resource jsonb) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_patient bigint;
+  v_doctor bigint;
+  v_mapping app.patient_doctors;
+begin
+  perform fhir.check_resource(p_resource, 'CareTeam', null);
+  if jsonb_typeof(p_resource -> 'participant') is distinct from 'array' or jsonb_array_length(p_resource -> 'participant') <> 1 then
+    raise exception 'a CareTeam here has exactly one participant, the practitioner (one CareTeam per doctor of a patient)'
+      using errcode = 'RUNPR', column = 'CareTeam.participant';
+  end if;
+  if not p_resource ? 'subject' then
+    raise exception 'a CareTeam needs its subject, the patient' using errcode = 'RUNPR', column = 'CareTeam.subject';
+  end if;
+  v_patient := fhir.reference_id(p_resource -> 'subject', 'Patient', 'CareTeam.subject');
+  v_doctor := fhir.reference_id(p_resource -> 'participant' -> 0 -> 'member', 'Practitioner', 'CareTeam.participant.member');
+  -- The mapping rules, as api.create_mapping has them.
+  if not exists (select from app.patients p where p.id = v_patient) then
+    return app.refuse('create', v_patient, jsonb_build_object('object', 'mapping', 'doctor', v_doctor, 'via', 'fhir'),
+                      'RNTFD', 'patient not found', 'CareTeam.subject');
+  end if;
+  if not app.current_user_is_admin() and not exists (select from app.patients p where p.id = v_patient and p.owner_id = v_uid) then
+    return app.refuse('create', v_patient, jsonb_build_object('object', 'mapping', 'doctor', v_doctor, 'via', 'fhir'),
+                      'RFRBD', 'only the patient''s owner or an admin may assign its doctors', 'CareTeam.subject');
+  end if;
+  if not exists (select from app.doctors d where d.id = v_doctor) then
+    raise exception 'practitioner not found' using errcode = 'RUNPR', column = 'CareTeam.participant.member';
+  end if;
+  perform set_config('app.via', 'fhir', true);
+  insert into app.patient_doctors (patient_id, doctor_id) values (v_patient, v_doctor)
+  on conflict (patient_id, doctor_id) do nothing
+  returning * into v_mapping;
+  perform set_config('app.via', '', true);
+  if v_mapping.id is null then
+    raise exception 'this practitioner is already in a care team of this patient' using errcode = 'RCNFL', column = 'CareTeam.participant.member';
+  end if;
+  return fhir.care_team_resource(v_mapping);
+end
+$$;
+
+ALTER FUNCTION fhir.care_team_create(p_resource jsonb) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION care_team_create(p_resource jsonb); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.care_team_create(p_resource jsonb) IS 'POST /fhir/CareTeam: assigns the participant (a Practitioner) to the subject (a Patient of the caller''s, or any for admins), the mapping rules; a pair is one CareTeam (RCNFL, 409). The change event says via fhir.';
+
+--
+-- Name: care_team_delete(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.care_team_delete(p_id bigint) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_id bigint;
+  v_patient bigint;
+begin
+  perform app.require_user();
+  perform set_config('app.via', 'fhir', true);
+  delete from app.patient_doctors m where m.id = p_id returning m.id into v_id;
+  perform set_config('app.via', '', true);
+  if v_id is null then
+    select m.patient_id into v_patient from app.patient_doctors m where m.id = p_id;
+    if found then
+      return app.refuse('delete', v_patient, jsonb_build_object('object', 'mapping', 'mapping', p_id, 'via', 'fhir'),
+                        'RFRBD', 'only the patient''s owner or an admin may remove a doctor from its care team');
+    end if;
+    return app.refuse('delete', null, jsonb_build_object('object', 'mapping', 'mapping', p_id, 'via', 'fhir'), 'RNTFD', 'care team not found');
+  end if;
+  return json_build_object('id', v_id);
+end
+$$;
+
+ALTER FUNCTION fhir.care_team_delete(p_id bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION care_team_delete(p_id bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.care_team_delete(p_id bigint) IS 'DELETE /fhir/CareTeam/<id>: removes the mapping (the patient''s owner or an admin; the doctor''s account sees it but may not, 403). The change event says via fhir.';
+
+--
+-- Name: care_team_resource(app.patient_doctors); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.care_team_resource(m app.patient_doctors) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select ('{"resourceType" : "CareTeam", "id" : "' || m.id || '", "meta" : {"versionId" : "1", "lastUpdated" : "'
+          || fhir.instant(m.created_at) || '"}, "status" : "active", "subject" : {"reference" : "Patient/' || m.patient_id
+          || '"}, "participant" : [{"member" : {"reference" : "Practitioner/' || m.doctor_id || '"}}]}')::json
+$$;
+
+ALTER FUNCTION fhir.care_team_resource(m app.patient_doctors) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION care_team_resource(m app.patient_doctors); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.care_team_resource(m app.patient_doctors) IS 'A mapping as a FHIR R4 CareTeam: id, meta (version 1, lastUpdated the mapping''s date), status active, subject the patient, participant[0].member the doctor''s Practitioner.';
+
+--
+-- Name: care_team_search(bigint, bigint, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.care_team_search(p_patient bigint DEFAULT NULL::bigint, p_participant bigint DEFAULT NULL::bigint, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_admin boolean := app.current_user_is_admin();
+  -- Which care teams a search covers, as the REST lists have it: those of
+  -- the caller's own patients and, for a doctor's account, its own; an
+  -- admin's search by patient or participant any one's. The policies still
+  -- decide what is read; plain index conditions keep every plan on them.
+  v_mine bigint[] := case when v_admin and p_patient is not null then array[p_patient]
+                          else array(select p.id from app.patients p where p.owner_id = v_uid) end;
+  v_doc bigint := case when v_admin and p_participant is not null then p_participant else app.current_doctor_id() end;
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_url text;
+  v_count bigint;
+  v_rows json;
+  v_ids bigint[];
+begin
+  v_url := v_base || '/CareTeam?'
+           || case when p_patient is not null then 'subject=Patient%2F' || p_patient || '&' else '' end
+           || case when p_participant is not null then 'participant=Practitioner%2F' || p_participant || '&' else '' end;
+  select count(*) into v_count from app.patient_doctors m
+   where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
+     and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
+  if v_limit > 0 then
+    select json_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)) order by m.id),
+           array_agg(distinct m.patient_id)
+      into v_rows, v_ids
+      from (select * from app.patient_doctors m
+             where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
+               and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
+             order by m.id limit v_limit offset v_offset) m;
+  end if;
+  perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "fhir"}');
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+
+ALTER FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of the mappings the caller may see (their patients'', their own as a doctor''s linked account, every one for admins). Recorded with via fhir and the patients returned.';
+
+--
+-- Name: check_resource(jsonb, text, bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.check_resource(p_resource jsonb, p_type text, p_id bigint) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if p_resource is null or jsonb_typeof(p_resource) <> 'object' then
+    raise exception 'the body must be a % resource (a JSON object)', p_type using errcode = 'RINVL', column = p_type;
+  end if;
+  if p_resource -> 'resourceType' is distinct from to_jsonb(p_type) then
+    raise exception 'resourceType must be "%"', p_type using errcode = 'RINVL', column = p_type || '.resourceType';
+  end if;
+  if p_id is not null and p_resource -> 'id' is distinct from to_jsonb(p_id::text) then
+    raise exception 'the resource''s id must be the id in the URL (%)', p_id using errcode = 'RINVL', column = p_type || '.id';
+  end if;
+end
+$$;
+
+ALTER FUNCTION fhir.check_resource(p_resource jsonb, p_type text, p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION check_resource(p_resource jsonb, p_type text, p_id bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.check_resource(p_resource jsonb, p_type text, p_id bigint) IS 'RINVL (400) unless p_resource is a JSON object of resourceType p_type whose id, when p_id is given (an update), is p_id.';
+
+--
+-- Name: check_version(text, bigint, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.check_version(p_object text, p_id bigint, p_version integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_current integer;
+begin
+  if p_version is null then
+    return;
+  elsif p_object = 'patient' then
+    select p.version into v_current from app.patients p where p.id = p_id for update;
+  else
+    select d.version into v_current from app.doctors d where d.id = p_id for update;
+  end if;
+  if v_current is not null then
+    raise exception '% % has changed: it is at version %, not %', p_object, p_id, v_current, p_version
+      using errcode = 'RSTAL', detail = 'current_version=' || v_current;
+  end if;
+end
+$$;
+
+ALTER FUNCTION fhir.check_version(p_object text, p_id bigint, p_version integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION check_version(p_object text, p_id bigint, p_version integer); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.check_version(p_object text, p_id bigint, p_version integer) IS 'Raises RSTAL (current_version=N) when a conditional write of the patient or doctor (p_object) p_id expected p_version and the caller may change it; nothing otherwise.';
+
+--
+-- Name: doctor_gone(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.doctor_gone(p_id bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select exists (select from audit.events e
+                  where e.detail ->> 'doctor' = p_id::text
+                    and e.action in ('create', 'update', 'delete') and e.outcome = 'ok' and e.detail ->> 'object' = 'doctor'
+                    and e.action = 'delete')
+$$;
+
+ALTER FUNCTION fhir.doctor_gone(p_id bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION doctor_gone(p_id bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.doctor_gone(p_id bigint) IS 'True when doctor p_id was removed (its delete event is in the trail); the public directory answers it 410 Gone.';
+
+--
+-- Name: extensions(jsonb, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.extensions(p_resource jsonb, p_type text) RETURNS SETOF jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if not p_resource ? 'extension' then
+    return;
+  end if;
+  if jsonb_typeof(p_resource -> 'extension') <> 'array'
+     or exists (select from jsonb_array_elements(p_resource -> 'extension') x where jsonb_typeof(x) <> 'object' or jsonb_typeof(x -> 'url') is distinct from 'string') then
+    raise exception 'extension must be an array of objects with a url' using errcode = 'RINVL', column = p_type || '.extension';
+  end if;
+  return query select x from jsonb_array_elements(p_resource -> 'extension') x;
+end
+$$;
+
+ALTER FUNCTION fhir.extensions(p_resource jsonb, p_type text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION extensions(p_resource jsonb, p_type text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.extensions(p_resource jsonb, p_type text) IS 'The extensions of a resource a client wrote, one row each; RINVL (400) unless extension is an array of objects with a url.';
+
+--
+-- Name: human_name(jsonb, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.human_name(p_resource jsonb, p_type text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_name jsonb;
+begin
+  if not p_resource ? 'name' then
+    return null;
+  end if;
+  if jsonb_typeof(p_resource -> 'name') <> 'array' or jsonb_typeof(p_resource -> 'name' -> 0) <> 'object' then
+    raise exception 'name must be an array of HumanName objects' using errcode = 'RINVL', column = p_type || '.name';
+  end if;
+  v_name := p_resource -> 'name' -> 0;
+  if v_name ? 'text' then
+    if jsonb_typeof(v_name -> 'text') <> 'string' then
+      raise exception 'name.text must be a string' using errcode = 'RINVL', column = p_type || '.name';
+    end if;
+    return v_name ->> 'text';
+  end if;
+  if (v_name ? 'given' and (jsonb_typeof(v_name -> 'given') <> 'array'
+                            or exists (select from jsonb_array_elements(v_name -> 'given') g where jsonb_typeof(g) <> 'string')))
+     or (v_name ? 'family' and jsonb_typeof(v_name -> 'family') <> 'string') then
+    raise exception 'name.given must be an array of strings and name.family a string' using errcode = 'RINVL', column = p_type || '.name';
+  end if;
+  return nullif(btrim(concat_ws(' ', (select string_agg(g, ' ') from jsonb_array_elements_text(v_name -> 'given') g), v_name ->> 'family')), '');
+end
+$$;
+
+ALTER FUNCTION fhir.human_name(p_resource jsonb, p_type text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION human_name(p_resource jsonb, p_type text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.human_name(p_resource jsonb, p_type text) IS 'The name a resource a client wrote carries: name[0].text, else name[0].given and family joined by spaces; NULL without a name; RINVL (400) when its shape is wrong.';
+
+--
+-- Name: instant(timestamp with time zone); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.instant(p_at timestamp with time zone) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.btrim(pg_catalog.to_json(p_at at time zone 'UTC')::text, '"') || 'Z'
+$$;
+
+ALTER FUNCTION fhir.instant(p_at timestamp with time zone) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION instant(p_at timestamp with time zone); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.instant(p_at timestamp with time zone) IS 'A FHIR instant in UTC (fractional seconds as stored, trailing zeros left out), as meta.lastUpdated carries it (the server''s Last-Modified is read from it); the same whatever the session''s DateStyle and TimeZone.';
+
+--
+-- Name: links(text, text, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.links(p_self text, p_next text, p_previous text) RETURNS json
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select pg_catalog.json_agg(pg_catalog.json_build_object('relation', l.relation, 'url', l.url) order by l.n)
+    from (values (1, 'self', p_self), (2, 'next', p_next), (3, 'previous', p_previous)) l (n, relation, url)
+   where l.url is not null
+$$;
+
+ALTER FUNCTION fhir.links(p_self text, p_next text, p_previous text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION links(p_self text, p_next text, p_previous text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.links(p_self text, p_next text, p_previous text) IS 'Bundle.link: self, next and previous, leaving out those that are NULL.';
+
+--
+-- Name: match(text, json); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.match(p_full_url text, p_resource json) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select ('{"fullUrl" : ' || pg_catalog.to_json(p_full_url)::text || ', "resource" : ' || p_resource::text
+          || ', "search" : {"mode" : "match"}}')::json
+$$;
+
+ALTER FUNCTION fhir.match(p_full_url text, p_resource json) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION match(p_full_url text, p_resource json); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.match(p_full_url text, p_resource json) IS 'A searchset Bundle entry: fullUrl, the resource, search.mode match.';
+
+--
+-- Name: name_matches(text, text, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case p_match
+    when 'exact' then p_name = p_value
+    when 'contains' then p_name ilike '%' || replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+    else p_name ilike replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+      or p_name ilike '% ' || replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%' end
+$$;
+
+ALTER FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION name_matches(p_name text, p_value text, p_match text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) IS 'A FHIR string search on a name: p_match exact (all of it), contains (anywhere), or NULL (the start of any word), case-insensitive but for exact.';
+
+--
+-- Name: page_bundle(text, bigint, text, integer, integer, json); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select fhir.bundle(p_type, p_total, fhir.page_link(p_url, p_count, p_offset),
+                     case when p_count > 0 and p_offset + p_count < p_total then fhir.page_link(p_url, p_count, p_offset + p_count) end,
+                     case when p_count > 0 and p_offset > 0 then fhir.page_link(p_url, p_count, greatest(p_offset - p_count, 0)) end,
+                     p_entries)
+$$;
+
+ALTER FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) IS 'A searchset or history Bundle of one page: total, the self link, next and previous when there are more (none for _count=0), the entries.';
+
+--
+-- Name: page_count(integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.page_count(p_count integer) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if p_count is null then
+    return 50;
+  elsif p_count < 0 then
+    raise exception '_count must not be negative' using errcode = 'RINVL', column = '_count';
+  end if;
+  return least(p_count, 100);
+end
+$$;
+
+ALTER FUNCTION fhir.page_count(p_count integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION page_count(p_count integer); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.page_count(p_count integer) IS 'A search''s page size: _count, 50 by default, at most 100 like the REST lists; 0 asks for the total only.';
+
+--
+-- Name: page_link(text, integer, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select p_url || '_count=' || p_count || '&_offset=' || p_offset
+$$;
+
+ALTER FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION page_link(p_url text, p_count integer, p_offset integer); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) IS 'A page''s link: the search URL (ending in ? or &) with _count and _offset.';
+
+--
+-- Name: patient(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.patient(p_id bigint) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_result json;
+begin
+  select fhir.patient_resource(p) into v_result from app.patients p where p.id = p_id;
+  if v_result is null then
+    if fhir.patient_gone(p_id, v_uid) then
+      return app.refuse('read', p_id, '{"object": "patient", "via": "fhir"}', 'RGONE', 'patient deleted');
+    end if;
+    return app.refuse('read', p_id, '{"object": "patient", "via": "fhir"}', 'RNTFD', 'patient not found');
+  end if;
+  perform app.audit_as(v_uid, 'read', 'ok', p_id, null, '{"object": "patient", "via": "fhir"}');
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION fhir.patient(p_id bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient(p_id bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.patient(p_id bigint) IS 'GET /fhir/Patient/<id>: the Patient the caller may read (owner, care team, admin); a deleted one is RGONE (410) for its owner and admins, RNTFD (404) for everyone else. Recorded with via fhir.';
+
+--
+-- Name: patient_create(jsonb); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.patient_create(p_resource jsonb) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_in record;
+  v_patient app.patients;
+begin
+  perform app.require_user();
+  v_in := fhir.patient_input(p_resource, null);
+  perform set_config('app.via', 'fhir', true);
+  insert into app.patients (name, age, gender) values (v_in.name, v_in.age, v_in.gender)
+  returning * into v_patient;
+  perform set_config('app.via', '', true);
+  return fhir.patient_resource(v_patient);
+end
+$$;
+
+ALTER FUNCTION fhir.patient_create(p_resource jsonb) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_create(p_resource jsonb); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.patient_create(p_resource jsonb) IS 'POST /fhir/Patient: a patient owned by the caller from a Patient resource (fhir.patient_input); the change event says via fhir.';
+
+--
+-- Name: patient_delete(bigint, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.patient_delete(p_id bigint, p_version integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_id bigint;
+begin
+  perform set_config('app.via', 'fhir', true);
+  delete from app.patients p where p.id = p_id and (p_version is null or p.version = p_version) returning p.id into v_id;
+  perform set_config('app.via', '', true);
+  if v_id is null then
+    perform fhir.check_version('patient', p_id, p_version);
+    if fhir.patient_gone(p_id, v_uid) then
+      return app.refuse('delete', p_id, '{"object": "patient", "via": "fhir"}', 'RGONE', 'patient deleted');
+    end if;
+    return app.refuse('delete', p_id, '{"object": "patient", "via": "fhir"}', 'RNTFD', 'patient not found');
+  end if;
+  return json_build_object('id', v_id);
+end
+$$;
+
+ALTER FUNCTION fhir.patient_delete(p_id bigint, p_version integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_delete(p_id bigint, p_version integer); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.patient_delete(p_id bigint, p_version integer) IS 'DELETE /fhir/Patient/<id>: removes the patient and its mappings (owner or admin); p_version, when given (If-Match), must be the current version (else RSTAL). A patient already deleted is RGONE for its owner and admins. The change event says via fhir.';
+
+--
+-- Name: patient_gone(bigint, bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.patient_gone(p_id bigint, p_uid bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select exists (select from audit.events e
+                  where e.patient_id = p_id
+                    and e.detail ->> 'object' = 'patient' and e.action = 'delete' and e.outcome = 'ok'
+                    and ((e.detail -> 'before' ->> 'owner_id')::bigint = p_uid or app.current_user_is_admin()))
+$$;
+
+ALTER FUNCTION fhir.patient_gone(p_id bigint, p_uid bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION patient_gone(p_id bigint, p_uid bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.patient_gone(p_id bigint, p_uid bigint) IS 'True when patient p_id was deleted and p_uid could read it before (its owner, or an admin): they are answered 410 Gone, everyone else 404.';
+
+--
+-- Name: patient_history(bigint, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.patient_history(p_id bigint, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_url text;
+  v_count bigint;
+  v_rows json;
+begin
+  if not exists (select from app.patients p where p.id = p_id) and not fhir.patient_gone(p_id, v_uid) then
+    return app.refuse('read', p_id, '{"object": "patient_history", "via": "fhir"}', 'RNTFD', 'patient not found');
+  end if;
+  v_url := v_base || '/Patient/' || p_id || '/_history?';
+  select count(*) into v_count
+    from audit.events e
+   where e.patient_id = p_id
+     and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version';
+  select json_agg(fhir.patient_history_entry(e, v_base) order by e.id desc) into v_rows
+    from (select * from audit.events e
+           where e.patient_id = p_id
+             and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+             and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version'
+           order by e.id desc limit v_limit offset v_offset) e;
+  perform app.audit_as(v_uid, 'read', 'ok', p_id, null, '{"object": "patient_history", "via": "fhir"}');
+  return fhir.page_bundle('history', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+
+ALTER FUNCTION fhir.patient_history(p_id bigint, p_count integer, p_offset integer, p_base text) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_history(p_id bigint, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.patient_history(p_id bigint, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/Patient/<id>/_history: a history Bundle of every version since versions exist, newest first, from the audit trail (a delete is an entry without resource). Whoever may read the patient; a deleted one''s owner and admins. Recorded with via fhir.';
+
+--
+-- Name: patient_history_entry(audit.events, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.patient_history_entry(e audit.events, p_base text) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select case when e.action = 'delete'
+    then pg_catalog.json_build_object('fullUrl', p_base || '/Patient/' || e.patient_id,
+           'request', pg_catalog.json_build_object('method', 'DELETE', 'url', 'Patient/' || e.patient_id),
+           'response', pg_catalog.json_build_object('status', '204', 'lastModified', fhir.instant(e.at)))
+    else pg_catalog.json_build_object('fullUrl', p_base || '/Patient/' || e.patient_id,
+           'resource', fhir.patient_resource(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after')),
+           'request', pg_catalog.json_build_object('method', case e.action when 'create' then 'POST' else 'PUT' end,
+                                                   'url', case e.action when 'create' then 'Patient' else 'Patient/' || e.patient_id end),
+           'response', pg_catalog.json_build_object('status', case e.action when 'create' then '201' else '200' end,
+                                                    'etag', 'W/"' || (e.detail -> 'after' ->> 'version') || '"',
+                                                    'lastModified', fhir.instant((e.detail -> 'after' ->> 'updated_at')::timestamptz))) end
+$$;
+
+ALTER FUNCTION fhir.patient_history_entry(e audit.events, p_base text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION patient_history_entry(e audit.events, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.patient_history_entry(e audit.events, p_base text) IS 'A patient change event as an entry of a history Bundle: the version''s resource with request and response, or for a delete the request alone.';
+
+--
+-- Name: patient_input(jsonb, bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.patient_input(p_resource jsonb, p_id bigint, OUT name text, OUT age integer, OUT gender text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_code text;
+  v_ext jsonb;
+  v_age jsonb;
+  v_birth text;
+begin
+  perform fhir.check_resource(p_resource, 'Patient', p_id);
+  name := fhir.human_name(p_resource, 'Patient');
+  -- gender: a code of administrative-gender.
+  if p_resource ? 'gender' then
+    if jsonb_typeof(p_resource -> 'gender') <> 'string' or p_resource ->> 'gender' not in ('male', 'female', 'other', 'unknown') then
+      raise exception 'gender must be one of male, female, other, unknown' using errcode = 'RINVL', column = 'Patient.gender';
+    end if;
+    v_code := p_resource ->> 'gender';
+  end if;
+  -- extensions: the gender as sent, the age.
+  for v_ext in select x from fhir.extensions(p_resource, 'Patient') x loop
+    if v_ext ->> 'url' = fhir.canonical('patient-gender-text') then
+      if jsonb_typeof(v_ext -> 'valueString') is distinct from 'string' then
+        raise exception 'the patient-gender-text extension needs a valueString' using errcode = 'RINVL', column = 'Patient.extension';
+      end if;
+      gender := v_ext ->> 'valueString';
+    elsif v_ext ->> 'url' = fhir.canonical('patient-age') then
+      v_age := coalesce(v_ext -> 'valueAge' -> 'value', v_ext -> 'valueInteger');
+      if jsonb_typeof(v_age) is distinct from 'number' or v_age::text !~ '^-?[0-9]{1,9}$'
+         or (v_ext ? 'valueAge' and coalesce(v_ext -> 'valueAge' ->> 'code', 'a') <> 'a') then
+        raise exception 'the patient-age extension needs a valueAge with a whole number of years (code a)' using errcode = 'RINVL', column = 'Patient.extension';
+      end if;
+      age := v_age::text::integer;
+    end if;
+  end loop;
+  -- No age extension: the age a full birthDate gives today (the date itself is not kept).
+  if age is null and p_resource ? 'birthDate' then
+    v_birth := p_resource ->> 'birthDate';
+    if jsonb_typeof(p_resource -> 'birthDate') <> 'string' or v_birth !~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' then
+      raise exception 'birthDate must be a full date (YYYY-MM-DD) when no patient-age extension is sent' using errcode = 'RUNPR', column = 'Patient.birthDate';
+    end if;
+    begin
+      age := extract(year from pg_catalog.age(current_date, v_birth::date))::integer;
+    exception when datetime_field_overflow or invalid_datetime_format then
+      raise exception 'birthDate % is not a date', v_birth using errcode = 'RUNPR', column = 'Patient.birthDate';
+    end;
+  end if;
+  if gender is null then
+    gender := v_code;
+  elsif v_code is not null and app.gender_fhir(gender) <> v_code then
+    raise exception 'gender (%) does not match the patient-gender-text extension (%, which is %)', v_code, gender, app.gender_fhir(gender)
+      using errcode = 'RUNPR', column = 'Patient.gender';
+  end if;
+  if name is null then
+    raise exception 'a Patient needs a name (name[0].text, or given and family)' using errcode = 'RUNPR', column = 'Patient.name';
+  end if;
+  if age is null then
+    raise exception 'a Patient needs an age: the patient-age extension (or a birthDate)' using errcode = 'RUNPR', column = 'Patient.extension';
+  end if;
+  -- The product's own checks, as this server's rules (422).
+  begin
+    name := app.check_text(name, 'app.patient_name', 'name');
+    age := app.check_age(age);
+    gender := app.check_gender(gender);
+  exception when sqlstate 'RINVL' then
+    raise exception '%', sqlerrm using errcode = 'RUNPR', column = 'Patient.' || case when sqlerrm like 'age%' then 'extension' else split_part(sqlerrm, ' ', 1) end;
+  end;
+end
+$_$;
+
+ALTER FUNCTION fhir.patient_input(p_resource jsonb, p_id bigint, OUT name text, OUT age integer, OUT gender text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION patient_input(p_resource jsonb, p_id bigint, OUT name text, OUT age integer, OUT gender text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.patient_input(p_resource jsonb, p_id bigint, OUT name text, OUT age integer, OUT gender text) IS 'The name, age and gender as sent of a Patient a client wrote: name[0].text (or given and family), the patient-age extension (or the age a birthDate gives), the patient-gender-text extension (or the gender code). Shape errors are RINVL (400), rule errors RUNPR (422). p_id, for an update, must be the resource''s id.';
+
+--
+-- Name: patient_resource(app.patients); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.patient_resource(p app.patients) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select ('{"resourceType" : "Patient", "id" : "' || p.id || '", "meta" : {"versionId" : "' || p.version
+          || '", "lastUpdated" : "' || fhir.instant(p.updated_at) || '"}, "extension" : ['
+          || case when p.gender <> '' then '{"url" : "' || fhir.canonical('patient-gender-text') || '", "valueString" : '
+                                           || pg_catalog.to_json(p.gender::text)::text || '}, ' else '' end
+          || '{"url" : "' || fhir.canonical('patient-age') || '", "valueAge" : {"value" : ' || p.age
+          || ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : '
+          || pg_catalog.to_json(p.name::text)::text || '}], "gender" : ' || pg_catalog.to_json(p.gender_fhir)::text || '}')::json
+$$;
+
+ALTER FUNCTION fhir.patient_resource(p app.patients) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION patient_resource(p app.patients); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.patient_resource(p app.patients) IS 'A patient as a FHIR R4 Patient: id, meta (versionId, lastUpdated), the extensions patient-gender-text (gender as sent, left out when empty) and patient-age (valueAge in years), name[0].text, gender (gender_fhir). No birthDate: none is stored.';
+
+--
+-- Name: patient_search(bigint, text, text, text, timestamp with time zone, timestamp with time zone, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.patient_search(p_id bigint DEFAULT NULL::bigint, p_name text DEFAULT NULL::text, p_name_match text DEFAULT NULL::text, p_gender text DEFAULT NULL::text, p_updated_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_updated_before timestamp with time zone DEFAULT NULL::timestamp with time zone, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  -- A search covers the caller's own patients, as the REST list does
+  -- (those in a doctor's care are its CareTeams' subjects, read one by
+  -- one; an admin reads any patient by id); the policies still decide.
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_name text := nullif(btrim(p_name), '');
+  v_gender text := nullif(btrim(p_gender), '');
+  v_query text := '';
+  v_url text;
+  v_count bigint;
+  v_rows json;
+  v_found bigint[];
+begin
+  if p_name_match is not null and p_name_match not in ('exact', 'contains') then
+    raise exception 'name takes the modifiers :exact and :contains' using errcode = 'RINVL', column = 'name';
+  end if;
+  -- The URL of this search, its parameters in a fixed order.
+  if p_id is not null then
+    v_query := v_query || '_id=' || p_id || '&';
+  end if;
+  if v_name is not null then
+    v_query := v_query || 'name' || coalesce(':' || p_name_match, '') || '=' || app.url_encode(v_name) || '&';
+  end if;
+  if v_gender is not null then
+    v_query := v_query || 'gender=' || app.url_encode(v_gender) || '&';
+  end if;
+  if p_updated_from is not null then
+    v_query := v_query || '_lastUpdated=ge' || app.url_encode(fhir.instant(p_updated_from)) || '&';
+  end if;
+  if p_updated_before is not null then
+    v_query := v_query || '_lastUpdated=lt' || app.url_encode(fhir.instant(p_updated_before)) || '&';
+  end if;
+  v_url := v_base || '/Patient?' || v_query;
+  select count(*) into v_count from app.patients p
+   where p.owner_id = v_uid
+     and (p_id is null or p.id = p_id)
+     and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
+     and (v_gender is null or p.gender_fhir = v_gender)
+     and (p_updated_from is null or p.updated_at >= p_updated_from)
+     and (p_updated_before is null or p.updated_at < p_updated_before);
+  if v_limit > 0 then
+    select json_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)) order by p.id),
+           array_agg(p.id order by p.id)
+      into v_rows, v_found
+      from (select * from app.patients p
+             where p.owner_id = v_uid
+               and (p_id is null or p.id = p_id)
+               and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
+               and (v_gender is null or p.gender_fhir = v_gender)
+               and (p_updated_from is null or p.updated_at >= p_updated_from)
+               and (p_updated_before is null or p.updated_at < p_updated_before)
+             order by p.id limit v_limit offset v_offset) p;
+  end if;
+  perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_found, '{}'), '{"object": "patient", "via": "fhir"}');
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+
+ALTER FUNCTION fhir.patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/Patient?_id=&name=&gender=&_lastUpdated=&_count=&_offset=: a searchset Bundle of the caller''s own Patients, as the REST list, by id. name matches the start of any word (:contains anywhere, :exact all of it), gender the administrative gender, _lastUpdated the range [p_updated_from, p_updated_before). Recorded with via fhir and the ids returned.';
+
+--
+-- Name: patient_update(bigint, jsonb, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.patient_update(p_id bigint, p_resource jsonb, p_version integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_in record;
+  v_patient app.patients;
+begin
+  perform app.require_user();
+  v_in := fhir.patient_input(p_resource, p_id);
+  perform set_config('app.via', 'fhir', true);
+  update app.patients p set name = v_in.name, age = v_in.age, gender = v_in.gender
+   where p.id = p_id and (p_version is null or p.version = p_version)
+  returning * into v_patient;
+  perform set_config('app.via', '', true);
+  if v_patient.id is null then
+    perform fhir.check_version('patient', p_id, p_version);
+    return app.refuse('update', p_id, '{"object": "patient", "via": "fhir"}', 'RNTFD', 'patient not found');
+  end if;
+  return fhir.patient_resource(v_patient);
+end
+$$;
+
+ALTER FUNCTION fhir.patient_update(p_id bigint, p_resource jsonb, p_version integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_update(p_id bigint, p_resource jsonb, p_version integer); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.patient_update(p_id bigint, p_resource jsonb, p_version integer) IS 'PUT /fhir/Patient/<id>: replaces name, age and gender from a Patient resource (owner or admin); p_version, when given (If-Match), must be the current version (else RSTAL, nothing written). The change event says via fhir.';
+
+--
+-- Name: patient_vread(bigint, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.patient_vread(p_id bigint, p_version integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_uid bigint := app.require_user();
+  v_detail jsonb := jsonb_build_object('object', 'patient_history', 'version', p_version, 'via', 'fhir');
+  v_result json;
+begin
+  if not exists (select from app.patients p where p.id = p_id) and not fhir.patient_gone(p_id, v_uid) then
+    return app.refuse('read', p_id, v_detail, 'RNTFD', 'patient not found');
+  end if;
+  select fhir.patient_resource(jsonb_populate_record(null::app.patients, e.detail -> 'after')) into v_result
+    from audit.events e
+   where e.patient_id = p_id
+     and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
+   order by e.id desc
+   limit 1;
+  if v_result is null then
+    raise exception 'patient % has no version %', p_id, p_version using errcode = 'RNTFD';
+  end if;
+  perform app.audit_as(v_uid, 'read', 'ok', p_id, null, v_detail);
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION fhir.patient_vread(p_id bigint, p_version integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_vread(p_id bigint, p_version integer); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.patient_vread(p_id bigint, p_version integer) IS 'GET /fhir/Patient/<id>/_history/<vid>: one version of the Patient from the audit trail''s change events. Whoever may read the patient; a deleted one''s owner and admins. Recorded with via fhir.';
+
+--
+-- Name: practitioner(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.practitioner(p_id bigint) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result json;
+begin
+  select fhir.practitioner_resource(d) into v_result from app.doctors d where d.id = p_id;
+  if v_result is null then
+    if fhir.doctor_gone(p_id) then
+      raise exception 'practitioner deleted' using errcode = 'RGONE';
+    end if;
+    raise exception 'practitioner not found' using errcode = 'RNTFD';
+  end if;
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION fhir.practitioner(p_id bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner(p_id bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.practitioner(p_id bigint) IS 'GET /fhir/Practitioner/<id> (public, like the directory): a removed doctor is RGONE (410).';
+
+--
+-- Name: practitioner_create(jsonb); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.practitioner_create(p_resource jsonb) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_in record;
+  v_doctor app.doctors;
+begin
+  perform app.require_user();
+  v_in := fhir.practitioner_input(p_resource, null);
+  perform set_config('app.via', 'fhir', true);
+  insert into app.doctors (name, specialization) values (v_in.name, v_in.specialization)
+  returning * into v_doctor;
+  perform set_config('app.via', '', true);
+  return fhir.practitioner_resource(v_doctor);
+end
+$$;
+
+ALTER FUNCTION fhir.practitioner_create(p_resource jsonb) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner_create(p_resource jsonb); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.practitioner_create(p_resource jsonb) IS 'POST /fhir/Practitioner: any signed-in user lists a doctor, recorded as its creator (the directory''s rule); the change event says via fhir.';
+
+--
+-- Name: practitioner_delete(bigint, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.practitioner_delete(p_id bigint, p_version integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_id bigint;
+begin
+  perform app.require_user();
+  perform set_config('app.via', 'fhir', true);
+  delete from app.doctors d where d.id = p_id and (p_version is null or d.version = p_version) returning d.id into v_id;
+  perform set_config('app.via', '', true);
+  if v_id is null then
+    perform fhir.check_version('doctor', p_id, p_version);
+    if exists (select from app.doctors d where d.id = p_id) then
+      return app.refuse('delete', null, jsonb_build_object('object', 'doctor', 'doctor', p_id, 'via', 'fhir'),
+                        'RFRBD', 'only the doctor''s creator, its linked account or an admin may remove it');
+    end if;
+    if fhir.doctor_gone(p_id) then
+      raise exception 'practitioner deleted' using errcode = 'RGONE';
+    end if;
+    raise exception 'practitioner not found' using errcode = 'RNTFD';
+  end if;
+  return json_build_object('id', v_id);
+end
+$$;
+
+ALTER FUNCTION fhir.practitioner_delete(p_id bigint, p_version integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner_delete(p_id bigint, p_version integer); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.practitioner_delete(p_id bigint, p_version integer) IS 'DELETE /fhir/Practitioner/<id>: the directory''s rules (a doctor other users'' patients are mapped to is RCNFL, 409, for all but admins); removes its CareTeams. The change event says via fhir.';
+
+--
+-- Name: practitioner_input(jsonb, bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.practitioner_input(p_resource jsonb, p_id bigint, OUT name text, OUT specialization text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_ext jsonb;
+begin
+  perform fhir.check_resource(p_resource, 'Practitioner', p_id);
+  name := fhir.human_name(p_resource, 'Practitioner');
+  for v_ext in select x from fhir.extensions(p_resource, 'Practitioner') x loop
+    if v_ext ->> 'url' = fhir.canonical('practitioner-specialization') then
+      if jsonb_typeof(v_ext -> 'valueString') is distinct from 'string' then
+        raise exception 'the practitioner-specialization extension needs a valueString' using errcode = 'RINVL', column = 'Practitioner.extension';
+      end if;
+      specialization := v_ext ->> 'valueString';
+    end if;
+  end loop;
+  if name is null then
+    raise exception 'a Practitioner needs a name (name[0].text, or given and family)' using errcode = 'RUNPR', column = 'Practitioner.name';
+  end if;
+  if specialization is null then
+    raise exception 'a Practitioner needs the practitioner-specialization extension' using errcode = 'RUNPR', column = 'Practitioner.extension';
+  end if;
+  begin
+    name := app.check_text(name, 'app.doctor_name', 'name');
+    specialization := app.check_text(specialization, 'app.doctor_specialization', 'specialization');
+  exception when sqlstate 'RINVL' then
+    raise exception '%', sqlerrm
+      using errcode = 'RUNPR', column = case when sqlerrm like 'name%' then 'Practitioner.name' else 'Practitioner.extension' end;
+  end;
+end
+$$;
+
+ALTER FUNCTION fhir.practitioner_input(p_resource jsonb, p_id bigint, OUT name text, OUT specialization text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION practitioner_input(p_resource jsonb, p_id bigint, OUT name text, OUT specialization text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.practitioner_input(p_resource jsonb, p_id bigint, OUT name text, OUT specialization text) IS 'The name and specialization of a Practitioner a client wrote: name[0].text (or given and family) and the practitioner-specialization extension. Shape errors are RINVL (400), rule errors RUNPR (422). p_id, for an update, must be the resource''s id.';
+
+--
+-- Name: practitioner_resource(app.doctors); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.practitioner_resource(d app.doctors) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select ('{"resourceType" : "Practitioner", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "extension" : [{"url" : "'
+          || fhir.canonical('practitioner-specialization') || '", "valueString" : ' || pg_catalog.to_json(d.specialization::text)::text
+          || '}], "active" : true, "name" : [{"text" : ' || pg_catalog.to_json(d.name::text)::text || '}]}')::json
+$$;
+
+ALTER FUNCTION fhir.practitioner_resource(d app.doctors) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION practitioner_resource(d app.doctors); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.practitioner_resource(d app.doctors) IS 'A doctor as a FHIR R4 Practitioner: id, meta (versionId, lastUpdated), the extension practitioner-specialization (valueString), active, name[0].text.';
+
+--
+-- Name: practitioner_role(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.practitioner_role(p_id bigint) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result json;
+begin
+  select fhir.practitioner_role_resource(d) into v_result from app.doctors d where d.id = p_id;
+  if v_result is null then
+    if fhir.doctor_gone(p_id) then
+      raise exception 'practitioner role deleted' using errcode = 'RGONE';
+    end if;
+    raise exception 'practitioner role not found' using errcode = 'RNTFD';
+  end if;
+  return v_result;
+end
+$$;
+
+ALTER FUNCTION fhir.practitioner_role(p_id bigint) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner_role(p_id bigint); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.practitioner_role(p_id bigint) IS 'GET /fhir/PractitionerRole/<id> (public): the doctor''s one role, derived from its specialization; a removed doctor''s is RGONE (410).';
+
+--
+-- Name: practitioner_role_resource(app.doctors); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.practitioner_role_resource(d app.doctors) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select ('{"resourceType" : "PractitionerRole", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "active" : true, "practitioner" : {"reference" : "Practitioner/'
+          || d.id || '"}, "specialty" : [{"text" : ' || pg_catalog.to_json(d.specialization::text)::text || '}]}')::json
+$$;
+
+ALTER FUNCTION fhir.practitioner_role_resource(d app.doctors) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION practitioner_role_resource(d app.doctors); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.practitioner_role_resource(d app.doctors) IS 'A doctor''s one PractitionerRole (same id and version as its Practitioner): practitioner, and specialty[0].text the specialization.';
+
+--
+-- Name: practitioner_role_search(bigint, text, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.practitioner_role_search(p_practitioner bigint DEFAULT NULL::bigint, p_specialty text DEFAULT NULL::text, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_spec text := nullif(btrim(p_specialty), '');
+  v_url text;
+  v_count bigint;
+  v_rows json;
+begin
+  v_url := v_base || '/PractitionerRole?'
+           || case when p_practitioner is not null then 'practitioner=Practitioner%2F' || p_practitioner || '&' else '' end
+           || case when v_spec is not null then 'specialty:text=' || app.url_encode(v_spec) || '&' else '' end;
+  select count(*) into v_count from app.doctors d
+   where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec));
+  if v_limit > 0 then
+    select json_agg(fhir.match(v_base || '/PractitionerRole/' || d.id, fhir.practitioner_role_resource(d)) order by d.id)
+      into v_rows
+      from (select * from app.doctors d
+             where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec))
+             order by d.id limit v_limit offset v_offset) d;
+  end if;
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+
+ALTER FUNCTION fhir.practitioner_role_search(p_practitioner bigint, p_specialty text, p_count integer, p_offset integer, p_base text) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner_role_search(p_practitioner bigint, p_specialty text, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.practitioner_role_search(p_practitioner bigint, p_specialty text, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/PractitionerRole?practitioner=&specialty=&_count=&_offset= (public): the roles of the directory; specialty matches the specialization''s text, case-insensitive, as /api/doctors/?specialization= does.';
+
+--
+-- Name: practitioner_search(bigint, text, text, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.practitioner_search(p_id bigint DEFAULT NULL::bigint, p_name text DEFAULT NULL::text, p_name_match text DEFAULT NULL::text, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_base text := fhir.base(p_base);
+  v_limit integer := fhir.page_count(p_count);
+  v_offset integer := app.page_offset(p_offset);
+  v_name text := nullif(btrim(p_name), '');
+  v_url text;
+  v_count bigint;
+  v_rows json;
+begin
+  if p_name_match is not null and p_name_match not in ('exact', 'contains') then
+    raise exception 'name takes the modifiers :exact and :contains' using errcode = 'RINVL', column = 'name';
+  end if;
+  v_url := v_base || '/Practitioner?'
+           || case when p_id is not null then '_id=' || p_id || '&' else '' end
+           || case when v_name is not null then 'name' || coalesce(':' || p_name_match, '') || '=' || app.url_encode(v_name) || '&' else '' end;
+  select count(*) into v_count from app.doctors d
+   where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
+  if v_limit > 0 then
+    select json_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)) order by d.id)
+      into v_rows
+      from (select * from app.doctors d
+             where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
+             order by d.id limit v_limit offset v_offset) d;
+  end if;
+  return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
+end
+$$;
+
+ALTER FUNCTION fhir.practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/Practitioner?_id=&name=&_count=&_offset= (public): a searchset Bundle of the directory, by id; name as fhir.name_matches.';
+
+--
+-- Name: practitioner_update(bigint, jsonb, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
+--
+
+CREATE FUNCTION fhir.practitioner_update(p_id bigint, p_resource jsonb, p_version integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_in record;
+  v_doctor app.doctors;
+begin
+  perform app.require_user();
+  v_in := fhir.practitioner_input(p_resource, p_id);
+  perform set_config('app.via', 'fhir', true);
+  update app.doctors d set name = v_in.name, specialization = v_in.specialization
+   where d.id = p_id and (p_version is null or d.version = p_version)
+  returning * into v_doctor;
+  perform set_config('app.via', '', true);
+  if v_doctor.id is null then
+    perform fhir.check_version('doctor', p_id, p_version);
+    if exists (select from app.doctors d where d.id = p_id) then
+      return app.refuse('update', null, jsonb_build_object('object', 'doctor', 'doctor', p_id, 'via', 'fhir'),
+                        'RFRBD', 'only the doctor''s creator, its linked account or an admin may change it');
+    end if;
+    raise exception 'practitioner not found' using errcode = 'RNTFD';
+  end if;
+  return fhir.practitioner_resource(v_doctor);
+end
+$$;
+
+ALTER FUNCTION fhir.practitioner_update(p_id bigint, p_resource jsonb, p_version integer) OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner_update(p_id bigint, p_resource jsonb, p_version integer); Type: COMMENT; Schema: fhir; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION fhir.practitioner_update(p_id bigint, p_resource jsonb, p_version integer) IS 'PUT /fhir/Practitioner/<id>: the directory''s rules (the linked account, an admin, the creator while unlinked and serving no one else''s patient); p_version (If-Match) must be current (else RSTAL). The change event says via fhir.';
+
+--
+-- Name: reference_id(jsonb, text, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.reference_id(p_ref jsonb, p_type text, p_field text) RETURNS bigint
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_ref text;
+begin
+  if jsonb_typeof(p_ref) is distinct from 'object' or jsonb_typeof(p_ref -> 'reference') is distinct from 'string' then
+    raise exception '% must be a reference to a % (such as {"reference": "%/1"})', p_field, p_type, p_type using errcode = 'RINVL', column = p_field;
+  end if;
+  v_ref := p_ref ->> 'reference';
+  if v_ref !~ ('^' || p_type || '/[1-9][0-9]{0,17}$') then
+    raise exception '% must reference a % by id, such as %/1', p_field, p_type, p_type using errcode = 'RINVL', column = p_field;
+  end if;
+  return split_part(v_ref, '/', 2)::bigint;
+end
+$_$;
+
+ALTER FUNCTION fhir.reference_id(p_ref jsonb, p_type text, p_field text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION reference_id(p_ref jsonb, p_type text, p_field text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.reference_id(p_ref jsonb, p_type text, p_field text) IS 'The id of a literal reference p_type/<id> a client wrote at p_field; RINVL otherwise.';
+
+--
 -- Name: doctors_id_seq; Type: SEQUENCE; Schema: app; Owner: healthcare_owner
 --
 
@@ -5647,6 +7234,14 @@ GRANT USAGE ON SCHEMA audit TO healthcare_auditor;
 GRANT USAGE ON SCHEMA audit TO healthcare_api;
 
 --
+-- Name: SCHEMA fhir; Type: ACL; Schema: -; Owner: healthcare_owner
+--
+
+GRANT USAGE ON SCHEMA fhir TO healthcare_api;
+GRANT USAGE ON SCHEMA fhir TO healthcare_user;
+GRANT ALL ON SCHEMA fhir TO healthcare_access;
+
+--
 -- Name: SCHEMA records; Type: ACL; Schema: -; Owner: healthcare_owner
 --
 
@@ -5957,6 +7552,13 @@ GRANT ALL ON FUNCTION app.audit_mapping_change() TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.audit_patient_change() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.audit_patient_change() TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_via(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.audit_via() FROM PUBLIC;
+GRANT ALL ON FUNCTION app.audit_via() TO healthcare_access;
 
 --
 -- Name: FUNCTION care_patient_ids(); Type: ACL; Schema: app; Owner: healthcare_auth
@@ -6539,6 +8141,341 @@ REVOKE ALL ON FUNCTION audit.roll_current(p_now timestamp with time zone) FROM P
 REVOKE ALL ON FUNCTION audit.seal() FROM PUBLIC;
 GRANT ALL ON FUNCTION audit.seal() TO healthcare_api;
 GRANT ALL ON FUNCTION audit.seal() TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_event(p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.audit_event(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.audit_event(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.audit_event(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid bigint) TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_from timestamp with time zone, p_before timestamp with time zone, p_until bigint, p_count integer, p_offset integer, p_base text) TO healthcare_user;
+
+--
+-- Name: FUNCTION base(p_base text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.base(p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.base(p_base text) TO healthcare_access;
+
+--
+-- Name: FUNCTION bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) TO healthcare_access;
+
+--
+-- Name: FUNCTION canonical(p_name text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.canonical(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.canonical(p_name text) TO healthcare_access;
+
+--
+-- Name: FUNCTION care_team(p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.care_team(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.care_team(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.care_team(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION care_team_create(p_resource jsonb); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.care_team_create(p_resource jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.care_team_create(p_resource jsonb) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.care_team_create(p_resource jsonb) TO healthcare_user;
+
+--
+-- Name: FUNCTION care_team_delete(p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.care_team_delete(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.care_team_delete(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.care_team_delete(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION care_team_resource(m app.patient_doctors); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.care_team_resource(m app.patient_doctors) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.care_team_resource(m app.patient_doctors) TO healthcare_access;
+
+--
+-- Name: FUNCTION care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text) TO healthcare_user;
+
+--
+-- Name: FUNCTION check_resource(p_resource jsonb, p_type text, p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.check_resource(p_resource jsonb, p_type text, p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.check_resource(p_resource jsonb, p_type text, p_id bigint) TO healthcare_access;
+
+--
+-- Name: FUNCTION check_version(p_object text, p_id bigint, p_version integer); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.check_version(p_object text, p_id bigint, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.check_version(p_object text, p_id bigint, p_version integer) TO healthcare_access;
+
+--
+-- Name: FUNCTION doctor_gone(p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.doctor_gone(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.doctor_gone(p_id bigint) TO healthcare_access;
+
+--
+-- Name: FUNCTION extensions(p_resource jsonb, p_type text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.extensions(p_resource jsonb, p_type text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.extensions(p_resource jsonb, p_type text) TO healthcare_access;
+
+--
+-- Name: FUNCTION human_name(p_resource jsonb, p_type text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.human_name(p_resource jsonb, p_type text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.human_name(p_resource jsonb, p_type text) TO healthcare_access;
+
+--
+-- Name: FUNCTION instant(p_at timestamp with time zone); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.instant(p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.instant(p_at timestamp with time zone) TO healthcare_access;
+
+--
+-- Name: FUNCTION links(p_self text, p_next text, p_previous text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.links(p_self text, p_next text, p_previous text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.links(p_self text, p_next text, p_previous text) TO healthcare_access;
+
+--
+-- Name: FUNCTION match(p_full_url text, p_resource json); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.match(p_full_url text, p_resource json) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.match(p_full_url text, p_resource json) TO healthcare_access;
+
+--
+-- Name: FUNCTION name_matches(p_name text, p_value text, p_match text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) TO healthcare_access;
+
+--
+-- Name: FUNCTION page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) TO healthcare_access;
+
+--
+-- Name: FUNCTION page_count(p_count integer); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.page_count(p_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.page_count(p_count integer) TO healthcare_access;
+
+--
+-- Name: FUNCTION page_link(p_url text, p_count integer, p_offset integer); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) TO healthcare_access;
+
+--
+-- Name: FUNCTION patient(p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.patient(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.patient(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION patient_create(p_resource jsonb); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_create(p_resource jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_create(p_resource jsonb) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.patient_create(p_resource jsonb) TO healthcare_user;
+
+--
+-- Name: FUNCTION patient_delete(p_id bigint, p_version integer); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_delete(p_id bigint, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_delete(p_id bigint, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.patient_delete(p_id bigint, p_version integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION patient_gone(p_id bigint, p_uid bigint); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_gone(p_id bigint, p_uid bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_gone(p_id bigint, p_uid bigint) TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_history(p_id bigint, p_count integer, p_offset integer, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_history(p_id bigint, p_count integer, p_offset integer, p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_history(p_id bigint, p_count integer, p_offset integer, p_base text) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.patient_history(p_id bigint, p_count integer, p_offset integer, p_base text) TO healthcare_user;
+
+--
+-- Name: FUNCTION patient_history_entry(e audit.events, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_history_entry(e audit.events, p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_history_entry(e audit.events, p_base text) TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_input(p_resource jsonb, p_id bigint, OUT name text, OUT age integer, OUT gender text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_input(p_resource jsonb, p_id bigint, OUT name text, OUT age integer, OUT gender text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_input(p_resource jsonb, p_id bigint, OUT name text, OUT age integer, OUT gender text) TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_resource(p app.patients); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_resource(p app.patients) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_resource(p app.patients) TO healthcare_access;
+
+--
+-- Name: FUNCTION patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.patient_search(p_id bigint, p_name text, p_name_match text, p_gender text, p_updated_from timestamp with time zone, p_updated_before timestamp with time zone, p_count integer, p_offset integer, p_base text) TO healthcare_user;
+
+--
+-- Name: FUNCTION patient_update(p_id bigint, p_resource jsonb, p_version integer); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_update(p_id bigint, p_resource jsonb, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_update(p_id bigint, p_resource jsonb, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.patient_update(p_id bigint, p_resource jsonb, p_version integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION patient_vread(p_id bigint, p_version integer); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.patient_vread(p_id bigint, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.patient_vread(p_id bigint, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.patient_vread(p_id bigint, p_version integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION practitioner(p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.practitioner(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION practitioner_create(p_resource jsonb); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner_create(p_resource jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner_create(p_resource jsonb) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.practitioner_create(p_resource jsonb) TO healthcare_user;
+
+--
+-- Name: FUNCTION practitioner_delete(p_id bigint, p_version integer); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner_delete(p_id bigint, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner_delete(p_id bigint, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.practitioner_delete(p_id bigint, p_version integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION practitioner_input(p_resource jsonb, p_id bigint, OUT name text, OUT specialization text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner_input(p_resource jsonb, p_id bigint, OUT name text, OUT specialization text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner_input(p_resource jsonb, p_id bigint, OUT name text, OUT specialization text) TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner_resource(d app.doctors); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner_resource(d app.doctors) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner_resource(d app.doctors) TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner_role(p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner_role(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner_role(p_id bigint) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.practitioner_role(p_id bigint) TO healthcare_user;
+
+--
+-- Name: FUNCTION practitioner_role_resource(d app.doctors); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner_role_resource(d app.doctors) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner_role_resource(d app.doctors) TO healthcare_access;
+
+--
+-- Name: FUNCTION practitioner_role_search(p_practitioner bigint, p_specialty text, p_count integer, p_offset integer, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner_role_search(p_practitioner bigint, p_specialty text, p_count integer, p_offset integer, p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner_role_search(p_practitioner bigint, p_specialty text, p_count integer, p_offset integer, p_base text) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.practitioner_role_search(p_practitioner bigint, p_specialty text, p_count integer, p_offset integer, p_base text) TO healthcare_user;
+
+--
+-- Name: FUNCTION practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text) TO healthcare_user;
+
+--
+-- Name: FUNCTION practitioner_update(p_id bigint, p_resource jsonb, p_version integer); Type: ACL; Schema: fhir; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION fhir.practitioner_update(p_id bigint, p_resource jsonb, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.practitioner_update(p_id bigint, p_resource jsonb, p_version integer) TO healthcare_api;
+GRANT ALL ON FUNCTION fhir.practitioner_update(p_id bigint, p_resource jsonb, p_version integer) TO healthcare_user;
+
+--
+-- Name: FUNCTION reference_id(p_ref jsonb, p_type text, p_field text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.reference_id(p_ref jsonb, p_type text, p_field text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.reference_id(p_ref jsonb, p_type text, p_field text) TO healthcare_access;
 
 --
 -- Name: FUNCTION lo_creat(integer); Type: ACL; Schema: pg_catalog; Owner: postgres

@@ -121,6 +121,36 @@ var routes = []route{
 		pgSet:    `\set uid random(1, least(:ntok, :half))`,
 		pgCall:   pgCall(database.FnListCarePatients, ":lim", ":off"),
 	},
+	// The FHIR face (issue 26): each read and search beside the REST route
+	// it matches, to compare their cost per request in one run.
+	{
+		Name: "GET /fhir/Practitioner", Key: "fhir_search_practitioner", since: fhirSince,
+		prebuilt: `for i = 1, ntok do reqs[i] = wrk.format("GET", "/fhir/Practitioner", hdr[i]) end`,
+		pgSet:    `\set uid random(1, :ntok)`,
+		pgCall:   pgCall(database.FhirPractitionerSearch, "NULL", "NULL", "NULL", ":lim", ":off", ":fbase"),
+	},
+	{
+		Name: "GET /fhir/Patient", Key: "fhir_search_patient", since: fhirSince,
+		prebuilt: `for i = 1, ntok do reqs[i] = wrk.format("GET", "/fhir/Patient", hdr[i]) end`,
+		pgSet:    `\set uid random(1, :ntok)`,
+		pgCall:   pgCall(database.FhirPatientSearch, "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", ":lim", ":off", ":fbase"),
+	},
+	{
+		Name: "GET /fhir/Patient/<id>", Key: "fhir_read_patient", since: fhirSince,
+		prebuilt: `for i = 1, ntok do for k = 0, per - 1 do
+		             reqs[#reqs + 1] = wrk.format("GET", "/fhir/Patient/" .. (i + k * nusers), hdr[i])
+		           end end`,
+		pgSet: `\set uid random(1, :ntok)
+\set pid :uid + random(0, :per - 1) * :nusers`,
+		pgCall: pgCall(database.FhirPatient, ":pid"),
+	},
+	{
+		// A doctor's care teams, beside the REST care view.
+		Name: "GET /fhir/CareTeam", Key: "fhir_search_care_team", since: fhirSince,
+		prebuilt: `for i = 1, math.min(ntok, half) do reqs[i] = wrk.format("GET", "/fhir/CareTeam", hdr[i]) end`,
+		pgSet:    `\set uid random(1, least(:ntok, :half))`,
+		pgCall:   pgCall(database.FhirCareTeamSearch, "NULL", "NULL", ":lim", ":off", ":fbase"),
+	},
 	{
 		Name: "POST /api/patients/", Key: "create_patient", writes: true,
 		lua: `local i = math.random(ntok)
@@ -165,6 +195,13 @@ var routes = []route{
 		},
 	},
 }
+
+// fhirSince is the schema change the FHIR routes need.
+const fhirSince = "the FHIR face (schema fhir, migration 022)"
+
+// fhirBase is the base URL the pgbench scripts pass the fhir searches: the
+// length of the server's own (http://127.0.0.1:<port>/fhir).
+const fhirBase = "http://127.0.0.1:8000/fhir"
 
 func routeByKey(key string) (route, bool) {
 	for _, r := range routes {
@@ -322,7 +359,7 @@ func pgbenchDefines(p loadParams, conns int) []string {
 		"per=" + strconv.Itoa(p.per), "ndoc=" + strconv.Itoa(p.ndoc), "half=" + strconv.Itoa(p.half),
 		"base=" + strconv.FormatInt(p.base, 10), "nclients=" + strconv.Itoa(conns), "n=0",
 		"rid=" + requestIDVal, "st=5000", "lim=50", "off=0",
-		"pname=Bench Patient", "gender=female",
+		"pname=Bench Patient", "gender=female", "fbase=" + fhirBase,
 	}
 }
 

@@ -113,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.connections, "connections", 32, "concurrent connections for wrk and clients for pgbench")
 	fs.IntVar(&o.threads, "threads", 2, "wrk and pgbench threads")
 	fs.IntVar(&o.p99Conns, "p99-connections", 16, "connections for the latency measurement")
-	fs.StringVar(&o.routes, "routes", "", "comma-separated route keys to run (default all: list_doctors,list_patients,get_patient,list_care_patients,create_patient,create_mapping,login; with --baseline, all but list_care_patients)")
+	fs.StringVar(&o.routes, "routes", "", "comma-separated route keys to run (default all: list_doctors,list_patients,get_patient,list_care_patients,fhir_search_practitioner,fhir_search_patient,fhir_read_patient,fhir_search_care_team,create_patient,create_mapping,login; with --baseline, all but list_care_patients and the fhir_ routes)")
 	fs.IntVar(&o.compare, "compare", 0, "also seed a second database with this many patients (e.g. 1000000) and compare list/get latency with the main one, alternating")
 	fs.IntVar(&o.compareEvents, "compare-events", -1, "audit events to seed into the large data set's trail, spread over the past year (default 5 per patient; 0: none)")
 	fs.BoolVar(&o.noExtras, "no-extras", false, "skip the 16-connection, login-flood and compare measurements")

@@ -20,6 +20,11 @@ var serverStatements = map[string][]database.Func{
 	"create_patient":     {database.FnCreatePatient},
 	"create_mapping":     {database.FnCreateMapping},
 	"login":              {database.FnLoginAttempt, database.FnCompleteLogin},
+
+	"fhir_search_practitioner": {database.FhirPractitionerSearch},
+	"fhir_search_patient":      {database.FhirPatientSearch},
+	"fhir_read_patient":        {database.FhirPatient},
+	"fhir_search_care_team":    {database.FhirCareTeamSearch},
 }
 
 // boundForm matches sql with each $n parameter replaced by an expression:

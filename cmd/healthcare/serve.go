@@ -163,6 +163,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 		TrustedProxies:     cfg.TrustedProxies,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		RequireIfMatch:     cfg.RequireIfMatch,
+		FHIRBaseURL:        cfg.FHIRBaseURL,
 	}, db, tokens, hasher, log)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -63,6 +63,7 @@ var variables = []Variable{
 	{Name: "LOGIN_CONCURRENCY", Description: "Maximum argon2 hashes running at once; callers beyond it wait or get 503. Default: half of GOMAXPROCS, at least 1, so a login flood leaves the other cores to the other routes (and the 7 MiB argon2 matrices within the memory budget)."},
 	{Name: "CORS_ALLOWED_ORIGINS", Description: "Comma-separated origins allowed by CORS (e.g. https://app.example.com), or *; empty disables CORS."},
 	{Name: "REQUIRE_IF_MATCH", Default: "false", Description: "Make If-Match mandatory on PUT, PATCH and DELETE of patients and doctors (true/false): a change without it gets 428 Precondition Required, so no client overwrites a version it has not read. Off by default, so clients of the old system keep working."},
+	{Name: "FHIR_BASE_URL", Description: "Public base URL of the FHIR endpoint, such as https://records.example.org/fhir: Bundles, their links and Location headers name it (absolute http(s), no query). Empty: taken from each request's Host, with https when the connection is TLS; set it behind a proxy."},
 	{Name: "MAX_BODY_BYTES", Default: "1048576", Description: "Largest accepted request body in bytes (larger: 413)."},
 	{Name: "HTTP_READ_HEADER_TIMEOUT", Default: "5s", Description: "Time a client has to send the request line and headers; a slow client is cut off after it (Go duration)."},
 	{Name: "HTTP_READ_TIMEOUT", Default: "30s", Description: "Time a client has to send the whole request, body included (Go duration)."},
@@ -119,6 +120,9 @@ type Config struct {
 	// RequireIfMatch: changes of patients and doctors without If-Match
 	// are 428.
 	RequireIfMatch bool
+	// FHIRBaseURL is the FHIR endpoint's public base; "" means from the
+	// request.
+	FHIRBaseURL string
 
 	// http.Server limits: a slow or hostile client cannot hold a
 	// connection longer than these.
@@ -294,6 +298,7 @@ func parse(get func(string) string) (Config, error) {
 	} else {
 		c.RequireIfMatch = b
 	}
+	c.FHIRBaseURL = strings.TrimRight(val("FHIR_BASE_URL"), "/")
 	c.HTTPReadHeaderTimeout = duration("HTTP_READ_HEADER_TIMEOUT")
 	c.HTTPReadTimeout = duration("HTTP_READ_TIMEOUT")
 	c.HTTPWriteTimeout = duration("HTTP_WRITE_TIMEOUT")
@@ -428,6 +433,12 @@ func (c Config) Validate() error {
 			fail("METRICS_ADDR", "want host:port or off, got %q", c.MetricsAddr)
 		} else if port != "0" && sameListener(c.MetricsAddr, c.HTTPAddr) {
 			fail("METRICS_ADDR", "must not be HTTP_ADDR (%s): metrics stay off the API's port", c.HTTPAddr)
+		}
+	}
+	if c.FHIRBaseURL != "" {
+		if u, err := url.Parse(c.FHIRBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.ContainsAny(c.FHIRBaseURL, " \t") {
+			fail("FHIR_BASE_URL", "want an absolute http(s) URL without query, such as https://records.example.org/fhir, got %q", c.FHIRBaseURL)
 		}
 	}
 	if c.JWTIssuer == "" {
@@ -618,6 +629,7 @@ func (c Config) fields() [][2]string {
 		{"cors_allowed_origins", strings.Join(c.CORSAllowedOrigins, ",")},
 		{"max_body_bytes", strconv.FormatInt(c.MaxBodyBytes, 10)},
 		{"require_if_match", strconv.FormatBool(c.RequireIfMatch)},
+		{"fhir_base_url", c.FHIRBaseURL},
 		{"http_read_header_timeout", c.HTTPReadHeaderTimeout.String()},
 		{"http_read_timeout", c.HTTPReadTimeout.String()},
 		{"http_write_timeout", c.HTTPWriteTimeout.String()},

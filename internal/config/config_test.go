@@ -656,3 +656,19 @@ func TestFormatAgeIsParseAgeBackwards(t *testing.T) {
 		}
 	}
 }
+
+func TestFHIRBaseURL(t *testing.T) {
+	c, err := Load(env(map[string]string{"SECRET_KEY": goodKey}), "")
+	if err != nil || c.FHIRBaseURL != "" {
+		t.Fatalf("default FHIR_BASE_URL: %q, %v", c.FHIRBaseURL, err)
+	}
+	c, err = Load(env(map[string]string{"SECRET_KEY": goodKey, "FHIR_BASE_URL": "https://records.example.org/fhir/"}), "")
+	if err != nil || c.FHIRBaseURL != "https://records.example.org/fhir" {
+		t.Fatalf("FHIR_BASE_URL with a trailing slash: %q, %v", c.FHIRBaseURL, err)
+	}
+	for _, bad := range []string{"records.example.org/fhir", "ftp://x/fhir", "https://x/fhir?a=1", "https://x/fhir#f", "https:///fhir", "https://u:p@x/fhir"} {
+		if _, err := Load(env(map[string]string{"SECRET_KEY": goodKey, "FHIR_BASE_URL": bad}), ""); err == nil || !strings.Contains(err.Error(), "FHIR_BASE_URL") {
+			t.Errorf("FHIR_BASE_URL=%q: %v", bad, err)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func (db *DB) Call(ctx context.Context, id Identity, fn Func, args ...any) ([]by
 		return nil, errors.New("database: call with zero Func")
 	}
 	if len(args) != fn.argc {
-		return nil, fmt.Errorf("call api.%s: got %d arguments, want %d", fn.name, len(args), fn.argc)
+		return nil, fmt.Errorf("call %s: got %d arguments, want %d", fn.QualifiedName(), len(args), fn.argc)
 	}
 	out, err := db.call(ctx, id, fn, args)
 	if err != nil && pgconn.SafeToRetry(err) && ctx.Err() == nil {
@@ -72,7 +72,7 @@ func (db *DB) Call(ctx context.Context, id Identity, fn Func, args ...any) ([]by
 		out, err = db.call(ctx, id, fn, args)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("call api.%s: %w", fn.name, err)
+		return nil, fmt.Errorf("call %s: %w", fn.QualifiedName(), err)
 	}
 	return out, nil
 }

@@ -30,6 +30,12 @@ const (
 	// KindStale: a conditional write named a version that is no longer
 	// the record's; Error.CurrentVersion is the one it has now.
 	KindStale Kind = "version_mismatch"
+	// KindGone: the record was deleted, and the caller could read it
+	// before (the fhir functions' RGONE: 410 for its owner and admins).
+	KindGone Kind = "gone"
+	// KindUnprocessable: well-formed input that breaks a rule of this
+	// server (the fhir functions' RUNPR: 422).
+	KindUnprocessable Kind = "unprocessable"
 )
 
 // class is what one SQLSTATE means.
@@ -51,6 +57,8 @@ var codes = map[string]class{
 	"RINVL": {KindInvalid, ""},
 	"RUNAU": {KindNotAuthenticated, ""},
 	"RSTAL": {KindStale, ""},
+	"RGONE": {KindGone, ""},
+	"RUNPR": {KindUnprocessable, ""},
 	"23505": {KindConflict, "A record with these values already exists."},
 	"23503": {KindNotFound, "A referenced record does not exist."},
 	"23514": {KindInvalid, "A value is out of range."},
@@ -147,7 +155,7 @@ func newError(pg *pgconn.PgError) *Error {
 		// A reference nobody named in the request: the input is wrong,
 		// not a record missing.
 		e.Kind = KindInvalid
-	case field != "" && (integrity || pg.Code == "RINVL" || pg.Code == "RNTFD" || pg.Code == "RCNFL"):
+	case field != "" && (integrity || pg.Code == "RINVL" || pg.Code == "RUNPR" || pg.Code == "RNTFD" || pg.Code == "RCNFL"):
 		e.Field = field
 	}
 	return e

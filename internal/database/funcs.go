@@ -9,14 +9,18 @@ import (
 // fields are unexported, so the only Func values that exist are the ones
 // declared below: a function name can never come from request data.
 type Func struct {
-	name string
-	argc int
-	sql  string
-	read bool // reads patient data and writes only its audit event
+	schema string // "api", or "fhir" for the FHIR face
+	name   string
+	argc   int
+	sql    string
+	read   bool // reads patient data and writes only its audit event
 }
 
-// Name is the function's name inside schema api.
+// Name is the function's name inside its schema (api, or fhir).
 func (f Func) Name() string { return f.name }
+
+// QualifiedName is schema.name, as errors and logs name the function.
+func (f Func) QualifiedName() string { return f.schema + "." + f.name }
 
 // SQL is the statement Call sends for f, select api.<name>($1::<type>,
 // ...)::text, with one numbered parameter per argument. cmd/bench builds
@@ -34,15 +38,19 @@ func readFunc(name string, types ...string) Func {
 // apiFunc builds the statement text once. Parameters carry explicit casts so
 // the same text resolves the same overload under every ExecMode, including
 // the unnamed and simple protocols where pgx guesses types from Go values.
-func apiFunc(name string, types ...string) Func {
+func apiFunc(name string, types ...string) Func { return schemaFunc("api", name, types...) }
+
+// schemaFunc is apiFunc for a function of another schema.
+func schemaFunc(schema, name string, types ...string) Func {
 	params := make([]string, len(types))
 	for i, t := range types {
 		params[i] = "$" + strconv.Itoa(i+1) + "::" + t
 	}
 	return Func{
-		name: name,
-		argc: len(types),
-		sql:  "select api." + name + "(" + strings.Join(params, ", ") + ")::text",
+		schema: schema,
+		name:   name,
+		argc:   len(types),
+		sql:    "select " + schema + "." + name + "(" + strings.Join(params, ", ") + ")::text",
 	}
 }
 
@@ -96,4 +104,39 @@ var (
 	FnCreateMapping      = apiFunc("create_mapping", "bigint", "bigint") // patient, doctor
 	FnDeleteMapping      = apiFunc("delete_mapping", "bigint")
 	FnListPatientDoctors = readFunc("list_patient_doctors", "bigint", "int", "int") // patient, limit, offset
+)
+
+// fhirFunc is apiFunc for a function of schema fhir (sql/definitions/fhir.sql).
+func fhirFunc(name string, read bool, types ...string) Func {
+	f := schemaFunc("fhir", name, types...)
+	f.read = read
+	return f
+}
+
+// The fhir functions the /fhir routes call: each builds the FHIR JSON of
+// one interaction. Searches and histories take the public base URL last.
+var (
+	FhirPatient        = fhirFunc("patient", true, "bigint")                                                                                    // id
+	FhirPatientVread   = fhirFunc("patient_vread", true, "bigint", "int")                                                                       // id, version
+	FhirPatientHistory = fhirFunc("patient_history", true, "bigint", "int", "int", "text")                                                      // id, count, offset, base
+	FhirPatientSearch  = fhirFunc("patient_search", true, "bigint", "text", "text", "text", "timestamptz", "timestamptz", "int", "int", "text") // _id, name, name modifier, gender, updated from, updated before, count, offset, base
+	FhirPatientCreate  = fhirFunc("patient_create", false, "jsonb")                                                                             // resource
+	FhirPatientUpdate  = fhirFunc("patient_update", false, "bigint", "jsonb", "int")                                                            // id, resource, expected version (null = any)
+	FhirPatientDelete  = fhirFunc("patient_delete", false, "bigint", "int")                                                                     // id, expected version (null = any)
+
+	FhirPractitioner           = fhirFunc("practitioner", true, "bigint")                                              // id
+	FhirPractitionerSearch     = fhirFunc("practitioner_search", true, "bigint", "text", "text", "int", "int", "text") // _id, name, name modifier, count, offset, base
+	FhirPractitionerCreate     = fhirFunc("practitioner_create", false, "jsonb")                                       // resource
+	FhirPractitionerUpdate     = fhirFunc("practitioner_update", false, "bigint", "jsonb", "int")                      // id, resource, expected version
+	FhirPractitionerDelete     = fhirFunc("practitioner_delete", false, "bigint", "int")                               // id, expected version
+	FhirPractitionerRole       = fhirFunc("practitioner_role", true, "bigint")                                         // id (the doctor's)
+	FhirPractitionerRoleSearch = fhirFunc("practitioner_role_search", true, "bigint", "text", "int", "int", "text")    // practitioner, specialty, count, offset, base
+
+	FhirCareTeam       = fhirFunc("care_team", true, "bigint")                                        // id (the mapping's)
+	FhirCareTeamSearch = fhirFunc("care_team_search", true, "bigint", "bigint", "int", "int", "text") // patient, participant, count, offset, base
+	FhirCareTeamCreate = fhirFunc("care_team_create", false, "jsonb")                                 // resource
+	FhirCareTeamDelete = fhirFunc("care_team_delete", false, "bigint")                                // id
+
+	FhirAuditEvent       = fhirFunc("audit_event", true, "bigint")                                                                                // id
+	FhirAuditEventSearch = fhirFunc("audit_event_search", true, "bigint", "bigint", "timestamptz", "timestamptz", "bigint", "int", "int", "text") // patient, agent (user), date from, date before, newest event (_until), count, offset, base
 )

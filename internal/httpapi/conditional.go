@@ -3,10 +3,10 @@ package httpapi
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"healthcare/internal/database"
+	"healthcare/internal/etags"
 )
 
 // Versions, ETags and conditional requests (issue 14). A patient or doctor
@@ -51,61 +51,15 @@ func expectedVersion(r *http.Request, required bool) (any, error) {
 	if header == "*" {
 		return anyVersion, nil
 	}
-	tags, ok := entityTags(header)
+	tags, ok := etags.Split(header)
 	if !ok || len(tags) != 1 {
 		return nil, errMalformedIfMatch
 	}
-	v, ok := tagVersion(tags[0])
+	v, ok := etags.Version(tags[0])
 	if !ok {
 		return noVersion, nil
 	}
 	return v, nil
-}
-
-// entityTags splits a list of entity tags (RFC 9110 8.8.3: [W/] "opaque",
-// separated by commas and optional white space) and returns their opaque
-// parts without the quotes; false when it is not such a list.
-func entityTags(s string) ([]string, bool) {
-	var tags []string
-	for {
-		s = strings.TrimLeft(s, " \t")
-		s = strings.TrimPrefix(s, "W/")
-		if len(s) < 2 || s[0] != '"' {
-			return nil, false
-		}
-		end := 1
-		for end < len(s) && s[end] != '"' {
-			c := s[end]
-			if c < 0x21 || c == 0x7f { // etagc: %x21 / %x23-7E / obs-text
-				return nil, false
-			}
-			end++
-		}
-		if end == len(s) {
-			return nil, false
-		}
-		tags = append(tags, s[1:end])
-		s = strings.TrimLeft(s[end+1:], " \t")
-		if s == "" {
-			return tags, true
-		}
-		if s[0] != ',' {
-			return nil, false
-		}
-		s = s[1:]
-	}
-}
-
-// tagVersion is the version an opaque tag of this server's ETags names.
-func tagVersion(opaque string) (int32, bool) {
-	if opaque == "" || opaque[0] == '0' || len(opaque) > 10 {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(opaque, 10, 32)
-	if err != nil || v < 1 {
-		return 0, false
-	}
-	return int32(v), true
 }
 
 // versionKey is how PostgreSQL's json_build_object writes the key; the
@@ -160,7 +114,7 @@ func parseNoneMatch(r *http.Request) (nm noneMatch, ok bool, err error) {
 	if header == "*" {
 		return noneMatch{star: true}, true, nil
 	}
-	tags, valid := entityTags(header)
+	tags, valid := etags.Split(header)
 	if !valid {
 		return nm, false, errMalformedIfNoneMatch
 	}
@@ -216,7 +170,7 @@ func callRecord(w http.ResponseWriter, r *http.Request, db *database.DB, fn data
 // pathVersion reads a version from the path: a positive int32, anything
 // else matches no version (404), like pathID.
 func pathVersion(r *http.Request) (int32, error) {
-	v, ok := tagVersion(pathParam(r, "version"))
+	v, ok := etags.Version(pathParam(r, "version"))
 	if !ok {
 		return 0, errNotFound
 	}

@@ -97,6 +97,8 @@ var kindStatus = map[database.Kind]int{
 	database.KindTimeout:          http.StatusServiceUnavailable,
 	database.KindRetry:            http.StatusServiceUnavailable,
 	database.KindStale:            http.StatusPreconditionFailed,
+	database.KindGone:             http.StatusGone,
+	database.KindUnprocessable:    http.StatusUnprocessableEntity,
 }
 
 // fromSQLError turns a classified server error into an apiError, or nil

@@ -21,6 +21,7 @@ import (
 	"healthcare/internal/auth"
 	"healthcare/internal/config"
 	"healthcare/internal/database"
+	"healthcare/internal/fhirapi"
 )
 
 // defaults fill the zero fields of Options: the server's configuration
@@ -51,6 +52,9 @@ type Options struct {
 	// patients and doctors (428 without it), so no client overwrites a
 	// version it has not read.
 	RequireIfMatch bool
+	// FHIRBaseURL is the public base URL of /fhir that Bundles name;
+	// empty: from each request's Host.
+	FHIRBaseURL string
 	// CORSAllowedOrigins is the CORS allow-list ("*" for any origin);
 	// empty, the default, turns CORS off.
 	CORSAllowedOrigins []string
@@ -63,7 +67,8 @@ type Server struct {
 
 // NewServer wires the middleware chain around the router:
 // recover -> request id -> access log -> security headers -> CORS ->
-// body limit -> router (-> per route: token check -> handler).
+// /fhir (internal/fhirapi, its own body limit and OperationOutcome errors)
+// or body limit -> router (-> per route: token check -> handler).
 func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.Hasher, logger zerolog.Logger) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = defaults.MaxBodyBytes
@@ -72,6 +77,8 @@ func NewServer(opts Options, db *database.DB, tokens *auth.Tokens, hasher *auth.
 	addRoutes(router, deps{opts: opts, db: db, tokens: tokens, hasher: hasher})
 	var h http.Handler = trailingSlash(router)
 	h = limitBody(opts.MaxBodyBytes, h)
+	h = withFHIR(fhirapi.New(fhirapi.Options{DB: db, Tokens: tokens, Base: opts.FHIRBaseURL, MaxBodyBytes: opts.MaxBodyBytes,
+		RequireIfMatch: opts.RequireIfMatch, Enter: enterFHIR}), h)
 	h = cors(opts.CORSAllowedOrigins, h)
 	h = securityHeaders(h)
 	h = accessLog(logger, opts.Observe, h)
@@ -160,4 +167,25 @@ func readyz(db *database.DB, ready func(context.Context) error, draining func() 
 		}
 		writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
 	})
+}
+
+// withFHIR sends the paths under /fhir to the FHIR endpoint, which answers
+// its own errors as OperationOutcomes, and everything else on.
+func withFHIR(fhir, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fhirapi.Owns(r.URL.Path) {
+			fhir.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// enterFHIR records a FHIR route and its caller for the access log and
+// returns the identity its database call acts for.
+func enterFHIR(r *http.Request, pattern string, claims auth.Claims) database.Identity {
+	st := stateFrom(r.Context())
+	st.route = pattern
+	st.claims = claims
+	return identity(r)
 }

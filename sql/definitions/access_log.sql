@@ -148,6 +148,18 @@ grant execute on function app.record_refusal_elsewhere(bigint,text,text,bigint,j
 
 set local role healthcare_owner;
 
+-- The FHIR door's mark on change events: the row triggers add
+-- {"via": "fhir"} while a fhir function writes.
+create or replace function app.audit_via() returns jsonb
+language sql stable
+as $$
+  select case when pg_catalog.current_setting('app.via', true) = 'fhir' then '{"via": "fhir"}'::jsonb else '{}'::jsonb end
+$$;
+comment on function app.audit_via() is
+  'The detail members the row triggers add to a change event: {"via": "fhir"} while a fhir function writes (app.via, set for that statement), else nothing.';
+revoke all on function app.audit_via() from public;
+grant execute on function app.audit_via() to healthcare_access;
+
 -- A refused change of a patient the caller can read (one in their care) is
 -- forbidden, not missing: 403 where the record is visible, 404 where not.
 -- At the REST door (and the privileged connection) the refusal is

@@ -217,14 +217,14 @@ begin
   end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', null, null,
-                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'after', pg_catalog.to_jsonb(new)));
+                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'after', pg_catalog.to_jsonb(new)) || app.audit_via());
   elsif tg_op = 'UPDATE' then
     perform app.audit('update', 'ok', null, null,
                       pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', new.id, 'before', pg_catalog.to_jsonb(old),
-                                                    'after', pg_catalog.to_jsonb(new)));
+                                                    'after', pg_catalog.to_jsonb(new)) || app.audit_via());
   else
     perform app.audit('delete', 'ok', null, null,
-                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', old.id, 'before', pg_catalog.to_jsonb(old)));
+                      pg_catalog.jsonb_build_object('object', 'doctor', 'doctor', old.id, 'before', pg_catalog.to_jsonb(old)) || app.audit_via());
   end if;
   return null;
 end

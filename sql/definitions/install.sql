@@ -15,4 +15,5 @@
 {{ template "patients.sql" . }}
 {{ template "mappings.sql" . }}
 {{ template "care.sql" . }}
+{{ template "fhir.sql" . }}
 {{ template "reporting.sql" . }}

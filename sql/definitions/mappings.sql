@@ -266,14 +266,14 @@ begin
   end if;
   if tg_op = 'INSERT' then
     perform app.audit('create', 'ok', new.patient_id, null,
-                      pg_catalog.jsonb_build_object('object', 'mapping', 'after', pg_catalog.to_jsonb(new) - 'record_key'));
+                      pg_catalog.jsonb_build_object('object', 'mapping', 'after', pg_catalog.to_jsonb(new) - 'record_key') || app.audit_via());
   elsif tg_op = 'UPDATE' then
     perform app.audit('update', 'ok', new.patient_id, null,
                       pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key',
-                                                    'after', pg_catalog.to_jsonb(new) - 'record_key'));
+                                                    'after', pg_catalog.to_jsonb(new) - 'record_key') || app.audit_via());
   else
     perform app.audit('delete', 'ok', old.patient_id, null,
-                      pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key'));
+                      pg_catalog.jsonb_build_object('object', 'mapping', 'before', pg_catalog.to_jsonb(old) - 'record_key') || app.audit_via());
   end if;
   return null;
 end
