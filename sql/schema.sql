@@ -434,6 +434,11 @@ declare
   v_current integer;
 begin
   perform app.require_user();
+  -- An admin's removal waits only briefly for a session that holds the
+  -- row (a mapping to it being made), and names that session.
+  if app.current_user_is_admin() then
+    perform app.lock_for_admin('app.doctors', p_id, 'update', 'doctor ' || p_id);
+  end if;
   delete from app.doctors d where d.id = p_id and (p_version is null or d.version = p_version) returning d.id into v_id;
   if v_id is null then
     if p_version is not null then
@@ -758,6 +763,7 @@ begin
   if exists (select from app.doctors d where d.account_id = p_user and d.id <> p_doctor) then
     raise exception 'this account is linked to another doctor record' using errcode = 'RCNFL', column = 'user';
   end if;
+  perform app.lock_for_admin('app.doctors', p_doctor, 'no key update', 'doctor ' || p_doctor);
   update app.doctors d set account_id = p_user where d.id = p_doctor
   returning * into v_doctor;
   if not found then
@@ -1258,6 +1264,7 @@ begin
   if not app.current_user_is_admin() then
     raise exception 'only admins may unlink a doctor record from its account' using errcode = 'RFRBD';
   end if;
+  perform app.lock_for_admin('app.doctors', p_doctor, 'no key update', 'doctor ' || p_doctor);
   update app.doctors d set account_id = null where d.id = p_doctor
   returning * into v_doctor;
   if not found then
@@ -2415,6 +2422,48 @@ ALTER FUNCTION app.json_append(p_doc json, p_more json) OWNER TO healthcare_owne
 COMMENT ON FUNCTION app.json_append(p_doc json, p_more json) IS 'Appends the members of the object p_more to the object p_doc, keeping the order of both.';
 
 --
+-- Name: lock_for_admin(regclass, bigint, text, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text DEFAULT '2s'::text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_previous text := pg_catalog.current_setting('lock_timeout');
+  v_xmax xid;
+  v_holders text;
+  v_rows bigint;
+begin
+  if p_mode not in ('update', 'no key update') then
+    raise exception 'app.lock_for_admin: mode % is neither update nor no key update', p_mode;
+  end if;
+  perform pg_catalog.set_config('lock_timeout', p_timeout, true);
+  begin
+    execute pg_catalog.format('select 1 from %s where id = $1 for %s', p_table, p_mode) using p_id;
+    get diagnostics v_rows = row_count;
+  exception when lock_not_available then
+    perform pg_catalog.set_config('lock_timeout', v_previous, true);
+    execute pg_catalog.format('select xmax from %s where id = $1', p_table) into v_xmax using p_id;
+    v_holders := coalesce(app.xact_holders(v_xmax), 'a session that has ended since');
+    raise exception '% is locked by another session: %', p_what, v_holders
+      using errcode = 'lock_not_available',
+            detail = 'waited ' || p_timeout || ' for ' || p_what || '; blocked by ' || v_holders,
+            hint = 'try again once that transaction ends, or end it (pg_terminate_backend)';
+  end;
+  perform pg_catalog.set_config('lock_timeout', v_previous, true);
+  return v_rows > 0;
+end
+$_$;
+
+ALTER FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text) IS 'Locks row p_id of p_table (FOR UPDATE or FOR NO KEY UPDATE) waiting at most p_timeout; when another session holds it, raises lock_not_available (55P03) naming that session (app.xact_holders). For administrative acts only: it names other people''s logins. True when the row exists and is visible.';
+
+--
 -- Name: login_attempt(text, text, integer, integer, integer, integer); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
@@ -3258,6 +3307,47 @@ ALTER FUNCTION app.visible_patients() OWNER TO healthcare_access;
 --
 
 COMMENT ON FUNCTION app.visible_patients() IS 'The patients the caller may see (their own; every one for admins), for records.patients, with their versions; records what it returns. Security definer (owner healthcare_access): the caller has no privilege on app.patients, so nothing of other rows reaches EXPLAIN or statistics.';
+
+--
+-- Name: xact_holders(xid); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.xact_holders(p_xmax xid) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_xids xid[] := array[p_xmax];
+  v_names text;
+begin
+  if p_xmax is null or p_xmax::text = '0' then
+    return null;
+  end if;
+  -- A row locked by several transactions names a multixact instead.
+  begin
+    v_xids := v_xids || array(select m.xid from pg_catalog.pg_get_multixact_members(p_xmax) m);
+  exception when others then
+    null;
+  end;
+  select pg_catalog.string_agg(pg_catalog.format('pid %s (login %s, %s)', a.pid, coalesce(a.usename::text, 'unknown'),
+                                                 coalesce('in a transaction since ' || a.xact_start::text,
+                                                          'transaction start not visible to this login')),
+                               '; ' order by a.pid)
+    into v_names
+    from pg_catalog.pg_locks l
+    join pg_catalog.pg_stat_activity a on a.pid = l.pid
+   where l.locktype = 'transactionid' and l.mode = 'ExclusiveLock' and l.granted
+     and l.transactionid = any (v_xids) and l.pid <> pg_catalog.pg_backend_pid();
+  return v_names;
+end
+$$;
+
+ALTER FUNCTION app.xact_holders(p_xmax xid) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION xact_holders(p_xmax xid); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.xact_holders(p_xmax xid) IS 'The sessions (pid, login, transaction start when visible) of the transaction p_xmax, or of the members when it is a multixact, that are still running; NULL when none is. Names the blocker of a row lock after a lock timeout.';
 
 --
 -- Name: create_partitions(date, integer); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
@@ -4180,13 +4270,6 @@ COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients trea
 ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_default DEFAULT;
 
 --
--- Name: doctors doctors_account_id_key; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
---
-
-ALTER TABLE ONLY app.doctors
-    ADD CONSTRAINT doctors_account_id_key UNIQUE (account_id);
-
---
 -- Name: doctors doctors_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
 --
 
@@ -4243,13 +4326,6 @@ ALTER TABLE ONLY app.reporting_settings
     ADD CONSTRAINT reporting_settings_pkey PRIMARY KEY (singleton);
 
 --
--- Name: users users_db_role_key; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
---
-
-ALTER TABLE ONLY app.users
-    ADD CONSTRAINT users_db_role_key UNIQUE (db_role);
-
---
 -- Name: users users_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
 --
 
@@ -4283,6 +4359,18 @@ ALTER TABLE ONLY audit.seal_state
 
 ALTER TABLE ONLY audit.seals
     ADD CONSTRAINT seals_pkey PRIMARY KEY (id);
+
+--
+-- Name: doctors_account_id_key; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE UNIQUE INDEX doctors_account_id_key ON app.doctors USING btree (account_id) WHERE (account_id IS NOT NULL);
+
+--
+-- Name: INDEX doctors_account_id_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON INDEX app.doctors_account_id_key IS 'One doctor record per account. Partial (migration 021), so account_id is not a key column: linking and unlinking go past the key-share locks new mappings take on the doctor''s row.';
 
 --
 -- Name: doctors_created_by_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
@@ -4325,6 +4413,18 @@ CREATE INDEX refresh_tokens_family_idx ON app.refresh_tokens USING btree (family
 --
 
 CREATE INDEX refresh_tokens_user_id_idx ON app.refresh_tokens USING btree (user_id);
+
+--
+-- Name: users_db_role_key; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE UNIQUE INDEX users_db_role_key ON app.users USING btree (db_role) WHERE (db_role IS NOT NULL);
+
+--
+-- Name: INDEX users_db_role_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON INDEX app.users_db_role_key IS 'One app user per login role. Partial (migration 021), so db_role is not a key column: granting and revoking a login go past the key-share locks new patients, doctors and sessions take on the account''s row.';
 
 --
 -- Name: users_username_lower_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
@@ -5829,6 +5929,13 @@ REVOKE ALL ON FUNCTION app.json_append(p_doc json, p_more json) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.json_append(p_doc json, p_more json) TO healthcare_access;
 
 --
+-- Name: FUNCTION lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text) TO healthcare_access;
+
+--
 -- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer); Type: ACL; Schema: app; Owner: healthcare_auth
 --
 
@@ -6020,6 +6127,13 @@ GRANT ALL ON FUNCTION app.visible_mappings() TO healthcare_user;
 
 REVOKE ALL ON FUNCTION app.visible_patients() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.visible_patients() TO healthcare_user;
+
+--
+-- Name: FUNCTION xact_holders(p_xmax xid); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.xact_holders(p_xmax xid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.xact_holders(p_xmax xid) TO healthcare_access;
 
 --
 -- Name: FUNCTION create_partitions(p_from date, p_months integer); Type: ACL; Schema: audit; Owner: healthcare_audit

@@ -283,6 +283,11 @@ declare
   v_current integer;
 begin
   perform app.require_user();
+  -- An admin's removal waits only briefly for a session that holds the
+  -- row (a mapping to it being made), and names that session.
+  if app.current_user_is_admin() then
+    perform app.lock_for_admin('app.doctors', p_id, 'update', 'doctor ' || p_id);
+  end if;
   delete from app.doctors d where d.id = p_id and (p_version is null or d.version = p_version) returning d.id into v_id;
   if v_id is null then
     if p_version is not null then
@@ -450,6 +455,7 @@ begin
   if exists (select from app.doctors d where d.account_id = p_user and d.id <> p_doctor) then
     raise exception 'this account is linked to another doctor record' using errcode = 'RCNFL', column = 'user';
   end if;
+  perform app.lock_for_admin('app.doctors', p_doctor, 'no key update', 'doctor ' || p_doctor);
   update app.doctors d set account_id = p_user where d.id = p_doctor
   returning * into v_doctor;
   if not found then
@@ -474,6 +480,7 @@ begin
   if not app.current_user_is_admin() then
     raise exception 'only admins may unlink a doctor record from its account' using errcode = 'RFRBD';
   end if;
+  perform app.lock_for_admin('app.doctors', p_doctor, 'no key update', 'doctor ' || p_doctor);
   update app.doctors d set account_id = null where d.id = p_doctor
   returning * into v_doctor;
   if not found then
