@@ -233,6 +233,21 @@ grant execute on function app.json_append(json,json) to healthcare_access;
 -- xmax is the transaction (or the multixact of transactions) that locked
 -- or changed it, and each transaction holds an exclusive lock on its own
 -- id, which pg_locks ties to a pid.
+create or replace function app.describe_sessions(p_pids integer[]) returns text
+language sql stable
+as $$
+  select pg_catalog.string_agg(pg_catalog.format('pid %s (login %s, %s)', a.pid, coalesce(a.usename::text, 'unknown'),
+                                                 coalesce('in a transaction since ' || a.xact_start::text,
+                                                          'transaction start not visible to this login')),
+                               '; ' order by a.pid)
+    from pg_catalog.pg_stat_activity a
+   where a.pid = any (p_pids) and a.pid <> pg_catalog.pg_backend_pid()
+$$;
+comment on function app.describe_sessions(integer[]) is
+  'Names the sessions p_pids (pid, login, and the start of the open transaction where pg_stat_activity shows it to the caller) for an error saying who holds a lock; NULL when none is running.';
+revoke all on function app.describe_sessions(integer[]) from public;
+grant execute on function app.describe_sessions(integer[]) to healthcare_access;
+
 create or replace function app.xact_holders(p_xmax xid) returns text
 language plpgsql volatile
 as $$
@@ -249,15 +264,10 @@ begin
   exception when others then
     null;
   end;
-  select pg_catalog.string_agg(pg_catalog.format('pid %s (login %s, %s)', a.pid, coalesce(a.usename::text, 'unknown'),
-                                                 coalesce('in a transaction since ' || a.xact_start::text,
-                                                          'transaction start not visible to this login')),
-                               '; ' order by a.pid)
-    into v_names
-    from pg_catalog.pg_locks l
-    join pg_catalog.pg_stat_activity a on a.pid = l.pid
-   where l.locktype = 'transactionid' and l.mode = 'ExclusiveLock' and l.granted
-     and l.transactionid = any (v_xids) and l.pid <> pg_catalog.pg_backend_pid();
+  select app.describe_sessions(array(select l.pid from pg_catalog.pg_locks l
+                                      where l.locktype = 'transactionid' and l.mode = 'ExclusiveLock' and l.granted
+                                        and l.transactionid = any (v_xids)))
+    into v_names;
   return v_names;
 end
 $$;
