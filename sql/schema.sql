@@ -548,27 +548,39 @@ CREATE FUNCTION api.doctor_history(p_id bigint, p_limit integer DEFAULT NULL::in
 declare
   v_limit integer := app.page_limit(p_limit);
   v_offset integer := app.page_offset(p_offset);
-  v_exists boolean := exists (select from app.doctors d where d.id = p_id);
+  v_uid bigint := app.current_user_id();
+  v_doctor app.doctors;
+  v_exists boolean;
+  v_sees_link boolean;
   v_count bigint;
   v_rows json;
 begin
+  select * into v_doctor from app.doctors d where d.id = p_id;
+  v_exists := found;
   -- Public like the directory; a removed doctor's history is for admins.
   if not v_exists and not coalesce(app.current_user_is_admin(), false) then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
+  -- The account link is for admins and the linked account only, as in
+  -- api.get_doctor: for everyone else the history leaves out the entries
+  -- that only linked or unlinked the record, and who made a change unless
+  -- it was the record's creator (public) or the caller.
+  v_sees_link := app.sees_doctor_link(v_doctor, v_uid);
   select count(*) into v_count
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
-     and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok';
+     and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and (v_sees_link or not app.doctor_link_only(e));
   -- An imported doctor's history starts with its import (app.imported_entry).
   v_count := v_count + (select count(*) from app.imported_entry('doctor', p_id));
   if v_count = 0 and not v_exists then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
-  select json_agg(app.history_json(e) order by e.id desc) into v_rows
+  select json_agg(app.history_json_as(e, v_sees_link or e.user_id in (v_doctor.created_by, v_uid)) order by e.id desc) into v_rows
     from (select * from audit.events e
            where e.detail ->> 'doctor' = p_id::text
              and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+             and (v_sees_link or not app.doctor_link_only(e))
           union all
           select * from app.imported_entry('doctor', p_id)
            order by id desc limit v_limit offset v_offset) e;
@@ -582,7 +594,7 @@ ALTER FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer
 -- Name: FUNCTION doctor_history(p_id bigint, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer) IS 'GET /api/doctors/<id>/history/: every version of the doctor since migration 014, newest first, from the audit trail; a delete is an entry without values. Public; a removed doctor''s history is for admins only.';
+COMMENT ON FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer) IS 'GET /api/doctors/<id>/history/: every version of the doctor since migration 014, newest first, from the audit trail; a delete is an entry without values. Public; a removed doctor''s history is for admins only. Callers who may not see the account link (app.sees_doctor_link) get no link-only entries and changed_by only when it is the creator or themselves.';
 
 --
 -- Name: doctor_version(bigint, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -593,20 +605,27 @@ CREATE FUNCTION api.doctor_version(p_id bigint, p_version integer) RETURNS json
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
+  v_uid bigint := app.current_user_id();
+  v_doctor app.doctors;
+  v_sees_link boolean;
   v_result json;
 begin
-  if not exists (select from app.doctors d where d.id = p_id) and not coalesce(app.current_user_is_admin(), false) then
+  select * into v_doctor from app.doctors d where d.id = p_id;
+  if not found and not coalesce(app.current_user_is_admin(), false) then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
-  select app.history_json(e) into v_result
+  v_sees_link := app.sees_doctor_link(v_doctor, v_uid);
+  select app.history_json_as(e, v_sees_link or e.user_id in (v_doctor.created_by, v_uid)) into v_result
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
      and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
+     and (v_sees_link or not app.doctor_link_only(e))
    order by e.id desc
    limit 1;
   if v_result is null and p_version = 1 then
-    select app.history_json(e) into v_result from app.imported_entry('doctor', p_id) e;
+    select app.history_json_as(e, v_sees_link or e.user_id in (v_doctor.created_by, v_uid)) into v_result
+      from app.imported_entry('doctor', p_id) e;
   end if;
   if v_result is null then
     raise exception 'version not found' using errcode = 'RNTFD';
@@ -2129,50 +2148,6 @@ ALTER FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean)
 COMMENT ON FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean) IS 'A doctor as the REST API shows it to one caller: with "account" (the linked user id or null) for admins and the linked account only.';
 
 --
--- Name: doctor_serves_others(bigint, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
---
-
-CREATE FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-  select exists (select from app.patient_doctors m join app.patients p on p.id = m.patient_id
-                  where m.doctor_id = p_doctor and p.owner_id is distinct from p_user)
-$$;
-
-ALTER FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) OWNER TO healthcare_reporter;
-
---
--- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: COMMENT; Schema: app; Owner: healthcare_reporter
---
-
-COMMENT ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) IS 'True when a patient not owned by p_user is mapped to the doctor. Security definer (owner healthcare_reporter, policies select_reporter): the caller cannot see those mappings.';
-
---
--- Name: end_user_sessions(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_auth
---
-
-CREATE FUNCTION app.end_user_sessions(p_user_id bigint) RETURNS integer
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-  with revoked as (
-    update app.refresh_tokens t set revoked_at = now()
-     where t.user_id = p_user_id and t.revoked_at is null
-    returning 1
-  )
-  select count(*)::integer from revoked
-$$;
-
-ALTER FUNCTION app.end_user_sessions(p_user_id bigint) OWNER TO healthcare_auth;
-
---
--- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: COMMENT; Schema: app; Owner: healthcare_auth
---
-
-COMMENT ON FUNCTION app.end_user_sessions(p_user_id bigint) IS 'Ends every session of an account, as a logout does for one (`healthcare user deactivate`): its refresh tokens are revoked, so api.require_session refuses its access tokens at once. Returns how many tokens were live. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth); the privileged connection only.';
-
---
 -- Name: events_id_seq; Type: SEQUENCE; Schema: audit; Owner: healthcare_audit
 --
 
@@ -2301,6 +2276,69 @@ COMMENT ON COLUMN audit.events.client_addr IS 'The client address the server saw
 COMMENT ON COLUMN audit.events.detail IS 'What was accessed and how: the object, its before and after values for writes; personal data.';
 
 --
+-- Name: doctor_link_only(audit.events); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.doctor_link_only(e audit.events) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select e.action = 'update'
+         and (e.detail -> 'before') - array['account_id', 'version', 'updated_at'] = (e.detail -> 'after') - array['account_id', 'version', 'updated_at']
+$$;
+
+ALTER FUNCTION app.doctor_link_only(e audit.events) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION doctor_link_only(e audit.events); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.doctor_link_only(e audit.events) IS 'True for a doctor change event that only linked, unlinked or relinked the record (nothing but account_id, version and updated_at changed).';
+
+--
+-- Name: doctor_serves_others(bigint, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select exists (select from app.patient_doctors m join app.patients p on p.id = m.patient_id
+                  where m.doctor_id = p_doctor and p.owner_id is distinct from p_user)
+$$;
+
+ALTER FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) IS 'True when a patient not owned by p_user is mapped to the doctor. Security definer (owner healthcare_reporter, policies select_reporter): the caller cannot see those mappings.';
+
+--
+-- Name: end_user_sessions(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.end_user_sessions(p_user_id bigint) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with revoked as (
+    update app.refresh_tokens t set revoked_at = now()
+     where t.user_id = p_user_id and t.revoked_at is null
+    returning 1
+  )
+  select count(*)::integer from revoked
+$$;
+
+ALTER FUNCTION app.end_user_sessions(p_user_id bigint) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.end_user_sessions(p_user_id bigint) IS 'Ends every session of an account, as a logout does for one (`healthcare user deactivate`): its refresh tokens are revoked, so api.require_session refuses its access tokens at once. Returns how many tokens were live. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth); the privileged connection only.';
+
+--
 -- Name: event_json(audit.events); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -2328,15 +2366,7 @@ COMMENT ON FUNCTION app.event_json(e audit.events) IS 'An audit event as the RES
 CREATE FUNCTION app.history_json(e audit.events) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-  select pg_catalog.json_build_object(
-           'version', (coalesce(e.detail -> 'after', e.detail -> 'before') ->> 'version')::integer,
-           'action', e.action, 'at', e.at, 'changed_by', e.user_id, 'door', e.door,
-           'values', case
-                       when e.action = 'delete' then null
-                       when e.detail ->> 'object' = 'patient'
-                         then app.patient_json(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after'))
-                       else app.doctor_json(pg_catalog.jsonb_populate_record(null::app.doctors, e.detail -> 'after'))
-                     end)
+  select app.history_json_as(e, true)
 $$;
 
 ALTER FUNCTION app.history_json(e audit.events) OWNER TO healthcare_owner;
@@ -2346,6 +2376,32 @@ ALTER FUNCTION app.history_json(e audit.events) OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.history_json(e audit.events) IS 'A change event as a history entry: version, action (create, update, delete, or import for app.imported_entry), at, changed_by (app user), door, values (null for a delete).';
+
+--
+-- Name: history_json_as(audit.events, boolean); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.json_build_object(
+           'version', (coalesce(e.detail -> 'after', e.detail -> 'before') ->> 'version')::integer,
+           'action', e.action, 'at', e.at, 'changed_by', case when p_show_changed_by then e.user_id end, 'door', e.door,
+           'values', case
+                       when e.action = 'delete' then null
+                       when e.detail ->> 'object' = 'patient'
+                         then app.patient_json(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after'))
+                       else app.doctor_json(pg_catalog.jsonb_populate_record(null::app.doctors, e.detail -> 'after'))
+                     end)
+$$;
+
+ALTER FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION history_json_as(e audit.events, p_show_changed_by boolean); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) IS 'A change event as a history entry (app.history_json), with changed_by null unless p_show_changed_by.';
 
 --
 -- Name: imported_entry(text, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -3126,6 +3182,24 @@ ALTER FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expire
 --
 
 COMMENT ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) IS 'Exchanges a refresh token for a new one of its family; a reused token revokes the family (status "reused", committed, not raised). Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
+
+--
+-- Name: sees_doctor_link(app.doctors, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(app.current_user_is_admin(), false) or (d.account_id is not null and d.account_id = p_uid)
+$$;
+
+ALTER FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION sees_doctor_link(d app.doctors, p_uid bigint); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) IS 'True when caller p_uid may see doctor d''s account link (an admin, or the linked account itself), as api.get_doctor shows "account".';
 
 --
 -- Name: touch_updated_at(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -5927,20 +6001,6 @@ REVOKE ALL ON FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin 
 GRANT ALL ON FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean) TO healthcare_access;
 
 --
--- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: ACL; Schema: app; Owner: healthcare_reporter
---
-
-REVOKE ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) TO healthcare_access;
-
---
--- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: ACL; Schema: app; Owner: healthcare_auth
---
-
-REVOKE ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) TO healthcare_owner;
-
---
 -- Name: SEQUENCE events_id_seq; Type: ACL; Schema: audit; Owner: healthcare_audit
 --
 
@@ -5956,6 +6016,27 @@ GRANT INSERT ON TABLE audit.events TO healthcare_owner;
 GRANT SELECT ON TABLE audit.events TO healthcare_auditor;
 
 --
+-- Name: FUNCTION doctor_link_only(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.doctor_link_only(e audit.events) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.doctor_link_only(e audit.events) TO healthcare_access;
+
+--
+-- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) TO healthcare_access;
+
+--
+-- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) TO healthcare_owner;
+
+--
 -- Name: FUNCTION event_json(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -5968,6 +6049,13 @@ GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.history_json(e audit.events) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.history_json(e audit.events) TO healthcare_access;
+
+--
+-- Name: FUNCTION history_json_as(e audit.events, p_show_changed_by boolean); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) TO healthcare_access;
 
 --
 -- Name: FUNCTION imported_entry(p_object text, p_id bigint); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -6143,6 +6231,13 @@ GRANT ALL ON FUNCTION app.revoke_refresh_token(p_jti uuid) TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_access;
+
+--
+-- Name: FUNCTION sees_doctor_link(d app.doctors, p_uid bigint); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) TO healthcare_access;
 
 --
 -- Name: FUNCTION touch_updated_at(); Type: ACL; Schema: app; Owner: healthcare_owner

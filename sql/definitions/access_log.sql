@@ -193,18 +193,31 @@ set local role healthcare_owner;
 
 -- One entry of a history: the version an event made (or deleted), when,
 -- who, through which door, and the values as the REST API shows them.
-create or replace function app.history_json(e audit.events) returns json
+-- changed_by can name an account a caller may not learn (a doctor record's
+-- linked account, which only admins and that account see): the doctors'
+-- history asks for it to be left out.
+create or replace function app.history_json_as(e audit.events, p_show_changed_by boolean) returns json
 language sql stable
 as $$
   select pg_catalog.json_build_object(
            'version', (coalesce(e.detail -> 'after', e.detail -> 'before') ->> 'version')::integer,
-           'action', e.action, 'at', e.at, 'changed_by', e.user_id, 'door', e.door,
+           'action', e.action, 'at', e.at, 'changed_by', case when p_show_changed_by then e.user_id end, 'door', e.door,
            'values', case
                        when e.action = 'delete' then null
                        when e.detail ->> 'object' = 'patient'
                          then app.patient_json(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after'))
                        else app.doctor_json(pg_catalog.jsonb_populate_record(null::app.doctors, e.detail -> 'after'))
                      end)
+$$;
+comment on function app.history_json_as(audit.events,boolean) is
+  'A change event as a history entry (app.history_json), with changed_by null unless p_show_changed_by.';
+revoke all on function app.history_json_as(audit.events,boolean) from public;
+grant execute on function app.history_json_as(audit.events,boolean) to healthcare_access;
+
+create or replace function app.history_json(e audit.events) returns json
+language sql stable
+as $$
+  select app.history_json_as(e, true)
 $$;
 comment on function app.history_json(audit.events) is
   'A change event as a history entry: version, action (create, update, delete, or import for app.imported_entry), at, changed_by (app user), door, values (null for a delete).';
