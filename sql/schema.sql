@@ -1572,6 +1572,61 @@ ALTER FUNCTION app.audit_patient_change() OWNER TO healthcare_owner;
 COMMENT ON FUNCTION app.audit_patient_change() IS 'Trigger: an audit event for every insert, update and delete of a patient.';
 
 --
+-- Name: audit_user_change(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.audit_user_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_changes text[] := '{}';
+  v_detail jsonb;
+begin
+  if pg_catalog.current_setting('app.import', true) = 'django' then
+    if app.importing() then
+      return null;
+    end if;
+  end if;
+  if tg_op = 'INSERT' then
+    perform app.audit('create', 'ok', null, null,
+                      pg_catalog.jsonb_build_object('object', 'user', 'user', new.id, 'username', new.username,
+                                                    'after', pg_catalog.jsonb_build_object('is_admin', new.is_admin, 'is_active', new.is_active,
+                                                                                           'db_role', new.db_role)));
+    return null;
+  end if;
+  if old.is_admin is distinct from new.is_admin then
+    v_changes := v_changes || case when new.is_admin then 'grant_admin' else 'revoke_admin' end;
+  end if;
+  if old.is_active is distinct from new.is_active then
+    v_changes := v_changes || case when new.is_active then 'activate' else 'deactivate' end;
+  end if;
+  if old.db_role is distinct from new.db_role then
+    v_changes := v_changes || case when new.db_role is null then 'unlink_login'
+                                   when old.db_role is null then 'link_login' else 'replace_login' end;
+  end if;
+  v_detail := pg_catalog.jsonb_build_object('object', 'user', 'user', new.id, 'username', new.username,
+                                            'change', pg_catalog.array_to_string(v_changes, ','),
+                                            'before', pg_catalog.jsonb_build_object('is_admin', old.is_admin, 'is_active', old.is_active,
+                                                                                    'db_role', old.db_role),
+                                            'after', pg_catalog.jsonb_build_object('is_admin', new.is_admin, 'is_active', new.is_active,
+                                                                                   'db_role', new.db_role));
+  if coalesce(pg_catalog.current_setting('app.sessions_ended', true), '') <> '' then
+    v_detail := v_detail || pg_catalog.jsonb_build_object('sessions_ended', pg_catalog.current_setting('app.sessions_ended', true)::integer);
+  end if;
+  perform app.audit('update', 'ok', null, null, v_detail);
+  return null;
+end
+$$;
+
+ALTER FUNCTION app.audit_user_change() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_user_change(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.audit_user_change() IS 'Trigger: an audit event (object user) for every change of an account''s is_admin, is_active or db_role, and for every account created an admin or with a login; detail.change names the changes (grant_admin, revoke_admin, activate, deactivate, link_login, unlink_login, replace_login). No password hash.';
+
+--
 -- Name: care_patient_ids(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
 --
 
@@ -4741,6 +4796,18 @@ CREATE TRIGGER patients_no_truncate BEFORE TRUNCATE ON app.patients FOR EACH STA
 CREATE TRIGGER patients_touch_version BEFORE UPDATE ON app.patients FOR EACH ROW EXECUTE FUNCTION app.touch_version();
 
 --
+-- Name: users users_audit; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER users_audit AFTER UPDATE ON app.users FOR EACH ROW WHEN (((old.is_admin IS DISTINCT FROM new.is_admin) OR (old.is_active IS DISTINCT FROM new.is_active) OR (old.db_role IS DISTINCT FROM new.db_role))) EXECUTE FUNCTION app.audit_user_change();
+
+--
+-- Name: users users_audit_create; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER users_audit_create AFTER INSERT ON app.users FOR EACH ROW WHEN ((new.is_admin OR (new.db_role IS NOT NULL))) EXECUTE FUNCTION app.audit_user_change();
+
+--
 -- Name: users users_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
 --
 
@@ -5786,6 +5853,12 @@ GRANT ALL ON FUNCTION app.audit_mapping_change() TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.audit_patient_change() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.audit_patient_change() TO healthcare_access;
+
+--
+-- Name: FUNCTION audit_user_change(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.audit_user_change() FROM PUBLIC;
 
 --
 -- Name: FUNCTION care_patient_ids(); Type: ACL; Schema: app; Owner: healthcare_auth
