@@ -191,4 +191,32 @@ func TestAdminActsAreNotHeldHostage(t *testing.T) {
 			t.Errorf("the refusal took %v; want a few seconds", took)
 		}
 	})
+	t.Run("an unlink held by the doctor's own open edit fails within seconds naming her session", func(t *testing.T) {
+		t.Parallel()
+		f := newCareFixture(t)
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, f.db.LoginURL(loginPsqlCarol))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		var pid int
+		if err := tx.QueryRow(ctx, fmt.Sprintf("select pg_backend_pid() from (select api.update_doctor(%d, 'Dr Held')) u", f.doctorA)).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		_, err, took := adminCall(t, f, fmt.Sprintf("select api.unlink_doctor_account(%d)::text", f.doctorA))
+		t.Logf("unlink over REST answered after %v: %v", took, err)
+		pe := pgtest.PgError(err)
+		if pe.Code != "55P03" || !strings.Contains(pe.Message, fmt.Sprintf("pid %d", pid)) || !strings.Contains(pe.Message, loginPsqlCarol) {
+			t.Fatalf("unlink while carol's edit is open: %v; want 55P03 naming pid %d (%s)", err, pid, loginPsqlCarol)
+		}
+		if took > 10*time.Second {
+			t.Errorf("the refusal took %v; want a few seconds", took)
+		}
+	})
 }
