@@ -219,4 +219,21 @@ func TestAdminActsAreNotHeldHostage(t *testing.T) {
 			t.Errorf("the refusal took %v; want a few seconds", took)
 		}
 	})
+	t.Run("healthcare user deactivate goes through while the account's new patient is open", func(t *testing.T) {
+		t.Parallel()
+		f := newCareFixture(t)
+		holdCarolsWork(t, f)
+		err, took := privileged(t, f, func(ctx context.Context, conn *pgx.Conn) error {
+			_, err := dbadmin.ChangeUser(ctx, conn, "carol", dbadmin.ChangeDeactivate, "")
+			return err
+		})
+		t.Logf("healthcare user deactivate took %v", took)
+		if err != nil {
+			t.Fatalf("deactivate while carol's transaction is open: %v", err)
+		}
+		var active bool
+		if err := f.db.Pool.QueryRow(context.Background(), "select is_active from app.users where id = $1", f.userC).Scan(&active); err != nil || active {
+			t.Fatalf("carol is_active = %v (%v); want false", active, err)
+		}
+	})
 }

@@ -66,7 +66,9 @@ func ChangeUser(ctx context.Context, q Querier, username, change, hash string) (
 			return err
 		}
 		var active, admin bool
-		err := tx.QueryRow(ctx, `select id, username, is_active, is_admin from app.users where lower(username) = lower($1) for update`, username).
+		// FOR NO KEY UPDATE: the key-share locks of the account's own open
+		// work (a new patient, a session) do not hold it (issue 24).
+		err := tx.QueryRow(ctx, `select id, username, is_active, is_admin from app.users where lower(username) = lower($1) for no key update`, username).
 			Scan(&out.ID, &out.Username, &active, &admin)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("no user named %q", username)
