@@ -265,6 +265,7 @@ declare
   v_query text := '';
   v_count bigint;
   v_rows json;
+  v_patients bigint[];
 begin
   perform app.require_user();
   if not app.current_user_is_admin() then
@@ -283,14 +284,23 @@ begin
    where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
      and (p_user is null or e.user_id = p_user)
      and (p_since is null or e.at >= p_since);
-  select json_agg(app.event_json(e) order by e.id desc) into v_rows
-    from (select * from audit.events e
-           where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
-             and (p_user is null or e.user_id = p_user)
-             and (p_since is null or e.at >= p_since)
-           order by e.id desc limit v_limit offset v_offset) e;
-  -- Reading the trail is an access too (its details hold patient data).
-  perform app.audit('list', 'ok', p_patient, null,
+  -- The page, read once: its events as JSON, and every patient they name,
+  -- for the event below.
+  with page as (
+    select e from audit.events e
+     where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
+       and (p_user is null or e.user_id = p_user)
+       and (p_since is null or e.at >= p_since)
+     order by e.id desc limit v_limit offset v_offset)
+  select (select json_agg(app.event_json(p.e) order by (p.e).id desc) from page p),
+         (select array_agg(distinct x order by x)
+            from page p, unnest(array[(p.e).patient_id] || coalesce((p.e).patients, '{}')) x
+           where x is not null)
+    into v_rows, v_patients;
+  -- Reading the trail is an access too (its details hold patient data):
+  -- the event names every patient whose events were returned, so each
+  -- owner's access log shows that an admin read its record's trail.
+  perform app.audit('list', 'ok', p_patient, v_patients,
                     pg_catalog.jsonb_build_object('object', 'audit_events', 'user', p_user, 'since', p_since));
   return app.page(v_count, v_rows, '/api/audit/events/', v_limit, v_offset, v_query);
 end
@@ -302,7 +312,7 @@ ALTER FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timesta
 -- Name: FUNCTION audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) IS 'GET /api/audit/events/?patient=&user=&since=: the trail, newest first (admins only).';
+COMMENT ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) IS 'GET /api/audit/events/?patient=&user=&since=: the trail, newest first (admins only); the read is an event naming every patient whose events it returned (patients), so it appears in their owners'' access logs.';
 
 --
 -- Name: begin_request(text, text, text, uuid, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_auth
@@ -474,6 +484,11 @@ declare
   v_current integer;
 begin
   perform app.require_user();
+  -- An admin's removal waits only briefly for a session that holds the
+  -- row (a mapping to it being made), and names that session.
+  if app.current_user_is_admin() then
+    perform app.lock_for_admin('app.doctors', p_id, 'update', 'doctor ' || p_id);
+  end if;
   delete from app.doctors d where d.id = p_id and (p_version is null or d.version = p_version) returning d.id into v_id;
   if v_id is null then
     if p_version is not null then
@@ -583,27 +598,39 @@ CREATE FUNCTION api.doctor_history(p_id bigint, p_limit integer DEFAULT NULL::in
 declare
   v_limit integer := app.page_limit(p_limit);
   v_offset integer := app.page_offset(p_offset);
-  v_exists boolean := exists (select from app.doctors d where d.id = p_id);
+  v_uid bigint := app.current_user_id();
+  v_doctor app.doctors;
+  v_exists boolean;
+  v_sees_link boolean;
   v_count bigint;
   v_rows json;
 begin
+  select * into v_doctor from app.doctors d where d.id = p_id;
+  v_exists := found;
   -- Public like the directory; a removed doctor's history is for admins.
   if not v_exists and not coalesce(app.current_user_is_admin(), false) then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
+  -- The account link is for admins and the linked account only, as in
+  -- api.get_doctor: for everyone else the history leaves out the entries
+  -- that only linked or unlinked the record, and who made a change unless
+  -- it was the record's creator (public) or the caller.
+  v_sees_link := app.sees_doctor_link(v_doctor, v_uid);
   select count(*) into v_count
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
-     and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok';
+     and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and (v_sees_link or not app.doctor_link_only(e));
   -- An imported doctor's history starts with its import (app.imported_entry).
   v_count := v_count + (select count(*) from app.imported_entry('doctor', p_id));
   if v_count = 0 and not v_exists then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
-  select json_agg(app.history_json(e) order by e.id desc) into v_rows
+  select json_agg(app.history_json_as(e, v_sees_link or e.user_id in (v_doctor.created_by, v_uid)) order by e.id desc) into v_rows
     from (select * from audit.events e
            where e.detail ->> 'doctor' = p_id::text
              and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+             and (v_sees_link or not app.doctor_link_only(e))
           union all
           select * from app.imported_entry('doctor', p_id)
            order by id desc limit v_limit offset v_offset) e;
@@ -617,7 +644,7 @@ ALTER FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer
 -- Name: FUNCTION doctor_history(p_id bigint, p_limit integer, p_offset integer); Type: COMMENT; Schema: api; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer) IS 'GET /api/doctors/<id>/history/: every version of the doctor since migration 014, newest first, from the audit trail; a delete is an entry without values. Public; a removed doctor''s history is for admins only.';
+COMMENT ON FUNCTION api.doctor_history(p_id bigint, p_limit integer, p_offset integer) IS 'GET /api/doctors/<id>/history/: every version of the doctor since migration 014, newest first, from the audit trail; a delete is an entry without values. Public; a removed doctor''s history is for admins only. Callers who may not see the account link (app.sees_doctor_link) get no link-only entries and changed_by only when it is the creator or themselves.';
 
 --
 -- Name: doctor_version(bigint, integer); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -628,20 +655,27 @@ CREATE FUNCTION api.doctor_version(p_id bigint, p_version integer) RETURNS json
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
+  v_uid bigint := app.current_user_id();
+  v_doctor app.doctors;
+  v_sees_link boolean;
   v_result json;
 begin
-  if not exists (select from app.doctors d where d.id = p_id) and not coalesce(app.current_user_is_admin(), false) then
+  select * into v_doctor from app.doctors d where d.id = p_id;
+  if not found and not coalesce(app.current_user_is_admin(), false) then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
-  select app.history_json(e) into v_result
+  v_sees_link := app.sees_doctor_link(v_doctor, v_uid);
+  select app.history_json_as(e, v_sees_link or e.user_id in (v_doctor.created_by, v_uid)) into v_result
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
      and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
+     and (v_sees_link or not app.doctor_link_only(e))
    order by e.id desc
    limit 1;
   if v_result is null and p_version = 1 then
-    select app.history_json(e) into v_result from app.imported_entry('doctor', p_id) e;
+    select app.history_json_as(e, v_sees_link or e.user_id in (v_doctor.created_by, v_uid)) into v_result
+      from app.imported_entry('doctor', p_id) e;
   end if;
   if v_result is null then
     raise exception 'version not found' using errcode = 'RNTFD';
@@ -798,6 +832,7 @@ begin
   if exists (select from app.doctors d where d.account_id = p_user and d.id <> p_doctor) then
     raise exception 'this account is linked to another doctor record' using errcode = 'RCNFL', column = 'user';
   end if;
+  perform app.lock_for_admin('app.doctors', p_doctor, 'no key update', 'doctor ' || p_doctor);
   update app.doctors d set account_id = p_user where d.id = p_doctor
   returning * into v_doctor;
   if not found then
@@ -1298,6 +1333,7 @@ begin
   if not app.current_user_is_admin() then
     raise exception 'only admins may unlink a doctor record from its account' using errcode = 'RFRBD';
   end if;
+  perform app.lock_for_admin('app.doctors', p_doctor, 'no key update', 'doctor ' || p_doctor);
   update app.doctors d set account_id = null where d.id = p_doctor
   returning * into v_doctor;
   if not found then
@@ -1574,6 +1610,61 @@ ALTER FUNCTION app.audit_patient_change() OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.audit_patient_change() IS 'Trigger: an audit event for every insert, update and delete of a patient.';
+
+--
+-- Name: audit_user_change(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.audit_user_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_changes text[] := '{}';
+  v_detail jsonb;
+begin
+  if pg_catalog.current_setting('app.import', true) = 'django' then
+    if app.importing() then
+      return null;
+    end if;
+  end if;
+  if tg_op = 'INSERT' then
+    perform app.audit('create', 'ok', null, null,
+                      pg_catalog.jsonb_build_object('object', 'user', 'user', new.id, 'username', new.username,
+                                                    'after', pg_catalog.jsonb_build_object('is_admin', new.is_admin, 'is_active', new.is_active,
+                                                                                           'db_role', new.db_role)));
+    return null;
+  end if;
+  if old.is_admin is distinct from new.is_admin then
+    v_changes := v_changes || case when new.is_admin then 'grant_admin' else 'revoke_admin' end;
+  end if;
+  if old.is_active is distinct from new.is_active then
+    v_changes := v_changes || case when new.is_active then 'activate' else 'deactivate' end;
+  end if;
+  if old.db_role is distinct from new.db_role then
+    v_changes := v_changes || case when new.db_role is null then 'unlink_login'
+                                   when old.db_role is null then 'link_login' else 'replace_login' end;
+  end if;
+  v_detail := pg_catalog.jsonb_build_object('object', 'user', 'user', new.id, 'username', new.username,
+                                            'change', pg_catalog.array_to_string(v_changes, ','),
+                                            'before', pg_catalog.jsonb_build_object('is_admin', old.is_admin, 'is_active', old.is_active,
+                                                                                    'db_role', old.db_role),
+                                            'after', pg_catalog.jsonb_build_object('is_admin', new.is_admin, 'is_active', new.is_active,
+                                                                                   'db_role', new.db_role));
+  if coalesce(pg_catalog.current_setting('app.sessions_ended', true), '') <> '' then
+    v_detail := v_detail || pg_catalog.jsonb_build_object('sessions_ended', pg_catalog.current_setting('app.sessions_ended', true)::integer);
+  end if;
+  perform app.audit('update', 'ok', null, null, v_detail);
+  return null;
+end
+$$;
+
+ALTER FUNCTION app.audit_user_change() OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION audit_user_change(); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.audit_user_change() IS 'Trigger: an audit event (object user) for every change of an account''s is_admin, is_active or db_role, and for every account created an admin or with a login; detail.change names the changes (grant_admin, revoke_admin, activate, deactivate, link_login, unlink_login, replace_login). No password hash.';
 
 --
 -- Name: audit_via(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -2122,6 +2213,29 @@ ALTER FUNCTION app.delete_login_failures(p_username text, p_address text) OWNER 
 COMMENT ON FUNCTION app.delete_login_failures(p_username text, p_address text) IS 'Deletes the login throttle''s counters of an account (its own and its pairs with every address) and of an address (its own and its pairs with every account); returns how many. Security definer (owner healthcare_auth, policy login_failures.all_auth); only app.clear_login_throttle calls it.';
 
 --
+-- Name: describe_sessions(integer[]); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.describe_sessions(p_pids integer[]) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.string_agg(pg_catalog.format('pid %s (login %s, %s)', a.pid, coalesce(a.usename::text, 'unknown'),
+                                                 coalesce('in a transaction since ' || a.xact_start::text,
+                                                          'transaction start not visible to this login')),
+                               '; ' order by a.pid)
+    from pg_catalog.pg_stat_activity a
+   where a.pid = any (p_pids) and a.pid <> pg_catalog.pg_backend_pid()
+$$;
+
+ALTER FUNCTION app.describe_sessions(p_pids integer[]) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION describe_sessions(p_pids integer[]); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.describe_sessions(p_pids integer[]) IS 'Names the sessions p_pids (pid, login, and the start of the open transaction where pg_stat_activity shows it to the caller) for an error saying who holds a lock; NULL when none is running.';
+
+--
 -- Name: doctors; Type: TABLE; Schema: app; Owner: healthcare_owner
 --
 
@@ -2215,50 +2329,6 @@ ALTER FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean)
 --
 
 COMMENT ON FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean) IS 'A doctor as the REST API shows it to one caller: with "account" (the linked user id or null) for admins and the linked account only.';
-
---
--- Name: doctor_serves_others(bigint, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
---
-
-CREATE FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-  select exists (select from app.patient_doctors m join app.patients p on p.id = m.patient_id
-                  where m.doctor_id = p_doctor and p.owner_id is distinct from p_user)
-$$;
-
-ALTER FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) OWNER TO healthcare_reporter;
-
---
--- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: COMMENT; Schema: app; Owner: healthcare_reporter
---
-
-COMMENT ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) IS 'True when a patient not owned by p_user is mapped to the doctor. Security definer (owner healthcare_reporter, policies select_reporter): the caller cannot see those mappings.';
-
---
--- Name: end_user_sessions(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_auth
---
-
-CREATE FUNCTION app.end_user_sessions(p_user_id bigint) RETURNS integer
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-  with revoked as (
-    update app.refresh_tokens t set revoked_at = now()
-     where t.user_id = p_user_id and t.revoked_at is null
-    returning 1
-  )
-  select count(*)::integer from revoked
-$$;
-
-ALTER FUNCTION app.end_user_sessions(p_user_id bigint) OWNER TO healthcare_auth;
-
---
--- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: COMMENT; Schema: app; Owner: healthcare_auth
---
-
-COMMENT ON FUNCTION app.end_user_sessions(p_user_id bigint) IS 'Ends every session of an account, as a logout does for one (`healthcare user deactivate`): its refresh tokens are revoked, so api.require_session refuses its access tokens at once. Returns how many tokens were live. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth); the privileged connection only.';
 
 --
 -- Name: events_id_seq; Type: SEQUENCE; Schema: audit; Owner: healthcare_audit
@@ -2389,6 +2459,69 @@ COMMENT ON COLUMN audit.events.client_addr IS 'The client address the server saw
 COMMENT ON COLUMN audit.events.detail IS 'What was accessed and how: the object, its before and after values for writes; personal data.';
 
 --
+-- Name: doctor_link_only(audit.events); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.doctor_link_only(e audit.events) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select e.action = 'update'
+         and (e.detail -> 'before') - array['account_id', 'version', 'updated_at'] = (e.detail -> 'after') - array['account_id', 'version', 'updated_at']
+$$;
+
+ALTER FUNCTION app.doctor_link_only(e audit.events) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION doctor_link_only(e audit.events); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.doctor_link_only(e audit.events) IS 'True for a doctor change event that only linked, unlinked or relinked the record (nothing but account_id, version and updated_at changed).';
+
+--
+-- Name: doctor_serves_others(bigint, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
+--
+
+CREATE FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select exists (select from app.patient_doctors m join app.patients p on p.id = m.patient_id
+                  where m.doctor_id = p_doctor and p.owner_id is distinct from p_user)
+$$;
+
+ALTER FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) OWNER TO healthcare_reporter;
+
+--
+-- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: COMMENT; Schema: app; Owner: healthcare_reporter
+--
+
+COMMENT ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) IS 'True when a patient not owned by p_user is mapped to the doctor. Security definer (owner healthcare_reporter, policies select_reporter): the caller cannot see those mappings.';
+
+--
+-- Name: end_user_sessions(bigint); Type: FUNCTION; Schema: app; Owner: healthcare_auth
+--
+
+CREATE FUNCTION app.end_user_sessions(p_user_id bigint) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with revoked as (
+    update app.refresh_tokens t set revoked_at = now()
+     where t.user_id = p_user_id and t.revoked_at is null
+    returning 1
+  )
+  select count(*)::integer from revoked
+$$;
+
+ALTER FUNCTION app.end_user_sessions(p_user_id bigint) OWNER TO healthcare_auth;
+
+--
+-- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: COMMENT; Schema: app; Owner: healthcare_auth
+--
+
+COMMENT ON FUNCTION app.end_user_sessions(p_user_id bigint) IS 'Ends every session of an account, as a logout does for one (`healthcare user deactivate`): its refresh tokens are revoked, so api.require_session refuses its access tokens at once. Returns how many tokens were live. Security definer (owner healthcare_auth, policy refresh_tokens.all_auth); the privileged connection only.';
+
+--
 -- Name: event_json(audit.events); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -2416,15 +2549,7 @@ COMMENT ON FUNCTION app.event_json(e audit.events) IS 'An audit event as the RES
 CREATE FUNCTION app.history_json(e audit.events) RETURNS json
     LANGUAGE sql STABLE
     AS $$
-  select pg_catalog.json_build_object(
-           'version', (coalesce(e.detail -> 'after', e.detail -> 'before') ->> 'version')::integer,
-           'action', e.action, 'at', e.at, 'changed_by', e.user_id, 'door', e.door,
-           'values', case
-                       when e.action = 'delete' then null
-                       when e.detail ->> 'object' = 'patient'
-                         then app.patient_json(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after'))
-                       else app.doctor_json(pg_catalog.jsonb_populate_record(null::app.doctors, e.detail -> 'after'))
-                     end)
+  select app.history_json_as(e, true)
 $$;
 
 ALTER FUNCTION app.history_json(e audit.events) OWNER TO healthcare_owner;
@@ -2434,6 +2559,32 @@ ALTER FUNCTION app.history_json(e audit.events) OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION app.history_json(e audit.events) IS 'A change event as a history entry: version, action (create, update, delete, or import for app.imported_entry), at, changed_by (app user), door, values (null for a delete).';
+
+--
+-- Name: history_json_as(audit.events, boolean); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+  select pg_catalog.json_build_object(
+           'version', (coalesce(e.detail -> 'after', e.detail -> 'before') ->> 'version')::integer,
+           'action', e.action, 'at', e.at, 'changed_by', case when p_show_changed_by then e.user_id end, 'door', e.door,
+           'values', case
+                       when e.action = 'delete' then null
+                       when e.detail ->> 'object' = 'patient'
+                         then app.patient_json(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after'))
+                       else app.doctor_json(pg_catalog.jsonb_populate_record(null::app.doctors, e.detail -> 'after'))
+                     end)
+$$;
+
+ALTER FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION history_json_as(e audit.events, p_show_changed_by boolean); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) IS 'A change event as a history entry (app.history_json), with changed_by null unless p_show_changed_by.';
 
 --
 -- Name: imported_entry(text, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -2531,6 +2682,48 @@ ALTER FUNCTION app.json_append(p_doc json, p_more json) OWNER TO healthcare_owne
 --
 
 COMMENT ON FUNCTION app.json_append(p_doc json, p_more json) IS 'Appends the members of the object p_more to the object p_doc, keeping the order of both.';
+
+--
+-- Name: lock_for_admin(regclass, bigint, text, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text DEFAULT '2s'::text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_previous text := pg_catalog.current_setting('lock_timeout');
+  v_xmax xid;
+  v_holders text;
+  v_rows bigint;
+begin
+  if p_mode not in ('update', 'no key update') then
+    raise exception 'app.lock_for_admin: mode % is neither update nor no key update', p_mode;
+  end if;
+  perform pg_catalog.set_config('lock_timeout', p_timeout, true);
+  begin
+    execute pg_catalog.format('select 1 from %s where id = $1 for %s', p_table, p_mode) using p_id;
+    get diagnostics v_rows = row_count;
+  exception when lock_not_available then
+    perform pg_catalog.set_config('lock_timeout', v_previous, true);
+    execute pg_catalog.format('select xmax from %s where id = $1', p_table) into v_xmax using p_id;
+    v_holders := coalesce(app.xact_holders(v_xmax), 'a session that has ended since');
+    raise exception '% is locked by another session: %', p_what, v_holders
+      using errcode = 'lock_not_available',
+            detail = 'waited ' || p_timeout || ' for ' || p_what || '; blocked by ' || v_holders,
+            hint = 'try again once that transaction ends, or end it (pg_terminate_backend)';
+  end;
+  perform pg_catalog.set_config('lock_timeout', v_previous, true);
+  return v_rows > 0;
+end
+$_$;
+
+ALTER FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text) IS 'Locks row p_id of p_table (FOR UPDATE or FOR NO KEY UPDATE) waiting at most p_timeout; when another session holds it, raises lock_not_available (55P03) naming that session (app.xact_holders). For administrative acts only: it names other people''s logins. True when the row exists and is visible.';
 
 --
 -- Name: login_attempt(text, text, integer, integer, integer, integer); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -3351,6 +3544,24 @@ ALTER FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expire
 COMMENT ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) IS 'Exchanges a refresh token for a new one of its family; a reused token revokes the family (status "reused", committed, not raised). Security definer (owner healthcare_auth, policy refresh_tokens.all_auth).';
 
 --
+-- Name: sees_doctor_link(app.doctors, bigint); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(app.current_user_is_admin(), false) or (d.account_id is not null and d.account_id = p_uid)
+$$;
+
+ALTER FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION sees_doctor_link(d app.doctors, p_uid bigint); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) IS 'True when caller p_uid may see doctor d''s account link (an admin, or the linked account itself), as api.get_doctor shows "account".';
+
+--
 -- Name: touch_updated_at(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
 --
 
@@ -3585,6 +3796,42 @@ ALTER FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p
 COMMENT ON FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) IS 'Writes one refused attempt at the psql door (outcome forbidden or not_found) for the login p_db_role. Run by healthcare_refusal_writer, the login app.record_refusal_elsewhere connects back as, so the event commits whatever the refused session does. Security definer (owner healthcare_access).';
 
 --
+-- Name: xact_holders(xid); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.xact_holders(p_xmax xid) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_xids xid[] := array[p_xmax];
+  v_names text;
+begin
+  if p_xmax is null or p_xmax::text = '0' then
+    return null;
+  end if;
+  -- A row locked by several transactions names a multixact instead.
+  begin
+    v_xids := v_xids || array(select m.xid from pg_catalog.pg_get_multixact_members(p_xmax) m);
+  exception when others then
+    null;
+  end;
+  select app.describe_sessions(array(select l.pid from pg_catalog.pg_locks l
+                                      where l.locktype = 'transactionid' and l.mode = 'ExclusiveLock' and l.granted
+                                        and l.transactionid = any (v_xids)))
+    into v_names;
+  return v_names;
+end
+$$;
+
+ALTER FUNCTION app.xact_holders(p_xmax xid) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION xact_holders(p_xmax xid); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.xact_holders(p_xmax xid) IS 'The sessions (pid, login, transaction start when visible) of the transaction p_xmax, or of the members when it is a multixact, that are still running; NULL when none is. Names the blocker of a row lock after a lock timeout.';
+
+--
 -- Name: create_partitions(date, integer); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
 --
 
@@ -3669,9 +3916,16 @@ CREATE FUNCTION audit.prune(p_older_than interval, p_now timestamp with time zon
 declare
   v_cutoff timestamptz := p_now - p_older_than;
   v_part record;
+  v_parts regclass[] := '{}';
+  v_names text[] := '{}';
   v_dropped text[] := '{}';
   v_max_xact bigint;
   v_part_max bigint;
+  v_lock_wait interval := coalesce(nullif(pg_catalog.current_setting('audit.prune_lock_wait', true), '')::interval,
+                                   interval '3 seconds');
+  v_deadline timestamptz := pg_catalog.clock_timestamp() + v_lock_wait;
+  v_holders text;
+  v_previous text := pg_catalog.current_setting('lock_timeout');
 begin
   if p_older_than < interval '1 month' then
     raise exception 'keep at least one month of audit events' using errcode = 'RINVL', column = 'older_than';
@@ -3685,11 +3939,48 @@ begin
      order by 3
   loop
     exit when v_part.upper_bound > v_cutoff;
+    v_parts := v_parts || v_part.rel;
+    v_names := v_names || v_part.relname::text;
+  end loop;
+  if pg_catalog.cardinality(v_parts) > 0 then
+    loop
+      begin
+        execute pg_catalog.format('lock table only audit.events, %s in access exclusive mode nowait',
+                                  (select pg_catalog.string_agg('only ' || r::text, ', ') from pg_catalog.unnest(v_parts) r));
+        exit;
+      exception when lock_not_available then
+        if pg_catalog.clock_timestamp() >= v_deadline then
+          -- Inline rather than app.describe_sessions: healthcare_audit has
+          -- no use of schema app.
+          select pg_catalog.string_agg(pg_catalog.format('pid %s (login %s, %s)', a.pid, coalesce(a.usename::text, 'unknown'),
+                                                         coalesce('in a transaction since ' || a.xact_start::text,
+                                                                  'transaction start not visible to this login')),
+                                       '; ' order by a.pid)
+            into v_holders
+            from pg_catalog.pg_stat_activity a
+           where a.pid <> pg_catalog.pg_backend_pid()
+             and a.pid in (select l.pid from pg_catalog.pg_locks l
+                            where l.locktype = 'relation' and l.granted
+                              and l.database = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
+                              and l.relation = any (array['audit.events'::regclass::oid] || v_parts::oid[]));
+          raise exception 'the audit trail is held open by another session: %', coalesce(v_holders, 'a session that has ended since')
+            using errcode = 'lock_not_available',
+                  detail = 'waited ' || v_lock_wait || ' to drop ' || pg_catalog.array_to_string(v_names, ', '),
+                  hint = 'run the prune again once that transaction ends, or end it (pg_terminate_backend)';
+        end if;
+        perform pg_catalog.pg_sleep(0.05);
+      end;
+    end loop;
+  end if;
+  -- Anything else the drops need is waited for briefly, never for long.
+  perform pg_catalog.set_config('lock_timeout', '1s', true);
+  foreach v_part.rel in array v_parts loop
     execute format('select max(xact) from %s', v_part.rel) into v_part_max;
     v_max_xact := greatest(v_max_xact, v_part_max);
     execute format('drop table %s', v_part.rel);
-    v_dropped := v_dropped || v_part.relname::text;
   end loop;
+  perform pg_catalog.set_config('lock_timeout', v_previous, true);
+  v_dropped := v_names;
   -- Seals holding any dropped event can no longer be rechecked: verify
   -- starts after them, from the hash the first remaining seal names.
   if v_max_xact is not null then
@@ -3711,7 +4002,7 @@ ALTER FUNCTION audit.prune(p_older_than interval, p_now timestamp with time zone
 -- Name: FUNCTION prune(p_older_than interval, p_now timestamp with time zone); Type: COMMENT; Schema: audit; Owner: healthcare_audit
 --
 
-COMMENT ON FUNCTION audit.prune(p_older_than interval, p_now timestamp with time zone) IS 'Drops the monthly partitions whose every event is older than p_older_than (at least a month) before p_now and records the prune as an event. Security definer (owner healthcare_audit); the privileged connection runs it (`healthcare audit prune`).';
+COMMENT ON FUNCTION audit.prune(p_older_than interval, p_now timestamp with time zone) IS 'Drops the monthly partitions whose every event is older than p_older_than (at least a month) before p_now and records the prune as an event. It never queues for the trail: it asks for its locks without waiting, for at most audit.prune_lock_wait (default 3 seconds), then fails (55P03) naming the sessions holding the trail. Security definer (owner healthcare_audit); the privileged connection runs it (`healthcare audit prune`).';
 
 --
 -- Name: refuse_change(); Type: FUNCTION; Schema: audit; Owner: healthcare_audit
@@ -6127,13 +6418,6 @@ COMMENT ON VIEW reporting.patients_per_specialization IS 'Distinct patients trea
 ALTER TABLE ONLY audit.events ATTACH PARTITION audit.events_default DEFAULT;
 
 --
--- Name: doctors doctors_account_id_key; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
---
-
-ALTER TABLE ONLY app.doctors
-    ADD CONSTRAINT doctors_account_id_key UNIQUE (account_id);
-
---
 -- Name: doctors doctors_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
 --
 
@@ -6197,13 +6481,6 @@ ALTER TABLE ONLY app.reporting_settings
     ADD CONSTRAINT reporting_settings_pkey PRIMARY KEY (singleton);
 
 --
--- Name: users users_db_role_key; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
---
-
-ALTER TABLE ONLY app.users
-    ADD CONSTRAINT users_db_role_key UNIQUE (db_role);
-
---
 -- Name: users users_pkey; Type: CONSTRAINT; Schema: app; Owner: healthcare_owner
 --
 
@@ -6237,6 +6514,18 @@ ALTER TABLE ONLY audit.seal_state
 
 ALTER TABLE ONLY audit.seals
     ADD CONSTRAINT seals_pkey PRIMARY KEY (id);
+
+--
+-- Name: doctors_account_id_key; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE UNIQUE INDEX doctors_account_id_key ON app.doctors USING btree (account_id) WHERE (account_id IS NOT NULL);
+
+--
+-- Name: INDEX doctors_account_id_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON INDEX app.doctors_account_id_key IS 'One doctor record per account. Partial (migration 023), so account_id is not a key column: linking and unlinking go past the key-share locks new mappings take on the doctor''s row.';
 
 --
 -- Name: doctors_created_by_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
@@ -6279,6 +6568,18 @@ CREATE INDEX refresh_tokens_family_idx ON app.refresh_tokens USING btree (family
 --
 
 CREATE INDEX refresh_tokens_user_id_idx ON app.refresh_tokens USING btree (user_id);
+
+--
+-- Name: users_db_role_key; Type: INDEX; Schema: app; Owner: healthcare_owner
+--
+
+CREATE UNIQUE INDEX users_db_role_key ON app.users USING btree (db_role) WHERE (db_role IS NOT NULL);
+
+--
+-- Name: INDEX users_db_role_key; Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON INDEX app.users_db_role_key IS 'One app user per login role. Partial (migration 023), so db_role is not a key column: granting and revoking a login go past the key-share locks new patients, doctors and sessions take on the account''s row.';
 
 --
 -- Name: users_username_lower_idx; Type: INDEX; Schema: app; Owner: healthcare_owner
@@ -6447,6 +6748,18 @@ CREATE TRIGGER patients_no_truncate BEFORE TRUNCATE ON app.patients FOR EACH STA
 --
 
 CREATE TRIGGER patients_touch_version BEFORE UPDATE ON app.patients FOR EACH ROW EXECUTE FUNCTION app.touch_version();
+
+--
+-- Name: users users_audit; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER users_audit AFTER UPDATE ON app.users FOR EACH ROW WHEN (((old.is_admin IS DISTINCT FROM new.is_admin) OR (old.is_active IS DISTINCT FROM new.is_active) OR (old.db_role IS DISTINCT FROM new.db_role))) EXECUTE FUNCTION app.audit_user_change();
+
+--
+-- Name: users users_audit_create; Type: TRIGGER; Schema: app; Owner: healthcare_owner
+--
+
+CREATE TRIGGER users_audit_create AFTER INSERT ON app.users FOR EACH ROW WHEN ((new.is_admin OR (new.db_role IS NOT NULL))) EXECUTE FUNCTION app.audit_user_change();
 
 --
 -- Name: users users_touch_updated_at; Type: TRIGGER; Schema: app; Owner: healthcare_owner
@@ -7554,6 +7867,12 @@ REVOKE ALL ON FUNCTION app.audit_patient_change() FROM PUBLIC;
 GRANT ALL ON FUNCTION app.audit_patient_change() TO healthcare_access;
 
 --
+-- Name: FUNCTION audit_user_change(); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.audit_user_change() FROM PUBLIC;
+
+--
 -- Name: FUNCTION audit_via(); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -7743,6 +8062,13 @@ REVOKE ALL ON FUNCTION app.delete_login_failures(p_username text, p_address text
 GRANT ALL ON FUNCTION app.delete_login_failures(p_username text, p_address text) TO healthcare_owner;
 
 --
+-- Name: FUNCTION describe_sessions(p_pids integer[]); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.describe_sessions(p_pids integer[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.describe_sessions(p_pids integer[]) TO healthcare_access;
+
+--
 -- Name: TABLE doctors; Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -7790,20 +8116,6 @@ REVOKE ALL ON FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin 
 GRANT ALL ON FUNCTION app.doctor_json_for(d app.doctors, p_uid bigint, p_admin boolean) TO healthcare_access;
 
 --
--- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: ACL; Schema: app; Owner: healthcare_reporter
---
-
-REVOKE ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) TO healthcare_access;
-
---
--- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: ACL; Schema: app; Owner: healthcare_auth
---
-
-REVOKE ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) TO healthcare_owner;
-
---
 -- Name: SEQUENCE events_id_seq; Type: ACL; Schema: audit; Owner: healthcare_audit
 --
 
@@ -7819,6 +8131,27 @@ GRANT INSERT ON TABLE audit.events TO healthcare_owner;
 GRANT SELECT ON TABLE audit.events TO healthcare_auditor;
 
 --
+-- Name: FUNCTION doctor_link_only(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.doctor_link_only(e audit.events) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.doctor_link_only(e audit.events) TO healthcare_access;
+
+--
+-- Name: FUNCTION doctor_serves_others(p_doctor bigint, p_user bigint); Type: ACL; Schema: app; Owner: healthcare_reporter
+--
+
+REVOKE ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.doctor_serves_others(p_doctor bigint, p_user bigint) TO healthcare_access;
+
+--
+-- Name: FUNCTION end_user_sessions(p_user_id bigint); Type: ACL; Schema: app; Owner: healthcare_auth
+--
+
+REVOKE ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.end_user_sessions(p_user_id bigint) TO healthcare_owner;
+
+--
 -- Name: FUNCTION event_json(e audit.events); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -7831,6 +8164,13 @@ GRANT ALL ON FUNCTION app.event_json(e audit.events) TO healthcare_access;
 
 REVOKE ALL ON FUNCTION app.history_json(e audit.events) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.history_json(e audit.events) TO healthcare_access;
+
+--
+-- Name: FUNCTION history_json_as(e audit.events, p_show_changed_by boolean); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.history_json_as(e audit.events, p_show_changed_by boolean) TO healthcare_access;
 
 --
 -- Name: FUNCTION imported_entry(p_object text, p_id bigint); Type: ACL; Schema: app; Owner: healthcare_owner
@@ -7859,6 +8199,13 @@ REVOKE ALL ON FUNCTION app.issue_refresh_token(p_user_id bigint, p_jti uuid, p_f
 
 REVOKE ALL ON FUNCTION app.json_append(p_doc json, p_more json) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.json_append(p_doc json, p_more json) TO healthcare_access;
+
+--
+-- Name: FUNCTION lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text) TO healthcare_access;
 
 --
 -- Name: FUNCTION login_attempt(p_username text, p_address text, p_max_pair integer, p_max_address integer, p_max_flood integer, p_window_seconds integer); Type: ACL; Schema: app; Owner: healthcare_auth
@@ -8034,6 +8381,13 @@ REVOKE ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, 
 GRANT ALL ON FUNCTION app.rotate_refresh_token(p_old_jti uuid, p_new_jti uuid, p_expires_at timestamp with time zone) TO healthcare_access;
 
 --
+-- Name: FUNCTION sees_doctor_link(d app.doctors, p_uid bigint); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.sees_doctor_link(d app.doctors, p_uid bigint) TO healthcare_access;
+
+--
 -- Name: FUNCTION touch_updated_at(); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -8092,6 +8446,13 @@ GRANT ALL ON FUNCTION app.visible_patients() TO healthcare_user;
 
 REVOKE ALL ON FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.write_refusal(p_user bigint, p_db_role name, p_action text, p_outcome text, p_patient bigint, p_addr inet, p_detail jsonb, p_at timestamp with time zone) TO healthcare_refusal_writer;
+
+--
+-- Name: FUNCTION xact_holders(p_xmax xid); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.xact_holders(p_xmax xid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.xact_holders(p_xmax xid) TO healthcare_access;
 
 --
 -- Name: FUNCTION create_partitions(p_from date, p_months integer); Type: ACL; Schema: audit; Owner: healthcare_audit

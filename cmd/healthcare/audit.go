@@ -26,7 +26,11 @@ Work the audit trail (schema audit; docs/design.md, "The audit trail").
        [--since TIME]      oldest first; TIME is RFC 3339 or an age (7d, 12h)
        [--limit N]
   prune [--older-than AGE] drop whole months older than AGE (default
-                           AUDIT_RETENTION, 6y); recorded as an event
+                           AUDIT_RETENTION, 6y); recorded as an event. It
+                           never queues in front of the trail's readers: a
+                           session holding the trail open makes it fail
+                           within 3 seconds naming that session (pid,
+                           login); run it again once that one ends
 
 Over the privileged connection: --database-url, else MIGRATION_DATABASE_URL,
 else, with neither, the database of a "healthcare dev" running from this

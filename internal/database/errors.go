@@ -70,6 +70,9 @@ var codes = map[string]class{
 	"42501": {KindForbidden, "You do not have permission to perform this action."},
 	"42710": {KindConflict, "An object with this name already exists."},
 	"57014": {KindTimeout, "The request took too long; try again shortly."},
+	// A lock another session holds; app.lock_for_admin's message, which
+	// names that session for an admin, is shown (lockHolderNamed).
+	"55P03": {KindRetry, "A record is locked by another session; try again shortly."},
 	// Serialization failures and deadlocks roll the transaction back, so
 	// the client can safely retry.
 	"40001": {KindRetry, "A concurrent change interfered; try again."},
@@ -131,13 +134,18 @@ func IsKind(err error, k Kind) bool {
 	return ok && e.Kind == k
 }
 
+// lockHolderNamed is in the message of app.lock_for_admin and audit.prune
+// when they give up waiting: the rest names the session that holds the
+// lock, for the admin who acted (they are used for admins only).
+const lockHolderNamed = " by another session: pid "
+
 func newError(pg *pgconn.PgError) *Error {
 	c := codes[pg.Code]
 	e := &Error{
 		Code: pg.Code, Kind: c.kind, Message: pg.Message, ClientMessage: c.text,
 		Constraint: pg.ConstraintName, Detail: pg.Detail, Hint: pg.Hint, pg: pg,
 	}
-	if c.kind != KindUnknown && c.text == "" {
+	if c.kind != KindUnknown && c.text == "" || pg.Code == "55P03" && strings.Contains(pg.Message, lockHolderNamed) {
 		e.ClientMessage = pg.Message
 	}
 	integrity := strings.HasPrefix(pg.Code, "2") // classes 22 (data) and 23 (integrity)

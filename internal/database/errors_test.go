@@ -53,6 +53,12 @@ func TestAsErrorClassifiesServerErrors(t *testing.T) {
 		{"a missing referenced record no field names is invalid input",
 			`insert into app.patients (owner_id, name, age, gender) values (424242, 'p', 1, 'male')`,
 			"23503", database.KindInvalid, "", "patients_owner_id_fkey", "A referenced record does not exist."},
+		{"a lock timeout is retried later, with a fixed sentence",
+			`do $$ begin raise exception 'canceling statement due to lock timeout' using errcode = '55P03'; end $$`,
+			"55P03", database.KindRetry, "", "", "A record is locked by another session; try again shortly."},
+		{"an admin act that gave up waiting names the session holding it",
+			`do $$ begin raise exception 'doctor 7 is locked by another session: pid 42 (login ann)' using errcode = '55P03'; end $$`,
+			"55P03", database.KindRetry, "", "", "doctor 7 is locked by another session: pid 42 (login ann)"},
 		{"an unexpected code is unknown and has nothing to show",
 			`select 1 / 0`, "22012", database.KindUnknown, "", "", ""},
 	}

@@ -91,6 +91,9 @@ func GrantAccess(ctx context.Context, q Querier, g Grant) (Granted, error) {
 		if err := actAsOwner(ctx, tx); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `select app.lock_for_admin('app.users', $1, 'no key update', $2)`, id, fmt.Sprintf("user %d", id)); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `update app.users set db_role = $2 where id = $1`, id, g.Role)
 		if e, ok := database.AsError(err); ok && e.Kind == database.KindConflict && e.Constraint == "users_db_role_key" {
 			return fmt.Errorf("login %s is already linked to another user", g.Role)
@@ -159,6 +162,9 @@ func RevokeAccess(ctx context.Context, q Querier, username string, drop bool) (R
 		if linked != nil {
 			out.Login = *linked
 			if err := actAsOwner(ctx, tx); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `select app.lock_for_admin('app.users', $1, 'no key update', $2)`, id, fmt.Sprintf("user %d", id)); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `update app.users set db_role = null where id = $1`, id); err != nil {

@@ -45,6 +45,9 @@ func LinkDoctor(ctx context.Context, q Querier, doctorID int64, username string)
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `select app.lock_for_admin('app.doctors', $1, 'no key update', $2)`, doctorID, fmt.Sprintf("doctor %d", doctorID)); err != nil {
+			return err
+		}
 		err = tx.QueryRow(ctx, `update app.doctors set account_id = $2 where id = $1 returning id, name`, doctorID, out.UserID).Scan(&out.Doctor, &out.Name)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("no doctor with id %d", doctorID)
@@ -69,8 +72,14 @@ func UnlinkDoctor(ctx context.Context, q Querier, doctorID int64) (DoctorLink, e
 		if err := actAsOwner(ctx, tx); err != nil {
 			return err
 		}
+		// A short wait, then an error naming the session that holds the
+		// row (a key-share lock of a new mapping no longer blocks: migration
+		// 021).
+		if _, err := tx.Exec(ctx, `select app.lock_for_admin('app.doctors', $1, 'no key update', $2)`, doctorID, fmt.Sprintf("doctor %d", doctorID)); err != nil {
+			return err
+		}
 		var user *int64
-		err := tx.QueryRow(ctx, `select id, name, account_id from app.doctors where id = $1 for update`, doctorID).Scan(&out.Doctor, &out.Name, &user)
+		err := tx.QueryRow(ctx, `select id, name, account_id from app.doctors where id = $1`, doctorID).Scan(&out.Doctor, &out.Name, &user)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("no doctor with id %d", doctorID)
 		}

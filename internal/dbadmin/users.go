@@ -35,7 +35,8 @@ const (
 // (hash, an argon2id PHC string from internal/auth), deactivation or
 // activation, or granting or revoking admin. It acts as OwnerGroup (policy
 // users.all_owner), records an audit event (door admin, action update,
-// detail.object "user") in the same transaction, and ends the account's
+// detail.object "user"; the trigger users_audit writes it for every change
+// but a new password) in the same transaction, and ends the account's
 // sessions when it deactivates it or sets its password
 // (app.end_user_sessions): its access tokens are refused on their next
 // request.
@@ -65,7 +66,9 @@ func ChangeUser(ctx context.Context, q Querier, username, change, hash string) (
 			return err
 		}
 		var active, admin bool
-		err := tx.QueryRow(ctx, `select id, username, is_active, is_admin from app.users where lower(username) = lower($1) for update`, username).
+		// FOR NO KEY UPDATE: the key-share locks of the account's own open
+		// work (a new patient, a session) do not hold it (issue 24).
+		err := tx.QueryRow(ctx, `select id, username, is_active, is_admin from app.users where lower(username) = lower($1) for no key update`, username).
 			Scan(&out.ID, &out.Username, &active, &admin)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("no user named %q", username)
@@ -78,14 +81,22 @@ func ChangeUser(ctx context.Context, q Querier, username, change, hash string) (
 			change == ChangeGrantAdmin && admin, change == ChangeRevokeAdmin && !admin:
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `update app.users set `+set+` where id = $1`, append([]any{out.ID}, args...)...); err != nil {
-			return err
-		}
-		out.Changed = true
 		if change == ChangeDeactivate || change == ChangeSetPassword {
 			if err := tx.QueryRow(ctx, `select app.end_user_sessions($1)`, out.ID).Scan(&out.SessionsEnded); err != nil {
 				return fmt.Errorf("end the sessions: %w", err)
 			}
+		}
+		// The trigger users_audit records changes of is_active and is_admin
+		// (with app.sessions_ended); a new password only this event.
+		if _, err := tx.Exec(ctx, `select set_config('app.sessions_ended', $1, true)`, fmt.Sprint(out.SessionsEnded)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `update app.users set `+set+` where id = $1`, append([]any{out.ID}, args...)...); err != nil {
+			return err
+		}
+		out.Changed = true
+		if change != ChangeSetPassword {
+			return nil
 		}
 		_, err = tx.Exec(ctx, `insert into audit.events (user_id, door, action, outcome, detail)
 		                       values (null, 'admin', 'update', 'ok',

@@ -274,6 +274,7 @@ declare
   v_query text := '';
   v_count bigint;
   v_rows json;
+  v_patients bigint[];
 begin
   perform app.require_user();
   if not app.current_user_is_admin() then
@@ -292,20 +293,29 @@ begin
    where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
      and (p_user is null or e.user_id = p_user)
      and (p_since is null or e.at >= p_since);
-  select json_agg(app.event_json(e) order by e.id desc) into v_rows
-    from (select * from audit.events e
-           where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
-             and (p_user is null or e.user_id = p_user)
-             and (p_since is null or e.at >= p_since)
-           order by e.id desc limit v_limit offset v_offset) e;
-  -- Reading the trail is an access too (its details hold patient data).
-  perform app.audit('list', 'ok', p_patient, null,
+  -- The page, read once: its events as JSON, and every patient they name,
+  -- for the event below.
+  with page as (
+    select e from audit.events e
+     where (p_patient is null or e.patient_id = p_patient or e.patients @> array[p_patient])
+       and (p_user is null or e.user_id = p_user)
+       and (p_since is null or e.at >= p_since)
+     order by e.id desc limit v_limit offset v_offset)
+  select (select json_agg(app.event_json(p.e) order by (p.e).id desc) from page p),
+         (select array_agg(distinct x order by x)
+            from page p, unnest(array[(p.e).patient_id] || coalesce((p.e).patients, '{}')) x
+           where x is not null)
+    into v_rows, v_patients;
+  -- Reading the trail is an access too (its details hold patient data):
+  -- the event names every patient whose events were returned, so each
+  -- owner's access log shows that an admin read its record's trail.
+  perform app.audit('list', 'ok', p_patient, v_patients,
                     pg_catalog.jsonb_build_object('object', 'audit_events', 'user', p_user, 'since', p_since));
   return app.page(v_count, v_rows, '/api/audit/events/', v_limit, v_offset, v_query);
 end
 $$;
 comment on function api.audit_events(bigint,bigint,timestamp with time zone,integer,integer) is
-  'GET /api/audit/events/?patient=&user=&since=: the trail, newest first (admins only).';
+  'GET /api/audit/events/?patient=&user=&since=: the trail, newest first (admins only); the read is an event naming every patient whose events it returned (patients), so it appears in their owners'' access logs.';
 revoke all on function api.audit_events(bigint,bigint,timestamp with time zone,integer,integer) from public;
 grant execute on function api.audit_events(bigint,bigint,timestamp with time zone,integer,integer) to healthcare_api, healthcare_user;
 
@@ -313,18 +323,31 @@ set local role healthcare_owner;
 
 -- One entry of a history: the version an event made (or deleted), when,
 -- who, through which door, and the values as the REST API shows them.
-create or replace function app.history_json(e audit.events) returns json
+-- changed_by can name an account a caller may not learn (a doctor record's
+-- linked account, which only admins and that account see): the doctors'
+-- history asks for it to be left out.
+create or replace function app.history_json_as(e audit.events, p_show_changed_by boolean) returns json
 language sql stable
 as $$
   select pg_catalog.json_build_object(
            'version', (coalesce(e.detail -> 'after', e.detail -> 'before') ->> 'version')::integer,
-           'action', e.action, 'at', e.at, 'changed_by', e.user_id, 'door', e.door,
+           'action', e.action, 'at', e.at, 'changed_by', case when p_show_changed_by then e.user_id end, 'door', e.door,
            'values', case
                        when e.action = 'delete' then null
                        when e.detail ->> 'object' = 'patient'
                          then app.patient_json(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after'))
                        else app.doctor_json(pg_catalog.jsonb_populate_record(null::app.doctors, e.detail -> 'after'))
                      end)
+$$;
+comment on function app.history_json_as(audit.events,boolean) is
+  'A change event as a history entry (app.history_json), with changed_by null unless p_show_changed_by.';
+revoke all on function app.history_json_as(audit.events,boolean) from public;
+grant execute on function app.history_json_as(audit.events,boolean) to healthcare_access;
+
+create or replace function app.history_json(e audit.events) returns json
+language sql stable
+as $$
+  select app.history_json_as(e, true)
 $$;
 comment on function app.history_json(audit.events) is
   'A change event as a history entry: version, action (create, update, delete, or import for app.imported_entry), at, changed_by (app user), door, values (null for a delete).';

@@ -240,6 +240,13 @@ comment on function audit.seal() is
 revoke all on function audit.seal() from public;
 grant execute on function audit.seal() to healthcare_api, healthcare_owner;
 
+-- Dropping a partition takes an exclusive lock on it and on audit.events,
+-- which any open read of the trail holds off. A DROP that simply waited
+-- would queue every later reader of the trail (the REST server's access
+-- logs and histories) behind it for as long as that read stays open. So
+-- the prune asks for the locks without queueing (NOWAIT), again and again
+-- for at most p_lock_wait, and then gives up naming the sessions that hold
+-- the trail; readers never wait behind it.
 create or replace function audit.prune(p_older_than interval, p_now timestamptz default now()) returns json
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -247,9 +254,16 @@ as $$
 declare
   v_cutoff timestamptz := p_now - p_older_than;
   v_part record;
+  v_parts regclass[] := '{}';
+  v_names text[] := '{}';
   v_dropped text[] := '{}';
   v_max_xact bigint;
   v_part_max bigint;
+  v_lock_wait interval := coalesce(nullif(pg_catalog.current_setting('audit.prune_lock_wait', true), '')::interval,
+                                   interval '3 seconds');
+  v_deadline timestamptz := pg_catalog.clock_timestamp() + v_lock_wait;
+  v_holders text;
+  v_previous text := pg_catalog.current_setting('lock_timeout');
 begin
   if p_older_than < interval '1 month' then
     raise exception 'keep at least one month of audit events' using errcode = 'RINVL', column = 'older_than';
@@ -263,11 +277,48 @@ begin
      order by 3
   loop
     exit when v_part.upper_bound > v_cutoff;
+    v_parts := v_parts || v_part.rel;
+    v_names := v_names || v_part.relname::text;
+  end loop;
+  if pg_catalog.cardinality(v_parts) > 0 then
+    loop
+      begin
+        execute pg_catalog.format('lock table only audit.events, %s in access exclusive mode nowait',
+                                  (select pg_catalog.string_agg('only ' || r::text, ', ') from pg_catalog.unnest(v_parts) r));
+        exit;
+      exception when lock_not_available then
+        if pg_catalog.clock_timestamp() >= v_deadline then
+          -- Inline rather than app.describe_sessions: healthcare_audit has
+          -- no use of schema app.
+          select pg_catalog.string_agg(pg_catalog.format('pid %s (login %s, %s)', a.pid, coalesce(a.usename::text, 'unknown'),
+                                                         coalesce('in a transaction since ' || a.xact_start::text,
+                                                                  'transaction start not visible to this login')),
+                                       '; ' order by a.pid)
+            into v_holders
+            from pg_catalog.pg_stat_activity a
+           where a.pid <> pg_catalog.pg_backend_pid()
+             and a.pid in (select l.pid from pg_catalog.pg_locks l
+                            where l.locktype = 'relation' and l.granted
+                              and l.database = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
+                              and l.relation = any (array['audit.events'::regclass::oid] || v_parts::oid[]));
+          raise exception 'the audit trail is held open by another session: %', coalesce(v_holders, 'a session that has ended since')
+            using errcode = 'lock_not_available',
+                  detail = 'waited ' || v_lock_wait || ' to drop ' || pg_catalog.array_to_string(v_names, ', '),
+                  hint = 'run the prune again once that transaction ends, or end it (pg_terminate_backend)';
+        end if;
+        perform pg_catalog.pg_sleep(0.05);
+      end;
+    end loop;
+  end if;
+  -- Anything else the drops need is waited for briefly, never for long.
+  perform pg_catalog.set_config('lock_timeout', '1s', true);
+  foreach v_part.rel in array v_parts loop
     execute format('select max(xact) from %s', v_part.rel) into v_part_max;
     v_max_xact := greatest(v_max_xact, v_part_max);
     execute format('drop table %s', v_part.rel);
-    v_dropped := v_dropped || v_part.relname::text;
   end loop;
+  perform pg_catalog.set_config('lock_timeout', v_previous, true);
+  v_dropped := v_names;
   -- Seals holding any dropped event can no longer be rechecked: verify
   -- starts after them, from the hash the first remaining seal names.
   if v_max_xact is not null then
@@ -283,7 +334,7 @@ begin
 end
 $$;
 comment on function audit.prune(interval, timestamptz) is
-  'Drops the monthly partitions whose every event is older than p_older_than (at least a month) before p_now and records the prune as an event. Security definer (owner healthcare_audit); the privileged connection runs it (`healthcare audit prune`).';
+  'Drops the monthly partitions whose every event is older than p_older_than (at least a month) before p_now and records the prune as an event. It never queues for the trail: it asks for its locks without waiting, for at most audit.prune_lock_wait (default 3 seconds), then fails (55P03) naming the sessions holding the trail. Security definer (owner healthcare_audit); the privileged connection runs it (`healthcare audit prune`).';
 revoke all on function audit.prune(interval, timestamptz) from public;
 grant execute on function audit.prune(interval, timestamptz) to healthcare_owner;
 

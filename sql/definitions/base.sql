@@ -225,4 +225,90 @@ comment on function app.json_append(json,json) is
 revoke all on function app.json_append(json,json) from public;
 grant execute on function app.json_append(json,json) to healthcare_access;
 
+-- Administrative acts never wait long for a lock (issue 24): an admin's
+-- unlink, revocation or removal takes the row it changes with a short
+-- lock_timeout, and when another session holds it, fails naming that
+-- session. Once the wait has ended PostgreSQL no longer reports who blocked
+-- it (pg_blocking_pids), so the holders are found from the row itself: its
+-- xmax is the transaction (or the multixact of transactions) that locked
+-- or changed it, and each transaction holds an exclusive lock on its own
+-- id, which pg_locks ties to a pid.
+create or replace function app.describe_sessions(p_pids integer[]) returns text
+language sql stable
+as $$
+  select pg_catalog.string_agg(pg_catalog.format('pid %s (login %s, %s)', a.pid, coalesce(a.usename::text, 'unknown'),
+                                                 coalesce('in a transaction since ' || a.xact_start::text,
+                                                          'transaction start not visible to this login')),
+                               '; ' order by a.pid)
+    from pg_catalog.pg_stat_activity a
+   where a.pid = any (p_pids) and a.pid <> pg_catalog.pg_backend_pid()
+$$;
+comment on function app.describe_sessions(integer[]) is
+  'Names the sessions p_pids (pid, login, and the start of the open transaction where pg_stat_activity shows it to the caller) for an error saying who holds a lock; NULL when none is running.';
+revoke all on function app.describe_sessions(integer[]) from public;
+grant execute on function app.describe_sessions(integer[]) to healthcare_access;
+
+create or replace function app.xact_holders(p_xmax xid) returns text
+language plpgsql volatile
+as $$
+declare
+  v_xids xid[] := array[p_xmax];
+  v_names text;
+begin
+  if p_xmax is null or p_xmax::text = '0' then
+    return null;
+  end if;
+  -- A row locked by several transactions names a multixact instead.
+  begin
+    v_xids := v_xids || array(select m.xid from pg_catalog.pg_get_multixact_members(p_xmax) m);
+  exception when others then
+    null;
+  end;
+  select app.describe_sessions(array(select l.pid from pg_catalog.pg_locks l
+                                      where l.locktype = 'transactionid' and l.mode = 'ExclusiveLock' and l.granted
+                                        and l.transactionid = any (v_xids)))
+    into v_names;
+  return v_names;
+end
+$$;
+comment on function app.xact_holders(xid) is
+  'The sessions (pid, login, transaction start when visible) of the transaction p_xmax, or of the members when it is a multixact, that are still running; NULL when none is. Names the blocker of a row lock after a lock timeout.';
+revoke all on function app.xact_holders(xid) from public;
+grant execute on function app.xact_holders(xid) to healthcare_access;
+
+create or replace function app.lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text,
+                                              p_timeout text default '2s') returns boolean
+language plpgsql volatile
+as $$
+declare
+  v_previous text := pg_catalog.current_setting('lock_timeout');
+  v_xmax xid;
+  v_holders text;
+  v_rows bigint;
+begin
+  if p_mode not in ('update', 'no key update') then
+    raise exception 'app.lock_for_admin: mode % is neither update nor no key update', p_mode;
+  end if;
+  perform pg_catalog.set_config('lock_timeout', p_timeout, true);
+  begin
+    execute pg_catalog.format('select 1 from %s where id = $1 for %s', p_table, p_mode) using p_id;
+    get diagnostics v_rows = row_count;
+  exception when lock_not_available then
+    perform pg_catalog.set_config('lock_timeout', v_previous, true);
+    execute pg_catalog.format('select xmax from %s where id = $1', p_table) into v_xmax using p_id;
+    v_holders := coalesce(app.xact_holders(v_xmax), 'a session that has ended since');
+    raise exception '% is locked by another session: %', p_what, v_holders
+      using errcode = 'lock_not_available',
+            detail = 'waited ' || p_timeout || ' for ' || p_what || '; blocked by ' || v_holders,
+            hint = 'try again once that transaction ends, or end it (pg_terminate_backend)';
+  end;
+  perform pg_catalog.set_config('lock_timeout', v_previous, true);
+  return v_rows > 0;
+end
+$$;
+comment on function app.lock_for_admin(regclass,bigint,text,text,text) is
+  'Locks row p_id of p_table (FOR UPDATE or FOR NO KEY UPDATE) waiting at most p_timeout; when another session holds it, raises lock_not_available (55P03) naming that session (app.xact_holders). For administrative acts only: it names other people''s logins. True when the row exists and is visible.';
+revoke all on function app.lock_for_admin(regclass,bigint,text,text,text) from public;
+grant execute on function app.lock_for_admin(regclass,bigint,text,text,text) to healthcare_access;
+
 reset role;

@@ -283,6 +283,11 @@ declare
   v_current integer;
 begin
   perform app.require_user();
+  -- An admin's removal waits only briefly for a session that holds the
+  -- row (a mapping to it being made), and names that session.
+  if app.current_user_is_admin() then
+    perform app.lock_for_admin('app.doctors', p_id, 'update', 'doctor ' || p_id);
+  end if;
   delete from app.doctors d where d.id = p_id and (p_version is null or d.version = p_version) returning d.id into v_id;
   if v_id is null then
     if p_version is not null then
@@ -306,6 +311,31 @@ comment on function api.delete_doctor(bigint,integer) is
 revoke all on function api.delete_doctor(bigint,integer) from public;
 grant execute on function api.delete_doctor(bigint,integer) to healthcare_api, healthcare_user;
 
+set local role healthcare_owner;
+
+create or replace function app.sees_doctor_link(d app.doctors, p_uid bigint) returns boolean
+language sql stable
+as $$
+  select coalesce(app.current_user_is_admin(), false) or (d.account_id is not null and d.account_id = p_uid)
+$$;
+comment on function app.sees_doctor_link(app.doctors,bigint) is
+  'True when caller p_uid may see doctor d''s account link (an admin, or the linked account itself), as api.get_doctor shows "account".';
+revoke all on function app.sees_doctor_link(app.doctors,bigint) from public;
+grant execute on function app.sees_doctor_link(app.doctors,bigint) to healthcare_access;
+
+create or replace function app.doctor_link_only(e audit.events) returns boolean
+language sql immutable
+as $$
+  select e.action = 'update'
+         and (e.detail -> 'before') - array['account_id', 'version', 'updated_at'] = (e.detail -> 'after') - array['account_id', 'version', 'updated_at']
+$$;
+comment on function app.doctor_link_only(audit.events) is
+  'True for a doctor change event that only linked, unlinked or relinked the record (nothing but account_id, version and updated_at changed).';
+revoke all on function app.doctor_link_only(audit.events) from public;
+grant execute on function app.doctor_link_only(audit.events) to healthcare_access;
+
+set local role healthcare_access;
+
 create or replace function api.doctor_history(p_id bigint, p_limit integer default null, p_offset integer default null) returns json
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -313,27 +343,39 @@ as $$
 declare
   v_limit integer := app.page_limit(p_limit);
   v_offset integer := app.page_offset(p_offset);
-  v_exists boolean := exists (select from app.doctors d where d.id = p_id);
+  v_uid bigint := app.current_user_id();
+  v_doctor app.doctors;
+  v_exists boolean;
+  v_sees_link boolean;
   v_count bigint;
   v_rows json;
 begin
+  select * into v_doctor from app.doctors d where d.id = p_id;
+  v_exists := found;
   -- Public like the directory; a removed doctor's history is for admins.
   if not v_exists and not coalesce(app.current_user_is_admin(), false) then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
+  -- The account link is for admins and the linked account only, as in
+  -- api.get_doctor: for everyone else the history leaves out the entries
+  -- that only linked or unlinked the record, and who made a change unless
+  -- it was the record's creator (public) or the caller.
+  v_sees_link := app.sees_doctor_link(v_doctor, v_uid);
   select count(*) into v_count
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
-     and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok';
+     and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+     and (v_sees_link or not app.doctor_link_only(e));
   -- An imported doctor's history starts with its import (app.imported_entry).
   v_count := v_count + (select count(*) from app.imported_entry('doctor', p_id));
   if v_count = 0 and not v_exists then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
-  select json_agg(app.history_json(e) order by e.id desc) into v_rows
+  select json_agg(app.history_json_as(e, v_sees_link or e.user_id in (v_doctor.created_by, v_uid)) order by e.id desc) into v_rows
     from (select * from audit.events e
            where e.detail ->> 'doctor' = p_id::text
              and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
+             and (v_sees_link or not app.doctor_link_only(e))
           union all
           select * from app.imported_entry('doctor', p_id)
            order by id desc limit v_limit offset v_offset) e;
@@ -341,7 +383,7 @@ begin
 end
 $$;
 comment on function api.doctor_history(bigint,integer,integer) is
-  'GET /api/doctors/<id>/history/: every version of the doctor since migration 014, newest first, from the audit trail; a delete is an entry without values. Public; a removed doctor''s history is for admins only.';
+  'GET /api/doctors/<id>/history/: every version of the doctor since migration 014, newest first, from the audit trail; a delete is an entry without values. Public; a removed doctor''s history is for admins only. Callers who may not see the account link (app.sees_doctor_link) get no link-only entries and changed_by only when it is the creator or themselves.';
 revoke all on function api.doctor_history(bigint,integer,integer) from public;
 grant execute on function api.doctor_history(bigint,integer,integer) to healthcare_api, healthcare_user;
 
@@ -350,20 +392,27 @@ language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
+  v_uid bigint := app.current_user_id();
+  v_doctor app.doctors;
+  v_sees_link boolean;
   v_result json;
 begin
-  if not exists (select from app.doctors d where d.id = p_id) and not coalesce(app.current_user_is_admin(), false) then
+  select * into v_doctor from app.doctors d where d.id = p_id;
+  if not found and not coalesce(app.current_user_is_admin(), false) then
     raise exception 'doctor not found' using errcode = 'RNTFD';
   end if;
-  select app.history_json(e) into v_result
+  v_sees_link := app.sees_doctor_link(v_doctor, v_uid);
+  select app.history_json_as(e, v_sees_link or e.user_id in (v_doctor.created_by, v_uid)) into v_result
     from audit.events e
    where e.detail ->> 'doctor' = p_id::text
      and e.detail ->> 'object' = 'doctor' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
      and e.action <> 'delete' and (e.detail -> 'after' ->> 'version')::integer = p_version
+     and (v_sees_link or not app.doctor_link_only(e))
    order by e.id desc
    limit 1;
   if v_result is null and p_version = 1 then
-    select app.history_json(e) into v_result from app.imported_entry('doctor', p_id) e;
+    select app.history_json_as(e, v_sees_link or e.user_id in (v_doctor.created_by, v_uid)) into v_result
+      from app.imported_entry('doctor', p_id) e;
   end if;
   if v_result is null then
     raise exception 'version not found' using errcode = 'RNTFD';
@@ -450,6 +499,7 @@ begin
   if exists (select from app.doctors d where d.account_id = p_user and d.id <> p_doctor) then
     raise exception 'this account is linked to another doctor record' using errcode = 'RCNFL', column = 'user';
   end if;
+  perform app.lock_for_admin('app.doctors', p_doctor, 'no key update', 'doctor ' || p_doctor);
   update app.doctors d set account_id = p_user where d.id = p_doctor
   returning * into v_doctor;
   if not found then
@@ -474,6 +524,7 @@ begin
   if not app.current_user_is_admin() then
     raise exception 'only admins may unlink a doctor record from its account' using errcode = 'RFRBD';
   end if;
+  perform app.lock_for_admin('app.doctors', p_doctor, 'no key update', 'doctor ' || p_doctor);
   update app.doctors d set account_id = null where d.id = p_doctor
   returning * into v_doctor;
   if not found then

@@ -49,6 +49,70 @@ comment on policy select_self on app.users is
 create or replace trigger users_touch_updated_at before update on app.users
   for each row execute function app.touch_updated_at();
 
+-- Account changes in the trail (issue 24): whoever makes them (plain SQL
+-- over the privileged connection, `healthcare db-access`, `healthcare
+-- user`), granting or revoking admin, activating or deactivating, and
+-- linking or unlinking a psql login are events, with the three columns
+-- before and after; never the password hash. `healthcare user` records its
+-- password changes itself, and tells the trigger how many sessions a
+-- deactivation ended (app.sessions_ended).
+create or replace function app.audit_user_change() returns trigger
+language plpgsql volatile
+as $$
+declare
+  v_changes text[] := '{}';
+  v_detail jsonb;
+begin
+  if pg_catalog.current_setting('app.import', true) = 'django' then
+    if app.importing() then
+      return null;
+    end if;
+  end if;
+  if tg_op = 'INSERT' then
+    perform app.audit('create', 'ok', null, null,
+                      pg_catalog.jsonb_build_object('object', 'user', 'user', new.id, 'username', new.username,
+                                                    'after', pg_catalog.jsonb_build_object('is_admin', new.is_admin, 'is_active', new.is_active,
+                                                                                           'db_role', new.db_role)));
+    return null;
+  end if;
+  if old.is_admin is distinct from new.is_admin then
+    v_changes := v_changes || case when new.is_admin then 'grant_admin' else 'revoke_admin' end;
+  end if;
+  if old.is_active is distinct from new.is_active then
+    v_changes := v_changes || case when new.is_active then 'activate' else 'deactivate' end;
+  end if;
+  if old.db_role is distinct from new.db_role then
+    v_changes := v_changes || case when new.db_role is null then 'unlink_login'
+                                   when old.db_role is null then 'link_login' else 'replace_login' end;
+  end if;
+  v_detail := pg_catalog.jsonb_build_object('object', 'user', 'user', new.id, 'username', new.username,
+                                            'change', pg_catalog.array_to_string(v_changes, ','),
+                                            'before', pg_catalog.jsonb_build_object('is_admin', old.is_admin, 'is_active', old.is_active,
+                                                                                    'db_role', old.db_role),
+                                            'after', pg_catalog.jsonb_build_object('is_admin', new.is_admin, 'is_active', new.is_active,
+                                                                                   'db_role', new.db_role));
+  if coalesce(pg_catalog.current_setting('app.sessions_ended', true), '') <> '' then
+    v_detail := v_detail || pg_catalog.jsonb_build_object('sessions_ended', pg_catalog.current_setting('app.sessions_ended', true)::integer);
+  end if;
+  perform app.audit('update', 'ok', null, null, v_detail);
+  return null;
+end
+$$;
+comment on function app.audit_user_change() is
+  'Trigger: an audit event (object user) for every change of an account''s is_admin, is_active or db_role, and for every account created an admin or with a login; detail.change names the changes (grant_admin, revoke_admin, activate, deactivate, link_login, unlink_login, replace_login). No password hash.';
+revoke all on function app.audit_user_change() from public;
+
+create or replace trigger users_audit after update on app.users
+  for each row
+  when (old.is_admin is distinct from new.is_admin or old.is_active is distinct from new.is_active
+        or old.db_role is distinct from new.db_role)
+  execute function app.audit_user_change();
+
+create or replace trigger users_audit_create after insert on app.users
+  for each row
+  when (new.is_admin or new.db_role is not null)
+  execute function app.audit_user_change();
+
 set local role healthcare_auth;
 
 create or replace function app.register_user(p_username text, p_email text, p_password_hash text)
