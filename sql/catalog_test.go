@@ -127,7 +127,7 @@ func TestFunctionsAreOwnedPinnedAndNotPublic(t *testing.T) {
 			"reporting": {"healthcare_reporter"},
 			"audit":     {"healthcare_audit"},
 		}[schema]
-		if fn == "api.require_session(uuid)" || fn == "api.begin_request(text,text,text,uuid,text,text)" {
+		if fn == "api.require_session(uuid)" || fn == "api.begin_request(text,text,text,uuid,text,text,text,text)" {
 			// The api functions that read tokens and accounts themselves
 			// (each request's identity statement: one definer call, not
 			// two; require_session for servers of the previous release).
@@ -151,7 +151,7 @@ func TestFunctionsAreOwnedPinnedAndNotPublic(t *testing.T) {
 		"app.login_attempt(text,text,integer,integer,integer,integer)",
 		"app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone)",
 		"api.register(text,text,text)", "api.login_attempt(text,text,integer,integer,integer,integer)", "api.require_session(uuid)",
-		"api.begin_request(text,text,text,uuid,text,text)",
+		"api.begin_request(text,text,text,uuid,text,text,text,text)",
 		"api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone)",
 		"api.rotate_refresh_token(uuid,uuid,timestamp with time zone)", "api.revoke_refresh_token(uuid)",
 	} {

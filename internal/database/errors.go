@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,10 @@ const (
 	// KindStale: a conditional write named a version that is no longer
 	// the record's; Error.CurrentVersion is the one it has now.
 	KindStale Kind = "version_mismatch"
+	// KindLocked: the call gave up waiting (lock_timeout, Options.LockTimeout)
+	// for a lock another session holds, typically a row a person's psql
+	// transaction changed; Error.Relation names the table when known.
+	KindLocked Kind = "locked"
 )
 
 // class is what one SQLSTATE means.
@@ -62,6 +67,7 @@ var codes = map[string]class{
 	"42501": {KindForbidden, "You do not have permission to perform this action."},
 	"42710": {KindConflict, "An object with this name already exists."},
 	"57014": {KindTimeout, "The request took too long; try again shortly."},
+	"55P03": {KindLocked, "A record this request needs is being changed in another session; try again shortly."},
 	// Serialization failures and deadlocks roll the transaction back, so
 	// the client can safely retry.
 	"40001": {KindRetry, "A concurrent change interfered; try again."},
@@ -93,6 +99,10 @@ type Error struct {
 	// CurrentVersion is, for KindStale, the record's version now (the api
 	// functions send it in DETAIL as current_version=N); 0 otherwise.
 	CurrentVersion int64
+	// Relation is, for KindLocked, the table whose row the call waited
+	// for, read from the error's context ("while updating tuple (0,1) in
+	// relation \"patients\""); "" when the wait was for something else.
+	Relation string
 
 	pg *pgconn.PgError
 }
@@ -137,6 +147,11 @@ func newError(pg *pgconn.PgError) *Error {
 	if field == "" && integrity {
 		field = fieldFromConstraint(pg.ConstraintName)
 	}
+	if pg.Code == "55P03" {
+		if m := relationRE.FindStringSubmatch(pg.Where); m != nil {
+			e.Relation = m[1]
+		}
+	}
 	if pg.Code == "RSTAL" {
 		if v, ok := strings.CutPrefix(pg.Detail, "current_version="); ok {
 			e.CurrentVersion, _ = strconv.ParseInt(v, 10, 64)
@@ -152,6 +167,10 @@ func newError(pg *pgconn.PgError) *Error {
 	}
 	return e
 }
+
+// relationRE finds the table in the context PostgreSQL gives a wait for a
+// row (XactLockTableWait's "while locking tuple (0,5) in relation ...").
+var relationRE = regexp.MustCompile(`tuple \([0-9]+,[0-9]+\) in relation "([^"]+)"`)
 
 // knownFields are the request fields a constraint name may point at, and
 // tablePrefixes the table names that start constraint names.
