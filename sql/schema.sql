@@ -4907,6 +4907,18 @@ ALTER TABLE audit.seal_state ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit.seals ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: seal_state select_auditor; Type: POLICY; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE POLICY select_auditor ON audit.seal_state FOR SELECT TO healthcare_auditor USING (true);
+
+--
+-- Name: POLICY select_auditor ON seal_state; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON POLICY select_auditor ON audit.seal_state IS 'Auditors read where the chain starts, to verify it.';
+
+--
 -- Name: seals select_auditor; Type: POLICY; Schema: audit; Owner: healthcare_audit
 --
 
@@ -5840,6 +5852,12 @@ GRANT SELECT(date_joined) ON TABLE app.users TO healthcare_access;
 --
 
 GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_access;
+
+--
+-- Name: TABLE seal_state; Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+GRANT SELECT ON TABLE audit.seal_state TO healthcare_auditor;
 
 --
 -- Name: TABLE seals; Type: ACL; Schema: audit; Owner: healthcare_audit
