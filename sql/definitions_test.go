@@ -356,3 +356,60 @@ func TestTextLimitsLiveInTheirDomains(t *testing.T) {
 		})
 	}
 }
+
+// Finding 9 of issue 24: any login can take tern's advisory lock, and it
+// is session-level, so no idle timeout ends it. migrate then fails within
+// its lock timeout, naming the session that holds it: pid, user,
+// application_name, state and since when.
+func TestMigrateBlockedByAnAdvisoryLockNamesTheSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	const login = "sqltest_migrate_blocker"
+	cfg, err := pgx.ParseConfig(db.EnsureLogin(t, login, "healthcare_user"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = "held-by-psql"
+	holder, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, "select pg_advisory_lock(9628173550095224)"); err != nil {
+		t.Fatal(err)
+	}
+	pid := holder.PgConn().PID()
+
+	conn := connect(t, db, "")
+	start := time.Now()
+	err = database.Migrate(ctx, conn)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("migrate succeeded while another session held its advisory lock")
+	}
+	for _, want := range []string{fmt.Sprintf("pid %d", pid), `user "` + login + `"`, `application_name "held-by-psql"`,
+		"idle since", fmt.Sprintf("pg_terminate_backend(%d)", pid)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("migrate's error does not say %s: %v", want, err)
+		}
+	}
+	if took > time.Minute {
+		t.Errorf("migrate failed only after %v", took)
+	}
+	t.Logf("migrate failed after %v: %v", took.Round(time.Millisecond), err)
+	// Reading the version (serve does at start, and `migrate status`)
+	// takes no lock, so the held lock does not stop it.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if current, latest, err := database.MigrationStatus(sctx, conn); err != nil || current != latest {
+		t.Fatalf("migration status while the lock is held: %d of %d, %v", current, latest, err)
+	}
+	// Once the session lets go, migrate goes through.
+	if _, err := holder.Exec(ctx, "select pg_advisory_unlock_all()"); err != nil {
+		t.Fatal(err)
+	}
+	if err := database.Migrate(ctx, conn); err != nil {
+		t.Fatalf("migrate after the lock was released: %v", err)
+	}
+}
