@@ -315,7 +315,8 @@ func TestMetricsAddr(t *testing.T) {
 // that PostgreSQL could not hold or that would mean "no limit" is refused.
 func TestHumanTimeouts(t *testing.T) {
 	d := DefaultTools()
-	if d.HumanStatementTimeout != 30*time.Second || d.HumanLockTimeout != 2*time.Second || d.HumanIdleInTransactionTimeout != time.Minute {
+	if d.HumanStatementTimeout != 30*time.Second || d.HumanLockTimeout != 2*time.Second || d.HumanIdleInTransactionTimeout != time.Minute ||
+		d.HumanConnectionLimit != 2 || d.ServerConnectionReserve != 20 {
 		t.Fatalf("defaults: %v", d)
 	}
 	tools, err := LoadTools(env(map[string]string{"HUMAN_STATEMENT_TIMEOUT": "1500ms", "HUMAN_LOCK_TIMEOUT": "1ms",
@@ -325,7 +326,8 @@ func TestHumanTimeouts(t *testing.T) {
 		t.Fatalf("set: %v %v", tools, err)
 	}
 	for _, bad := range [][2]string{{"HUMAN_STATEMENT_TIMEOUT", "0"}, {"HUMAN_STATEMENT_TIMEOUT", "30"},
-		{"HUMAN_LOCK_TIMEOUT", "-1s"}, {"HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", "25h"}} {
+		{"HUMAN_LOCK_TIMEOUT", "-1s"}, {"HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", "25h"},
+		{"HUMAN_CONNECTION_LIMIT", "0"}, {"HUMAN_CONNECTION_LIMIT", "two"}, {"SERVER_CONNECTION_RESERVE", "-1"}} {
 		if _, err := LoadTools(env(map[string]string{bad[0]: bad[1]}), ""); err == nil || !strings.Contains(err.Error(), bad[0]+":") {
 			t.Errorf("%s=%s: err = %v", bad[0], bad[1], err)
 		}

@@ -85,6 +85,9 @@ func GrantAccess(ctx context.Context, q Querier, g Grant) (Granted, error) {
 		if out.Created, err = EnsureLogin(ctx, tx, Login{Name: g.Role, Password: g.Password, Groups: []string{UserGroup}, Limits: &limits}); err != nil {
 			return err
 		}
+		if err := boundAndCheck(ctx, tx, limits); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "comment on role "+ident(g.Role)+" is '"+loginComment(id)+"'"); err != nil {
 			return fmt.Errorf("mark %s as the login of %s: %w", g.Role, g.User, err)
 		}
@@ -270,6 +273,9 @@ func grantGroupLogin(ctx context.Context, q Querier, group, comment, what, role,
 			}
 		}
 		if created, err = EnsureLogin(ctx, tx, Login{Name: role, Password: password, Groups: []string{group}, Limits: &limits}); err != nil {
+			return err
+		}
+		if err := boundAndCheck(ctx, tx, limits); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "comment on role "+ident(role)+" is '"+comment+"'"); err != nil {
