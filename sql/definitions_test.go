@@ -413,3 +413,41 @@ func TestMigrateBlockedByAnAdvisoryLockNamesTheSession(t *testing.T) {
 		t.Fatalf("migrate after the lock was released: %v", err)
 	}
 }
+
+// Servers of the previous release send api.begin_request six arguments;
+// during a rolling upgrade they keep working against the eight-argument
+// function (migration 020), and the new arguments set the lock timeout and
+// the client's request id apart from the server's.
+func TestPreviousReleasesIdentityStatementStillWorks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	pool := db.AppPool(t)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `select api.begin_request($1::text, $2::text, $3::text, $4::uuid, $5::text, $6::text)`,
+		"", "old-server-1", "5000", nil, "127.0.0.1", "on"); err != nil {
+		t.Fatalf("the previous release's identity statement: %v", err)
+	}
+	var request string
+	if err := tx.QueryRow(ctx, "select current_setting('app.request_id')").Scan(&request); err != nil || request != "old-server-1" {
+		t.Fatalf("app.request_id = %q, %v", request, err)
+	}
+	_ = tx.Rollback(ctx)
+
+	tx, err = pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, database.IdentitySQL, "", "server-1", "5000", nil, "127.0.0.1", "on", "1000", "client-1"); err != nil {
+		t.Fatal(err)
+	}
+	var lock, server, client string
+	if err := tx.QueryRow(ctx, "select current_setting('lock_timeout'), current_setting('app.request_id'), current_setting('app.client_request_id')").
+		Scan(&lock, &server, &client); err != nil || lock != "1s" || server != "server-1" || client != "client-1" {
+		t.Fatalf("lock_timeout %q, request id %q, client request id %q (%v)", lock, server, client, err)
+	}
+}
