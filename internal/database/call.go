@@ -60,7 +60,10 @@ const IdentitySQL = `select api.begin_request($1::text, $2::text, $3::text, $4::
 // The identity statement and the function call travel as one pgx batch: one
 // network round trip and one implicit transaction that commits when the
 // batch's Sync is processed. Errors raised by SQL come back as a wrapped
-// *Error; connection-level failures as ErrUnavailable.
+// *Error (a lock held by another session past Options.LockTimeout is
+// KindLocked); connection-level failures as ErrUnavailable; a caller
+// already at Options.PerCaller calls in flight gets ErrBusy, with nothing
+// sent.
 func (db *DB) Call(ctx context.Context, id Identity, fn Func, args ...any) ([]byte, error) {
 	if fn.sql == "" {
 		return nil, errors.New("database: call with zero Func")
