@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/julienschmidt/httprouter"
 
 	"healthcare/internal/apitest"
 	"healthcare/internal/database"
@@ -296,5 +297,30 @@ func TestAClientRequestIDIsRecordedApartFromTheServers(t *testing.T) {
 	log := h.Expect(h.Do("GET", fmt.Sprintf("/api/patients/%d/access-log/", patient), u.Access, nil), 200, "access log")
 	if strings.Contains(string(log.Body), "admin-own-id") || !strings.Contains(string(log.Body), imitation) {
 		t.Fatalf("the owner's access log shows another user's client id, or not the owner's own: %s", log.Body)
+	}
+}
+
+// The lock problem names what it can: the route's record, else the kind
+// of record PostgreSQL named, else any record.
+func TestLockedDetailNamesTheRecord(t *testing.T) {
+	locked := func(where string) error {
+		return &database.Error{Code: "55P03", Kind: database.KindLocked, Relation: where}
+	}
+	params := func(id string) httprouter.Params { return httprouter.Params{{Key: "id", Value: id}} }
+	for _, c := range []struct {
+		route, id, relation, want string
+	}{
+		{"/api/patients/:id/", "7", "patients", "Patient 7 is being changed"},
+		{"/api/patients/:id/", "7", "", "Patient 7 is being changed"},
+		{"/api/mappings/:id/", "3", "patient_doctors", "Mapping 3 is being changed"},
+		{"/api/doctors/:id/account/", "2", "doctors", "Doctor 2 is being changed"},
+		{"/api/doctors/:id/", "2", "users", "An account record this request needs"},
+		{"/api/mappings/", "", "doctors", "A doctor record this request needs"},
+		{"/api/patients/", "", "", "A record this request needs"},
+	} {
+		st := &requestState{route: c.route, params: params(c.id)}
+		if got := lockedDetail(st, locked(c.relation)); !strings.HasPrefix(got, c.want) {
+			t.Errorf("%s (%s) waiting on %q: %q, want it to start %q", c.route, c.id, c.relation, got, c.want)
+		}
 	}
 }

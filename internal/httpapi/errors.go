@@ -215,11 +215,14 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	_, _ = w.Write(body)
 }
 
-// recordNouns name the tables whose rows a request may wait for, as the
-// API calls their records.
-var recordNouns = map[string]string{
-	"patients": "patient", "doctors": "doctor", "patient_doctors": "mapping", "users": "account",
-}
+// recordNouns name the tables whose rows a request may wait for, and
+// routeNouns the routes' first segments, as the API calls their records.
+var (
+	recordNouns = map[string]string{
+		"patients": "patient", "doctors": "doctor", "patient_doctors": "mapping", "users": "account",
+	}
+	routeNouns = map[string]string{"patients": "patient", "doctors": "doctor", "mappings": "mapping"}
+)
 
 // lockedDetail says which record a lock timeout waited for: the route's
 // own record by its id ("Patient 7 is being changed in another session"),
@@ -237,7 +240,7 @@ func lockedDetail(st *requestState, err error) string {
 	// The route's record: /api/<table>/:id/...
 	if rest, ok := strings.CutPrefix(st.route, "/api/"); ok {
 		table, tail, _ := strings.Cut(rest, "/")
-		own := recordNouns[table]
+		own := routeNouns[table]
 		if own != "" && (noun == "" || noun == own) && strings.HasPrefix(tail, ":id/") {
 			if id := st.params.ByName("id"); id != "" {
 				return strings.ToUpper(own[:1]) + own[1:] + " " + id + retry
@@ -247,5 +250,9 @@ func lockedDetail(st *requestState, err error) string {
 	if noun == "" {
 		return "A record this request needs" + retry
 	}
-	return "A " + noun + " record this request needs" + retry
+	article := "A "
+	if strings.IndexByte("aeiou", noun[0]) >= 0 {
+		article = "An "
+	}
+	return article + noun + " record this request needs" + retry
 }
