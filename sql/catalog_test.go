@@ -134,7 +134,7 @@ func TestFunctionsAreOwnedPinnedAndNotPublic(t *testing.T) {
 			"audit":     {"healthcare_audit"},
 			"fhir":      {"healthcare_access"},
 		}[schema]
-		if fn == "api.require_session(uuid)" || fn == "api.begin_request(text,text,text,uuid,text,text)" {
+		if fn == "api.require_session(uuid)" || fn == "api.begin_request(text,text,text,uuid,text,text,text,text)" {
 			// The api functions that read tokens and accounts themselves
 			// (each request's identity statement: one definer call, not
 			// two; require_session for servers of the previous release).
@@ -163,7 +163,7 @@ func TestFunctionsAreOwnedPinnedAndNotPublic(t *testing.T) {
 		"app.login_attempt(text,text,integer,integer,integer,integer)", "app.end_user_sessions(bigint)",
 		"app.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text)",
 		"api.register(text,text,text)", "api.login_attempt(text,text,integer,integer,integer,integer)", "api.require_session(uuid)",
-		"api.begin_request(text,text,text,uuid,text,text)",
+		"api.begin_request(text,text,text,uuid,text,text,text,text)",
 		"api.complete_login(text,text,bigint,uuid,uuid,timestamp with time zone,text,text)",
 		"api.rotate_refresh_token(uuid,uuid,timestamp with time zone)", "api.revoke_refresh_token(uuid)",
 	} {

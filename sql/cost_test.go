@@ -134,7 +134,7 @@ func costCounters(t *testing.T, conn *pgx.Conn, f costFixture, r costRoute) map[
 			session = f.sessions[r.user]
 		}
 	}
-	if _, err := tx.Exec(ctx, database.IdentitySQL, user, "cost-"+r.key, "5s", session, "127.0.0.1", "off"); err != nil {
+	if _, err := tx.Exec(ctx, database.IdentitySQL, user, "cost-"+r.key, "5s", session, "127.0.0.1", "off", "1s", ""); err != nil {
 		t.Fatalf("%s: identity: %v", r.key, err)
 	}
 	var out string

@@ -357,3 +357,98 @@ func TestTextLimitsLiveInTheirDomains(t *testing.T) {
 		})
 	}
 }
+
+// Finding 9 of issue 24: any login can take tern's advisory lock, and it
+// is session-level, so no idle timeout ends it. migrate then fails within
+// its lock timeout, naming the session that holds it: pid, user,
+// application_name, state and since when.
+func TestMigrateBlockedByAnAdvisoryLockNamesTheSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	const login = "sqltest_migrate_blocker"
+	cfg, err := pgx.ParseConfig(db.EnsureLogin(t, login, "healthcare_user"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = "held-by-psql"
+	holder, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, "select pg_advisory_lock(9628173550095224)"); err != nil {
+		t.Fatal(err)
+	}
+	pid := holder.PgConn().PID()
+
+	conn := connect(t, db, "")
+	start := time.Now()
+	err = database.Migrate(ctx, conn)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("migrate succeeded while another session held its advisory lock")
+	}
+	for _, want := range []string{fmt.Sprintf("pid %d", pid), `user "` + login + `"`, `application_name "held-by-psql"`,
+		"idle since", fmt.Sprintf("pg_terminate_backend(%d)", pid)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("migrate's error does not say %s: %v", want, err)
+		}
+	}
+	if took > time.Minute {
+		t.Errorf("migrate failed only after %v", took)
+	}
+	t.Logf("migrate failed after %v: %v", took.Round(time.Millisecond), err)
+	// Reading the version (serve does at start, and `migrate status`)
+	// takes no lock, so the held lock does not stop it.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if current, latest, err := database.MigrationStatus(sctx, conn); err != nil || current != latest {
+		t.Fatalf("migration status while the lock is held: %d of %d, %v", current, latest, err)
+	}
+	// Once the session lets go, migrate goes through.
+	if _, err := holder.Exec(ctx, "select pg_advisory_unlock_all()"); err != nil {
+		t.Fatal(err)
+	}
+	if err := database.Migrate(ctx, conn); err != nil {
+		t.Fatalf("migrate after the lock was released: %v", err)
+	}
+}
+
+// Servers of the previous release send api.begin_request six arguments;
+// during a rolling upgrade they keep working against the eight-argument
+// function (migration 020), and the new arguments set the lock timeout and
+// the client's request id apart from the server's.
+func TestPreviousReleasesIdentityStatementStillWorks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	pool := db.AppPool(t)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `select api.begin_request($1::text, $2::text, $3::text, $4::uuid, $5::text, $6::text)`,
+		"", "old-server-1", "5000", nil, "127.0.0.1", "on"); err != nil {
+		t.Fatalf("the previous release's identity statement: %v", err)
+	}
+	var request string
+	if err := tx.QueryRow(ctx, "select current_setting('app.request_id')").Scan(&request); err != nil || request != "old-server-1" {
+		t.Fatalf("app.request_id = %q, %v", request, err)
+	}
+	_ = tx.Rollback(ctx)
+
+	tx, err = pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, database.IdentitySQL, "", "server-1", "5000", nil, "127.0.0.1", "on", "1000", "client-1"); err != nil {
+		t.Fatal(err)
+	}
+	var lock, server, client string
+	if err := tx.QueryRow(ctx, "select current_setting('lock_timeout'), current_setting('app.request_id'), current_setting('app.client_request_id')").
+		Scan(&lock, &server, &client); err != nil || lock != "1s" || server != "server-1" || client != "client-1" {
+		t.Fatalf("lock_timeout %q, request id %q, client request id %q (%v)", lock, server, client, err)
+	}
+}

@@ -315,10 +315,10 @@ ALTER FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timesta
 COMMENT ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) IS 'GET /api/audit/events/?patient=&user=&since=: the trail, newest first (admins only); the read is an event naming every patient whose events it returned (patients), so it appears in their owners'' access logs.';
 
 --
--- Name: begin_request(text, text, text, uuid, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_auth
+-- Name: begin_request(text, text, text, uuid, text, text, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_auth
 --
 
-CREATE FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) RETURNS boolean
+CREATE FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text, p_lock_timeout text DEFAULT NULL::text, p_client_request text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -326,6 +326,10 @@ declare
   v_uid bigint := nullif(p_user, '')::bigint;
   v_admin boolean := false;
 begin
+  if p_lock_timeout is not null then
+    -- First, so the checks below wait no longer than the call itself.
+    perform set_config('lock_timeout', p_lock_timeout, true);
+  end if;
   if p_session is not null and not exists (select from app.refresh_tokens t
                                             where t.family = p_session and t.revoked_at is null and t.expires_at > now()) then
     raise exception 'this session has ended; sign in again' using errcode = 'RUNAU';
@@ -337,6 +341,7 @@ begin
           set_config('app.user_verified', coalesce(v_uid::text, ''), true),
           set_config('app.user_admin', case when v_admin then 'on' else 'off' end, true),
           set_config('app.request_id', coalesce(p_request, ''), true),
+          set_config('app.client_request_id', coalesce(p_client_request, ''), true),
           set_config('app.client_addr', coalesce(p_client_addr, ''), true),
           set_config('statement_timeout', p_statement_timeout, true);
   -- Empty: commit as the server is configured (writes); 'off' for reads.
@@ -347,13 +352,13 @@ begin
 end
 $$;
 
-ALTER FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) OWNER TO healthcare_auth;
+ALTER FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text, p_lock_timeout text, p_client_request text) OWNER TO healthcare_auth;
 
 --
--- Name: FUNCTION begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text); Type: COMMENT; Schema: api; Owner: healthcare_auth
+-- Name: FUNCTION begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text, p_lock_timeout text, p_client_request text); Type: COMMENT; Schema: api; Owner: healthcare_auth
 --
 
-COMMENT ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) IS 'The identity statement of every REST request: sets the caller''s transaction-local settings, refuses (RUNAU, 401) a session that was logged out, revoked or has expired, and treats an inactive or unknown user as anonymous. Security definer (owner healthcare_auth, policies users.select_auth and refresh_tokens.all_auth).';
+COMMENT ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text, p_lock_timeout text, p_client_request text) IS 'The identity statement of every REST request: sets the caller''s transaction-local settings (the server''s request id, the client''s own X-Request-Id apart from it, statement and lock timeouts), refuses (RUNAU, 401) a session that was logged out, revoked or has expired, and treats an inactive or unknown user as anonymous. Security definer (owner healthcare_auth, policies users.select_auth and refresh_tokens.all_auth).';
 
 --
 -- Name: complete_login(text, text, bigint, uuid, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: api; Owner: healthcare_access
@@ -1129,7 +1134,7 @@ begin
   select json_agg(case when v_admin or e.user_id = v_uid then app.event_json(e)
                        else app.event_json(row(e.id, e.at, e.xact, e.user_id, null, e.door, e.action, e.outcome,
                                                e.patient_id, case when e.patients is null then null else array[p_patient_id] end,
-                                               null, null, e.detail)::audit.events) end
+                                               null, null, e.detail - 'client_request_id')::audit.events) end
                   order by e.id desc) into v_rows
     from (select * from audit.events e
            where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])
@@ -1469,11 +1474,18 @@ CREATE FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p_pat
 declare
   v_door text := app.current_door();
   v_request text;
+  v_client_request text;
   v_addr inet;
 begin
   if v_door = 'rest' then
     v_request := nullif(pg_catalog.current_setting('app.request_id', true), '');
     v_addr := nullif(pg_catalog.current_setting('app.client_addr', true), '')::inet;
+    -- The X-Request-Id a client sent is its own claim: kept in the
+    -- detail, never as the server's request_id.
+    v_client_request := nullif(pg_catalog.current_setting('app.client_request_id', true), '');
+    if v_client_request is not null then
+      p_detail := coalesce(p_detail, '{}'::jsonb) || pg_catalog.jsonb_build_object('client_request_id', v_client_request);
+    end if;
   else
     v_addr := pg_catalog.inet_client_addr();
   end if;
@@ -1495,7 +1507,7 @@ ALTER FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p_pati
 -- Name: FUNCTION audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) IS 'Writes one audit event for the app user p_user, already identified by the caller (door, request id and client address from the session).';
+COMMENT ON FUNCTION app.audit_as(p_user bigint, p_action text, p_outcome text, p_patient bigint, p_patients bigint[], p_detail jsonb) IS 'Writes one audit event for the app user p_user, already identified by the caller (door, request id and client address from the session; a REST client''s own X-Request-Id goes into detail as client_request_id).';
 
 --
 -- Name: audit_doctor_change(); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -7495,6 +7507,18 @@ ALTER TABLE audit.seal_state ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit.seals ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: seal_state select_auditor; Type: POLICY; Schema: audit; Owner: healthcare_audit
+--
+
+CREATE POLICY select_auditor ON audit.seal_state FOR SELECT TO healthcare_auditor USING (true);
+
+--
+-- Name: POLICY select_auditor ON seal_state; Type: COMMENT; Schema: audit; Owner: healthcare_audit
+--
+
+COMMENT ON POLICY select_auditor ON audit.seal_state IS 'Auditors read where the chain starts, to verify it.';
+
+--
 -- Name: seals select_auditor; Type: POLICY; Schema: audit; Owner: healthcare_audit
 --
 
@@ -7583,11 +7607,11 @@ GRANT ALL ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since 
 GRANT ALL ON FUNCTION api.audit_events(p_patient bigint, p_user bigint, p_since timestamp with time zone, p_limit integer, p_offset integer) TO healthcare_user;
 
 --
--- Name: FUNCTION begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text); Type: ACL; Schema: api; Owner: healthcare_auth
+-- Name: FUNCTION begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text, p_lock_timeout text, p_client_request text); Type: ACL; Schema: api; Owner: healthcare_auth
 --
 
-REVOKE ALL ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text) TO healthcare_api;
+REVOKE ALL ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text, p_lock_timeout text, p_client_request text) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid, p_client_addr text, p_synchronous_commit text, p_lock_timeout text, p_client_request text) TO healthcare_api;
 
 --
 -- Name: FUNCTION complete_login(p_username text, p_address text, p_user_id bigint, p_jti uuid, p_family uuid, p_expires_at timestamp with time zone, p_new_hash text, p_old_hash text); Type: ACL; Schema: api; Owner: healthcare_access
@@ -9770,6 +9794,12 @@ GRANT SELECT(date_joined) ON TABLE app.users TO healthcare_access;
 --
 
 GRANT SELECT(updated_at) ON TABLE app.users TO healthcare_access;
+
+--
+-- Name: TABLE seal_state; Type: ACL; Schema: audit; Owner: healthcare_audit
+--
+
+GRANT SELECT ON TABLE audit.seal_state TO healthcare_auditor;
 
 --
 -- Name: TABLE seals; Type: ACL; Schema: audit; Owner: healthcare_audit

@@ -57,7 +57,7 @@ type route struct {
 // session is the one the bench seeds for each user (benchSession), and
 // reads commit asynchronously as the server's do.
 var identityCall = pgStatement(database.IdentitySQL, ":uid", ":rid", ":st",
-	"('00000000-0000-4000-8000-' || lpad(:uid::text, 12, '0'))", "'127.0.0.1'", "'off'")
+	"('00000000-0000-4000-8000-' || lpad(:uid::text, 12, '0'))", "'127.0.0.1'", "'off'", "'1000'", "''")
 
 // pgCall is the statement database.Call sends for fn, with a pgbench
 // expression in place of each of its $n parameters.

@@ -93,6 +93,19 @@ func TestDBAccessGrantAuditor(t *testing.T) {
 	if err := conn.QueryRow(ctx, `select count(*) from audit.events`).Scan(&n); err != nil {
 		t.Fatalf("the audit login cannot read the trail: %v", err)
 	}
+	// `audit verify` works for the audit login (issue 24, finding 10).
+	owner := pgtest.CreateUser(t, db.Pool, "verified")
+	if _, err := db.Pool.Exec(ctx, `insert into app.patients (owner_id, name, age, gender) values ($1, 'Verified Patient', 40, 'male')`, owner); err != nil {
+		t.Fatal(err)
+	}
+	if err := runAudit(ctx, []string{"seal", "--database-url", db.SuperURL}, apitest.Env{}.Getenv, nil, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var verified bytes.Buffer
+	if err := runAudit(ctx, []string{"verify", "--database-url", db.LoginURL(role)}, apitest.Env{}.Getenv, nil, &verified, io.Discard); err != nil ||
+		!strings.Contains(verified.String(), "ok: 1 seals") {
+		t.Fatalf("audit verify as the audit login: %q, %v", verified.String(), err)
+	}
 	for _, s := range []string{"select * from records.patients", "select api.list_patients()", "select * from reporting.patients_by_age_band", "select 1 from app.patients"} {
 		if _, err := conn.Exec(ctx, s); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("the audit login ran %s: %v", s, err)
@@ -106,5 +119,29 @@ func TestDBAccessGrantAuditor(t *testing.T) {
 	var exists bool
 	if err := db.Pool.QueryRow(ctx, "select exists (select from pg_roles where rolname = $1)", role).Scan(&exists); err != nil || exists {
 		t.Fatalf("revoke-auditor left %s (%v)", role, err)
+	}
+}
+
+// migrate gives people's logins made before connection limits one (issue
+// 24, finding 3). Not parallel: it bounds every person's login of the
+// cluster.
+func TestMigrateBoundsExistingPeoplesLogins(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	role := "cmdconns_" + strings.ToLower(strings.ReplaceAll(db.Name, "pgtest_", ""))
+	if _, err := db.Pool.Exec(ctx, "create role "+role+" login in role healthcare_user"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = db.Pool.Exec(context.Background(), "drop role if exists "+role) })
+	var out bytes.Buffer
+	if err := runMigrate(ctx, []string{"up", "--database-url", db.SuperURL}, apitest.Env{}.Getenv, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var limit int
+	if err := db.Pool.QueryRow(ctx, "select rolconnlimit from pg_roles where rolname = $1", role).Scan(&limit); err != nil || limit != 2 {
+		t.Fatalf("connection limit of a person's login after migrate: %d (%v), want 2; output %q", limit, err, out.String())
+	}
+	if !strings.Contains(out.String(), "people's logins to 2 connections each") {
+		t.Errorf("migrate did not say it bounded logins: %q", out.String())
 	}
 }

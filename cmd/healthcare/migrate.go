@@ -111,6 +111,18 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		fmt.Fprintf(stdout, "runtime login %s is a member of %s\n", *runtimeRole, dbadmin.APIGroup)
 	}
+	// People's logins made before connection limits get them now, so
+	// the servers keep their connections (docs/operations.md).
+	if b, err := dbadmin.BoundPeoplesConnections(ctx, conn, dbadmin.HumanLimits(tools)); err != nil {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	} else {
+		if len(b.Bounded) > 0 {
+			fmt.Fprintf(stdout, "limited %d people's logins to %d connections each\n", len(b.Bounded), tools.HumanConnectionLimit)
+		}
+		if err := dbadmin.CheckConnectionBudget(b); err != nil {
+			fmt.Fprintf(stderr, "warning: %v\n", err)
+		}
+	}
 	current, latest, err := database.MigrationStatus(ctx, conn)
 	if err != nil {
 		return err

@@ -103,6 +103,8 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, onListen func
 		MaxConns:         cfg.DBPoolMaxConns,
 		AcquireTimeout:   cfg.DBAcquireTimeout,
 		StatementTimeout: cfg.DBStatementTimeout,
+		LockTimeout:      cfg.DBLockTimeout,
+		PerCaller:        cfg.DBPerUserConnections,
 	})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)

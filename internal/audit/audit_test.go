@@ -112,6 +112,29 @@ func TestVerifyCatchesEveryChangeToASealedRange(t *testing.T) {
 	}
 }
 
+// Finding 10 of issue 24: `audit verify` works for an auditor login, read
+// only: it verifies an untouched chain and catches a tampered one.
+func TestVerifyRunsAsAnAuditorLogin(t *testing.T) {
+	ctx := context.Background()
+	db := withEvents(t)
+	conn, err := pgx.Connect(ctx, db.EnsureLogin(t, "audittest_auditor", "healthcare_auditor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rep, err := audit.Verify(ctx, conn)
+	if err != nil || rep.Seals != 1 || rep.Events < 3 {
+		t.Fatalf("verify as an auditor = %+v, %v", rep, err)
+	}
+	if _, err := conn.Exec(ctx, `update audit.seal_state set chain_from_seal = 2`); err == nil {
+		t.Fatal("an auditor moved the start of the chain")
+	}
+	tamper(t, db, `update audit.events set outcome = 'forbidden' where id = (select min(id) from audit.events)`)
+	if _, err := audit.Verify(ctx, conn); !errors.Is(err, audit.ErrBroken) {
+		t.Fatalf("verify as an auditor after tampering = %v, want ErrBroken", err)
+	}
+}
+
 // TestPruneDropsOnlyWholeOldMonths prunes at pinned dates: the first, the
 // middle and the last day of a month, February's last day in a leap year
 // and not, and either side of a year's turn. Which months go depends on

@@ -45,6 +45,8 @@ var variables = []Variable{
 	{Name: "HUMAN_STATEMENT_TIMEOUT", Default: "30s", Description: "statement_timeout that `db-access grant` and `grant-reporting` set on every personal psql and reporting login (ALTER ROLE ... SET), so a person's query cannot run for ever (Go duration, 1ms-24h). A session may change it; see docs/design.md, \"Sealed doors\"."},
 	{Name: "HUMAN_LOCK_TIMEOUT", Default: "2s", Description: "lock_timeout set on every personal psql and reporting login in the same way: how long its statements wait for a lock (Go duration, 1ms-24h)."},
 	{Name: "HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", Default: "60s", Description: "idle_in_transaction_session_timeout set on every personal psql and reporting login in the same way: a session left idle inside a transaction is closed after it, releasing what it holds (Go duration, 1ms-24h)."},
+	{Name: "HUMAN_CONNECTION_LIMIT", Default: "2", Description: "CONNECTION LIMIT that `db-access grant`, `grant-reporting` and `grant-auditor` set on every personal psql, doctor, reporting and audit login, and `migrate` and `db-access` apply to existing ones, so no one person's login takes the cluster's connections (1-1000)."},
+	{Name: "SERVER_CONNECTION_RESERVE", Default: "20", Description: "Connections people's logins together must leave to the servers' own logins (every copy's DB_POOL_MAX_CONNS, plus `migrate` and the tools): `db-access` refuses a grant that would let the connection limits of people's logins add up to more than max_connections - superuser_reserved_connections - this. See docs/operations.md for the arithmetic (0-100000)."},
 	{Name: "HTTP_ADDR", Default: "127.0.0.1:8000", Description: "Address the HTTP server listens on (host:port)."},
 	{Name: "METRICS_ADDR", Default: "127.0.0.1:9464", Description: "Address of the separate listener serving Prometheus metrics at /metrics (host:port), never the API's port; off disables it. Keep it on loopback or a network only the scraper reaches: it lists per-route traffic."},
 	{Name: "ACCESS_TOKEN_LIFETIME_MIN", Default: "60", Description: "Access token lifetime in minutes."},
@@ -54,6 +56,8 @@ var variables = []Variable{
 	{Name: "LOG_LEVEL", Default: "info", Description: "Log level: trace, debug, info, warn, error."},
 	{Name: "DB_POOL_MAX_CONNS", Default: "8", Description: "Maximum connections in the server's pool."},
 	{Name: "DB_STATEMENT_TIMEOUT", Default: "5s", Description: "statement_timeout set in every request's transaction (Go duration; 0 disables)."},
+	{Name: "DB_LOCK_TIMEOUT", Default: "1s", Description: "lock_timeout set in every request's transaction (Go duration, 1ms-1h): a request that needs a row another session holds (a psql login's open transaction, say) answers 409 with code locked and Retry-After after this long, rather than holding a pool connection while it waits. See docs/design.md, \"Sealed doors\"."},
+	{Name: "DB_PER_USER_CONNECTIONS", Description: "Database calls one caller may have in flight at once (holding or waiting for a pool connection): per user for signed-in requests, per client address for anonymous ones (set TRUSTED_PROXIES behind a proxy, or every anonymous client shares the proxy's address). A caller over it waits briefly for one of its own calls to finish, then gets 429 with Retry-After, so no one caller fills the pool. Default: a quarter of DB_POOL_MAX_CONNS, at least 1."},
 	{Name: "DB_ACQUIRE_TIMEOUT", Default: "2s", Description: "How long a request waits for a pool connection before answering 503 (Go duration)."},
 	{Name: "SHUTDOWN_DRAIN", Default: "5s", Description: "After SIGTERM or SIGINT, how long the server keeps serving with /readyz answering 503 and Connection: close on every response, so load balancers stop sending before the listener closes (Go duration; 0 closes it at once; `dev` uses 0). See docs/operations.md."},
 	{Name: "SHUTDOWN_TIMEOUT", Default: "10s", Description: "Grace period after the drain for accepted connections and in-flight requests to be answered; the process stops within SHUTDOWN_DRAIN + SHUTDOWN_TIMEOUT (Go duration)."},
@@ -106,9 +110,13 @@ type Config struct {
 	DBPoolMaxConns     int32
 	DBStatementTimeout time.Duration
 	DBAcquireTimeout   time.Duration
-	ShutdownDrain      time.Duration
-	AuditSealInterval  time.Duration
-	ShutdownTimeout    time.Duration
+	// DBLockTimeout is lock_timeout in every request's transaction.
+	DBLockTimeout time.Duration
+	// DBPerUserConnections bounds one caller's database calls in flight.
+	DBPerUserConnections int
+	ShutdownDrain        time.Duration
+	AuditSealInterval    time.Duration
+	ShutdownTimeout      time.Duration
 
 	Argon2MemoryKiB   uint32
 	Argon2Iterations  uint32
@@ -281,6 +289,12 @@ func parse(get func(string) string) (Config, error) {
 	c.DBPoolMaxConns = int32(integer("DB_POOL_MAX_CONNS", 32))
 	c.DBStatementTimeout = duration("DB_STATEMENT_TIMEOUT")
 	c.DBAcquireTimeout = duration("DB_ACQUIRE_TIMEOUT")
+	c.DBLockTimeout = duration("DB_LOCK_TIMEOUT")
+	if val("DB_PER_USER_CONNECTIONS") == "" {
+		c.DBPerUserConnections = DefaultPerUserConnections(c.DBPoolMaxConns)
+	} else {
+		c.DBPerUserConnections = int(integer("DB_PER_USER_CONNECTIONS", 32))
+	}
 	c.ShutdownDrain = duration("SHUTDOWN_DRAIN")
 	c.ShutdownTimeout = duration("SHUTDOWN_TIMEOUT")
 	c.AuditSealInterval = duration("AUDIT_SEAL_INTERVAL")
@@ -465,6 +479,12 @@ func (c Config) Validate() error {
 	if c.DBAcquireTimeout <= 0 {
 		fail("DB_ACQUIRE_TIMEOUT", "must be positive")
 	}
+	if c.DBLockTimeout < time.Millisecond || c.DBLockTimeout > time.Hour {
+		fail("DB_LOCK_TIMEOUT", "want 1ms-1h, got %v", c.DBLockTimeout)
+	}
+	if c.DBPerUserConnections < 1 || c.DBPerUserConnections > 1000 {
+		fail("DB_PER_USER_CONNECTIONS", "want 1-1000, got %d", c.DBPerUserConnections)
+	}
 	if c.AuditSealInterval < 0 {
 		fail("AUDIT_SEAL_INTERVAL", "must not be negative")
 	}
@@ -619,6 +639,8 @@ func (c Config) fields() [][2]string {
 		{"db_pool_max_conns", strconv.Itoa(int(c.DBPoolMaxConns))},
 		{"db_statement_timeout", c.DBStatementTimeout.String()},
 		{"db_acquire_timeout", c.DBAcquireTimeout.String()},
+		{"db_lock_timeout", c.DBLockTimeout.String()},
+		{"db_per_user_connections", strconv.Itoa(c.DBPerUserConnections)},
 		{"shutdown_drain", c.ShutdownDrain.String()},
 		{"audit_seal_interval", c.AuditSealInterval.String()},
 		{"shutdown_timeout", c.ShutdownTimeout.String()},
@@ -674,3 +696,8 @@ func (c Config) GoString() string { return "config.Config{" + c.String() + "}" }
 // login flood and the server within its 40 MiB memory budget on two cores
 // (docs/benchmarks.md has the measurements).
 func DefaultLoginConcurrency() int { return max(1, (runtime.GOMAXPROCS(0)+1)/2) }
+
+// DefaultPerUserConnections is DB_PER_USER_CONNECTIONS's default for a
+// pool of poolMax connections: a quarter of it, at least 1, so it takes
+// four callers at their limit to fill the pool.
+func DefaultPerUserConnections(poolMax int32) int { return max(1, int(poolMax)/4) }

@@ -37,13 +37,16 @@ func TestDefaults(t *testing.T) {
 		DBPoolMaxConns:     8,
 		DBStatementTimeout: 5 * time.Second,
 		DBAcquireTimeout:   2 * time.Second,
-		ShutdownDrain:      5 * time.Second,
-		ShutdownTimeout:    10 * time.Second,
-		Argon2MemoryKiB:    7168,
-		Argon2Iterations:   5,
-		Argon2Parallelism:  1,
-		LoginConcurrency:   DefaultLoginConcurrency(),
-		MaxBodyBytes:       1 << 20,
+		DBLockTimeout:      time.Second,
+		// A quarter of the pool of 8.
+		DBPerUserConnections: 2,
+		ShutdownDrain:        5 * time.Second,
+		ShutdownTimeout:      10 * time.Second,
+		Argon2MemoryKiB:      7168,
+		Argon2Iterations:     5,
+		Argon2Parallelism:    1,
+		LoginConcurrency:     DefaultLoginConcurrency(),
+		MaxBodyBytes:         1 << 20,
 
 		HTTPReadHeaderTimeout:      5 * time.Second,
 		HTTPReadTimeout:            30 * time.Second,
@@ -223,6 +226,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"DB_POOL_MAX_CONNS":           "0",
 		"DB_STATEMENT_TIMEOUT":        "5",
 		"DB_ACQUIRE_TIMEOUT":          "0s",
+		"DB_LOCK_TIMEOUT":             "0s",
+		"DB_PER_USER_CONNECTIONS":     "0",
 		"SHUTDOWN_DRAIN":              "-1s",
 		"SHUTDOWN_TIMEOUT":            "-1s",
 		"ARGON2_MEMORY_KIB":           "1024",
@@ -249,6 +254,24 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		_, err := Load(env(e), "")
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("%s=%q: err = %v", name, value, err)
+		}
+	}
+}
+
+// DB_PER_USER_CONNECTIONS follows the pool unless set.
+func TestPerUserConnectionsDefaultToAQuarterOfThePool(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{map[string]string{"DB_POOL_MAX_CONNS": "3"}, 1},
+		{map[string]string{"DB_POOL_MAX_CONNS": "40"}, 10},
+		{map[string]string{"DB_POOL_MAX_CONNS": "40", "DB_PER_USER_CONNECTIONS": "3"}, 3},
+	} {
+		c.env["SECRET_KEY"] = goodKey
+		got, err := Load(env(c.env), "")
+		if err != nil || got.DBPerUserConnections != c.want {
+			t.Errorf("%v: %d %v, want %d", c.env, got.DBPerUserConnections, err, c.want)
 		}
 	}
 }
@@ -292,7 +315,8 @@ func TestMetricsAddr(t *testing.T) {
 // that PostgreSQL could not hold or that would mean "no limit" is refused.
 func TestHumanTimeouts(t *testing.T) {
 	d := DefaultTools()
-	if d.HumanStatementTimeout != 30*time.Second || d.HumanLockTimeout != 2*time.Second || d.HumanIdleInTransactionTimeout != time.Minute {
+	if d.HumanStatementTimeout != 30*time.Second || d.HumanLockTimeout != 2*time.Second || d.HumanIdleInTransactionTimeout != time.Minute ||
+		d.HumanConnectionLimit != 2 || d.ServerConnectionReserve != 20 {
 		t.Fatalf("defaults: %v", d)
 	}
 	tools, err := LoadTools(env(map[string]string{"HUMAN_STATEMENT_TIMEOUT": "1500ms", "HUMAN_LOCK_TIMEOUT": "1ms",
@@ -302,7 +326,8 @@ func TestHumanTimeouts(t *testing.T) {
 		t.Fatalf("set: %v %v", tools, err)
 	}
 	for _, bad := range [][2]string{{"HUMAN_STATEMENT_TIMEOUT", "0"}, {"HUMAN_STATEMENT_TIMEOUT", "30"},
-		{"HUMAN_LOCK_TIMEOUT", "-1s"}, {"HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", "25h"}} {
+		{"HUMAN_LOCK_TIMEOUT", "-1s"}, {"HUMAN_IDLE_IN_TRANSACTION_TIMEOUT", "25h"},
+		{"HUMAN_CONNECTION_LIMIT", "0"}, {"HUMAN_CONNECTION_LIMIT", "two"}, {"SERVER_CONNECTION_RESERVE", "-1"}} {
 		if _, err := LoadTools(env(map[string]string{bad[0]: bad[1]}), ""); err == nil || !strings.Contains(err.Error(), bad[0]+":") {
 			t.Errorf("%s=%s: err = %v", bad[0], bad[1], err)
 		}

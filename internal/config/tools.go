@@ -46,6 +46,13 @@ type Tools struct {
 	HumanStatementTimeout         time.Duration
 	HumanLockTimeout              time.Duration
 	HumanIdleInTransactionTimeout time.Duration
+	// HumanConnectionLimit is the CONNECTION LIMIT of each such login
+	// (HUMAN_CONNECTION_LIMIT).
+	HumanConnectionLimit int
+	// ServerConnectionReserve is how many of the cluster's connections
+	// people's logins together may never take, kept for the servers' own
+	// logins (SERVER_CONNECTION_RESERVE).
+	ServerConnectionReserve int
 }
 
 // maxHumanTimeout is the longest HUMAN_* limit: PostgreSQL keeps them in
@@ -93,6 +100,21 @@ func parseTools(get func(string) string) (Tools, error) {
 			continue
 		}
 		*d.to = v
+	}
+	for _, n := range []struct {
+		name     string
+		to       *int
+		min, max int
+	}{
+		{"HUMAN_CONNECTION_LIMIT", &t.HumanConnectionLimit, 1, 1000},
+		{"SERVER_CONNECTION_RESERVE", &t.ServerConnectionReserve, 0, 100000},
+	} {
+		v, err := strconv.Atoi(val(n.name))
+		if err != nil || v < n.min || v > n.max {
+			errs = append(errs, fmt.Errorf("%s: want an integer %d-%d, got %q", n.name, n.min, n.max, val(n.name)))
+			continue
+		}
+		*n.to = v
 	}
 	if t.AuditRetention, err = ParseAge(val("AUDIT_RETENTION")); err != nil {
 		errs = append(errs, fmt.Errorf("AUDIT_RETENTION: %w", err))

@@ -26,8 +26,13 @@ var ErrUnavailable = errors.New("database unavailable")
 type Identity struct {
 	// UserID is the verified token's subject; 0 means anonymous.
 	UserID int64
-	// RequestID is recorded as app.request_id for audit and log correlation.
+	// RequestID is the server's own id of the request, recorded as
+	// app.request_id for audit and log correlation.
 	RequestID string
+	// ClientRequestID is the X-Request-Id the client sent, if any: its
+	// own claim, recorded apart (app.client_request_id, the audit event's
+	// detail.client_request_id), never as RequestID.
+	ClientRequestID string
 	// Session is the verified token's session (refresh token family, a
 	// UUID); empty for anonymous calls and for the login and refresh
 	// routes, which prove who they are otherwise.
@@ -38,16 +43,16 @@ type Identity struct {
 }
 
 // IdentitySQL starts every call: api.begin_request sets the caller's
-// identity, request id, client address, statement timeout and commit mode
-// for the current transaction only, so nothing survives on the pooled
+// identity, request ids, client address, statement and lock timeouts and
+// commit mode for the current transaction only, so nothing survives on the pooled
 // connection once the batch's implicit transaction ends; it refuses (RUNAU)
 // a session that was logged out or revoked, so a logout takes effect on the
 // very next request at every server copy, and treats an inactive user as
 // anonymous. Call sends it before every api function with $1 the user id,
 // $2 the request id, $3 the statement timeout, $4 the session, $5 the
-// client address and $6 synchronous_commit (empty: as configured); cmd/bench sends the same text
-// from pgbench.
-const IdentitySQL = `select api.begin_request($1::text, $2::text, $3::text, $4::uuid, $5::text, $6::text)`
+// client address, $6 synchronous_commit (empty: as configured), $7 the lock timeout and $8 the
+// client's own request id; cmd/bench sends the same text from pgbench.
+const IdentitySQL = `select api.begin_request($1::text, $2::text, $3::text, $4::uuid, $5::text, $6::text, $7::text, $8::text)`
 
 // Call runs api.<fn>(args...) as the given identity and returns the JSON
 // text it produced (nil when the function returned SQL null).
@@ -55,13 +60,23 @@ const IdentitySQL = `select api.begin_request($1::text, $2::text, $3::text, $4::
 // The identity statement and the function call travel as one pgx batch: one
 // network round trip and one implicit transaction that commits when the
 // batch's Sync is processed. Errors raised by SQL come back as a wrapped
-// *Error; connection-level failures as ErrUnavailable.
+// *Error (a lock held by another session past Options.LockTimeout is
+// KindLocked); connection-level failures as ErrUnavailable; a caller
+// already at Options.PerCaller calls in flight gets ErrBusy, with nothing
+// sent.
 func (db *DB) Call(ctx context.Context, id Identity, fn Func, args ...any) ([]byte, error) {
 	if fn.sql == "" {
 		return nil, errors.New("database: call with zero Func")
 	}
 	if len(args) != fn.argc {
 		return nil, fmt.Errorf("call %s: got %d arguments, want %d", fn.QualifiedName(), len(args), fn.argc)
+	}
+	if db.callers != nil {
+		release, err := db.callers.acquire(ctx, keyOf(id))
+		if err != nil {
+			return nil, fmt.Errorf("call api.%s: %w", fn.name, err)
+		}
+		defer release()
 	}
 	out, err := db.call(ctx, id, fn, args)
 	if err != nil && pgconn.SafeToRetry(err) && ctx.Err() == nil {
@@ -101,7 +116,7 @@ func (db *DB) call(ctx context.Context, id Identity, fn Func, args []any) ([]byt
 func (db *DB) send(ctx context.Context, conn *pgxpool.Conn, id Identity, fn Func, args []any) ([]byte, error) {
 	b := &pgx.Batch{}
 	b.Queue(IdentitySQL, userSetting(id.UserID), id.RequestID, db.statementTimeout, sessionSetting(id.Session),
-		id.ClientAddr, commitMode(fn))
+		id.ClientAddr, commitMode(fn), db.lockTimeout, id.ClientRequestID)
 	b.Queue(fn.sql, args...)
 	br := conn.SendBatch(ctx, b)
 

@@ -52,6 +52,17 @@ type Options struct {
 	// StatementTimeout is set transaction-locally on every Call, so a slow
 	// query cannot hold a connection forever (DB_STATEMENT_TIMEOUT).
 	StatementTimeout time.Duration
+	// LockTimeout is set transaction-locally on every Call, so a call that
+	// needs a row another session holds gives up after it (KindLocked)
+	// instead of holding a connection while it waits (DB_LOCK_TIMEOUT).
+	LockTimeout time.Duration
+	// PerCaller bounds the calls one caller (a user, or for anonymous
+	// calls a client address) may have in flight at once, waiting for a
+	// connection included; beyond it Call waits briefly for one of the
+	// caller's own calls to finish, then returns ErrBusy
+	// (DB_PER_USER_CONNECTIONS). Zero: a quarter of MaxConns, at least 1;
+	// negative: no limit.
+	PerCaller int
 	// ExecMode picks the wire protocol; see ExecMode. Default ExecCached.
 	ExecMode ExecMode
 	// ConfigHook, when set, may adjust the parsed pool configuration before
@@ -73,6 +84,12 @@ func (o Options) withDefaults() Options {
 	if o.StatementTimeout <= 0 {
 		o.StatementTimeout = d.DBStatementTimeout
 	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = d.DBLockTimeout
+	}
+	if o.PerCaller == 0 {
+		o.PerCaller = config.DefaultPerUserConnections(o.MaxConns)
+	}
 	return o
 }
 
@@ -86,7 +103,9 @@ type DB struct {
 	pool             *pgxpool.Pool
 	acquireTimeout   time.Duration
 	statementTimeout string        // in milliseconds, as set_config wants text
+	lockTimeout      string        // likewise
 	callTimeout      time.Duration // statement timeout plus commitGrace
+	callers          *callerLimit  // nil: no per-caller limit
 }
 
 // Open parses url, creates the pool and checks that the database answers.
@@ -114,7 +133,11 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool:             pool,
 		acquireTimeout:   opts.AcquireTimeout,
 		statementTimeout: fmt.Sprint(opts.StatementTimeout.Milliseconds()),
+		lockTimeout:      fmt.Sprint(max(1, opts.LockTimeout.Milliseconds())),
 		callTimeout:      opts.StatementTimeout + commitGrace,
+	}
+	if opts.PerCaller > 0 {
+		db.callers = newCallerLimit(opts.PerCaller)
 	}
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()

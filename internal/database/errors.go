@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,10 @@ const (
 	// KindUnprocessable: well-formed input that breaks a rule of this
 	// server (the fhir functions' RUNPR: 422).
 	KindUnprocessable Kind = "unprocessable"
+	// KindLocked: the call gave up waiting (lock_timeout, Options.LockTimeout)
+	// for a lock another session holds, typically a row a person's psql
+	// transaction changed; Error.Relation names the table when known.
+	KindLocked Kind = "locked"
 )
 
 // class is what one SQLSTATE means.
@@ -70,9 +75,10 @@ var codes = map[string]class{
 	"42501": {KindForbidden, "You do not have permission to perform this action."},
 	"42710": {KindConflict, "An object with this name already exists."},
 	"57014": {KindTimeout, "The request took too long; try again shortly."},
-	// A lock another session holds; app.lock_for_admin's message, which
-	// names that session for an admin, is shown (lockHolderNamed).
-	"55P03": {KindRetry, "A record is locked by another session; try again shortly."},
+	// A lock another session holds (Options.LockTimeout on REST calls):
+	// 409 with Retry-After. app.lock_for_admin's and audit.prune's message,
+	// which names that session for an admin, is shown (lockHolderNamed).
+	"55P03": {KindLocked, "A record this request needs is being changed in another session; try again shortly."},
 	// Serialization failures and deadlocks roll the transaction back, so
 	// the client can safely retry.
 	"40001": {KindRetry, "A concurrent change interfered; try again."},
@@ -104,6 +110,10 @@ type Error struct {
 	// CurrentVersion is, for KindStale, the record's version now (the api
 	// functions send it in DETAIL as current_version=N); 0 otherwise.
 	CurrentVersion int64
+	// Relation is, for KindLocked, the table whose row the call waited
+	// for, read from the error's context ("while updating tuple (0,1) in
+	// relation \"patients\""); "" when the wait was for something else.
+	Relation string
 
 	pg *pgconn.PgError
 }
@@ -139,6 +149,14 @@ func IsKind(err error, k Kind) bool {
 // lock, for the admin who acted (they are used for admins only).
 const lockHolderNamed = " by another session: pid "
 
+// NamesLockHolder reports whether err is a lock timeout whose message
+// names the session holding the lock (an administrative act's), to be
+// shown as it is.
+func NamesLockHolder(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "55P03" && strings.Contains(pg.Message, lockHolderNamed)
+}
+
 func newError(pg *pgconn.PgError) *Error {
 	c := codes[pg.Code]
 	e := &Error{
@@ -152,6 +170,11 @@ func newError(pg *pgconn.PgError) *Error {
 	field := pg.ColumnName
 	if field == "" && integrity {
 		field = fieldFromConstraint(pg.ConstraintName)
+	}
+	if pg.Code == "55P03" {
+		if m := relationRE.FindStringSubmatch(pg.Where); m != nil {
+			e.Relation = m[1]
+		}
 	}
 	if pg.Code == "RSTAL" {
 		if v, ok := strings.CutPrefix(pg.Detail, "current_version="); ok {
@@ -168,6 +191,10 @@ func newError(pg *pgconn.PgError) *Error {
 	}
 	return e
 }
+
+// relationRE finds the table in the context PostgreSQL gives a wait for a
+// row (XactLockTableWait's "while locking tuple (0,5) in relation ...").
+var relationRE = regexp.MustCompile(`tuple \([0-9]+,[0-9]+\) in relation "([^"]+)"`)
 
 // knownFields are the request fields a constraint name may point at, and
 // tablePrefixes the table names that start constraint names.

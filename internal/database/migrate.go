@@ -73,9 +73,16 @@ func MigrateTo(ctx context.Context, conn *pgx.Conn, target int32) error {
 	if err := checkNotLegacy(ctx, conn); err != nil {
 		return err
 	}
-	m, err := newMigrator(ctx, conn)
+	// Who blocks this connection, seen from a second one, for the message
+	// of a lock timeout.
+	watch := watchBlockers(ctx, conn.Config(), conn.PgConn().PID())
+	defer watch.stop()
+	lockHint := func(err error) error { return lockHint(err, watch) }
+	// tern takes its advisory lock for the session as it starts, before
+	// the transaction below; bound that wait too.
+	m, err := withSessionLockTimeout(ctx, conn, func() (*migrate.Migrator, error) { return newMigrator(ctx, conn) })
 	if err != nil {
-		return err
+		return lockHint(err)
 	}
 	latest := int32(len(m.Migrations))
 	if target < 0 {
@@ -129,14 +136,35 @@ func MigrateTo(ctx context.Context, conn *pgx.Conn, target int32) error {
 	return nil
 }
 
-// lockHint adds what to do to a lock timeout.
-func lockHint(err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
-		return fmt.Errorf("%w (another session holds a lock migrate needs for %s; "+
-			"find it in pg_stat_activity with pg_blocking_pids, end it, and run migrate again)", err, migrateLockTimeout)
+// withSessionLockTimeout runs f with the session's lock_timeout at
+// migrateLockTimeout, and puts the caller's back after.
+func withSessionLockTimeout[T any](ctx context.Context, conn *pgx.Conn, f func() (T, error)) (T, error) {
+	var zero T
+	var old string
+	if err := conn.QueryRow(ctx, "select pg_catalog.current_setting('lock_timeout'), pg_catalog.set_config('lock_timeout', $1, false)",
+		migrateLockTimeout).Scan(&old, nil); err != nil {
+		return zero, fmt.Errorf("set lock_timeout: %w", err)
 	}
-	return err
+	v, err := f()
+	if _, rerr := conn.Exec(ctx, "select pg_catalog.set_config('lock_timeout', $1, false)", old); rerr != nil && err == nil {
+		return zero, fmt.Errorf("reset lock_timeout: %w", rerr)
+	}
+	return v, err
+}
+
+// lockHint adds to a lock timeout the sessions that blocked migrate, as
+// the watch saw them (pid, user, application, state and since when), and
+// what to do.
+func lockHint(err error, watch *blockerWatch) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+		return err
+	}
+	if who := blockersText(watch.stop()); who != "" {
+		return fmt.Errorf("%w (migrate waited %s for a lock: %s; then run migrate again)", err, migrateLockTimeout, who)
+	}
+	return fmt.Errorf("%w (another session holds a lock migrate needs for %s; "+
+		"find it in pg_stat_activity with pg_blocking_pids, end it, and run migrate again)", err, migrateLockTimeout)
 }
 
 // checkNotLegacy returns ErrPredatesMigrations for a database that has the
@@ -154,17 +182,27 @@ func checkNotLegacy(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// MigrationStatus reports the applied version and the latest embedded one.
+// MigrationStatus reports the applied version (0 before the first
+// migrate) and the latest embedded one. It reads the version table and
+// takes no lock: tern's migrator would wait, without a time limit, for its
+// advisory lock, which any login can hold, and serve checks the version
+// at start.
 func MigrationStatus(ctx context.Context, conn *pgx.Conn) (current, latest int32, err error) {
-	m, err := newMigrator(ctx, conn)
+	latest, err = LatestVersion()
 	if err != nil {
 		return 0, 0, err
 	}
-	current, err = m.GetCurrentVersion(ctx)
-	if err != nil {
+	var exists bool
+	if err := conn.QueryRow(ctx, "select pg_catalog.to_regclass($1) is not null", VersionTable).Scan(&exists); err != nil {
 		return 0, 0, fmt.Errorf("read migration version: %w", err)
 	}
-	return current, int32(len(m.Migrations)), nil
+	if !exists {
+		return 0, latest, nil
+	}
+	if err := conn.QueryRow(ctx, "select version from "+VersionTable).Scan(&current); err != nil {
+		return 0, 0, fmt.Errorf("read migration version: %w", err)
+	}
+	return current, latest, nil
 }
 
 // LatestVersion is the number of embedded migrations, the version a fully

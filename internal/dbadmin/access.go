@@ -38,10 +38,17 @@ type Granted struct {
 	Replaced string
 }
 
-// loginComment marks a role as the personal login made for app user id,
-// so RevokeAccess finds it again after its link was replaced by hand.
-func loginComment(id int64) string {
-	return "healthcare login of app user " + strconv.FormatInt(id, 10)
+// loginComment marks a role as the personal login made for app user id of
+// this database, so RevokeAccess finds it again after its link was
+// replaced by hand. Roles are shared by every database of the cluster, and
+// app user ids repeat across databases: the database's name keeps a revoke
+// in one from taking another's login.
+func loginComment(ctx context.Context, tx pgx.Tx, id int64) (string, error) {
+	var db string
+	if err := tx.QueryRow(ctx, "select pg_catalog.current_database()").Scan(&db); err != nil {
+		return "", fmt.Errorf("name the database: %w", err)
+	}
+	return "healthcare login of app user " + strconv.FormatInt(id, 10) + " in database " + db, nil
 }
 
 // reportingComment marks a role as a reporting login made by GrantReporting.
@@ -85,7 +92,14 @@ func GrantAccess(ctx context.Context, q Querier, g Grant) (Granted, error) {
 		if out.Created, err = EnsureLogin(ctx, tx, Login{Name: g.Role, Password: g.Password, Groups: []string{UserGroup}, Limits: &limits}); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "comment on role "+ident(g.Role)+" is '"+loginComment(id)+"'"); err != nil {
+		if err := boundAndCheck(ctx, tx, limits); err != nil {
+			return err
+		}
+		comment, err := loginComment(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "comment on role "+ident(g.Role)+" is "+quoteLiteral(comment)); err != nil {
 			return fmt.Errorf("mark %s as the login of %s: %w", g.Role, g.User, err)
 		}
 		if err := actAsOwner(ctx, tx); err != nil {
@@ -215,6 +229,10 @@ func earlierLogins(ctx context.Context, tx pgx.Tx, id int64, current string, all
 	if err := actAsOwner(ctx, tx); err != nil {
 		return nil, err
 	}
+	comment, err := loginComment(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := tx.Query(ctx, `
 select r.rolname::text
   from pg_catalog.pg_roles r
@@ -223,7 +241,7 @@ select r.rolname::text
  where d.description = $1 and r.rolname <> $2
    and not exists (select from app.users u where u.db_role = r.rolname)
    and ($3 or pg_catalog.pg_has_role(r.oid, $4::text, 'MEMBER'))
- order by 1`, loginComment(id), current, all, UserGroup)
+ order by 1`, comment, current, all, UserGroup)
 	if err != nil {
 		return nil, fmt.Errorf("find earlier logins: %w", err)
 	}
@@ -276,6 +294,9 @@ func grantGroupLogin(ctx context.Context, q Querier, group, comment, what, role,
 			}
 		}
 		if created, err = EnsureLogin(ctx, tx, Login{Name: role, Password: password, Groups: []string{group}, Limits: &limits}); err != nil {
+			return err
+		}
+		if err := boundAndCheck(ctx, tx, limits); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "comment on role "+ident(role)+" is '"+comment+"'"); err != nil {

@@ -665,3 +665,95 @@ func TestLinkAndUnlinkDoctor(t *testing.T) {
 		t.Fatalf("unlinking a missing doctor: %v", err)
 	}
 }
+
+// Finding 3 of issue 24: people's logins get a connection limit when
+// granted, existing ones without one get it too, and a grant after which
+// they could together take the servers' reserve is refused and leaves
+// nothing behind. Not parallel: it counts every person's login of the
+// cluster, which parallel tests would change under it.
+func TestPeoplesLoginsHaveBoundedConnections(t *testing.T) {
+	tdb := pgtest.New(t)
+	ctx := context.Background()
+	limits := dbadmin.SessionLimits{Connections: 2}
+	connLimit := func(role string) int {
+		t.Helper()
+		var n int
+		if err := tdb.Pool.QueryRow(ctx, "select rolconnlimit from pg_roles where rolname = $1", role).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", role, err)
+		}
+		return n
+	}
+	pgtest.CreateUser(t, tdb.Pool, "olga")
+	// Dropped when the test ends: its comment names app user 1, which
+	// other tests' databases have too.
+	role := tempRole(t, tdb, "conns")
+	if _, err := dbadmin.GrantAccess(ctx, tdb.Pool, dbadmin.Grant{User: "olga", Role: role, Password: tdb.LoginPassword(role), Limits: limits}); err != nil {
+		t.Fatal(err)
+	}
+	if n := connLimit(role); n != 2 {
+		t.Fatalf("granted login's connection limit = %d, want 2", n)
+	}
+	// PostgreSQL enforces it: a third session of the login is refused.
+	var conns []*pgx.Conn
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close(ctx)
+		}
+	}()
+	for i := range 3 {
+		c, err := pgx.Connect(ctx, tdb.LoginURL(role))
+		if i < 2 && err != nil {
+			t.Fatalf("session %d: %v", i+1, err)
+		}
+		if i == 2 {
+			if err == nil || !strings.Contains(err.Error(), "too many connections") {
+				t.Fatalf("third session of a login limited to 2: %v", err)
+			}
+			break
+		}
+		conns = append(conns, c)
+	}
+
+	// A login made by hand before limits existed is bounded by the next grant.
+	old := uniqueRole(tdb, "oldconns")
+	if _, err := tdb.Pool.Exec(ctx, "create role "+old+" login in role healthcare_reporting"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = tdb.Pool.Exec(context.Background(), "drop role if exists "+old) })
+	auditor := uniqueRole(tdb, "audconns")
+	if _, err := dbadmin.GrantAuditor(ctx, tdb.Pool, auditor, "", limits); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = tdb.Pool.Exec(context.Background(), "drop role if exists "+auditor) })
+	if n := connLimit(old); n != 2 {
+		t.Fatalf("existing person's login without a limit: connection limit %d after a grant, want 2", n)
+	}
+
+	// A reserve that leaves people exactly what they hold now: one more
+	// login does not fit, and the refused grant creates nothing.
+	b, err := dbadmin.BoundPeoplesConnections(ctx, tdb.Pool, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tight := limits
+	tight.ConnectionReserve = b.MaxConnections - b.SuperuserReserved - b.Reserved - b.Total
+	if tight.ConnectionReserve <= 0 {
+		t.Fatalf("budget %v leaves no room to test with", b)
+	}
+	extra := uniqueRole(tdb, "overconns")
+	_, err = dbadmin.GrantReporting(ctx, tdb.Pool, extra, "", tight)
+	if !errors.Is(err, dbadmin.ErrConnectionBudget) || !strings.Contains(err.Error(), "SERVER_CONNECTION_RESERVE") {
+		t.Fatalf("grant beyond the budget = %v, want ErrConnectionBudget with the arithmetic", err)
+	}
+	t.Logf("refused: %v", err)
+	var exists bool
+	if err := tdb.Pool.QueryRow(ctx, "select exists (select from pg_roles where rolname = $1)", extra).Scan(&exists); err != nil || exists {
+		t.Fatalf("the refused login exists: %v %v", exists, err)
+	}
+	// With room for it, the same grant goes through.
+	tight.ConnectionReserve -= 2
+	if _, err := dbadmin.GrantReporting(ctx, tdb.Pool, extra, "", tight); err != nil {
+		t.Fatalf("grant within the budget: %v", err)
+	}
+	t.Cleanup(func() { _, _ = tdb.Pool.Exec(context.Background(), "drop role if exists "+extra) })
+}

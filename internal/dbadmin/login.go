@@ -1,6 +1,7 @@
 package dbadmin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -204,6 +205,11 @@ type SessionLimits struct {
 	StatementTimeout         time.Duration
 	LockTimeout              time.Duration
 	IdleInTransactionTimeout time.Duration
+	// Connections is the login's CONNECTION LIMIT (HUMAN_CONNECTION_LIMIT).
+	Connections int
+	// ConnectionReserve is what people's logins together leave to the
+	// servers (SERVER_CONNECTION_RESERVE); negative means none.
+	ConnectionReserve int
 }
 
 // HumanLimits are the limits the HUMAN_* settings of t ask for.
@@ -212,7 +218,17 @@ func HumanLimits(t config.Tools) SessionLimits {
 		StatementTimeout:         t.HumanStatementTimeout,
 		LockTimeout:              t.HumanLockTimeout,
 		IdleInTransactionTimeout: t.HumanIdleInTransactionTimeout,
+		Connections:              t.HumanConnectionLimit,
+		ConnectionReserve:        cmp.Or(t.ServerConnectionReserve, -1),
 	}
+}
+
+// connections are l's per-login limit and the servers' reserve, each zero
+// one replaced by the default.
+func (l SessionLimits) connections() (perLogin, reserve int) {
+	d := HumanLimits(config.DefaultTools())
+	perLogin, reserve = cmp.Or(l.Connections, d.Connections), cmp.Or(l.ConnectionReserve, d.ConnectionReserve)
+	return max(perLogin, 1), max(reserve, 0)
 }
 
 // settings are l as PostgreSQL parameters, each zero one replaced by the
@@ -232,8 +248,13 @@ func (l SessionLimits) settings() [][2]string {
 	}
 }
 
-// setLimits sets l on role for every database.
+// setLimits sets l on role for every database, its connection limit
+// included.
 func setLimits(ctx context.Context, q Querier, role string, l SessionLimits) error {
+	perLogin, _ := l.connections()
+	if _, err := q.Exec(ctx, "alter role "+ident(role)+" connection limit "+strconv.Itoa(perLogin)); err != nil {
+		return fmt.Errorf("set the connection limit of %s: %w", role, err)
+	}
 	for _, kv := range l.settings() {
 		// Names and values are ours (a parameter name, digits and "ms").
 		if _, err := q.Exec(ctx, "alter role "+ident(role)+" set "+kv[0]+" = '"+kv[1]+"'"); err != nil {

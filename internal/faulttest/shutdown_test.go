@@ -118,12 +118,13 @@ func shutdownUnderLoad(t *testing.T, sig syscall.Signal) {
 	logged := map[string]int{}
 	for _, line := range s.logs.Lines() {
 		var e struct {
-			Message   string `json:"message"`
-			RequestID string `json:"request_id"`
-			Status    int    `json:"status"`
+			Message string `json:"message"`
+			// The id the client sent; the server's own is request_id.
+			ClientRequestID string `json:"client_request_id"`
+			Status          int    `json:"status"`
 		}
 		if json.Unmarshal([]byte(line), &e) == nil && e.Message == "request" {
-			logged[e.RequestID] = e.Status
+			logged[e.ClientRequestID] = e.Status
 		}
 	}
 	var accepted, completeAfterSignal, refused, broken int

@@ -68,6 +68,7 @@ var kindOutcome = map[database.Kind]struct {
 	database.KindNotAuthenticated: {http.StatusUnauthorized, "login"},
 	database.KindTimeout:          {http.StatusServiceUnavailable, "timeout"},
 	database.KindRetry:            {http.StatusServiceUnavailable, "transient"},
+	database.KindLocked:           {http.StatusConflict, "conflict"},
 	database.KindStale:            {http.StatusPreconditionFailed, "conflict"},
 	database.KindGone:             {http.StatusGone, "deleted"},
 }

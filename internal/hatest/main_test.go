@@ -207,6 +207,10 @@ func serveEnv(databaseURL, key string) apitest.Env {
 		"ARGON2_PARALLELISM": "1",
 		"SHUTDOWN_DRAIN":     "0s",
 		"METRICS_ADDR":       "127.0.0.1:0", // two copies (and other tests) on one machine
+		// The failover test writes with eight workers on one token; the
+		// per-user limit (tested in internal/httpapi) must not answer
+		// them 429.
+		"DB_PER_USER_CONNECTIONS": "64",
 	}
 }
 

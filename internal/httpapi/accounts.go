@@ -211,7 +211,7 @@ func issuePair(r *http.Request, db *database.DB, tokens *auth.Tokens, userID int
 	if err != nil {
 		return tokenPair{}, err
 	}
-	id := database.Identity{UserID: userID, RequestID: requestID(r.Context()), ClientAddr: address}
+	id := database.Identity{UserID: userID, RequestID: requestID(r.Context()), ClientRequestID: stateFrom(r.Context()).clientID, ClientAddr: address}
 	var newHash, oldHash *string
 	if rehash != nil {
 		newHash, oldHash = &rehash[0], &rehash[1]
@@ -271,7 +271,7 @@ func refresh(db *database.DB, tokens *auth.Tokens) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		id := database.Identity{UserID: old.UserID, RequestID: requestID(r.Context())}
+		id := database.Identity{UserID: old.UserID, RequestID: requestID(r.Context()), ClientRequestID: stateFrom(r.Context()).clientID}
 		raw, err := db.Call(r.Context(), id, database.FnRotateRefreshToken, old.ID, nc.ID, nc.ExpiresAt)
 		if err != nil {
 			writeError(w, r, err)
@@ -305,7 +305,7 @@ func logout(db *database.DB, tokens *auth.Tokens) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		id := database.Identity{UserID: old.UserID, RequestID: requestID(r.Context())}
+		id := database.Identity{UserID: old.UserID, RequestID: requestID(r.Context()), ClientRequestID: stateFrom(r.Context()).clientID}
 		_, err = db.Call(r.Context(), id, database.FnRevokeRefreshToken, old.ID)
 		if err != nil {
 			writeError(w, r, err)

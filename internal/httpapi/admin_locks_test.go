@@ -14,7 +14,7 @@ import (
 // the linked doctor's psql session maps a new patient of hers to her own
 // doctor record and keeps the transaction open. An admin's unlink is
 // answered at once; an admin's removal of that doctor, which must wait for
-// the mapping to commit or not, is answered 503 with Retry-After within
+// the mapping to commit or not, is answered 409 (locked) with Retry-After within
 // seconds, naming her session.
 func TestAdminRoutesAreNotHeldHostage(t *testing.T) {
 	t.Parallel()
@@ -53,8 +53,8 @@ func TestAdminRoutesAreNotHeldHostage(t *testing.T) {
 	r := h.Do("DELETE", dpath, admin.Access, nil)
 	took := time.Since(start)
 	t.Logf("DELETE %s while her mapping is open: %d after %v: %s", dpath, r.Status, took, r.Body)
-	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("admin's delete: status %d, Retry-After %q; want 503 with Retry-After", r.Status, r.Header.Get("Retry-After"))
+	if r.Status != 409 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("admin's delete: status %d, Retry-After %q; want 409 (locked) with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	}
 	if !strings.Contains(string(r.Body), fmt.Sprintf("pid %d", pid)) || !strings.Contains(string(r.Body), login) {
 		t.Errorf("the answer does not name her session (pid %d, login %s): %s", pid, login, r.Body)

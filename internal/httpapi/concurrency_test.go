@@ -12,7 +12,7 @@ import (
 
 func TestFiftySimultaneousIdenticalMappingsStoreOne(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newRaceHarness(t)
 	u := h.Signup("mia")
 	patient := h.CreatePatient(u, "Mia", 20)
 	doctor := h.CreateDoctor(u, "Dr. Who", "Time")

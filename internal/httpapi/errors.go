@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"healthcare/internal/database"
 )
@@ -80,6 +81,9 @@ var (
 	errUnavailable = &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
 		detail:  "The service is temporarily unavailable; try again shortly.",
 		headers: map[string]string{"Retry-After": "1"}}
+	errBusy = &apiError{status: http.StatusTooManyRequests, code: "too_many_requests",
+		detail:  "You have too many requests in progress; wait for one to finish and try again.",
+		headers: map[string]string{"Retry-After": "1"}}
 	errDraining = &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
 		detail:  "The server is shutting down; send requests to another instance.",
 		headers: map[string]string{"Retry-After": "1"}, expected: true}
@@ -99,6 +103,9 @@ var kindStatus = map[database.Kind]int{
 	database.KindStale:            http.StatusPreconditionFailed,
 	database.KindGone:             http.StatusGone,
 	database.KindUnprocessable:    http.StatusUnprocessableEntity,
+	// A row another session holds: the resource's state, not the
+	// service, is what stands in the way (docs/design.md, "Sealed doors").
+	database.KindLocked: http.StatusConflict,
 }
 
 // fromSQLError turns a classified server error into an apiError, or nil
@@ -109,12 +116,14 @@ func fromSQLError(se *database.Error, err error) *apiError {
 		return nil
 	}
 	e := &apiError{status: status, code: string(se.Kind), detail: se.ClientMessage, cause: err}
-	switch status {
-	case http.StatusServiceUnavailable:
+	switch {
+	case se.Kind == database.KindLocked:
 		e.headers = map[string]string{"Retry-After": "1"}
-	case http.StatusUnauthorized:
+	case status == http.StatusServiceUnavailable:
+		e.headers = map[string]string{"Retry-After": "1"}
+	case status == http.StatusUnauthorized:
 		e.headers = map[string]string{"WWW-Authenticate": "Bearer"}
-	case http.StatusPreconditionFailed:
+	case status == http.StatusPreconditionFailed:
 		// The version to read again, as a GET would tag it.
 		e.version = se.CurrentVersion
 		if se.CurrentVersion > 0 {
@@ -133,6 +142,11 @@ func toAPIError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if errors.Is(err, database.ErrBusy) {
+		e := *errBusy
+		e.cause = err
+		return &e
 	}
 	if errors.Is(err, database.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		e := *errUnavailable
@@ -162,6 +176,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
 	status := e.status
 	st := stateFrom(r.Context())
+	if e.code == string(database.KindLocked) && !database.NamesLockHolder(err) {
+		e.detail = lockedDetail(st, err)
+	}
 	log := st.logger()
 	switch {
 	case status >= 500 && !e.expected:
@@ -198,4 +215,46 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// recordNouns name the tables whose rows a request may wait for, and
+// routeNouns the routes' first segments, as the API calls their records.
+var (
+	recordNouns = map[string]string{
+		"patients": "patient", "doctors": "doctor", "patient_doctors": "mapping", "users": "account",
+	}
+	routeNouns = map[string]string{"patients": "patient", "doctors": "doctor", "mappings": "mapping"}
+)
+
+// lockedDetail says which record a lock timeout waited for: the route's
+// own record by its id ("Patient 7 is being changed in another session"),
+// unless the wait was known to be for a row of another table (then the
+// kind of record), else any record. PostgreSQL names the table only for a
+// wait on the holder's transaction, not for one queued behind another
+// waiter for the same row, so a wait of unknown table on a route of one
+// record is taken to be for that record, by far the likeliest.
+func lockedDetail(st *requestState, err error) string {
+	const retry = " is being changed in another session; try again shortly."
+	noun := ""
+	if se, ok := database.AsError(err); ok {
+		noun = recordNouns[se.Relation]
+	}
+	// The route's record: /api/<table>/:id/...
+	if rest, ok := strings.CutPrefix(st.route, "/api/"); ok {
+		table, tail, _ := strings.Cut(rest, "/")
+		own := routeNouns[table]
+		if own != "" && (noun == "" || noun == own) && strings.HasPrefix(tail, ":id/") {
+			if id := st.params.ByName("id"); id != "" {
+				return strings.ToUpper(own[:1]) + own[1:] + " " + id + retry
+			}
+		}
+	}
+	if noun == "" {
+		return "A record this request needs" + retry
+	}
+	article := "A "
+	if strings.IndexByte("aeiou", noun[0]) >= 0 {
+		article = "An "
+	}
+	return article + noun + " record this request needs" + retry
 }

@@ -23,12 +23,15 @@ import (
 // read it. One context value per request: every further layer writes here
 // instead of copying the request with a new context.
 type requestState struct {
-	id      string
-	trusted []netip.Prefix // proxies whose X-Forwarded-For is believed
-	route   string
-	claims  auth.Claims // zero for an anonymous request
-	params  httprouter.Params
-	log     *zerolog.Logger
+	id string
+	// clientID is the X-Request-Id the client sent (when sane): recorded
+	// apart from id, never in its place.
+	clientID string
+	trusted  []netip.Prefix // proxies whose X-Forwarded-For is believed
+	route    string
+	claims   auth.Claims // zero for an anonymous request
+	params   httprouter.Params
+	log      *zerolog.Logger
 }
 
 type stateKey struct{}
@@ -143,18 +146,22 @@ func (g *requestIDs) next() string {
 	return g.prefix + strconv.FormatUint(g.n.Add(1), 10)
 }
 
-// withRequestID takes a sane X-Request-Id from the client (so a gateway's
-// id follows the request into PostgreSQL) or makes one, and returns it.
+// withRequestID gives every request the server's own id, sent back in
+// X-Request-Id and recorded as the audit event's request_id. A sane
+// X-Request-Id from the client (a gateway's id) is kept apart: the access
+// log and the audit event's detail record it as client_request_id, so a
+// client can correlate its requests but never choose, or imitate, the id
+// the server vouches for.
 // It also keeps the trusted proxies, so the client address the audit trail
 // records is the one login throttling counts.
 func withRequestID(ids *requestIDs, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
-			id = ids.next()
-		}
+		id := ids.next()
 		st := stateFrom(r.Context())
 		st.id = id
+		if c := r.Header.Get("X-Request-Id"); validRequestID(c) {
+			st.clientID = c
+		}
 		st.trusted = trusted
 		w.Header()["X-Request-Id"] = []string{id}
 		next.ServeHTTP(w, r)
@@ -191,7 +198,11 @@ func accessLog(log zerolog.Logger, observe func(RequestInfo), next http.Handler)
 				route = "unmatched"
 			}
 			dur := time.Since(start)
-			log.Info().Str("request_id", st.id).Str("method", r.Method).Str("route", route).Int("status", status).
+			ev := log.Info().Str("request_id", st.id)
+			if st.clientID != "" {
+				ev = ev.Str("client_request_id", st.clientID)
+			}
+			ev.Str("method", r.Method).Str("route", route).Int("status", status).
 				Float64("duration_ms", float64(dur.Microseconds())/1000).Int64("user_id", st.claims.UserID).
 				Int64("bytes", sw.bytes).Msg("request")
 			if observe != nil {

@@ -22,8 +22,8 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 // identity is who the request acts for inside PostgreSQL.
 func identity(r *http.Request) database.Identity {
 	st := stateFrom(r.Context())
-	return database.Identity{UserID: st.claims.UserID, RequestID: st.id, Session: st.claims.Family,
-		ClientAddr: clientAddress(r, st.trusted)}
+	return database.Identity{UserID: st.claims.UserID, RequestID: st.id, ClientRequestID: st.clientID,
+		Session: st.claims.Family, ClientAddr: clientAddress(r, st.trusted)}
 }
 
 // callAPI makes the request's one database call and writes its result with

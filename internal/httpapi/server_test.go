@@ -41,6 +41,14 @@ func newHarness(t *testing.T) *harness {
 	return newHarnessWith(t, pgtest.New(t), newKey(), Options{}, database.Options{MaxConns: 16})
 }
 
+// newRaceHarness is newHarness without the per-user limit on database
+// calls, for tests in which one user races many requests against one
+// record on purpose (the limit would answer most of them 429).
+func newRaceHarness(t *testing.T) *harness {
+	t.Helper()
+	return newHarnessWith(t, pgtest.New(t), newKey(), Options{}, database.Options{MaxConns: 16, PerCaller: -1})
+}
+
 // newHarnessWith is newHarness with Options, on the given database (so
 // two servers can share one), signing tokens with key.
 func newHarnessWith(t *testing.T, tdb *pgtest.DB, key []byte, opts Options, dbOpts database.Options) *harness {

@@ -106,7 +106,7 @@ func TestConditionalUpdatesOfAPatient(t *testing.T) {
 
 func TestFiftyConcurrentPatchesWithOneIfMatchMakeOneWinner(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newRaceHarness(t)
 	u := h.Signup("race")
 	id := h.CreatePatient(u, "Start", 40)
 	path := patientPath(id)

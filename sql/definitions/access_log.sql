@@ -15,11 +15,18 @@ as $$
 declare
   v_door text := app.current_door();
   v_request text;
+  v_client_request text;
   v_addr inet;
 begin
   if v_door = 'rest' then
     v_request := nullif(pg_catalog.current_setting('app.request_id', true), '');
     v_addr := nullif(pg_catalog.current_setting('app.client_addr', true), '')::inet;
+    -- The X-Request-Id a client sent is its own claim: kept in the
+    -- detail, never as the server's request_id.
+    v_client_request := nullif(pg_catalog.current_setting('app.client_request_id', true), '');
+    if v_client_request is not null then
+      p_detail := coalesce(p_detail, '{}'::jsonb) || pg_catalog.jsonb_build_object('client_request_id', v_client_request);
+    end if;
   else
     v_addr := pg_catalog.inet_client_addr();
   end if;
@@ -35,7 +42,7 @@ begin
 end
 $$;
 comment on function app.audit_as(bigint,text,text,bigint,bigint[],jsonb) is
-  'Writes one audit event for the app user p_user, already identified by the caller (door, request id and client address from the session).';
+  'Writes one audit event for the app user p_user, already identified by the caller (door, request id and client address from the session; a REST client''s own X-Request-Id goes into detail as client_request_id).';
 revoke all on function app.audit_as(bigint,text,text,bigint,bigint[],jsonb) from public;
 grant execute on function app.audit_as(bigint,text,text,bigint,bigint[],jsonb) to healthcare_access;
 
@@ -248,7 +255,7 @@ begin
   select json_agg(case when v_admin or e.user_id = v_uid then app.event_json(e)
                        else app.event_json(row(e.id, e.at, e.xact, e.user_id, null, e.door, e.action, e.outcome,
                                                e.patient_id, case when e.patients is null then null else array[p_patient_id] end,
-                                               null, null, e.detail)::audit.events) end
+                                               null, null, e.detail - 'client_request_id')::audit.events) end
                   order by e.id desc) into v_rows
     from (select * from audit.events e
            where (e.patient_id = p_patient_id or e.patients @> array[p_patient_id])

@@ -12,6 +12,9 @@ grant select on audit.events to healthcare_auditor;
 grant usage on sequence audit.events_id_seq to healthcare_access, healthcare_owner;
 
 grant select on audit.seals to healthcare_auditor;
+-- `healthcare audit verify` reads where the chain starts (chain_from_seal);
+-- the row holds only the sealer's place, nothing of any patient.
+grant select on audit.seal_state to healthcare_auditor;
 
 drop policy if exists insert_writers on audit.events;
 create policy insert_writers on audit.events for insert to healthcare_access, healthcare_audit, healthcare_owner
@@ -29,6 +32,11 @@ drop policy if exists all_audit on audit.seal_state;
 create policy all_audit on audit.seal_state for all to healthcare_audit using (true) with check (true);
 comment on policy all_audit on audit.seal_state is
   'The sealer keeps its place.';
+
+drop policy if exists select_auditor on audit.seal_state;
+create policy select_auditor on audit.seal_state for select to healthcare_auditor using (true);
+comment on policy select_auditor on audit.seal_state is
+  'Auditors read where the chain starts, to verify it.';
 
 drop policy if exists all_audit on audit.seals;
 create policy all_audit on audit.seals for all to healthcare_audit using (true) with check (true);

@@ -56,8 +56,16 @@ grant execute on function app.lookup_user_is_admin() to healthcare_access;
 -- checked it records as app.user_verified and app.user_admin, so the
 -- identity functions that the policies call many times per request answer
 -- from the settings without a definer call or an account lookup each.
+-- p_lock_timeout bounds every lock wait of the request, so no REST call
+-- waits long for a row another door's session holds (docs/design.md,
+-- "Sealed doors"); p_client_request is the X-Request-Id a client sent,
+-- kept apart from the server's own p_request. Both default to NULL (leave
+-- lock_timeout as it is; no client id), so servers of the previous
+-- release, which send six arguments, keep working during a rolling
+-- upgrade.
 create or replace function api.begin_request(p_user text, p_request text, p_statement_timeout text, p_session uuid,
-                                             p_client_addr text, p_synchronous_commit text)
+                                             p_client_addr text, p_synchronous_commit text,
+                                             p_lock_timeout text default null, p_client_request text default null)
 returns boolean
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -66,6 +74,10 @@ declare
   v_uid bigint := nullif(p_user, '')::bigint;
   v_admin boolean := false;
 begin
+  if p_lock_timeout is not null then
+    -- First, so the checks below wait no longer than the call itself.
+    perform set_config('lock_timeout', p_lock_timeout, true);
+  end if;
   if p_session is not null and not exists (select from app.refresh_tokens t
                                             where t.family = p_session and t.revoked_at is null and t.expires_at > now()) then
     raise exception 'this session has ended; sign in again' using errcode = 'RUNAU';
@@ -77,6 +89,7 @@ begin
           set_config('app.user_verified', coalesce(v_uid::text, ''), true),
           set_config('app.user_admin', case when v_admin then 'on' else 'off' end, true),
           set_config('app.request_id', coalesce(p_request, ''), true),
+          set_config('app.client_request_id', coalesce(p_client_request, ''), true),
           set_config('app.client_addr', coalesce(p_client_addr, ''), true),
           set_config('statement_timeout', p_statement_timeout, true);
   -- Empty: commit as the server is configured (writes); 'off' for reads.
@@ -86,10 +99,10 @@ begin
   return true;
 end
 $$;
-comment on function api.begin_request(text,text,text,uuid,text,text) is
-  'The identity statement of every REST request: sets the caller''s transaction-local settings, refuses (RUNAU, 401) a session that was logged out, revoked or has expired, and treats an inactive or unknown user as anonymous. Security definer (owner healthcare_auth, policies users.select_auth and refresh_tokens.all_auth).';
-revoke all on function api.begin_request(text,text,text,uuid,text,text) from public;
-grant execute on function api.begin_request(text,text,text,uuid,text,text) to healthcare_api;
+comment on function api.begin_request(text,text,text,uuid,text,text,text,text) is
+  'The identity statement of every REST request: sets the caller''s transaction-local settings (the server''s request id, the client''s own X-Request-Id apart from it, statement and lock timeouts), refuses (RUNAU, 401) a session that was logged out, revoked or has expired, and treats an inactive or unknown user as anonymous. Security definer (owner healthcare_auth, policies users.select_auth and refresh_tokens.all_auth).';
+revoke all on function api.begin_request(text,text,text,uuid,text,text,text,text) from public;
+grant execute on function api.begin_request(text,text,text,uuid,text,text,text,text) to healthcare_api;
 
 -- The identity, evaluated several times in every request (by
 -- app.require_user and once per statement by each policy's sub-select).
