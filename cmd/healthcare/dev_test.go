@@ -133,8 +133,10 @@ func TestDevSurvivesKillAndHangUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	// As root the cluster runs as postgres, which must pass through.
-	for d := work; d != filepath.Dir(os.TempDir()); d = filepath.Dir(d) {
+	// As root the cluster runs as postgres, which must pass through the
+	// folders t.TempDir made; the temporary directory itself (1777) stays
+	// as it is, or apt and every other user lose it.
+	for d := work; d != os.TempDir() && d != filepath.Dir(d); d = filepath.Dir(d) {
 		_ = os.Chmod(d, 0o755)
 	}
 	if err := os.WriteFile(filepath.Join(work, envFile), example, 0o600); err != nil {
