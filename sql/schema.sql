@@ -1265,6 +1265,27 @@ ALTER FUNCTION api.register(p_username text, p_email text, p_password_hash text)
 COMMENT ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) IS 'POST /api/auth/register/ (REST server only; the hash is computed there).';
 
 --
+-- Name: release_reports(); Type: FUNCTION; Schema: api; Owner: healthcare_access
+--
+
+CREATE FUNCTION api.release_reports() RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  return app.release_reports(false);
+end
+$$;
+
+ALTER FUNCTION api.release_reports() OWNER TO healthcare_access;
+
+--
+-- Name: FUNCTION release_reports(); Type: COMMENT; Schema: api; Owner: healthcare_access
+--
+
+COMMENT ON FUNCTION api.release_reports() IS 'Makes a release of the reporting door when the latest is older than app.reporting_settings.release_interval; the server asks every minute. Never forced: that is for the privileged connection (app.release_reports(true)). Security definer (owner healthcare_access).';
+
+--
 -- Name: require_session(uuid); Type: FUNCTION; Schema: api; Owner: healthcare_auth
 --
 
@@ -7811,6 +7832,13 @@ REVOKE ALL ON FUNCTION api.register(p_username text, p_email text, p_password_ha
 GRANT ALL ON FUNCTION api.register(p_username text, p_email text, p_password_hash text) TO healthcare_api;
 
 --
+-- Name: FUNCTION release_reports(); Type: ACL; Schema: api; Owner: healthcare_access
+--
+
+REVOKE ALL ON FUNCTION api.release_reports() FROM PUBLIC;
+GRANT ALL ON FUNCTION api.release_reports() TO healthcare_api;
+
+--
 -- Name: FUNCTION require_session(p_family uuid); Type: ACL; Schema: api; Owner: healthcare_auth
 --
 
@@ -8341,7 +8369,7 @@ GRANT ALL ON FUNCTION app.register_user(p_username text, p_email text, p_passwor
 --
 
 REVOKE ALL ON FUNCTION app.release_reports(p_force boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION app.release_reports(p_force boolean) TO healthcare_api;
+GRANT ALL ON FUNCTION app.release_reports(p_force boolean) TO healthcare_access;
 GRANT ALL ON FUNCTION app.release_reports(p_force boolean) TO healthcare_owner;
 
 --

@@ -27,10 +27,16 @@ type Result struct {
 }
 
 // Release makes a release when the latest is older than the database's
-// release_interval, or always when force is set (privileged connection).
+// release_interval (api.release_reports, the server's door), or always
+// when force is set (app.release_reports, for the privileged connection
+// only).
 func Release(ctx context.Context, q Querier, force bool) (Result, error) {
+	sql := `select api.release_reports()::text`
+	if force {
+		sql = `select app.release_reports(true)::text`
+	}
 	var raw []byte
-	if err := q.QueryRow(ctx, `select app.release_reports($1)::text`, force).Scan(&raw); err != nil {
+	if err := q.QueryRow(ctx, sql).Scan(&raw); err != nil {
 		return Result{}, fmt.Errorf("release reports: %w", err)
 	}
 	var r Result

@@ -39,3 +39,20 @@ func TestOneReleasePerInterval(t *testing.T) {
 		t.Fatalf("%d releases (%v), want 2", n, err)
 	}
 }
+
+// TestTheServerAsksButNeverForces: the server's runtime login makes a due
+// release through api.release_reports, and cannot force one.
+func TestTheServerAsksButNeverForces(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	app := db.AppPool(t)
+	if r, err := reporting.Release(ctx, app, false); err != nil || !r.Released {
+		t.Fatalf("the server's first release: %+v, %v", r, err)
+	}
+	if r, err := reporting.Release(ctx, app, false); err != nil || r.Released {
+		t.Fatalf("the server's second release within the interval: %+v, %v", r, err)
+	}
+	if _, err := reporting.Release(ctx, app, true); pgtest.PgError(err).Code != "42501" {
+		t.Fatalf("the server forcing a release: %v, want permission denied", err)
+	}
+}

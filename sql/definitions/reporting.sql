@@ -253,7 +253,27 @@ $$;
 comment on function app.release_reports(boolean) is
   'Makes a release of the reporting door when the latest is older than release_interval (always with p_force). Security definer (owner healthcare_reporter, policies select_reporter). The server calls it periodically; `healthcare report release` forces one.';
 revoke all on function app.release_reports(boolean) from public;
-grant execute on function app.release_reports(boolean) to healthcare_api, healthcare_owner;
+grant execute on function app.release_reports(boolean) to healthcare_access, healthcare_owner;
+
+set local role healthcare_access;
+
+-- The server's door to releases: it may ask for one, never force one (a
+-- forced release per reading would bring the averaging back).
+create or replace function api.release_reports()
+returns json
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  return app.release_reports(false);
+end
+$$;
+comment on function api.release_reports() is
+  'Makes a release of the reporting door when the latest is older than app.reporting_settings.release_interval; the server asks every minute. Never forced: that is for the privileged connection (app.release_reports(true)). Security definer (owner healthcare_access).';
+revoke all on function api.release_reports() from public;
+grant execute on function api.release_reports() to healthcare_api;
+
+set local role healthcare_reporter;
 
 create or replace function app.released_patients_per_specialization()
 returns table (specialization text, patients bigint, suppressed boolean)
