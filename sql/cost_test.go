@@ -66,6 +66,13 @@ var costRoutes = []costRoute{
 	{key: "list_mappings", user: "alice", session: true, fn: database.FnListMappings, args: func(costFixture) []any { return []any{50, 0} }},
 	{key: "list_care_patients", user: "drrao", session: true, fn: database.FnListCarePatients, args: func(costFixture) []any { return []any{50, 0} }},
 	{key: "get_care_patient", user: "drrao", session: true, fn: database.FnGetCarePatient, args: func(f costFixture) []any { return []any{f.patients[2]} }},
+	{key: "fhir_read_patient", user: "alice", session: true, fn: database.FhirPatient, args: func(f costFixture) []any { return []any{f.patients[0]} }},
+	{key: "fhir_search_patient", user: "alice", session: true, fn: database.FhirPatientSearch,
+		args: func(costFixture) []any { return []any{nil, nil, nil, nil, nil, nil, 50, 0, "http://127.0.0.1/fhir"} }},
+	{key: "fhir_search_practitioner", fn: database.FhirPractitionerSearch,
+		args: func(costFixture) []any { return []any{nil, nil, nil, 50, 0, "http://127.0.0.1/fhir"} }},
+	{key: "fhir_search_care_team", user: "drrao", session: true, fn: database.FhirCareTeamSearch,
+		args: func(costFixture) []any { return []any{nil, nil, 50, 0, "http://127.0.0.1/fhir"} }},
 }
 
 func seedCostFixture(t *testing.T, db *pgtest.DB) costFixture {
