@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -348,8 +349,15 @@ func TestDevSurvivesKillAndHangUp(t *testing.T) {
 		t.Fatalf("dev --reset did not stop, delete and seed in that order:\n%s", log)
 	}
 
-	// Closing the terminal (SIGHUP) stops dev, then its cluster.
-	if err := third.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	// Closing the terminal (SIGHUP) stops dev, then its cluster. A process
+	// started under nohup passes SIGHUP on ignored, and dev then rightly
+	// keeps running on it: stop it as a service manager would instead.
+	hangUp := syscall.SIGHUP
+	if signal.Ignored(syscall.SIGHUP) {
+		t.Log("SIGHUP is ignored in this process (nohup): stopping dev with SIGTERM")
+		hangUp = syscall.SIGTERM
+	}
+	if err := third.cmd.Process.Signal(hangUp); err != nil {
 		t.Fatal(err)
 	}
 	if err := third.wait(t, 60*time.Second); err != nil {
