@@ -45,13 +45,18 @@ func TestCallerLimitRefusesOnlyTheCallerOverIt(t *testing.T) {
 	a1()
 	a2()
 	// A waiting call gets the slot a finishing one gives back.
-	go held[0]()
+	finished := make(chan struct{})
+	go func() {
+		held[0]()
+		close(finished)
+	}()
 	release, err := l.acquire(ctx, alice)
 	if err != nil {
 		t.Fatalf("a call after one finished: %v", err)
 	}
 	release()
 	held[1]()
+	<-finished // its release has given the slot back and left
 	if n := l.inFlight(); n != 0 {
 		t.Fatalf("%d callers left in the map with nothing in flight", n)
 	}
