@@ -84,6 +84,11 @@ func toOutcome(err error) *outcome {
 		return &outcome{status: http.StatusServiceUnavailable, code: "transient", diagnostics: "The service is temporarily unavailable; try again shortly.",
 			headers: map[string]string{"Retry-After": "1"}, cause: err}
 	}
+	if errors.Is(err, database.ErrBusy) {
+		return &outcome{status: http.StatusTooManyRequests, code: "throttled",
+			diagnostics: "Too many of your requests are in progress at once; try again shortly.",
+			headers:     map[string]string{"Retry-After": "1"}, cause: err}
+	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return &outcome{status: http.StatusRequestEntityTooLarge, code: "too-long",
@@ -92,12 +97,14 @@ func toOutcome(err error) *outcome {
 	if se, ok := database.AsError(err); ok {
 		if k, ok := kindOutcome[se.Kind]; ok {
 			o := &outcome{status: k.status, code: k.code, diagnostics: se.ClientMessage, expression: se.Field, cause: err}
-			switch k.status {
-			case http.StatusUnauthorized:
-				o.headers = map[string]string{"WWW-Authenticate": "Bearer"}
-			case http.StatusServiceUnavailable:
+			switch {
+			case se.Kind == database.KindLocked:
 				o.headers = map[string]string{"Retry-After": "1"}
-			case http.StatusPreconditionFailed:
+			case k.status == http.StatusUnauthorized:
+				o.headers = map[string]string{"WWW-Authenticate": "Bearer"}
+			case k.status == http.StatusServiceUnavailable:
+				o.headers = map[string]string{"Retry-After": "1"}
+			case k.status == http.StatusPreconditionFailed:
 				if se.CurrentVersion > 0 {
 					o.headers = map[string]string{"ETag": etag(strconv.FormatInt(se.CurrentVersion, 10))}
 				}
