@@ -105,28 +105,12 @@ comment on function audit.create_partitions(date,integer) is
   'Creates the monthly partitions of p_months months from p_from''s month, skipping those that exist; returns how many it made.';
 revoke all on function audit.create_partitions(date,integer) from public;
 
--- Where app.audit may write directly: the end of audit.events_current's
--- month. An insert through the partitioned parent costs more with every
--- partition it has (PostgreSQL 15 sets up routing to all of them); one
--- straight into the current month's partition does not. Redefined by
--- audit.roll_current; an immutable constant, folded into cached plans.
-create or replace function audit.current_until()
-returns timestamp with time zone
-language sql immutable
-as $$select '2027-01-01 00:00:00+00'::timestamptz$$;
-comment on function audit.current_until() is
-  'The end of the month audit.events_current holds (redefined by audit.roll_current when the month changes).';
-revoke all on function audit.current_until() from public;
-grant execute on function audit.current_until() to healthcare_access, healthcare_owner;
-
-create or replace function audit.current_from()
-returns timestamp with time zone
-language sql immutable
-as $$select '2026-12-01 00:00:00+00'::timestamptz$$;
-comment on function audit.current_from() is
-  'The start of the month audit.events_current holds (redefined by audit.roll_current when the month changes).';
-revoke all on function audit.current_from() from public;
-grant execute on function audit.current_from() to healthcare_access, healthcare_owner;
+-- audit.current_until() and audit.current_from(), where app.audit may
+-- write straight into audit.events_current, are constants of the current
+-- month: migration 013 made them and audit.roll_current below rewrites
+-- them when the month turns. They are data, not definitions, so no file
+-- holds them: applying a file would set them back to the month it was
+-- written in.
 
 -- When the month changes, the current partition takes its month's name and
 -- the new month's partition becomes audit.events_current. Until this runs
