@@ -1706,7 +1706,9 @@ COMMENT ON FUNCTION app.audit_user_change() IS 'Trigger: an audit event (object 
 CREATE FUNCTION app.audit_via() RETURNS jsonb
     LANGUAGE sql STABLE
     AS $$
-  select case when pg_catalog.current_setting('app.via', true) = 'fhir' then '{"via": "fhir"}'::jsonb else '{}'::jsonb end
+  select case when pg_catalog.current_setting('app.via', true) is distinct from 'fhir' then '{}'::jsonb
+              when app.current_door() = 'rest' then '{"via": "fhir"}'::jsonb
+              else '{}'::jsonb end
 $$;
 
 ALTER FUNCTION app.audit_via() OWNER TO healthcare_owner;
@@ -1715,7 +1717,7 @@ ALTER FUNCTION app.audit_via() OWNER TO healthcare_owner;
 -- Name: FUNCTION audit_via(); Type: COMMENT; Schema: app; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION app.audit_via() IS 'The detail members the row triggers add to a change event: {"via": "fhir"} while a fhir function writes (app.via, set for that statement), else nothing.';
+COMMENT ON FUNCTION app.audit_via() IS 'The detail members the row triggers add to a change event: {"via": "fhir"} while a fhir function writes at the REST door (app.via, set for that statement; a psql login setting it changes nothing), else nothing.';
 
 --
 -- Name: care_patient_ids(); Type: FUNCTION; Schema: app; Owner: healthcare_auth
@@ -3291,9 +3293,6 @@ CREATE FUNCTION app.release_reports(p_force boolean DEFAULT false) RETURNS json
 declare
   v_id bigint;
 begin
-  if not pg_try_advisory_xact_lock(hashtext('app.release_reports')) then
-    return json_build_object('released', false, 'reason', 'another release is being made');
-  end if;
   if not p_force and exists (select from app.reporting_releases r
                               where r.released_at > now() - (select s.release_interval from app.reporting_settings s)) then
     return json_build_object('released', false, 'reason', 'the latest release is recent');
@@ -3313,7 +3312,7 @@ ALTER FUNCTION app.release_reports(p_force boolean) OWNER TO healthcare_reporter
 -- Name: FUNCTION release_reports(p_force boolean); Type: COMMENT; Schema: app; Owner: healthcare_reporter
 --
 
-COMMENT ON FUNCTION app.release_reports(p_force boolean) IS 'Makes a release of the reporting door when the latest is older than release_interval (always with p_force). Security definer (owner healthcare_reporter, policies select_reporter). The server calls it periodically; `healthcare report release` forces one.';
+COMMENT ON FUNCTION app.release_reports(p_force boolean) IS 'Makes a release of the reporting door when the latest is older than release_interval (always with p_force), taking no lock a login could hold. Security definer (owner healthcare_reporter, policies select_reporter). The server calls it periodically; `healthcare report release` forces one.';
 
 --
 -- Name: released_mappings_per_doctor(); Type: FUNCTION; Schema: app; Owner: healthcare_reporter
@@ -4239,7 +4238,7 @@ CREATE FUNCTION fhir.audit_event_resource(e audit.events, p_mine bigint[], p_uid
                                          'display', 'RESTful Operation'),
     'subtype', pg_catalog.json_build_array(pg_catalog.json_build_object('system', 'http://hl7.org/fhir/restful-interaction',
       'code', case e.action when 'list' then 'search-type' when 'prune' then 'delete' else e.action end)),
-    'action', case e.action when 'create' then 'C' when 'read' then 'R' when 'update' then 'U' when 'list' then 'E' else 'D' end,
+    'action', case e.action when 'create' then 'C' when 'import' then 'C' when 'read' then 'R' when 'update' then 'U' when 'list' then 'E' else 'D' end,
     'recorded', fhir.instant(e.at),
     'outcome', case when e.outcome = 'ok' then '0' else '4' end,
     'outcomeDesc', e.outcome,
@@ -4351,7 +4350,10 @@ begin
              order by e.id desc limit v_limit offset v_offset) e;
   end if;
   -- Reading the trail is an access too (its details hold patient data).
-  perform app.audit_as(v_uid, 'list', 'ok', p_patient, null,
+  -- The patient is recorded only where the caller may read its trail: a
+  -- name of someone else's patient must not put a read in its owner's log.
+  perform app.audit_as(v_uid, 'list', 'ok',
+                       case when v_admin or p_patient = any (v_mine) then p_patient end, null,
                        jsonb_build_object('object', 'audit_events', 'user', p_agent, 'via', 'fhir'));
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
 end

@@ -160,10 +160,12 @@ set local role healthcare_owner;
 create or replace function app.audit_via() returns jsonb
 language sql stable
 as $$
-  select case when pg_catalog.current_setting('app.via', true) = 'fhir' then '{"via": "fhir"}'::jsonb else '{}'::jsonb end
+  select case when pg_catalog.current_setting('app.via', true) is distinct from 'fhir' then '{}'::jsonb
+              when app.current_door() = 'rest' then '{"via": "fhir"}'::jsonb
+              else '{}'::jsonb end
 $$;
 comment on function app.audit_via() is
-  'The detail members the row triggers add to a change event: {"via": "fhir"} while a fhir function writes (app.via, set for that statement), else nothing.';
+  'The detail members the row triggers add to a change event: {"via": "fhir"} while a fhir function writes at the REST door (app.via, set for that statement; a psql login setting it changes nothing), else nothing.';
 revoke all on function app.audit_via() from public;
 grant execute on function app.audit_via() to healthcare_access;
 

@@ -1136,7 +1136,7 @@ as $$
                                          'display', 'RESTful Operation'),
     'subtype', pg_catalog.json_build_array(pg_catalog.json_build_object('system', 'http://hl7.org/fhir/restful-interaction',
       'code', case e.action when 'list' then 'search-type' when 'prune' then 'delete' else e.action end)),
-    'action', case e.action when 'create' then 'C' when 'read' then 'R' when 'update' then 'U' when 'list' then 'E' else 'D' end,
+    'action', case e.action when 'create' then 'C' when 'import' then 'C' when 'read' then 'R' when 'update' then 'U' when 'list' then 'E' else 'D' end,
     'recorded', fhir.instant(e.at),
     'outcome', case when e.outcome = 'ok' then '0' else '4' end,
     'outcomeDesc', e.outcome,
@@ -1276,7 +1276,10 @@ begin
              order by e.id desc limit v_limit offset v_offset) e;
   end if;
   -- Reading the trail is an access too (its details hold patient data).
-  perform app.audit_as(v_uid, 'list', 'ok', p_patient, null,
+  -- The patient is recorded only where the caller may read its trail: a
+  -- name of someone else's patient must not put a read in its owner's log.
+  perform app.audit_as(v_uid, 'list', 'ok',
+                       case when v_admin or p_patient = any (v_mine) then p_patient end, null,
                        jsonb_build_object('object', 'audit_events', 'user', p_agent, 'via', 'fhir'));
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
 end
