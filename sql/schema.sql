@@ -4319,7 +4319,7 @@ declare
   v_until bigint := coalesce(p_until, (select max(e.id) from audit.events e), 0);
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
 begin
   -- An owner's events are those of their patients (the one asked for, or all).
   if not v_admin then
@@ -4339,7 +4339,7 @@ begin
      and (p_agent is null or e.user_id = p_agent)
      and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before);
   if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/AuditEvent/' || e.id, fhir.audit_event_resource(e, v_mine, v_uid)) order by e.id desc)
+    select string_agg(fhir.match(v_base || '/AuditEvent/' || e.id, fhir.audit_event_resource(e, v_mine, v_uid)::text), ', ' order by e.id desc)
       into v_rows
       from (select * from audit.events e
              where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
@@ -4373,10 +4373,9 @@ COMMENT ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_
 
 CREATE FUNCTION fhir.base(p_base text) RETURNS text
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 declare
-  v_base text := coalesce(nullif(btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''));
+  v_base text := coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''));
 begin
   if v_base is null then
     raise exception 'a Bundle needs the server''s base URL: pass it, or set app.fhir_base (for example set app.fhir_base = ''https://records.example.org/fhir'')'
@@ -4396,28 +4395,6 @@ ALTER FUNCTION fhir.base(p_base text) OWNER TO healthcare_owner;
 --
 
 COMMENT ON FUNCTION fhir.base(p_base text) IS 'The absolute base URL Bundles link to: p_base (the server passes its public base) or else the setting app.fhir_base; error RINVL when neither is set.';
-
---
--- Name: bundle(text, bigint, text, text, text, json); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
---
-
-CREATE FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) RETURNS json
-    LANGUAGE sql STABLE
-    AS $$
-  select case when p_entries is null
-    then pg_catalog.json_build_object('resourceType', 'Bundle', 'type', p_type, 'total', p_total,
-           'link', fhir.links(p_self, p_next, p_previous))
-    else pg_catalog.json_build_object('resourceType', 'Bundle', 'type', p_type, 'total', p_total,
-           'link', fhir.links(p_self, p_next, p_previous), 'entry', p_entries) end
-$$;
-
-ALTER FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) OWNER TO healthcare_owner;
-
---
--- Name: FUNCTION bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
---
-
-COMMENT ON FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) IS 'A Bundle of type p_type with total, links (self, next, previous; NULL ones left out) and entries (left out when NULL).';
 
 --
 -- Name: canonical(text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
@@ -4455,7 +4432,7 @@ begin
     return app.refuse('read', null, v_detail, 'RNTFD', 'care team not found');
   end if;
   perform app.audit_as(v_uid, 'read', 'ok', v_mapping.patient_id, null, v_detail);
-  return fhir.care_team_resource(v_mapping);
+  return fhir.care_team_resource(v_mapping)::json;
 end
 $$;
 
@@ -4511,7 +4488,7 @@ begin
   if v_mapping.id is null then
     raise exception 'this practitioner is already in a care team of this patient' using errcode = 'RCNFL', column = 'CareTeam.participant.member';
   end if;
-  return fhir.care_team_resource(v_mapping);
+  return fhir.care_team_resource(v_mapping)::json;
 end
 $$;
 
@@ -4563,12 +4540,12 @@ COMMENT ON FUNCTION fhir.care_team_delete(p_id bigint) IS 'DELETE /fhir/CareTeam
 -- Name: care_team_resource(app.patient_doctors); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
 --
 
-CREATE FUNCTION fhir.care_team_resource(m app.patient_doctors) RETURNS json
+CREATE FUNCTION fhir.care_team_resource(m app.patient_doctors) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select ('{"resourceType" : "CareTeam", "id" : "' || m.id || '", "meta" : {"versionId" : "1", "lastUpdated" : "'
+  select '{"resourceType" : "CareTeam", "id" : "' || m.id || '", "meta" : {"versionId" : "1", "lastUpdated" : "'
           || fhir.instant(m.created_at) || '"}, "status" : "active", "subject" : {"reference" : "Patient/' || m.patient_id
-          || '"}, "participant" : [{"member" : {"reference" : "Practitioner/' || m.doctor_id || '"}}]}')::json
+          || '"}, "participant" : [{"member" : {"reference" : "Practitioner/' || m.doctor_id || '"}}]}'
 $$;
 
 ALTER FUNCTION fhir.care_team_resource(m app.patient_doctors) OWNER TO healthcare_owner;
@@ -4577,7 +4554,7 @@ ALTER FUNCTION fhir.care_team_resource(m app.patient_doctors) OWNER TO healthcar
 -- Name: FUNCTION care_team_resource(m app.patient_doctors); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION fhir.care_team_resource(m app.patient_doctors) IS 'A mapping as a FHIR R4 CareTeam: id, meta (version 1, lastUpdated the mapping''s date), status active, subject the patient, participant[0].member the doctor''s Practitioner.';
+COMMENT ON FUNCTION fhir.care_team_resource(m app.patient_doctors) IS 'A mapping as a FHIR R4 CareTeam, in JSON text: id, meta (version 1, lastUpdated the mapping''s date), status active, subject the patient, participant[0].member the doctor''s Practitioner.';
 
 --
 -- Name: care_team_search(bigint, bigint, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
@@ -4586,39 +4563,62 @@ COMMENT ON FUNCTION fhir.care_team_resource(m app.patient_doctors) IS 'A mapping
 CREATE FUNCTION fhir.care_team_search(p_patient bigint DEFAULT NULL::bigint, p_participant bigint DEFAULT NULL::bigint, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_uid bigint := app.require_user();
-  v_admin boolean := app.current_user_is_admin();
-  -- Which care teams a search covers, as the REST lists have it: those of
-  -- the caller's own patients and, for a doctor's account, its own; an
-  -- admin's search by patient or participant any one's. The policies still
-  -- decide what is read; plain index conditions keep every plan on them.
-  v_mine bigint[] := case when v_admin and p_patient is not null then array[p_patient]
-                          else array(select p.id from app.patients p where p.owner_id = v_uid) end;
-  v_doc bigint := case when v_admin and p_participant is not null then p_participant else app.current_doctor_id() end;
   v_base text := fhir.base(p_base);
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
+  v_doc bigint;
+  v_mine bigint[];
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
   v_ids bigint[];
 begin
   v_url := v_base || '/CareTeam?'
            || case when p_patient is not null then 'subject=Patient%2F' || p_patient || '&' else '' end
            || case when p_participant is not null then 'participant=Practitioner%2F' || p_participant || '&' else '' end;
-  select count(*) into v_count from app.patient_doctors m
-   where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
-     and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
-  if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)) order by m.id),
-           array_agg(distinct m.patient_id)
-      into v_rows, v_ids
-      from (select * from app.patient_doctors m
-             where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
-               and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
-             order by m.id limit v_limit offset v_offset) m;
+  -- Pages are in patient order, then practitioner's, as the REST care
+  -- view's are, so a page reads its own rows from an index and no others.
+  if p_patient is not null or p_participant is not null then
+    -- A search by patient or participant sees what the policies show: the
+    -- caller's patients', its own as a doctor's account, any for admins.
+    select count(*) into v_count from app.patient_doctors m
+     where (m.patient_id = p_patient or m.doctor_id = p_participant)
+       and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
+    if v_limit > 0 then
+      select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
+             array_agg(distinct m.patient_id)
+        into v_rows, v_ids
+        from (select * from app.patient_doctors m
+               where (m.patient_id = p_patient or m.doctor_id = p_participant)
+                 and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
+               order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
+    end if;
+  else
+    -- Without one, the caller's care teams as the REST lists have them
+    -- (an admin's too): its doctor record's, then its patients' with
+    -- anyone else, each one index's range with no optional condition, so
+    -- the plans PL/pgSQL keeps for the session stay on those indexes.
+    v_doc := app.current_doctor_id();
+    v_mine := array(select p.id from app.patients p where p.owner_id = v_uid);
+    select (select count(*) from app.patient_doctors m where m.doctor_id = v_doc)
+         + (select count(*) from app.patient_doctors m where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc)
+      into v_count;
+    if v_limit > 0 then
+      select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
+             array_agg(distinct m.patient_id)
+        into v_rows, v_ids
+        from (select * from ((select * from app.patient_doctors m where m.doctor_id = v_doc
+                               order by m.patient_id limit v_limit + v_offset)
+                             union all
+                             (select * from app.patient_doctors m
+                               where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc
+                               order by m.patient_id, m.doctor_id limit v_limit + v_offset)) m
+               order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
+    end if;
   end if;
   perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "fhir"}');
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
@@ -4631,7 +4631,7 @@ ALTER FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_c
 -- Name: FUNCTION care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of the mappings the caller may see (their patients'', their own as a doctor''s linked account, every one for admins). Recorded with via fhir and the patients returned.';
+COMMENT ON FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of care teams in patient order, then practitioner''s. Without subject or participant, the caller''s: its doctor record''s and its patients'' (admins too); with them, every match the policies show (the caller''s patients'', its own as a doctor''s linked account, any for admins). Recorded with via fhir and the patients returned.';
 
 --
 -- Name: check_resource(jsonb, text, bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
@@ -4804,43 +4804,23 @@ ALTER FUNCTION fhir.instant(p_at timestamp with time zone) OWNER TO healthcare_o
 COMMENT ON FUNCTION fhir.instant(p_at timestamp with time zone) IS 'A FHIR instant in UTC (fractional seconds as stored, trailing zeros left out), as meta.lastUpdated carries it (the server''s Last-Modified is read from it); the same whatever the session''s DateStyle and TimeZone.';
 
 --
--- Name: links(text, text, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+-- Name: match(text, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
 --
 
-CREATE FUNCTION fhir.links(p_self text, p_next text, p_previous text) RETURNS json
-    LANGUAGE sql IMMUTABLE
-    AS $$
-  select pg_catalog.json_agg(pg_catalog.json_build_object('relation', l.relation, 'url', l.url) order by l.n)
-    from (values (1, 'self', p_self), (2, 'next', p_next), (3, 'previous', p_previous)) l (n, relation, url)
-   where l.url is not null
-$$;
-
-ALTER FUNCTION fhir.links(p_self text, p_next text, p_previous text) OWNER TO healthcare_owner;
-
---
--- Name: FUNCTION links(p_self text, p_next text, p_previous text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
---
-
-COMMENT ON FUNCTION fhir.links(p_self text, p_next text, p_previous text) IS 'Bundle.link: self, next and previous, leaving out those that are NULL.';
-
---
--- Name: match(text, json); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
---
-
-CREATE FUNCTION fhir.match(p_full_url text, p_resource json) RETURNS json
+CREATE FUNCTION fhir.match(p_full_url text, p_resource text) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select ('{"fullUrl" : ' || pg_catalog.to_json(p_full_url)::text || ', "resource" : ' || p_resource::text
-          || ', "search" : {"mode" : "match"}}')::json
+  select '{"fullUrl" : ' || pg_catalog.to_json(p_full_url)::text || ', "resource" : ' || p_resource
+         || ', "search" : {"mode" : "match"}}'
 $$;
 
-ALTER FUNCTION fhir.match(p_full_url text, p_resource json) OWNER TO healthcare_owner;
+ALTER FUNCTION fhir.match(p_full_url text, p_resource text) OWNER TO healthcare_owner;
 
 --
--- Name: FUNCTION match(p_full_url text, p_resource json); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+-- Name: FUNCTION match(p_full_url text, p_resource text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION fhir.match(p_full_url text, p_resource json) IS 'A searchset Bundle entry: fullUrl, the resource, search.mode match.';
+COMMENT ON FUNCTION fhir.match(p_full_url text, p_resource text) IS 'A searchset Bundle entry as JSON text: fullUrl, the resource (JSON text), search.mode match.';
 
 --
 -- Name: name_matches(text, text, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
@@ -4865,25 +4845,40 @@ ALTER FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) OWNER 
 COMMENT ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) IS 'A FHIR string search on a name: p_match exact (all of it), contains (anywhere), or NULL (the start of any word), case-insensitive but for exact.';
 
 --
--- Name: page_bundle(text, bigint, text, integer, integer, json); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+-- Name: page_bundle(text, bigint, text, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
 --
 
-CREATE FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) RETURNS json
-    LANGUAGE sql STABLE
+CREATE FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text) RETURNS json
+    LANGUAGE plpgsql STABLE
     AS $$
-  select fhir.bundle(p_type, p_total, fhir.page_link(p_url, p_count, p_offset),
-                     case when p_count > 0 and p_offset + p_count < p_total then fhir.page_link(p_url, p_count, p_offset + p_count) end,
-                     case when p_count > 0 and p_offset > 0 then fhir.page_link(p_url, p_count, greatest(p_offset - p_count, 0)) end,
-                     p_entries)
+declare
+  v_bundle text := '{"resourceType" : "Bundle", "type" : ' || pg_catalog.to_json(p_type)::text || ', "total" : ' || p_total
+                   || ', "link" : [{"relation" : "self", "url" : '
+                   || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || p_offset)::text || '}';
+begin
+  if p_count > 0 and p_offset + p_count < p_total then
+    v_bundle := v_bundle || ', {"relation" : "next", "url" : '
+                || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || (p_offset + p_count))::text || '}';
+  end if;
+  if p_count > 0 and p_offset > 0 then
+    v_bundle := v_bundle || ', {"relation" : "previous", "url" : '
+                || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || greatest(p_offset - p_count, 0))::text || '}';
+  end if;
+  v_bundle := v_bundle || ']';
+  if p_entries is not null then
+    v_bundle := v_bundle || ', "entry" : [' || p_entries || ']';
+  end if;
+  return (v_bundle || '}')::json;
+end
 $$;
 
-ALTER FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) OWNER TO healthcare_owner;
+ALTER FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text) OWNER TO healthcare_owner;
 
 --
--- Name: FUNCTION page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+-- Name: FUNCTION page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) IS 'A searchset or history Bundle of one page: total, the self link, next and previous when there are more (none for _count=0), the entries.';
+COMMENT ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text) IS 'A searchset or history Bundle of one page: total, the self link (p_url, ending in ? or &, with _count and _offset), next and previous when there are more (none for _count=0), and the entries (JSON text joined by commas; left out when NULL: FHIR has no empty arrays).';
 
 --
 -- Name: page_count(integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
@@ -4891,7 +4886,6 @@ COMMENT ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_
 
 CREATE FUNCTION fhir.page_count(p_count integer) RETURNS integer
     LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if p_count is null then
@@ -4912,24 +4906,6 @@ ALTER FUNCTION fhir.page_count(p_count integer) OWNER TO healthcare_owner;
 COMMENT ON FUNCTION fhir.page_count(p_count integer) IS 'A search''s page size: _count, 50 by default, at most 100 like the REST lists; 0 asks for the total only.';
 
 --
--- Name: page_link(text, integer, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
---
-
-CREATE FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$
-  select p_url || '_count=' || p_count || '&_offset=' || p_offset
-$$;
-
-ALTER FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) OWNER TO healthcare_owner;
-
---
--- Name: FUNCTION page_link(p_url text, p_count integer, p_offset integer); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
---
-
-COMMENT ON FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) IS 'A page''s link: the search URL (ending in ? or &) with _count and _offset.';
-
---
 -- Name: patient(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
 --
 
@@ -4941,7 +4917,7 @@ declare
   v_uid bigint := app.require_user();
   v_result json;
 begin
-  select fhir.patient_resource(p) into v_result from app.patients p where p.id = p_id;
+  select fhir.patient_resource(p)::json into v_result from app.patients p where p.id = p_id;
   if v_result is null then
     if fhir.patient_gone(p_id, v_uid) then
       return app.refuse('read', p_id, '{"object": "patient", "via": "fhir"}', 'RGONE', 'patient deleted');
@@ -4979,7 +4955,7 @@ begin
   insert into app.patients (name, age, gender) values (v_in.name, v_in.age, v_in.gender)
   returning * into v_patient;
   perform set_config('app.via', '', true);
-  return fhir.patient_resource(v_patient);
+  return fhir.patient_resource(v_patient)::json;
 end
 $$;
 
@@ -5061,7 +5037,7 @@ declare
   v_offset integer := app.page_offset(p_offset);
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
 begin
   if not exists (select from app.patients p where p.id = p_id) and not fhir.patient_gone(p_id, v_uid) then
     return app.refuse('read', p_id, '{"object": "patient_history", "via": "fhir"}', 'RNTFD', 'patient not found');
@@ -5072,7 +5048,7 @@ begin
    where e.patient_id = p_id
      and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
      and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version';
-  select json_agg(fhir.patient_history_entry(e, v_base) order by e.id desc) into v_rows
+  select string_agg(fhir.patient_history_entry(e, v_base)::text, ', ' order by e.id desc) into v_rows
     from (select * from audit.events e
            where e.patient_id = p_id
              and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
@@ -5103,7 +5079,7 @@ CREATE FUNCTION fhir.patient_history_entry(e audit.events, p_base text) RETURNS 
            'request', pg_catalog.json_build_object('method', 'DELETE', 'url', 'Patient/' || e.patient_id),
            'response', pg_catalog.json_build_object('status', '204', 'lastModified', fhir.instant(e.at)))
     else pg_catalog.json_build_object('fullUrl', p_base || '/Patient/' || e.patient_id,
-           'resource', fhir.patient_resource(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after')),
+           'resource', fhir.patient_resource(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after'))::json,
            'request', pg_catalog.json_build_object('method', case e.action when 'create' then 'POST' else 'PUT' end,
                                                    'url', case e.action when 'create' then 'Patient' else 'Patient/' || e.patient_id end),
            'response', pg_catalog.json_build_object('status', case e.action when 'create' then '201' else '200' end,
@@ -5205,16 +5181,16 @@ COMMENT ON FUNCTION fhir.patient_input(p_resource jsonb, p_id bigint, OUT name t
 -- Name: patient_resource(app.patients); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
 --
 
-CREATE FUNCTION fhir.patient_resource(p app.patients) RETURNS json
+CREATE FUNCTION fhir.patient_resource(p app.patients) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select ('{"resourceType" : "Patient", "id" : "' || p.id || '", "meta" : {"versionId" : "' || p.version
+  select '{"resourceType" : "Patient", "id" : "' || p.id || '", "meta" : {"versionId" : "' || p.version
           || '", "lastUpdated" : "' || fhir.instant(p.updated_at) || '"}, "extension" : ['
           || case when p.gender <> '' then '{"url" : "' || fhir.canonical('patient-gender-text') || '", "valueString" : '
                                            || pg_catalog.to_json(p.gender::text)::text || '}, ' else '' end
           || '{"url" : "' || fhir.canonical('patient-age') || '", "valueAge" : {"value" : ' || p.age
           || ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : '
-          || pg_catalog.to_json(p.name::text)::text || '}], "gender" : ' || pg_catalog.to_json(p.gender_fhir)::text || '}')::json
+          || pg_catalog.to_json(p.name::text)::text || '}], "gender" : ' || pg_catalog.to_json(p.gender_fhir)::text || '}'
 $$;
 
 ALTER FUNCTION fhir.patient_resource(p app.patients) OWNER TO healthcare_owner;
@@ -5223,7 +5199,7 @@ ALTER FUNCTION fhir.patient_resource(p app.patients) OWNER TO healthcare_owner;
 -- Name: FUNCTION patient_resource(p app.patients); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION fhir.patient_resource(p app.patients) IS 'A patient as a FHIR R4 Patient: id, meta (versionId, lastUpdated), the extensions patient-gender-text (gender as sent, left out when empty) and patient-age (valueAge in years), name[0].text, gender (gender_fhir). No birthDate: none is stored.';
+COMMENT ON FUNCTION fhir.patient_resource(p app.patients) IS 'A patient as a FHIR R4 Patient, in JSON text (a read casts it; a search splices it into its Bundle): id, meta (versionId, lastUpdated), the extensions patient-gender-text (gender as sent, left out when empty) and patient-age (valueAge in years), name[0].text, gender (gender_fhir). No birthDate: none is stored.';
 
 --
 -- Name: patient_search(bigint, text, text, text, timestamp with time zone, timestamp with time zone, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
@@ -5232,6 +5208,7 @@ COMMENT ON FUNCTION fhir.patient_resource(p app.patients) IS 'A patient as a FHI
 CREATE FUNCTION fhir.patient_search(p_id bigint DEFAULT NULL::bigint, p_name text DEFAULT NULL::text, p_name_match text DEFAULT NULL::text, p_gender text DEFAULT NULL::text, p_updated_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_updated_before timestamp with time zone DEFAULT NULL::timestamp with time zone, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_uid bigint := app.require_user();
@@ -5246,7 +5223,7 @@ declare
   v_query text := '';
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
   v_found bigint[];
 begin
   if p_name_match is not null and p_name_match not in ('exact', 'contains') then
@@ -5271,18 +5248,18 @@ begin
   v_url := v_base || '/Patient?' || v_query;
   select count(*) into v_count from app.patients p
    where p.owner_id = v_uid
-     and (p_id is null or p.id = p_id)
+     and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
      and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
      and (v_gender is null or p.gender_fhir = v_gender)
      and (p_updated_from is null or p.updated_at >= p_updated_from)
      and (p_updated_before is null or p.updated_at < p_updated_before);
   if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)) order by p.id),
+    select string_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)), ', ' order by p.id),
            array_agg(p.id order by p.id)
       into v_rows, v_found
       from (select * from app.patients p
              where p.owner_id = v_uid
-               and (p_id is null or p.id = p_id)
+               and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
                and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
                and (v_gender is null or p.gender_fhir = v_gender)
                and (p_updated_from is null or p.updated_at >= p_updated_from)
@@ -5325,7 +5302,7 @@ begin
     perform fhir.check_version('patient', p_id, p_version);
     return app.refuse('update', p_id, '{"object": "patient", "via": "fhir"}', 'RNTFD', 'patient not found');
   end if;
-  return fhir.patient_resource(v_patient);
+  return fhir.patient_resource(v_patient)::json;
 end
 $$;
 
@@ -5353,7 +5330,7 @@ begin
   if not exists (select from app.patients p where p.id = p_id) and not fhir.patient_gone(p_id, v_uid) then
     return app.refuse('read', p_id, v_detail, 'RNTFD', 'patient not found');
   end if;
-  select fhir.patient_resource(jsonb_populate_record(null::app.patients, e.detail -> 'after')) into v_result
+  select fhir.patient_resource(jsonb_populate_record(null::app.patients, e.detail -> 'after'))::json into v_result
     from audit.events e
    where e.patient_id = p_id
      and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
@@ -5387,7 +5364,7 @@ CREATE FUNCTION fhir.practitioner(p_id bigint) RETURNS json
 declare
   v_result json;
 begin
-  select fhir.practitioner_resource(d) into v_result from app.doctors d where d.id = p_id;
+  select fhir.practitioner_resource(d)::json into v_result from app.doctors d where d.id = p_id;
   if v_result is null then
     if fhir.doctor_gone(p_id) then
       raise exception 'practitioner deleted' using errcode = 'RGONE';
@@ -5424,7 +5401,7 @@ begin
   insert into app.doctors (name, specialization) values (v_in.name, v_in.specialization)
   returning * into v_doctor;
   perform set_config('app.via', '', true);
-  return fhir.practitioner_resource(v_doctor);
+  return fhir.practitioner_resource(v_doctor)::json;
 end
 $$;
 
@@ -5523,13 +5500,13 @@ COMMENT ON FUNCTION fhir.practitioner_input(p_resource jsonb, p_id bigint, OUT n
 -- Name: practitioner_resource(app.doctors); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
 --
 
-CREATE FUNCTION fhir.practitioner_resource(d app.doctors) RETURNS json
+CREATE FUNCTION fhir.practitioner_resource(d app.doctors) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select ('{"resourceType" : "Practitioner", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+  select '{"resourceType" : "Practitioner", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
           || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "extension" : [{"url" : "'
           || fhir.canonical('practitioner-specialization') || '", "valueString" : ' || pg_catalog.to_json(d.specialization::text)::text
-          || '}], "active" : true, "name" : [{"text" : ' || pg_catalog.to_json(d.name::text)::text || '}]}')::json
+          || '}], "active" : true, "name" : [{"text" : ' || pg_catalog.to_json(d.name::text)::text || '}]}'
 $$;
 
 ALTER FUNCTION fhir.practitioner_resource(d app.doctors) OWNER TO healthcare_owner;
@@ -5538,7 +5515,7 @@ ALTER FUNCTION fhir.practitioner_resource(d app.doctors) OWNER TO healthcare_own
 -- Name: FUNCTION practitioner_resource(d app.doctors); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION fhir.practitioner_resource(d app.doctors) IS 'A doctor as a FHIR R4 Practitioner: id, meta (versionId, lastUpdated), the extension practitioner-specialization (valueString), active, name[0].text.';
+COMMENT ON FUNCTION fhir.practitioner_resource(d app.doctors) IS 'A doctor as a FHIR R4 Practitioner, in JSON text: id, meta (versionId, lastUpdated), the extension practitioner-specialization (valueString), active, name[0].text.';
 
 --
 -- Name: practitioner_role(bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
@@ -5551,7 +5528,7 @@ CREATE FUNCTION fhir.practitioner_role(p_id bigint) RETURNS json
 declare
   v_result json;
 begin
-  select fhir.practitioner_role_resource(d) into v_result from app.doctors d where d.id = p_id;
+  select fhir.practitioner_role_resource(d)::json into v_result from app.doctors d where d.id = p_id;
   if v_result is null then
     if fhir.doctor_gone(p_id) then
       raise exception 'practitioner role deleted' using errcode = 'RGONE';
@@ -5574,12 +5551,12 @@ COMMENT ON FUNCTION fhir.practitioner_role(p_id bigint) IS 'GET /fhir/Practition
 -- Name: practitioner_role_resource(app.doctors); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
 --
 
-CREATE FUNCTION fhir.practitioner_role_resource(d app.doctors) RETURNS json
+CREATE FUNCTION fhir.practitioner_role_resource(d app.doctors) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select ('{"resourceType" : "PractitionerRole", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+  select '{"resourceType" : "PractitionerRole", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
           || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "active" : true, "practitioner" : {"reference" : "Practitioner/'
-          || d.id || '"}, "specialty" : [{"text" : ' || pg_catalog.to_json(d.specialization::text)::text || '}]}')::json
+          || d.id || '"}, "specialty" : [{"text" : ' || pg_catalog.to_json(d.specialization::text)::text || '}]}'
 $$;
 
 ALTER FUNCTION fhir.practitioner_role_resource(d app.doctors) OWNER TO healthcare_owner;
@@ -5588,7 +5565,7 @@ ALTER FUNCTION fhir.practitioner_role_resource(d app.doctors) OWNER TO healthcar
 -- Name: FUNCTION practitioner_role_resource(d app.doctors); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION fhir.practitioner_role_resource(d app.doctors) IS 'A doctor''s one PractitionerRole (same id and version as its Practitioner): practitioner, and specialty[0].text the specialization.';
+COMMENT ON FUNCTION fhir.practitioner_role_resource(d app.doctors) IS 'A doctor''s one PractitionerRole, in JSON text (same id and version as its Practitioner): practitioner, and specialty[0].text the specialization.';
 
 --
 -- Name: practitioner_role_search(bigint, text, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
@@ -5605,7 +5582,7 @@ declare
   v_spec text := nullif(btrim(p_specialty), '');
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
 begin
   v_url := v_base || '/PractitionerRole?'
            || case when p_practitioner is not null then 'practitioner=Practitioner%2F' || p_practitioner || '&' else '' end
@@ -5613,7 +5590,7 @@ begin
   select count(*) into v_count from app.doctors d
    where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec));
   if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/PractitionerRole/' || d.id, fhir.practitioner_role_resource(d)) order by d.id)
+    select string_agg(fhir.match(v_base || '/PractitionerRole/' || d.id, fhir.practitioner_role_resource(d)), ', ' order by d.id)
       into v_rows
       from (select * from app.doctors d
              where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec))
@@ -5638,6 +5615,7 @@ COMMENT ON FUNCTION fhir.practitioner_role_search(p_practitioner bigint, p_speci
 CREATE FUNCTION fhir.practitioner_search(p_id bigint DEFAULT NULL::bigint, p_name text DEFAULT NULL::text, p_name_match text DEFAULT NULL::text, p_count integer DEFAULT NULL::integer, p_offset integer DEFAULT NULL::integer, p_base text DEFAULT NULL::text) RETURNS json
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_base text := fhir.base(p_base);
@@ -5646,7 +5624,7 @@ declare
   v_name text := nullif(btrim(p_name), '');
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
 begin
   if p_name_match is not null and p_name_match not in ('exact', 'contains') then
     raise exception 'name takes the modifiers :exact and :contains' using errcode = 'RINVL', column = 'name';
@@ -5655,12 +5633,12 @@ begin
            || case when p_id is not null then '_id=' || p_id || '&' else '' end
            || case when v_name is not null then 'name' || coalesce(':' || p_name_match, '') || '=' || app.url_encode(v_name) || '&' else '' end;
   select count(*) into v_count from app.doctors d
-   where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
+   where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
   if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)) order by d.id)
+    select string_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)), ', ' order by d.id)
       into v_rows
       from (select * from app.doctors d
-             where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
+             where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
              order by d.id limit v_limit offset v_offset) d;
   end if;
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
@@ -5702,7 +5680,7 @@ begin
     end if;
     raise exception 'practitioner not found' using errcode = 'RNTFD';
   end if;
-  return fhir.practitioner_resource(v_doctor);
+  return fhir.practitioner_resource(v_doctor)::json;
 end
 $$;
 
@@ -8588,13 +8566,6 @@ REVOKE ALL ON FUNCTION fhir.base(p_base text) FROM PUBLIC;
 GRANT ALL ON FUNCTION fhir.base(p_base text) TO healthcare_access;
 
 --
--- Name: FUNCTION bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json); Type: ACL; Schema: fhir; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) FROM PUBLIC;
-GRANT ALL ON FUNCTION fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json) TO healthcare_access;
-
---
 -- Name: FUNCTION canonical(p_name text); Type: ACL; Schema: fhir; Owner: healthcare_owner
 --
 
@@ -8683,18 +8654,11 @@ REVOKE ALL ON FUNCTION fhir.instant(p_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION fhir.instant(p_at timestamp with time zone) TO healthcare_access;
 
 --
--- Name: FUNCTION links(p_self text, p_next text, p_previous text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+-- Name: FUNCTION match(p_full_url text, p_resource text); Type: ACL; Schema: fhir; Owner: healthcare_owner
 --
 
-REVOKE ALL ON FUNCTION fhir.links(p_self text, p_next text, p_previous text) FROM PUBLIC;
-GRANT ALL ON FUNCTION fhir.links(p_self text, p_next text, p_previous text) TO healthcare_access;
-
---
--- Name: FUNCTION match(p_full_url text, p_resource json); Type: ACL; Schema: fhir; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION fhir.match(p_full_url text, p_resource json) FROM PUBLIC;
-GRANT ALL ON FUNCTION fhir.match(p_full_url text, p_resource json) TO healthcare_access;
+REVOKE ALL ON FUNCTION fhir.match(p_full_url text, p_resource text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.match(p_full_url text, p_resource text) TO healthcare_access;
 
 --
 -- Name: FUNCTION name_matches(p_name text, p_value text, p_match text); Type: ACL; Schema: fhir; Owner: healthcare_owner
@@ -8704,11 +8668,11 @@ REVOKE ALL ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text
 GRANT ALL ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) TO healthcare_access;
 
 --
--- Name: FUNCTION page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json); Type: ACL; Schema: fhir; Owner: healthcare_owner
+-- Name: FUNCTION page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text); Type: ACL; Schema: fhir; Owner: healthcare_owner
 --
 
-REVOKE ALL ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) FROM PUBLIC;
-GRANT ALL ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json) TO healthcare_access;
+REVOKE ALL ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text) TO healthcare_access;
 
 --
 -- Name: FUNCTION page_count(p_count integer); Type: ACL; Schema: fhir; Owner: healthcare_owner
@@ -8716,13 +8680,6 @@ GRANT ALL ON FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, 
 
 REVOKE ALL ON FUNCTION fhir.page_count(p_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION fhir.page_count(p_count integer) TO healthcare_access;
-
---
--- Name: FUNCTION page_link(p_url text, p_count integer, p_offset integer); Type: ACL; Schema: fhir; Owner: healthcare_owner
---
-
-REVOKE ALL ON FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION fhir.page_link(p_url text, p_count integer, p_offset integer) TO healthcare_access;
 
 --
 -- Name: FUNCTION patient(p_id bigint); Type: ACL; Schema: fhir; Owner: healthcare_access

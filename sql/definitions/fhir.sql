@@ -12,6 +12,13 @@
 -- Every read, search, create, update and delete is an audit event whose
 -- detail says "via": "fhir" (writes through the row triggers, which read
 -- app.via, set here for the one statement).
+--
+-- The searches run on generic plans (plan_cache_mode = force_generic_plan):
+-- left to choose, PL/pgSQL planned their statements, policies and all,
+-- again on every call, which cost more than running them. So each search
+-- writes its conditions for a plan made once per session: the caller's id
+-- on its index, _id as a range of the primary key, and no optional
+-- condition where an index has to be chosen.
 
 set local role healthcare_owner;
 
@@ -41,10 +48,9 @@ grant execute on function fhir.instant(timestamp with time zone) to healthcare_a
 
 create or replace function fhir.base(p_base text) returns text
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_base text := coalesce(nullif(btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''));
+  v_base text := coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''));
 begin
   if v_base is null then
     raise exception 'a Bundle needs the server''s base URL: pass it, or set app.fhir_base (for example set app.fhir_base = ''https://records.example.org/fhir'')'
@@ -63,7 +69,6 @@ grant execute on function fhir.base(text) to healthcare_access;
 
 create or replace function fhir.page_count(p_count integer) returns integer
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   if p_count is null then
@@ -79,78 +84,53 @@ comment on function fhir.page_count(integer) is
 revoke all on function fhir.page_count(integer) from public;
 grant execute on function fhir.page_count(integer) to healthcare_access;
 
-create or replace function fhir.links(p_self text, p_next text, p_previous text) returns json
-language sql immutable
-as $$
-  select pg_catalog.json_agg(pg_catalog.json_build_object('relation', l.relation, 'url', l.url) order by l.n)
-    from (values (1, 'self', p_self), (2, 'next', p_next), (3, 'previous', p_previous)) l (n, relation, url)
-   where l.url is not null
-$$;
-comment on function fhir.links(text,text,text) is
-  'Bundle.link: self, next and previous, leaving out those that are NULL.';
-revoke all on function fhir.links(text,text,text) from public;
-grant execute on function fhir.links(text,text,text) to healthcare_access;
-
-
--- A Bundle with links (self, next, previous; absent ones left out) and
--- entries (left out when none: FHIR has no empty arrays).
-create or replace function fhir.bundle(p_type text, p_total bigint, p_self text, p_next text, p_previous text, p_entries json)
-returns json
+-- One entry of a searchset Bundle, as JSON text: the searches join their
+-- entries with string_agg and fhir.page_bundle parses the Bundle once.
+-- Building each entry as json would parse it once more, and
+-- json_build_object looks up the type of every argument on every row.
+create or replace function fhir.match(p_full_url text, p_resource text) returns text
 language sql stable
 as $$
-  select case when p_entries is null
-    then pg_catalog.json_build_object('resourceType', 'Bundle', 'type', p_type, 'total', p_total,
-           'link', fhir.links(p_self, p_next, p_previous))
-    else pg_catalog.json_build_object('resourceType', 'Bundle', 'type', p_type, 'total', p_total,
-           'link', fhir.links(p_self, p_next, p_previous), 'entry', p_entries) end
+  select '{"fullUrl" : ' || pg_catalog.to_json(p_full_url)::text || ', "resource" : ' || p_resource
+         || ', "search" : {"mode" : "match"}}'
 $$;
-
-comment on function fhir.bundle(text,bigint,text,text,text,json) is
-  'A Bundle of type p_type with total, links (self, next, previous; NULL ones left out) and entries (left out when NULL).';
-revoke all on function fhir.bundle(text,bigint,text,text,text,json) from public;
-grant execute on function fhir.bundle(text,bigint,text,text,text,json) to healthcare_access;
-
--- The page links of a search or history: p_url is the absolute URL with
--- its parameters (ending in ? or &), _count and _offset are added.
-create or replace function fhir.page_link(p_url text, p_count integer, p_offset integer) returns text
-language sql immutable
-as $$
-  select p_url || '_count=' || p_count || '&_offset=' || p_offset
-$$;
-comment on function fhir.page_link(text,integer,integer) is
-  'A page''s link: the search URL (ending in ? or &) with _count and _offset.';
-revoke all on function fhir.page_link(text,integer,integer) from public;
-grant execute on function fhir.page_link(text,integer,integer) to healthcare_access;
-
--- One entry of a searchset Bundle. Resources and entries are written as
--- text and cast once: json_build_object looks up the type of every
--- argument on every call, which costs more than the whole concatenation.
-create or replace function fhir.match(p_full_url text, p_resource json) returns json
-language sql stable
-as $$
-  select ('{"fullUrl" : ' || pg_catalog.to_json(p_full_url)::text || ', "resource" : ' || p_resource::text
-          || ', "search" : {"mode" : "match"}}')::json
-$$;
-comment on function fhir.match(text,json) is
-  'A searchset Bundle entry: fullUrl, the resource, search.mode match.';
-revoke all on function fhir.match(text,json) from public;
-grant execute on function fhir.match(text,json) to healthcare_access;
+comment on function fhir.match(text,text) is
+  'A searchset Bundle entry as JSON text: fullUrl, the resource (JSON text), search.mode match.';
+revoke all on function fhir.match(text,text) from public;
+grant execute on function fhir.match(text,text) to healthcare_access;
 
 -- A page of a search or history: the Bundle with its self link and, when
--- there are more, next and previous (_count=0 has neither).
-create or replace function fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries json)
+-- there are more, next and previous (_count=0 has neither). PL/pgSQL, not
+-- SQL: called from PL/pgSQL, a SQL function that cannot be inlined is
+-- parsed and planned again in every transaction.
+create or replace function fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text)
 returns json
-language sql stable
+language plpgsql stable
 as $$
-  select fhir.bundle(p_type, p_total, fhir.page_link(p_url, p_count, p_offset),
-                     case when p_count > 0 and p_offset + p_count < p_total then fhir.page_link(p_url, p_count, p_offset + p_count) end,
-                     case when p_count > 0 and p_offset > 0 then fhir.page_link(p_url, p_count, greatest(p_offset - p_count, 0)) end,
-                     p_entries)
+declare
+  v_bundle text := '{"resourceType" : "Bundle", "type" : ' || pg_catalog.to_json(p_type)::text || ', "total" : ' || p_total
+                   || ', "link" : [{"relation" : "self", "url" : '
+                   || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || p_offset)::text || '}';
+begin
+  if p_count > 0 and p_offset + p_count < p_total then
+    v_bundle := v_bundle || ', {"relation" : "next", "url" : '
+                || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || (p_offset + p_count))::text || '}';
+  end if;
+  if p_count > 0 and p_offset > 0 then
+    v_bundle := v_bundle || ', {"relation" : "previous", "url" : '
+                || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || greatest(p_offset - p_count, 0))::text || '}';
+  end if;
+  v_bundle := v_bundle || ']';
+  if p_entries is not null then
+    v_bundle := v_bundle || ', "entry" : [' || p_entries || ']';
+  end if;
+  return (v_bundle || '}')::json;
+end
 $$;
-comment on function fhir.page_bundle(text,bigint,text,integer,integer,json) is
-  'A searchset or history Bundle of one page: total, the self link, next and previous when there are more (none for _count=0), the entries.';
-revoke all on function fhir.page_bundle(text,bigint,text,integer,integer,json) from public;
-grant execute on function fhir.page_bundle(text,bigint,text,integer,integer,json) to healthcare_access;
+comment on function fhir.page_bundle(text,bigint,text,integer,integer,text) is
+  'A searchset or history Bundle of one page: total, the self link (p_url, ending in ? or &, with _count and _offset), next and previous when there are more (none for _count=0), and the entries (JSON text joined by commas; left out when NULL: FHIR has no empty arrays).';
+revoke all on function fhir.page_bundle(text,bigint,text,integer,integer,text) from public;
+grant execute on function fhir.page_bundle(text,bigint,text,integer,integer,text) to healthcare_access;
 
 -- The text of a name search: the start of any word, anywhere, or all of it.
 create or replace function fhir.name_matches(p_name text, p_value text, p_match text) returns boolean
@@ -170,20 +150,22 @@ grant execute on function fhir.name_matches(text,text,text) to healthcare_access
 -- Patient. The resource carries meta (versionId, lastUpdated) right after
 -- its id, where the server finds the ETag and Last-Modified without
 -- parsing the body. FHIR has no age element and the product stores no
--- birth date, so the age and the gender as sent are extensions.
-create or replace function fhir.patient_resource(p app.patients) returns json
+-- birth date, so the age and the gender as sent are extensions. The
+-- builders return JSON text: a search joins its entries as text and parses
+-- its Bundle once, a read casts its one resource.
+create or replace function fhir.patient_resource(p app.patients) returns text
 language sql stable
 as $$
-  select ('{"resourceType" : "Patient", "id" : "' || p.id || '", "meta" : {"versionId" : "' || p.version
+  select '{"resourceType" : "Patient", "id" : "' || p.id || '", "meta" : {"versionId" : "' || p.version
           || '", "lastUpdated" : "' || fhir.instant(p.updated_at) || '"}, "extension" : ['
           || case when p.gender <> '' then '{"url" : "' || fhir.canonical('patient-gender-text') || '", "valueString" : '
                                            || pg_catalog.to_json(p.gender::text)::text || '}, ' else '' end
           || '{"url" : "' || fhir.canonical('patient-age') || '", "valueAge" : {"value" : ' || p.age
           || ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : '
-          || pg_catalog.to_json(p.name::text)::text || '}], "gender" : ' || pg_catalog.to_json(p.gender_fhir)::text || '}')::json
+          || pg_catalog.to_json(p.name::text)::text || '}], "gender" : ' || pg_catalog.to_json(p.gender_fhir)::text || '}'
 $$;
 comment on function fhir.patient_resource(app.patients) is
-  'A patient as a FHIR R4 Patient: id, meta (versionId, lastUpdated), the extensions patient-gender-text (gender as sent, left out when empty) and patient-age (valueAge in years), name[0].text, gender (gender_fhir). No birthDate: none is stored.';
+  'A patient as a FHIR R4 Patient, in JSON text (a read casts it; a search splices it into its Bundle): id, meta (versionId, lastUpdated), the extensions patient-gender-text (gender as sent, left out when empty) and patient-age (valueAge in years), name[0].text, gender (gender_fhir). No birthDate: none is stored.';
 revoke all on function fhir.patient_resource(app.patients) from public;
 grant execute on function fhir.patient_resource(app.patients) to healthcare_access;
 
@@ -365,7 +347,7 @@ as $$
            'request', pg_catalog.json_build_object('method', 'DELETE', 'url', 'Patient/' || e.patient_id),
            'response', pg_catalog.json_build_object('status', '204', 'lastModified', fhir.instant(e.at)))
     else pg_catalog.json_build_object('fullUrl', p_base || '/Patient/' || e.patient_id,
-           'resource', fhir.patient_resource(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after')),
+           'resource', fhir.patient_resource(pg_catalog.jsonb_populate_record(null::app.patients, e.detail -> 'after'))::json,
            'request', pg_catalog.json_build_object('method', case e.action when 'create' then 'POST' else 'PUT' end,
                                                    'url', case e.action when 'create' then 'Patient' else 'Patient/' || e.patient_id end),
            'response', pg_catalog.json_build_object('status', case e.action when 'create' then '201' else '200' end,
@@ -415,7 +397,7 @@ declare
   v_uid bigint := app.require_user();
   v_result json;
 begin
-  select fhir.patient_resource(p) into v_result from app.patients p where p.id = p_id;
+  select fhir.patient_resource(p)::json into v_result from app.patients p where p.id = p_id;
   if v_result is null then
     if fhir.patient_gone(p_id, v_uid) then
       return app.refuse('read', p_id, '{"object": "patient", "via": "fhir"}', 'RGONE', 'patient deleted');
@@ -443,7 +425,7 @@ begin
   if not exists (select from app.patients p where p.id = p_id) and not fhir.patient_gone(p_id, v_uid) then
     return app.refuse('read', p_id, v_detail, 'RNTFD', 'patient not found');
   end if;
-  select fhir.patient_resource(jsonb_populate_record(null::app.patients, e.detail -> 'after')) into v_result
+  select fhir.patient_resource(jsonb_populate_record(null::app.patients, e.detail -> 'after'))::json into v_result
     from audit.events e
    where e.patient_id = p_id
      and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
@@ -474,7 +456,7 @@ declare
   v_offset integer := app.page_offset(p_offset);
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
 begin
   if not exists (select from app.patients p where p.id = p_id) and not fhir.patient_gone(p_id, v_uid) then
     return app.refuse('read', p_id, '{"object": "patient_history", "via": "fhir"}', 'RNTFD', 'patient not found');
@@ -485,7 +467,7 @@ begin
    where e.patient_id = p_id
      and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
      and coalesce(e.detail -> 'after', e.detail -> 'before') ? 'version';
-  select json_agg(fhir.patient_history_entry(e, v_base) order by e.id desc) into v_rows
+  select string_agg(fhir.patient_history_entry(e, v_base)::text, ', ' order by e.id desc) into v_rows
     from (select * from audit.events e
            where e.patient_id = p_id
              and e.detail ->> 'object' = 'patient' and e.action in ('create', 'update', 'delete') and e.outcome = 'ok'
@@ -507,6 +489,7 @@ create or replace function fhir.patient_search(p_id bigint default null, p_name 
 returns json
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   v_uid bigint := app.require_user();
@@ -521,7 +504,7 @@ declare
   v_query text := '';
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
   v_found bigint[];
 begin
   if p_name_match is not null and p_name_match not in ('exact', 'contains') then
@@ -546,18 +529,18 @@ begin
   v_url := v_base || '/Patient?' || v_query;
   select count(*) into v_count from app.patients p
    where p.owner_id = v_uid
-     and (p_id is null or p.id = p_id)
+     and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
      and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
      and (v_gender is null or p.gender_fhir = v_gender)
      and (p_updated_from is null or p.updated_at >= p_updated_from)
      and (p_updated_before is null or p.updated_at < p_updated_before);
   if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)) order by p.id),
+    select string_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)), ', ' order by p.id),
            array_agg(p.id order by p.id)
       into v_rows, v_found
       from (select * from app.patients p
              where p.owner_id = v_uid
-               and (p_id is null or p.id = p_id)
+               and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
                and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
                and (v_gender is null or p.gender_fhir = v_gender)
                and (p_updated_from is null or p.updated_at >= p_updated_from)
@@ -587,7 +570,7 @@ begin
   insert into app.patients (name, age, gender) values (v_in.name, v_in.age, v_in.gender)
   returning * into v_patient;
   perform set_config('app.via', '', true);
-  return fhir.patient_resource(v_patient);
+  return fhir.patient_resource(v_patient)::json;
 end
 $$;
 comment on function fhir.patient_create(jsonb) is
@@ -614,7 +597,7 @@ begin
     perform fhir.check_version('patient', p_id, p_version);
     return app.refuse('update', p_id, '{"object": "patient", "via": "fhir"}', 'RNTFD', 'patient not found');
   end if;
-  return fhir.patient_resource(v_patient);
+  return fhir.patient_resource(v_patient)::json;
 end
 $$;
 comment on function fhir.patient_update(bigint,jsonb,integer) is
@@ -656,28 +639,28 @@ set local role healthcare_owner;
 -- is the specialization. Reading the directory is no access to patient
 -- data and is not recorded, as on /api; its changes are, by the doctors'
 -- row trigger, with via fhir.
-create or replace function fhir.practitioner_resource(d app.doctors) returns json
+create or replace function fhir.practitioner_resource(d app.doctors) returns text
 language sql stable
 as $$
-  select ('{"resourceType" : "Practitioner", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+  select '{"resourceType" : "Practitioner", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
           || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "extension" : [{"url" : "'
           || fhir.canonical('practitioner-specialization') || '", "valueString" : ' || pg_catalog.to_json(d.specialization::text)::text
-          || '}], "active" : true, "name" : [{"text" : ' || pg_catalog.to_json(d.name::text)::text || '}]}')::json
+          || '}], "active" : true, "name" : [{"text" : ' || pg_catalog.to_json(d.name::text)::text || '}]}'
 $$;
 comment on function fhir.practitioner_resource(app.doctors) is
-  'A doctor as a FHIR R4 Practitioner: id, meta (versionId, lastUpdated), the extension practitioner-specialization (valueString), active, name[0].text.';
+  'A doctor as a FHIR R4 Practitioner, in JSON text: id, meta (versionId, lastUpdated), the extension practitioner-specialization (valueString), active, name[0].text.';
 revoke all on function fhir.practitioner_resource(app.doctors) from public;
 grant execute on function fhir.practitioner_resource(app.doctors) to healthcare_access;
 
-create or replace function fhir.practitioner_role_resource(d app.doctors) returns json
+create or replace function fhir.practitioner_role_resource(d app.doctors) returns text
 language sql stable
 as $$
-  select ('{"resourceType" : "PractitionerRole", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
+  select '{"resourceType" : "PractitionerRole", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
           || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "active" : true, "practitioner" : {"reference" : "Practitioner/'
-          || d.id || '"}, "specialty" : [{"text" : ' || pg_catalog.to_json(d.specialization::text)::text || '}]}')::json
+          || d.id || '"}, "specialty" : [{"text" : ' || pg_catalog.to_json(d.specialization::text)::text || '}]}'
 $$;
 comment on function fhir.practitioner_role_resource(app.doctors) is
-  'A doctor''s one PractitionerRole (same id and version as its Practitioner): practitioner, and specialty[0].text the specialization.';
+  'A doctor''s one PractitionerRole, in JSON text (same id and version as its Practitioner): practitioner, and specialty[0].text the specialization.';
 revoke all on function fhir.practitioner_role_resource(app.doctors) from public;
 grant execute on function fhir.practitioner_role_resource(app.doctors) to healthcare_access;
 
@@ -737,15 +720,15 @@ grant execute on function fhir.doctor_gone(bigint) to healthcare_access;
 -- CareTeam: one per mapping, with the patient as subject and the doctor as
 -- its one participant. Mappings have no versions: every CareTeam is at
 -- version 1, last updated when it was made.
-create or replace function fhir.care_team_resource(m app.patient_doctors) returns json
+create or replace function fhir.care_team_resource(m app.patient_doctors) returns text
 language sql stable
 as $$
-  select ('{"resourceType" : "CareTeam", "id" : "' || m.id || '", "meta" : {"versionId" : "1", "lastUpdated" : "'
+  select '{"resourceType" : "CareTeam", "id" : "' || m.id || '", "meta" : {"versionId" : "1", "lastUpdated" : "'
           || fhir.instant(m.created_at) || '"}, "status" : "active", "subject" : {"reference" : "Patient/' || m.patient_id
-          || '"}, "participant" : [{"member" : {"reference" : "Practitioner/' || m.doctor_id || '"}}]}')::json
+          || '"}, "participant" : [{"member" : {"reference" : "Practitioner/' || m.doctor_id || '"}}]}'
 $$;
 comment on function fhir.care_team_resource(app.patient_doctors) is
-  'A mapping as a FHIR R4 CareTeam: id, meta (version 1, lastUpdated the mapping''s date), status active, subject the patient, participant[0].member the doctor''s Practitioner.';
+  'A mapping as a FHIR R4 CareTeam, in JSON text: id, meta (version 1, lastUpdated the mapping''s date), status active, subject the patient, participant[0].member the doctor''s Practitioner.';
 revoke all on function fhir.care_team_resource(app.patient_doctors) from public;
 grant execute on function fhir.care_team_resource(app.patient_doctors) to healthcare_access;
 
@@ -781,7 +764,7 @@ as $$
 declare
   v_result json;
 begin
-  select fhir.practitioner_resource(d) into v_result from app.doctors d where d.id = p_id;
+  select fhir.practitioner_resource(d)::json into v_result from app.doctors d where d.id = p_id;
   if v_result is null then
     if fhir.doctor_gone(p_id) then
       raise exception 'practitioner deleted' using errcode = 'RGONE';
@@ -803,7 +786,7 @@ as $$
 declare
   v_result json;
 begin
-  select fhir.practitioner_role_resource(d) into v_result from app.doctors d where d.id = p_id;
+  select fhir.practitioner_role_resource(d)::json into v_result from app.doctors d where d.id = p_id;
   if v_result is null then
     if fhir.doctor_gone(p_id) then
       raise exception 'practitioner role deleted' using errcode = 'RGONE';
@@ -823,6 +806,7 @@ create or replace function fhir.practitioner_search(p_id bigint default null, p_
 returns json
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   v_base text := fhir.base(p_base);
@@ -831,7 +815,7 @@ declare
   v_name text := nullif(btrim(p_name), '');
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
 begin
   if p_name_match is not null and p_name_match not in ('exact', 'contains') then
     raise exception 'name takes the modifiers :exact and :contains' using errcode = 'RINVL', column = 'name';
@@ -840,12 +824,12 @@ begin
            || case when p_id is not null then '_id=' || p_id || '&' else '' end
            || case when v_name is not null then 'name' || coalesce(':' || p_name_match, '') || '=' || app.url_encode(v_name) || '&' else '' end;
   select count(*) into v_count from app.doctors d
-   where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
+   where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
   if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)) order by d.id)
+    select string_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)), ', ' order by d.id)
       into v_rows
       from (select * from app.doctors d
-             where (p_id is null or d.id = p_id) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
+             where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
              order by d.id limit v_limit offset v_offset) d;
   end if;
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
@@ -869,7 +853,7 @@ declare
   v_spec text := nullif(btrim(p_specialty), '');
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
 begin
   v_url := v_base || '/PractitionerRole?'
            || case when p_practitioner is not null then 'practitioner=Practitioner%2F' || p_practitioner || '&' else '' end
@@ -877,7 +861,7 @@ begin
   select count(*) into v_count from app.doctors d
    where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec));
   if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/PractitionerRole/' || d.id, fhir.practitioner_role_resource(d)) order by d.id)
+    select string_agg(fhir.match(v_base || '/PractitionerRole/' || d.id, fhir.practitioner_role_resource(d)), ', ' order by d.id)
       into v_rows
       from (select * from app.doctors d
              where (p_practitioner is null or d.id = p_practitioner) and (v_spec is null or lower(d.specialization) = lower(v_spec))
@@ -905,7 +889,7 @@ begin
   insert into app.doctors (name, specialization) values (v_in.name, v_in.specialization)
   returning * into v_doctor;
   perform set_config('app.via', '', true);
-  return fhir.practitioner_resource(v_doctor);
+  return fhir.practitioner_resource(v_doctor)::json;
 end
 $$;
 comment on function fhir.practitioner_create(jsonb) is
@@ -936,7 +920,7 @@ begin
     end if;
     raise exception 'practitioner not found' using errcode = 'RNTFD';
   end if;
-  return fhir.practitioner_resource(v_doctor);
+  return fhir.practitioner_resource(v_doctor)::json;
 end
 $$;
 comment on function fhir.practitioner_update(bigint,jsonb,integer) is
@@ -988,7 +972,7 @@ begin
     return app.refuse('read', null, v_detail, 'RNTFD', 'care team not found');
   end if;
   perform app.audit_as(v_uid, 'read', 'ok', v_mapping.patient_id, null, v_detail);
-  return fhir.care_team_resource(v_mapping);
+  return fhir.care_team_resource(v_mapping)::json;
 end
 $$;
 comment on function fhir.care_team(bigint) is
@@ -1001,46 +985,69 @@ create or replace function fhir.care_team_search(p_patient bigint default null, 
 returns json
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   v_uid bigint := app.require_user();
-  v_admin boolean := app.current_user_is_admin();
-  -- Which care teams a search covers, as the REST lists have it: those of
-  -- the caller's own patients and, for a doctor's account, its own; an
-  -- admin's search by patient or participant any one's. The policies still
-  -- decide what is read; plain index conditions keep every plan on them.
-  v_mine bigint[] := case when v_admin and p_patient is not null then array[p_patient]
-                          else array(select p.id from app.patients p where p.owner_id = v_uid) end;
-  v_doc bigint := case when v_admin and p_participant is not null then p_participant else app.current_doctor_id() end;
   v_base text := fhir.base(p_base);
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
+  v_doc bigint;
+  v_mine bigint[];
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
   v_ids bigint[];
 begin
   v_url := v_base || '/CareTeam?'
            || case when p_patient is not null then 'subject=Patient%2F' || p_patient || '&' else '' end
            || case when p_participant is not null then 'participant=Practitioner%2F' || p_participant || '&' else '' end;
-  select count(*) into v_count from app.patient_doctors m
-   where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
-     and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
-  if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)) order by m.id),
-           array_agg(distinct m.patient_id)
-      into v_rows, v_ids
-      from (select * from app.patient_doctors m
-             where (m.doctor_id = v_doc or m.patient_id = any (v_mine))
-               and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
-             order by m.id limit v_limit offset v_offset) m;
+  -- Pages are in patient order, then practitioner's, as the REST care
+  -- view's are, so a page reads its own rows from an index and no others.
+  if p_patient is not null or p_participant is not null then
+    -- A search by patient or participant sees what the policies show: the
+    -- caller's patients', its own as a doctor's account, any for admins.
+    select count(*) into v_count from app.patient_doctors m
+     where (m.patient_id = p_patient or m.doctor_id = p_participant)
+       and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
+    if v_limit > 0 then
+      select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
+             array_agg(distinct m.patient_id)
+        into v_rows, v_ids
+        from (select * from app.patient_doctors m
+               where (m.patient_id = p_patient or m.doctor_id = p_participant)
+                 and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
+               order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
+    end if;
+  else
+    -- Without one, the caller's care teams as the REST lists have them
+    -- (an admin's too): its doctor record's, then its patients' with
+    -- anyone else, each one index's range with no optional condition, so
+    -- the plans PL/pgSQL keeps for the session stay on those indexes.
+    v_doc := app.current_doctor_id();
+    v_mine := array(select p.id from app.patients p where p.owner_id = v_uid);
+    select (select count(*) from app.patient_doctors m where m.doctor_id = v_doc)
+         + (select count(*) from app.patient_doctors m where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc)
+      into v_count;
+    if v_limit > 0 then
+      select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
+             array_agg(distinct m.patient_id)
+        into v_rows, v_ids
+        from (select * from ((select * from app.patient_doctors m where m.doctor_id = v_doc
+                               order by m.patient_id limit v_limit + v_offset)
+                             union all
+                             (select * from app.patient_doctors m
+                               where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc
+                               order by m.patient_id, m.doctor_id limit v_limit + v_offset)) m
+               order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
+    end if;
   end if;
   perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "fhir"}');
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
 end
 $$;
 comment on function fhir.care_team_search(bigint,bigint,integer,integer,text) is
-  'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of the mappings the caller may see (their patients'', their own as a doctor''s linked account, every one for admins). Recorded with via fhir and the patients returned.';
+  'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of care teams in patient order, then practitioner''s. Without subject or participant, the caller''s: its doctor record''s and its patients'' (admins too); with them, every match the policies show (the caller''s patients'', its own as a doctor''s linked account, any for admins). Recorded with via fhir and the patients returned.';
 revoke all on function fhir.care_team_search(bigint,bigint,integer,integer,text) from public;
 grant execute on function fhir.care_team_search(bigint,bigint,integer,integer,text) to healthcare_api, healthcare_user;
 
@@ -1084,7 +1091,7 @@ begin
   if v_mapping.id is null then
     raise exception 'this practitioner is already in a care team of this patient' using errcode = 'RCNFL', column = 'CareTeam.participant.member';
   end if;
-  return fhir.care_team_resource(v_mapping);
+  return fhir.care_team_resource(v_mapping)::json;
 end
 $$;
 comment on function fhir.care_team_create(jsonb) is
@@ -1245,7 +1252,7 @@ declare
   v_until bigint := coalesce(p_until, (select max(e.id) from audit.events e), 0);
   v_url text;
   v_count bigint;
-  v_rows json;
+  v_rows text;
 begin
   -- An owner's events are those of their patients (the one asked for, or all).
   if not v_admin then
@@ -1265,7 +1272,7 @@ begin
      and (p_agent is null or e.user_id = p_agent)
      and (p_from is null or e.at >= p_from) and (p_before is null or e.at < p_before);
   if v_limit > 0 then
-    select json_agg(fhir.match(v_base || '/AuditEvent/' || e.id, fhir.audit_event_resource(e, v_mine, v_uid)) order by e.id desc)
+    select string_agg(fhir.match(v_base || '/AuditEvent/' || e.id, fhir.audit_event_resource(e, v_mine, v_uid)::text), ', ' order by e.id desc)
       into v_rows
       from (select * from audit.events e
              where e.id <= v_until and (v_admin or e.outcome = 'ok' or e.user_id = v_uid)
