@@ -187,3 +187,68 @@ func TestCareTeamsAndTheDoctorsAccount(t *testing.T) {
 		t.Errorf("mapping events via fhir: %v", seen)
 	}
 }
+
+// A doctor's account that owns patients too: its CareTeam search covers its
+// doctor record's care teams and its own patients' (one of them both), each
+// once, in patient order then practitioner's, page by page; a search by
+// subject or participant shows only what the policies let it see.
+func TestCareTeamSearchPagesTheDoctorsAndItsPatients(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	doctorUser := h.Signup("fhirpagedoc")
+	otherOwner := h.Signup("fhirpageowner")
+	admin := h.admin("fhirpageadmin")
+	own := h.must("POST", "/Practitioner", doctorUser.Access, practitioner("Page Doctor", "Oncology"), 201).json(t)["id"].(string)
+	else_ := h.must("POST", "/Practitioner", doctorUser.Access, practitioner("Other Doctor", "Oncology"), 201).json(t)["id"].(string)
+	h.Must("PUT", "/api/doctors/"+own+"/account/", admin.Access, map[string]any{"user": doctorUser.ID}, 200)
+	p1 := h.create(doctorUser.Access, patient("Own One", 30, "", ""))
+	p2 := h.create(doctorUser.Access, patient("Own Two", 31, "", ""))
+	q := h.create(otherOwner.Access, patient("In Care", 32, "", ""))
+	team := func(token, pid, did string) string {
+		return h.must("POST", "/CareTeam", token, careTeam(pid, did), 201).json(t)["id"].(string)
+	}
+	// in patient order, then practitioner's (own < else_: created first)
+	want := []string{
+		team(doctorUser.Access, p1, own),   // its patient and its record: both parts
+		team(doctorUser.Access, p1, else_), // its patient
+		team(doctorUser.Access, p2, else_), // its patient
+		team(otherOwner.Access, q, own),    // in its care
+	}
+	team(otherOwner.Access, q, else_) // someone else's, with someone else
+
+	var got []string
+	next := "/CareTeam?_count=1"
+	for pages := 0; next != ""; pages++ {
+		if pages > len(want) {
+			t.Fatalf("more pages than care teams: %v", got)
+		}
+		b := h.must("GET", next, doctorUser.Access, nil, 200).json(t)
+		if b["total"] != float64(len(want)) {
+			t.Fatalf("total %v, want %d", b["total"], len(want))
+		}
+		for _, e := range b["entry"].([]any) {
+			got = append(got, e.(map[string]any)["resource"].(map[string]any)["id"].(string))
+		}
+		next = ""
+		for _, l := range b["link"].([]any) {
+			if l.(map[string]any)["relation"] == "next" {
+				next = l.(map[string]any)["url"].(string)
+			}
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("care teams page by page %v, want %v", got, want)
+	}
+	if b := h.must("GET", "/CareTeam?_count=2&_offset=2", doctorUser.Access, nil, 200).json(t); len(b["entry"].([]any)) != 2 ||
+		b["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["id"] != want[2] {
+		t.Errorf("offset 2: %v", b)
+	}
+	for q, n := range map[string]float64{"subject=Patient/" + q: 1, "participant=Practitioner/" + else_: 2, "participant=" + own: 2, "patient=" + p1: 2} {
+		if b := h.must("GET", "/CareTeam?"+q, doctorUser.Access, nil, 200).json(t); b["total"] != n {
+			t.Errorf("%s: total %v, want %v", q, b["total"], n)
+		}
+	}
+	if b := h.must("GET", "/CareTeam?participant="+else_, admin.Access, nil, 200).json(t); b["total"] != 3.0 {
+		t.Errorf("admin by participant: total %v, want 3", b["total"])
+	}
+}
