@@ -47,6 +47,9 @@ type route struct {
 	// writes marks routes that add patients or mappings; the bench deletes
 	// what they added afterwards, so later measurements see the seeded data.
 	writes bool
+	// rest, on a FHIR route, is the key of the REST route it matches: the
+	// summary prints their CPU per request side by side.
+	rest string
 	// since names the schema change a route needs; an A/B run (--baseline)
 	// leaves such routes out unless --routes names them, since the other
 	// revision may predate it.
@@ -124,19 +127,19 @@ var routes = []route{
 	// The FHIR face (issue 26): each read and search beside the REST route
 	// it matches, to compare their cost per request in one run.
 	{
-		Name: "GET /fhir/Practitioner", Key: "fhir_search_practitioner", since: fhirSince,
+		Name: "GET /fhir/Practitioner", Key: "fhir_search_practitioner", since: fhirSince, rest: "list_doctors",
 		prebuilt: `for i = 1, ntok do reqs[i] = wrk.format("GET", "/fhir/Practitioner", hdr[i]) end`,
 		pgSet:    `\set uid random(1, :ntok)`,
 		pgCall:   pgCall(database.FhirPractitionerSearch, "NULL", "NULL", "NULL", ":lim", ":off", ":fbase"),
 	},
 	{
-		Name: "GET /fhir/Patient", Key: "fhir_search_patient", since: fhirSince,
+		Name: "GET /fhir/Patient", Key: "fhir_search_patient", since: fhirSince, rest: "list_patients",
 		prebuilt: `for i = 1, ntok do reqs[i] = wrk.format("GET", "/fhir/Patient", hdr[i]) end`,
 		pgSet:    `\set uid random(1, :ntok)`,
 		pgCall:   pgCall(database.FhirPatientSearch, "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", ":lim", ":off", ":fbase"),
 	},
 	{
-		Name: "GET /fhir/Patient/<id>", Key: "fhir_read_patient", since: fhirSince,
+		Name: "GET /fhir/Patient/<id>", Key: "fhir_read_patient", since: fhirSince, rest: "get_patient",
 		prebuilt: `for i = 1, ntok do for k = 0, per - 1 do
 		             reqs[#reqs + 1] = wrk.format("GET", "/fhir/Patient/" .. (i + k * nusers), hdr[i])
 		           end end`,
@@ -146,7 +149,7 @@ var routes = []route{
 	},
 	{
 		// A doctor's care teams, beside the REST care view.
-		Name: "GET /fhir/CareTeam", Key: "fhir_search_care_team", since: fhirSince,
+		Name: "GET /fhir/CareTeam", Key: "fhir_search_care_team", since: fhirSince, rest: "list_care_patients",
 		prebuilt: `for i = 1, math.min(ntok, half) do reqs[i] = wrk.format("GET", "/fhir/CareTeam", hdr[i]) end`,
 		pgSet:    `\set uid random(1, least(:ntok, :half))`,
 		pgCall:   pgCall(database.FhirCareTeamSearch, "NULL", "NULL", ":lim", ":off", ":fbase"),

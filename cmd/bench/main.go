@@ -210,6 +210,8 @@ type machine struct {
 
 type routeResult struct {
 	Route       string        `json:"route"`
+	Key         string        `json:"key"`
+	REST        string        `json:"rest_route,omitempty"` // a FHIR route's REST match (its key)
 	Connections int           `json:"connections"`
 	Server      []measurement `json:"server_runs"`
 	Pipeline    []measurement `json:"pgbench_pipeline_runs,omitempty"`
@@ -359,7 +361,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	warm := func(r route, s *server) error { return warmUp(ctx, e.dir, r, tokens, p, o, s) }
 
 	for _, r := range selected {
-		rr := routeResult{Route: r.Name, Connections: o.connections}
+		rr := routeResult{Route: r.Name, Key: r.Key, REST: r.rest, Connections: o.connections}
 		if r.uniquePairs {
 			if p.base, err = takePairs(warmUpDuration); err != nil {
 				return err
@@ -801,6 +803,7 @@ func printTable(w io.Writer, o options, res *result) {
 			s.ServerCPUus, s.PostgresCPUus, s.LoadgenCPUus, p.PostgresCPUus, p.LoadgenCPUus, b.PostgresCPUus, b.LoadgenCPUus)
 	}
 	printFloor(w, res.Routes)
+	printFHIR(w, res.Routes)
 	if len(res.Latency16) > 0 {
 		fmt.Fprintf(w, "\nserver at %d connections:\n", res.Latency16[0].Connections)
 		for _, r := range res.Latency16 {
@@ -828,6 +831,31 @@ func printTable(w io.Writer, o options, res *result) {
 
 // printFloor adds the floor's lines, when it was measured: the same load
 // against a server that does nothing but route and call the database.
+// printFHIR sets each FHIR route's CPU per request beside its REST route's
+// from the same run, as FHIR/REST ratios of the medians.
+func printFHIR(w io.Writer, routes []routeResult) {
+	byKey := map[string]routeResult{}
+	for _, r := range routes {
+		byKey[r.Key] = r
+	}
+	header := false
+	for _, f := range routes {
+		r, ok := byKey[f.REST]
+		if f.REST == "" || !ok {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(w, "\nFHIR against its REST route, CPU per request (FHIR/REST):\n")
+			fmt.Fprintf(w, "%-24s %-24s %8s %8s %8s %8s\n", "FHIR route", "REST route", "server", "postgres", "pipe pg", "begin pg")
+			header = true
+		}
+		fs, rs := f.ServerMedian, r.ServerMedian
+		fmt.Fprintf(w, "%-24s %-24s %8.2f %8.2f %8.2f %8.2f\n", f.Route, r.Route,
+			ratio(fs.ServerCPUus, rs.ServerCPUus), ratio(fs.PostgresCPUus, rs.PostgresCPUus),
+			ratio(f.PipelineMedian.PostgresCPUus, r.PipelineMedian.PostgresCPUus), ratio(f.BeginMedian.PostgresCPUus, r.BeginMedian.PostgresCPUus))
+	}
+}
+
 func printFloor(w io.Writer, routes []routeResult) {
 	header := false
 	for _, r := range routes {

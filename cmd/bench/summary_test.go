@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,33 @@ func TestFloorTokensMapToTheirUsers(t *testing.T) {
 		if users[tok] != c.UserID {
 			t.Errorf("token %d: the floor acts for user %d, the server for %d", i, users[tok], c.UserID)
 		}
+	}
+}
+
+// Each FHIR route names a REST route that exists, and the summary sets
+// their CPU per request side by side.
+func TestFHIRRoutesPrintBesideTheirRESTRoutes(t *testing.T) {
+	for _, r := range routes {
+		if strings.HasPrefix(r.Key, "fhir_") {
+			if rest, ok := routeByKey(r.rest); !ok || strings.HasPrefix(rest.Key, "fhir_") {
+				t.Errorf("%s: REST match %q", r.Key, r.rest)
+			}
+		}
+	}
+	cpu := func(server, pg float64) measurement { return measurement{ServerCPUus: server, PostgresCPUus: pg} }
+	res := []routeResult{
+		{Route: "GET /api/patients/", Key: "list_patients", ServerMedian: cpu(100, 400), PipelineMedian: cpu(0, 300), BeginMedian: cpu(0, 500)},
+		{Route: "GET /fhir/Patient", Key: "fhir_search_patient", REST: "list_patients",
+			ServerMedian: cpu(110, 460), PipelineMedian: cpu(0, 330), BeginMedian: cpu(0, 500)},
+		{Route: "GET /fhir/CareTeam", Key: "fhir_search_care_team", REST: "list_care_patients"}, // its REST route did not run
+	}
+	var b strings.Builder
+	printFHIR(&b, res)
+	out := b.String()
+	if !strings.Contains(out, "GET /fhir/Patient") || !strings.Contains(out, "1.10     1.15     1.10     1.00") {
+		t.Errorf("summary:\n%s", out)
+	}
+	if strings.Contains(out, "CareTeam") {
+		t.Errorf("a FHIR route whose REST route did not run is printed:\n%s", out)
 	}
 }
