@@ -4543,9 +4543,9 @@ COMMENT ON FUNCTION fhir.care_team_delete(p_id bigint) IS 'DELETE /fhir/CareTeam
 CREATE FUNCTION fhir.care_team_resource(m app.patient_doctors) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select '{"resourceType" : "CareTeam", "id" : "' || m.id || '", "meta" : {"versionId" : "1", "lastUpdated" : "'
-          || fhir.instant(m.created_at) || '"}, "status" : "active", "subject" : {"reference" : "Patient/' || m.patient_id
-          || '"}, "participant" : [{"member" : {"reference" : "Practitioner/' || m.doctor_id || '"}}]}'
+  select pg_catalog.concat('{"resourceType" : "CareTeam", "id" : "', m.id, '", "meta" : {"versionId" : "1", "lastUpdated" : "',
+           fhir.instant(m.created_at), '"}, "status" : "active", "subject" : {"reference" : "Patient/', m.patient_id,
+           '"}, "participant" : [{"member" : {"reference" : "Practitioner/', m.doctor_id, '"}}]}')
 $$;
 
 ALTER FUNCTION fhir.care_team_resource(m app.patient_doctors) OWNER TO healthcare_owner;
@@ -4810,8 +4810,7 @@ COMMENT ON FUNCTION fhir.instant(p_at timestamp with time zone) IS 'A FHIR insta
 CREATE FUNCTION fhir.match(p_full_url text, p_resource text) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select '{"fullUrl" : ' || pg_catalog.to_json(p_full_url)::text || ', "resource" : ' || p_resource
-         || ', "search" : {"mode" : "match"}}'
+  select pg_catalog.concat('{"fullUrl" : ', pg_catalog.to_json(p_full_url), ', "resource" : ', p_resource, ', "search" : {"mode" : "match"}}')
 $$;
 
 ALTER FUNCTION fhir.match(p_full_url text, p_resource text) OWNER TO healthcare_owner;
@@ -4849,27 +4848,21 @@ COMMENT ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) I
 --
 
 CREATE FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text) RETURNS json
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     AS $$
-declare
-  v_bundle text := '{"resourceType" : "Bundle", "type" : ' || pg_catalog.to_json(p_type)::text || ', "total" : ' || p_total
-                   || ', "link" : [{"relation" : "self", "url" : '
-                   || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || p_offset)::text || '}';
-begin
-  if p_count > 0 and p_offset + p_count < p_total then
-    v_bundle := v_bundle || ', {"relation" : "next", "url" : '
-                || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || (p_offset + p_count))::text || '}';
-  end if;
-  if p_count > 0 and p_offset > 0 then
-    v_bundle := v_bundle || ', {"relation" : "previous", "url" : '
-                || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || greatest(p_offset - p_count, 0))::text || '}';
-  end if;
-  v_bundle := v_bundle || ']';
-  if p_entries is not null then
-    v_bundle := v_bundle || ', "entry" : [' || p_entries || ']';
-  end if;
-  return (v_bundle || '}')::json;
-end
+  select pg_catalog.concat(
+           '{"resourceType" : "Bundle", "type" : ', pg_catalog.to_json(p_type), ', "total" : ', p_total,
+           ', "link" : [{"relation" : "self", "url" : ',
+           pg_catalog.to_json(pg_catalog.concat(p_url, '_count=', p_count, '&_offset=', p_offset)), '}',
+           case when p_count > 0 and p_offset + p_count < p_total
+                then pg_catalog.concat(', {"relation" : "next", "url" : ',
+                       pg_catalog.to_json(pg_catalog.concat(p_url, '_count=', p_count, '&_offset=', p_offset + p_count)), '}') end,
+           case when p_count > 0 and p_offset > 0
+                then pg_catalog.concat(', {"relation" : "previous", "url" : ',
+                       pg_catalog.to_json(pg_catalog.concat(p_url, '_count=', p_count, '&_offset=', greatest(p_offset - p_count, 0))), '}') end,
+           ']',
+           case when p_entries is not null then pg_catalog.concat(', "entry" : [', p_entries, ']') end,
+           '}')::json
 $$;
 
 ALTER FUNCTION fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text) OWNER TO healthcare_owner;
@@ -5184,13 +5177,13 @@ COMMENT ON FUNCTION fhir.patient_input(p_resource jsonb, p_id bigint, OUT name t
 CREATE FUNCTION fhir.patient_resource(p app.patients) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select '{"resourceType" : "Patient", "id" : "' || p.id || '", "meta" : {"versionId" : "' || p.version
-          || '", "lastUpdated" : "' || fhir.instant(p.updated_at) || '"}, "extension" : ['
-          || case when p.gender <> '' then '{"url" : "' || fhir.canonical('patient-gender-text') || '", "valueString" : '
-                                           || pg_catalog.to_json(p.gender::text)::text || '}, ' else '' end
-          || '{"url" : "' || fhir.canonical('patient-age') || '", "valueAge" : {"value" : ' || p.age
-          || ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : '
-          || pg_catalog.to_json(p.name::text)::text || '}], "gender" : ' || pg_catalog.to_json(p.gender_fhir)::text || '}'
+  select pg_catalog.concat('{"resourceType" : "Patient", "id" : "', p.id, '", "meta" : {"versionId" : "', p.version,
+           '", "lastUpdated" : "', fhir.instant(p.updated_at), '"}, "extension" : [',
+           case when p.gender <> '' then pg_catalog.concat('{"url" : "', fhir.canonical('patient-gender-text'), '", "valueString" : ',
+                                                            pg_catalog.to_json(p.gender::text), '}, ') end,
+           '{"url" : "', fhir.canonical('patient-age'), '", "valueAge" : {"value" : ', p.age,
+           ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : ',
+           pg_catalog.to_json(p.name::text), '}], "gender" : ', pg_catalog.to_json(p.gender_fhir), '}')
 $$;
 
 ALTER FUNCTION fhir.patient_resource(p app.patients) OWNER TO healthcare_owner;
@@ -5503,10 +5496,10 @@ COMMENT ON FUNCTION fhir.practitioner_input(p_resource jsonb, p_id bigint, OUT n
 CREATE FUNCTION fhir.practitioner_resource(d app.doctors) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select '{"resourceType" : "Practitioner", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
-          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "extension" : [{"url" : "'
-          || fhir.canonical('practitioner-specialization') || '", "valueString" : ' || pg_catalog.to_json(d.specialization::text)::text
-          || '}], "active" : true, "name" : [{"text" : ' || pg_catalog.to_json(d.name::text)::text || '}]}'
+  select pg_catalog.concat('{"resourceType" : "Practitioner", "id" : "', d.id, '", "meta" : {"versionId" : "', d.version,
+           '", "lastUpdated" : "', fhir.instant(d.updated_at), '"}, "extension" : [{"url" : "',
+           fhir.canonical('practitioner-specialization'), '", "valueString" : ', pg_catalog.to_json(d.specialization::text),
+           '}], "active" : true, "name" : [{"text" : ', pg_catalog.to_json(d.name::text), '}]}')
 $$;
 
 ALTER FUNCTION fhir.practitioner_resource(d app.doctors) OWNER TO healthcare_owner;
@@ -5554,9 +5547,9 @@ COMMENT ON FUNCTION fhir.practitioner_role(p_id bigint) IS 'GET /fhir/Practition
 CREATE FUNCTION fhir.practitioner_role_resource(d app.doctors) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select '{"resourceType" : "PractitionerRole", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
-          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "active" : true, "practitioner" : {"reference" : "Practitioner/'
-          || d.id || '"}, "specialty" : [{"text" : ' || pg_catalog.to_json(d.specialization::text)::text || '}]}'
+  select pg_catalog.concat('{"resourceType" : "PractitionerRole", "id" : "', d.id, '", "meta" : {"versionId" : "', d.version,
+           '", "lastUpdated" : "', fhir.instant(d.updated_at), '"}, "active" : true, "practitioner" : {"reference" : "Practitioner/',
+           d.id, '"}, "specialty" : [{"text" : ', pg_catalog.to_json(d.specialization::text), '}]}')
 $$;
 
 ALTER FUNCTION fhir.practitioner_role_resource(d app.doctors) OWNER TO healthcare_owner;

@@ -446,3 +446,28 @@ func percentile(sorted []float64, p float64) float64 {
 	i := int(float64(len(sorted))*p/100+0.5) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
+
+// routeGroups orders the selected routes into the groups the bench runs
+// round by round: a REST route with the selected FHIR routes that match
+// it, every other route alone, in the order selected (a matched FHIR route
+// joins its REST route's group wherever it was named).
+func routeGroups(selected []route) [][]route {
+	named := map[string]bool{}
+	for _, r := range selected {
+		named[r.Key] = true
+	}
+	var groups [][]route
+	for _, r := range selected {
+		if r.rest != "" && named[r.rest] {
+			continue
+		}
+		g := []route{r}
+		for _, f := range selected {
+			if f.rest == r.Key {
+				g = append(g, f)
+			}
+		}
+		groups = append(groups, g)
+	}
+	return groups
+}

@@ -360,106 +360,127 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	takePairs := newPairSlices(p).take
 	warm := func(r route, s *server) error { return warmUp(ctx, e.dir, r, tokens, p, o, s) }
 
-	for _, r := range selected {
-		rr := routeResult{Route: r.Name, Key: r.Key, REST: r.rest, Connections: o.connections}
-		if r.uniquePairs {
-			if p.base, err = takePairs(warmUpDuration); err != nil {
+	// A group's routes (a REST route and the FHIR routes that match it)
+	// take turns round by round, so a slow moment of the machine falls on
+	// both sides of their ratio; every other round reverses the turns, so
+	// neither side always meets the background work (autovacuum, the
+	// sealer, WAL) the other's requests left behind.
+	for _, group := range routeGroups(selected) {
+		results := make([]routeResult, len(group))
+		pipeScripts := make([]string, len(group))
+		beginScripts := make([]string, len(group))
+		writes := false
+		for j, r := range group {
+			results[j] = routeResult{Route: r.Name, Key: r.Key, REST: r.rest, Connections: o.connections}
+			writes = writes || r.writes
+			if r.uniquePairs {
+				if p.base, err = takePairs(warmUpDuration); err != nil {
+					return err
+				}
+			}
+			if err := warm(r, srv); err != nil {
 				return err
 			}
-		}
-		withFloor := floor != nil && floorRoutes[r.Key]
-		if err := warm(r, srv); err != nil {
-			return err
-		}
-		if withFloor {
-			if err := warm(r, floor); err != nil {
+			if floor != nil && floorRoutes[r.Key] {
+				if err := warm(r, floor); err != nil {
+					return err
+				}
+			}
+			if pipeScripts[j], err = pgbenchScript(e.dir, r, true); err != nil {
 				return err
 			}
-		}
-		pipeScript, err := pgbenchScript(e.dir, r, true)
-		if err != nil {
-			return err
-		}
-		beginScript, err := pgbenchScript(e.dir, r, false)
-		if err != nil {
-			return err
+			if beginScripts[j], err = pgbenchScript(e.dir, r, false); err != nil {
+				return err
+			}
 		}
 		for i := 0; i < o.runs; i++ {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if r.uniquePairs {
-				if p.base, err = takePairs(o.duration); err != nil {
-					return err
+			for k := range group {
+				j := k
+				if i%2 == 1 {
+					j = len(group) - 1 - k
 				}
-			}
-			script, err := wrkScript(e.dir, r, tokens, p, o.threads)
-			if err != nil {
-				return err
-			}
-			var profErr chan error
-			if i == 0 && o.profileDir != "" && o.duration >= 2*time.Second {
-				profErr = make(chan error, 1)
-				secs := int(o.duration.Seconds()) - 1
-				go func() {
-					profErr <- srv.profile(fmt.Sprintf("profile?seconds=%d", secs), filepath.Join(o.profileDir, r.Key+".cpu.pprof"))
-				}()
-			}
-			a, err := runWrk(ctx, startCPU(e, srv), script, srv.url, o.threads, o.connections, o.duration)
-			if err != nil {
-				return err
-			}
-			if profErr != nil {
-				if err := <-profErr; err != nil {
-					return err
+				r := group[j]
+				if ctx.Err() != nil {
+					return ctx.Err()
 				}
-				if err := srv.profile("heap", filepath.Join(o.profileDir, r.Key+".heap.pprof")); err != nil {
-					return err
+				rr := &results[j]
+				withFloor := floor != nil && floorRoutes[r.Key]
+				pipeScript, beginScript := pipeScripts[j], beginScripts[j]
+				if r.uniquePairs {
+					if p.base, err = takePairs(o.duration); err != nil {
+						return err
+					}
 				}
-			}
-			rr.Server = append(rr.Server, a)
-			if r.uniquePairs {
-				if p.base, err = takePairs(o.duration); err != nil {
-					return err
-				}
-			}
-			b, err := runPgbench(ctx, e, ds, pipeScript, p, o.threads, o.connections, o.duration)
-			if err != nil {
-				return err
-			}
-			rr.Pipeline = append(rr.Pipeline, b)
-			if r.uniquePairs {
-				if p.base, err = takePairs(o.duration); err != nil {
-					return err
-				}
-			}
-			c, err := runPgbench(ctx, e, ds, beginScript, p, o.threads, o.connections, o.duration)
-			if err != nil {
-				return err
-			}
-			rr.Begin = append(rr.Begin, c)
-			logf("%-24s run %d: server %8.0f/s p99 %6.2fms err %d | pipeline %8.0f/s | begin %8.0f/s | CPU us/req server %.0f pg %.0f wrk %.0f; pipeline: pg %.0f pgbench %.0f",
-				r.Name, i+1, a.RPS, a.P99ms, a.Errors, b.RPS, c.RPS, a.ServerCPUus, a.PostgresCPUus, a.LoadgenCPUus, b.PostgresCPUus, b.LoadgenCPUus)
-			if withFloor {
-				d, err := runWrk(ctx, startCPU(e, floor), script, floor.url, o.threads, o.connections, o.duration)
+				script, err := wrkScript(e.dir, r, tokens, p, o.threads)
 				if err != nil {
 					return err
 				}
-				rr.Floor = append(rr.Floor, d)
-				logf("%-24s run %d: floor %8.0f/s p99 %6.2fms err %d | CPU us/req floor %.0f pg %.0f wrk %.0f",
-					r.Name, i+1, d.RPS, d.P99ms, d.Errors, d.ServerCPUus, d.PostgresCPUus, d.LoadgenCPUus)
+				var profErr chan error
+				if i == 0 && o.profileDir != "" && o.duration >= 2*time.Second {
+					profErr = make(chan error, 1)
+					secs := int(o.duration.Seconds()) - 1
+					go func() {
+						profErr <- srv.profile(fmt.Sprintf("profile?seconds=%d", secs), filepath.Join(o.profileDir, r.Key+".cpu.pprof"))
+					}()
+				}
+				a, err := runWrk(ctx, startCPU(e, srv), script, srv.url, o.threads, o.connections, o.duration)
+				if err != nil {
+					return err
+				}
+				if profErr != nil {
+					if err := <-profErr; err != nil {
+						return err
+					}
+					if err := srv.profile("heap", filepath.Join(o.profileDir, r.Key+".heap.pprof")); err != nil {
+						return err
+					}
+				}
+				rr.Server = append(rr.Server, a)
+				if r.uniquePairs {
+					if p.base, err = takePairs(o.duration); err != nil {
+						return err
+					}
+				}
+				b, err := runPgbench(ctx, e, ds, pipeScript, p, o.threads, o.connections, o.duration)
+				if err != nil {
+					return err
+				}
+				rr.Pipeline = append(rr.Pipeline, b)
+				if r.uniquePairs {
+					if p.base, err = takePairs(o.duration); err != nil {
+						return err
+					}
+				}
+				c, err := runPgbench(ctx, e, ds, beginScript, p, o.threads, o.connections, o.duration)
+				if err != nil {
+					return err
+				}
+				rr.Begin = append(rr.Begin, c)
+				logf("%-24s run %d: server %8.0f/s p99 %6.2fms err %d | pipeline %8.0f/s | begin %8.0f/s | CPU us/req server %.0f pg %.0f wrk %.0f; pipeline: pg %.0f pgbench %.0f",
+					r.Name, i+1, a.RPS, a.P99ms, a.Errors, b.RPS, c.RPS, a.ServerCPUus, a.PostgresCPUus, a.LoadgenCPUus, b.PostgresCPUus, b.LoadgenCPUus)
+				if withFloor {
+					d, err := runWrk(ctx, startCPU(e, floor), script, floor.url, o.threads, o.connections, o.duration)
+					if err != nil {
+						return err
+					}
+					rr.Floor = append(rr.Floor, d)
+					logf("%-24s run %d: floor %8.0f/s p99 %6.2fms err %d | CPU us/req floor %.0f pg %.0f wrk %.0f",
+						r.Name, i+1, d.RPS, d.P99ms, d.Errors, d.ServerCPUus, d.PostgresCPUus, d.LoadgenCPUus)
+				}
 			}
 		}
-		rr.RSSMiB = mib(srv.peakRSS())
-		summarise(&rr)
-		res.Routes = append(res.Routes, rr)
+		for j, r := range group {
+			results[j].RSSMiB = mib(srv.peakRSS())
+			summarise(&results[j])
+			res.Routes = append(res.Routes, results[j])
+			logf("server memory after %s: %s", r.Name, srv.memory())
+		}
 		// Every route writes something (tokens, throttle rows, dead tuples
 		// of the deleted rows): restore ends with a vacuum and a checkpoint
 		// so none of it is flushed during the next measurement.
-		if err := e.restore(ctx, ds, r.writes); err != nil {
+		if err := e.restore(ctx, ds, writes); err != nil {
 			return err
 		}
-		logf("server memory after %s: %s", r.Name, srv.memory())
 	}
 
 	if !o.noExtras {
@@ -832,11 +853,19 @@ func printTable(w io.Writer, o options, res *result) {
 // printFloor adds the floor's lines, when it was measured: the same load
 // against a server that does nothing but route and call the database.
 // printFHIR sets each FHIR route's CPU per request beside its REST route's
-// from the same run, as FHIR/REST ratios of the medians.
+// from the same run: the medians of the per-round ratios FHIR/REST (the
+// two take turns in every round).
 func printFHIR(w io.Writer, routes []routeResult) {
 	byKey := map[string]routeResult{}
 	for _, r := range routes {
 		byKey[r.Key] = r
+	}
+	paired := func(f, r []measurement) float64 {
+		var rs []float64
+		for i := range min(len(f), len(r)) {
+			rs = append(rs, ratio(f[i].PostgresCPUus, r[i].PostgresCPUus))
+		}
+		return medianOf(rs)
 	}
 	header := false
 	for _, f := range routes {
@@ -845,14 +874,16 @@ func printFHIR(w io.Writer, routes []routeResult) {
 			continue
 		}
 		if !header {
-			fmt.Fprintf(w, "\nFHIR against its REST route, CPU per request (FHIR/REST):\n")
+			fmt.Fprintf(w, "\nFHIR against its REST route, CPU per request (FHIR/REST, medians of the rounds' ratios):\n")
 			fmt.Fprintf(w, "%-24s %-24s %8s %8s %8s %8s\n", "FHIR route", "REST route", "server", "postgres", "pipe pg", "begin pg")
 			header = true
 		}
-		fs, rs := f.ServerMedian, r.ServerMedian
+		var server []float64
+		for i := range min(len(f.Server), len(r.Server)) {
+			server = append(server, ratio(f.Server[i].ServerCPUus, r.Server[i].ServerCPUus))
+		}
 		fmt.Fprintf(w, "%-24s %-24s %8.2f %8.2f %8.2f %8.2f\n", f.Route, r.Route,
-			ratio(fs.ServerCPUus, rs.ServerCPUus), ratio(fs.PostgresCPUus, rs.PostgresCPUus),
-			ratio(f.PipelineMedian.PostgresCPUus, r.PipelineMedian.PostgresCPUus), ratio(f.BeginMedian.PostgresCPUus, r.BeginMedian.PostgresCPUus))
+			medianOf(server), paired(f.Server, r.Server), paired(f.Pipeline, r.Pipeline), paired(f.Begin, r.Begin))
 	}
 }
 

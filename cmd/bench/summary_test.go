@@ -81,9 +81,10 @@ func TestFloorTokensMapToTheirUsers(t *testing.T) {
 	}
 }
 
-// Each FHIR route names a REST route that exists, and the summary sets
-// their CPU per request side by side.
-func TestFHIRRoutesPrintBesideTheirRESTRoutes(t *testing.T) {
+// Each FHIR route names a REST route that exists, runs in its group when
+// both are selected, and the summary sets their CPU per request side by
+// side as medians of the rounds' ratios.
+func TestFHIRRoutesRunAndPrintBesideTheirRESTRoutes(t *testing.T) {
 	for _, r := range routes {
 		if strings.HasPrefix(r.Key, "fhir_") {
 			if rest, ok := routeByKey(r.rest); !ok || strings.HasPrefix(rest.Key, "fhir_") {
@@ -91,11 +92,39 @@ func TestFHIRRoutesPrintBesideTheirRESTRoutes(t *testing.T) {
 			}
 		}
 	}
-	cpu := func(server, pg float64) measurement { return measurement{ServerCPUus: server, PostgresCPUus: pg} }
+	pick := func(keys ...string) []route {
+		var rs []route
+		for _, k := range keys {
+			r, _ := routeByKey(k)
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	var got []string
+	for _, g := range routeGroups(pick("fhir_search_patient", "list_doctors", "list_patients", "fhir_read_patient", "fhir_search_practitioner")) {
+		var keys []string
+		for _, r := range g {
+			keys = append(keys, r.Key)
+		}
+		got = append(got, strings.Join(keys, "+"))
+	}
+	if want := "list_doctors+fhir_search_practitioner list_patients+fhir_search_patient fhir_read_patient"; strings.Join(got, " ") != want {
+		t.Errorf("groups %q, want %q", strings.Join(got, " "), want)
+	}
+
+	cpu := func(pairs ...float64) []measurement {
+		var ms []measurement
+		for i := 0; i+1 < len(pairs); i += 2 {
+			ms = append(ms, measurement{ServerCPUus: pairs[i], PostgresCPUus: pairs[i+1]})
+		}
+		return ms
+	}
 	res := []routeResult{
-		{Route: "GET /api/patients/", Key: "list_patients", ServerMedian: cpu(100, 400), PipelineMedian: cpu(0, 300), BeginMedian: cpu(0, 500)},
+		{Route: "GET /api/patients/", Key: "list_patients",
+			Server: cpu(100, 400, 200, 400, 100, 400), Pipeline: cpu(0, 300, 0, 300, 0, 300), Begin: cpu(0, 500, 0, 500, 0, 500)},
+		// per round: server 1.1, 0.6, 1.2; postgres 1.15, 1.5, 1.0
 		{Route: "GET /fhir/Patient", Key: "fhir_search_patient", REST: "list_patients",
-			ServerMedian: cpu(110, 460), PipelineMedian: cpu(0, 330), BeginMedian: cpu(0, 500)},
+			Server: cpu(110, 460, 120, 600, 120, 400), Pipeline: cpu(0, 330, 0, 330, 0, 330), Begin: cpu(0, 500, 0, 500, 0, 500)},
 		{Route: "GET /fhir/CareTeam", Key: "fhir_search_care_team", REST: "list_care_patients"}, // its REST route did not run
 	}
 	var b strings.Builder

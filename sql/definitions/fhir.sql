@@ -86,13 +86,13 @@ grant execute on function fhir.page_count(integer) to healthcare_access;
 
 -- One entry of a searchset Bundle, as JSON text: the searches join their
 -- entries with string_agg and fhir.page_bundle parses the Bundle once.
--- Building each entry as json would parse it once more, and
--- json_build_object looks up the type of every argument on every row.
+-- Building each entry as json would parse it once more. The builders are
+-- one concat() each: a chain of || is one expression step per piece, which
+-- the executor sets up again for every statement.
 create or replace function fhir.match(p_full_url text, p_resource text) returns text
 language sql stable
 as $$
-  select '{"fullUrl" : ' || pg_catalog.to_json(p_full_url)::text || ', "resource" : ' || p_resource
-         || ', "search" : {"mode" : "match"}}'
+  select pg_catalog.concat('{"fullUrl" : ', pg_catalog.to_json(p_full_url), ', "resource" : ', p_resource, ', "search" : {"mode" : "match"}}')
 $$;
 comment on function fhir.match(text,text) is
   'A searchset Bundle entry as JSON text: fullUrl, the resource (JSON text), search.mode match.';
@@ -100,32 +100,26 @@ revoke all on function fhir.match(text,text) from public;
 grant execute on function fhir.match(text,text) to healthcare_access;
 
 -- A page of a search or history: the Bundle with its self link and, when
--- there are more, next and previous (_count=0 has neither). PL/pgSQL, not
--- SQL: called from PL/pgSQL, a SQL function that cannot be inlined is
--- parsed and planned again in every transaction.
+-- there are more, next and previous (_count=0 has neither). One
+-- expression, so PL/pgSQL inlines it into the caller's plan; a SQL
+-- function it cannot inline is parsed and planned in every transaction.
 create or replace function fhir.page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text)
 returns json
-language plpgsql stable
+language sql stable
 as $$
-declare
-  v_bundle text := '{"resourceType" : "Bundle", "type" : ' || pg_catalog.to_json(p_type)::text || ', "total" : ' || p_total
-                   || ', "link" : [{"relation" : "self", "url" : '
-                   || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || p_offset)::text || '}';
-begin
-  if p_count > 0 and p_offset + p_count < p_total then
-    v_bundle := v_bundle || ', {"relation" : "next", "url" : '
-                || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || (p_offset + p_count))::text || '}';
-  end if;
-  if p_count > 0 and p_offset > 0 then
-    v_bundle := v_bundle || ', {"relation" : "previous", "url" : '
-                || pg_catalog.to_json(p_url || '_count=' || p_count || '&_offset=' || greatest(p_offset - p_count, 0))::text || '}';
-  end if;
-  v_bundle := v_bundle || ']';
-  if p_entries is not null then
-    v_bundle := v_bundle || ', "entry" : [' || p_entries || ']';
-  end if;
-  return (v_bundle || '}')::json;
-end
+  select pg_catalog.concat(
+           '{"resourceType" : "Bundle", "type" : ', pg_catalog.to_json(p_type), ', "total" : ', p_total,
+           ', "link" : [{"relation" : "self", "url" : ',
+           pg_catalog.to_json(pg_catalog.concat(p_url, '_count=', p_count, '&_offset=', p_offset)), '}',
+           case when p_count > 0 and p_offset + p_count < p_total
+                then pg_catalog.concat(', {"relation" : "next", "url" : ',
+                       pg_catalog.to_json(pg_catalog.concat(p_url, '_count=', p_count, '&_offset=', p_offset + p_count)), '}') end,
+           case when p_count > 0 and p_offset > 0
+                then pg_catalog.concat(', {"relation" : "previous", "url" : ',
+                       pg_catalog.to_json(pg_catalog.concat(p_url, '_count=', p_count, '&_offset=', greatest(p_offset - p_count, 0))), '}') end,
+           ']',
+           case when p_entries is not null then pg_catalog.concat(', "entry" : [', p_entries, ']') end,
+           '}')::json
 $$;
 comment on function fhir.page_bundle(text,bigint,text,integer,integer,text) is
   'A searchset or history Bundle of one page: total, the self link (p_url, ending in ? or &, with _count and _offset), next and previous when there are more (none for _count=0), and the entries (JSON text joined by commas; left out when NULL: FHIR has no empty arrays).';
@@ -156,13 +150,13 @@ grant execute on function fhir.name_matches(text,text,text) to healthcare_access
 create or replace function fhir.patient_resource(p app.patients) returns text
 language sql stable
 as $$
-  select '{"resourceType" : "Patient", "id" : "' || p.id || '", "meta" : {"versionId" : "' || p.version
-          || '", "lastUpdated" : "' || fhir.instant(p.updated_at) || '"}, "extension" : ['
-          || case when p.gender <> '' then '{"url" : "' || fhir.canonical('patient-gender-text') || '", "valueString" : '
-                                           || pg_catalog.to_json(p.gender::text)::text || '}, ' else '' end
-          || '{"url" : "' || fhir.canonical('patient-age') || '", "valueAge" : {"value" : ' || p.age
-          || ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : '
-          || pg_catalog.to_json(p.name::text)::text || '}], "gender" : ' || pg_catalog.to_json(p.gender_fhir)::text || '}'
+  select pg_catalog.concat('{"resourceType" : "Patient", "id" : "', p.id, '", "meta" : {"versionId" : "', p.version,
+           '", "lastUpdated" : "', fhir.instant(p.updated_at), '"}, "extension" : [',
+           case when p.gender <> '' then pg_catalog.concat('{"url" : "', fhir.canonical('patient-gender-text'), '", "valueString" : ',
+                                                            pg_catalog.to_json(p.gender::text), '}, ') end,
+           '{"url" : "', fhir.canonical('patient-age'), '", "valueAge" : {"value" : ', p.age,
+           ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : ',
+           pg_catalog.to_json(p.name::text), '}], "gender" : ', pg_catalog.to_json(p.gender_fhir), '}')
 $$;
 comment on function fhir.patient_resource(app.patients) is
   'A patient as a FHIR R4 Patient, in JSON text (a read casts it; a search splices it into its Bundle): id, meta (versionId, lastUpdated), the extensions patient-gender-text (gender as sent, left out when empty) and patient-age (valueAge in years), name[0].text, gender (gender_fhir). No birthDate: none is stored.';
@@ -642,10 +636,10 @@ set local role healthcare_owner;
 create or replace function fhir.practitioner_resource(d app.doctors) returns text
 language sql stable
 as $$
-  select '{"resourceType" : "Practitioner", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
-          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "extension" : [{"url" : "'
-          || fhir.canonical('practitioner-specialization') || '", "valueString" : ' || pg_catalog.to_json(d.specialization::text)::text
-          || '}], "active" : true, "name" : [{"text" : ' || pg_catalog.to_json(d.name::text)::text || '}]}'
+  select pg_catalog.concat('{"resourceType" : "Practitioner", "id" : "', d.id, '", "meta" : {"versionId" : "', d.version,
+           '", "lastUpdated" : "', fhir.instant(d.updated_at), '"}, "extension" : [{"url" : "',
+           fhir.canonical('practitioner-specialization'), '", "valueString" : ', pg_catalog.to_json(d.specialization::text),
+           '}], "active" : true, "name" : [{"text" : ', pg_catalog.to_json(d.name::text), '}]}')
 $$;
 comment on function fhir.practitioner_resource(app.doctors) is
   'A doctor as a FHIR R4 Practitioner, in JSON text: id, meta (versionId, lastUpdated), the extension practitioner-specialization (valueString), active, name[0].text.';
@@ -655,9 +649,9 @@ grant execute on function fhir.practitioner_resource(app.doctors) to healthcare_
 create or replace function fhir.practitioner_role_resource(d app.doctors) returns text
 language sql stable
 as $$
-  select '{"resourceType" : "PractitionerRole", "id" : "' || d.id || '", "meta" : {"versionId" : "' || d.version
-          || '", "lastUpdated" : "' || fhir.instant(d.updated_at) || '"}, "active" : true, "practitioner" : {"reference" : "Practitioner/'
-          || d.id || '"}, "specialty" : [{"text" : ' || pg_catalog.to_json(d.specialization::text)::text || '}]}'
+  select pg_catalog.concat('{"resourceType" : "PractitionerRole", "id" : "', d.id, '", "meta" : {"versionId" : "', d.version,
+           '", "lastUpdated" : "', fhir.instant(d.updated_at), '"}, "active" : true, "practitioner" : {"reference" : "Practitioner/',
+           d.id, '"}, "specialty" : [{"text" : ', pg_catalog.to_json(d.specialization::text), '}]}')
 $$;
 comment on function fhir.practitioner_role_resource(app.doctors) is
   'A doctor''s one PractitionerRole, in JSON text (same id and version as its Practitioner): practitioner, and specialty[0].text the specialization.';
@@ -723,9 +717,9 @@ grant execute on function fhir.doctor_gone(bigint) to healthcare_access;
 create or replace function fhir.care_team_resource(m app.patient_doctors) returns text
 language sql stable
 as $$
-  select '{"resourceType" : "CareTeam", "id" : "' || m.id || '", "meta" : {"versionId" : "1", "lastUpdated" : "'
-          || fhir.instant(m.created_at) || '"}, "status" : "active", "subject" : {"reference" : "Patient/' || m.patient_id
-          || '"}, "participant" : [{"member" : {"reference" : "Practitioner/' || m.doctor_id || '"}}]}'
+  select pg_catalog.concat('{"resourceType" : "CareTeam", "id" : "', m.id, '", "meta" : {"versionId" : "1", "lastUpdated" : "',
+           fhir.instant(m.created_at), '"}, "status" : "active", "subject" : {"reference" : "Patient/', m.patient_id,
+           '"}, "participant" : [{"member" : {"reference" : "Practitioner/', m.doctor_id, '"}}]}')
 $$;
 comment on function fhir.care_team_resource(app.patient_doctors) is
   'A mapping as a FHIR R4 CareTeam, in JSON text: id, meta (version 1, lastUpdated the mapping''s date), status active, subject the patient, participant[0].member the doctor''s Practitioner.';
