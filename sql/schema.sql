@@ -916,7 +916,7 @@ declare
 begin
   if v_search is not null then
     -- Search is a substring match; escape LIKE's wildcards in the input.
-    v_pattern := '%' || replace(replace(replace(v_search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    v_pattern := '%' || app.like_literal(v_search) || '%';
   end if;
   if v_spec is not null then
     v_query := v_query || '&specialization=' || app.url_encode(v_spec);
@@ -2717,6 +2717,24 @@ ALTER FUNCTION app.json_append(p_doc json, p_more json) OWNER TO healthcare_owne
 --
 
 COMMENT ON FUNCTION app.json_append(p_doc json, p_more json) IS 'Appends the members of the object p_more to the object p_doc, keeping the order of both.';
+
+--
+-- Name: like_literal(text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
+--
+
+CREATE FUNCTION app.like_literal(p_value text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(p_value, '\', '\\'), '%', '\%'), '_', '\_')
+$$;
+
+ALTER FUNCTION app.like_literal(p_value text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION like_literal(p_value text); Type: COMMENT; Schema: app; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION app.like_literal(p_value text) IS 'p_value with \, % and _ escaped, to put in a LIKE or ILIKE pattern as it is.';
 
 --
 -- Name: lock_for_admin(regclass, bigint, text, text, text); Type: FUNCTION; Schema: app; Owner: healthcare_owner
@@ -4570,6 +4588,11 @@ declare
   v_base text := fhir.base(p_base);
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
+  v_own bigint := app.current_doctor_id();
+  -- Which care teams a search covers, in two parts, each one index's
+  -- range: those of doctor v_doc, and those of the patients v_mine with
+  -- any other doctor (p_participant, when given). The policies still
+  -- decide what is read.
   v_doc bigint;
   v_mine bigint[];
   v_url text;
@@ -4580,45 +4603,39 @@ begin
   v_url := v_base || '/CareTeam?'
            || case when p_patient is not null then 'subject=Patient%2F' || p_patient || '&' else '' end
            || case when p_participant is not null then 'participant=Practitioner%2F' || p_participant || '&' else '' end;
-  -- Pages are in patient order, then practitioner's, as the REST care
-  -- view's are, so a page reads its own rows from an index and no others.
-  if p_patient is not null or p_participant is not null then
-    -- A search by patient or participant sees what the policies show: the
-    -- caller's patients', its own as a doctor's account, any for admins.
-    select count(*) into v_count from app.patient_doctors m
-     where (m.patient_id = p_patient or m.doctor_id = p_participant)
-       and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
-    if v_limit > 0 then
-      select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
-             array_agg(distinct m.patient_id)
-        into v_rows, v_ids
-        from (select * from app.patient_doctors m
-               where (m.patient_id = p_patient or m.doctor_id = p_participant)
-                 and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
-               order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
-    end if;
+  if p_patient is not null then
+    -- One patient's care teams: all of them for its owner and admins, its
+    -- own for the doctor's account (the policies).
+    v_mine := array[p_patient];
+  elsif p_participant is not null and (p_participant = v_own or app.current_user_is_admin()) then
+    -- A doctor's care teams: its account's, or any one's for admins.
+    v_doc := p_participant;
+    v_mine := '{}';
   else
-    -- Without one, the caller's care teams as the REST lists have them
-    -- (an admin's too): its doctor record's, then its patients' with
-    -- anyone else, each one index's range with no optional condition, so
-    -- the plans PL/pgSQL keeps for the session stay on those indexes.
-    v_doc := app.current_doctor_id();
+    -- The caller's: its doctor record's (as the REST care view), and its
+    -- patients' (as the REST mappings list), with p_participant only.
+    v_doc := case when p_participant is null then v_own end;
     v_mine := array(select p.id from app.patients p where p.owner_id = v_uid);
-    select (select count(*) from app.patient_doctors m where m.doctor_id = v_doc)
-         + (select count(*) from app.patient_doctors m where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc)
-      into v_count;
-    if v_limit > 0 then
-      select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
-             array_agg(distinct m.patient_id)
-        into v_rows, v_ids
-        from (select * from ((select * from app.patient_doctors m where m.doctor_id = v_doc
-                               order by m.patient_id limit v_limit + v_offset)
-                             union all
-                             (select * from app.patient_doctors m
-                               where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc
-                               order by m.patient_id, m.doctor_id limit v_limit + v_offset)) m
-               order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
-    end if;
+  end if;
+  -- Counted from the indexes alone, and paged in patient order (then
+  -- practitioner's) as the REST care view is, so a page reads its own rows.
+  select (select count(*) from app.patient_doctors m where m.doctor_id = v_doc)
+       + (select count(*) from app.patient_doctors m
+           where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc
+             and (p_participant is null or m.doctor_id = p_participant))
+    into v_count;
+  if v_limit > 0 then
+    select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
+           array_agg(distinct m.patient_id)
+      into v_rows, v_ids
+      from (select * from ((select * from app.patient_doctors m where m.doctor_id = v_doc
+                             order by m.patient_id limit v_limit + v_offset)
+                           union all
+                           (select * from app.patient_doctors m
+                             where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc
+                               and (p_participant is null or m.doctor_id = p_participant)
+                             order by m.patient_id, m.doctor_id limit v_limit + v_offset)) m
+             order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
   end if;
   perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "fhir"}');
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
@@ -4631,7 +4648,7 @@ ALTER FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_c
 -- Name: FUNCTION care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of care teams in patient order, then practitioner''s. Without subject or participant, the caller''s: its doctor record''s and its patients'' (admins too); with them, every match the policies show (the caller''s patients'', its own as a doctor''s linked account, any for admins). Recorded with via fhir and the patients returned.';
+COMMENT ON FUNCTION fhir.care_team_search(p_patient bigint, p_participant bigint, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of care teams in patient order, then practitioner''s. Without subject or participant, the caller''s: its doctor record''s and its patients'' (admins too). By subject, that patient''s, as the policies show them (all for its owner and admins, its own for a doctor''s account); by participant, that doctor''s for its account and admins, else those of the caller''s patients. Recorded with via fhir and the patients returned.';
 
 --
 -- Name: check_resource(jsonb, text, bigint); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
@@ -4822,26 +4839,25 @@ ALTER FUNCTION fhir.match(p_full_url text, p_resource text) OWNER TO healthcare_
 COMMENT ON FUNCTION fhir.match(p_full_url text, p_resource text) IS 'A searchset Bundle entry as JSON text: fullUrl, the resource (JSON text), search.mode match.';
 
 --
--- Name: name_matches(text, text, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+-- Name: name_patterns(text, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
 --
 
-CREATE FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) RETURNS boolean
+CREATE FUNCTION fhir.name_patterns(p_value text, p_match text) RETURNS text[]
     LANGUAGE sql IMMUTABLE
     AS $$
-  select case p_match
-    when 'exact' then p_name = p_value
-    when 'contains' then p_name ilike '%' || replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-    else p_name ilike replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-      or p_name ilike '% ' || replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%' end
+  select array[case when p_match = 'exact' then p_value end,
+               case when p_match = 'contains' then '%' || app.like_literal(p_value) || '%'
+                    when p_match is null then app.like_literal(p_value) || '%' end,
+               case when p_match is null then '% ' || app.like_literal(p_value) || '%' end]
 $$;
 
-ALTER FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) OWNER TO healthcare_owner;
+ALTER FUNCTION fhir.name_patterns(p_value text, p_match text) OWNER TO healthcare_owner;
 
 --
--- Name: FUNCTION name_matches(p_name text, p_value text, p_match text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+-- Name: FUNCTION name_patterns(p_value text, p_match text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) IS 'A FHIR string search on a name: p_match exact (all of it), contains (anywhere), or NULL (the start of any word), case-insensitive but for exact.';
+COMMENT ON FUNCTION fhir.name_patterns(p_value text, p_match text) IS 'A FHIR string search on a name as {exact, pattern, word pattern} for = and ILIKE: p_match exact (all of it, case-sensitive), contains (anywhere), or NULL (the start of any word); case-insensitive but for exact.';
 
 --
 -- Name: page_bundle(text, bigint, text, integer, integer, text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
@@ -5177,13 +5193,14 @@ COMMENT ON FUNCTION fhir.patient_input(p_resource jsonb, p_id bigint, OUT name t
 CREATE FUNCTION fhir.patient_resource(p app.patients) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select pg_catalog.concat('{"resourceType" : "Patient", "id" : "', p.id, '", "meta" : {"versionId" : "', p.version,
+  select case when pg_catalog.num_nulls(p.id, p.version, p.updated_at, p.age, p.name, p.gender, p.gender_fhir) = 0 then
+         pg_catalog.concat('{"resourceType" : "Patient", "id" : "', p.id, '", "meta" : {"versionId" : "', p.version,
            '", "lastUpdated" : "', fhir.instant(p.updated_at), '"}, "extension" : [',
            case when p.gender <> '' then pg_catalog.concat('{"url" : "', fhir.canonical('patient-gender-text'), '", "valueString" : ',
                                                             pg_catalog.to_json(p.gender::text), '}, ') end,
            '{"url" : "', fhir.canonical('patient-age'), '", "valueAge" : {"value" : ', p.age,
            ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : ',
-           pg_catalog.to_json(p.name::text), '}], "gender" : ', pg_catalog.to_json(p.gender_fhir), '}')
+           pg_catalog.to_json(p.name::text), '}], "gender" : ', pg_catalog.to_json(p.gender_fhir), '}') end
 $$;
 
 ALTER FUNCTION fhir.patient_resource(p app.patients) OWNER TO healthcare_owner;
@@ -5212,6 +5229,7 @@ declare
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
   v_name text := nullif(btrim(p_name), '');
+  v_names text[] := case when v_name is not null then fhir.name_patterns(v_name, p_name_match) end;
   v_gender text := nullif(btrim(p_gender), '');
   v_query text := '';
   v_url text;
@@ -5242,7 +5260,7 @@ begin
   select count(*) into v_count from app.patients p
    where p.owner_id = v_uid
      and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
-     and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
+     and (v_name is null or p.name = v_names[1] or p.name ilike v_names[2] or p.name ilike v_names[3])
      and (v_gender is null or p.gender_fhir = v_gender)
      and (p_updated_from is null or p.updated_at >= p_updated_from)
      and (p_updated_before is null or p.updated_at < p_updated_before);
@@ -5253,7 +5271,7 @@ begin
       from (select * from app.patients p
              where p.owner_id = v_uid
                and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
-               and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
+               and (v_name is null or p.name = v_names[1] or p.name ilike v_names[2] or p.name ilike v_names[3])
                and (v_gender is null or p.gender_fhir = v_gender)
                and (p_updated_from is null or p.updated_at >= p_updated_from)
                and (p_updated_before is null or p.updated_at < p_updated_before)
@@ -5615,6 +5633,7 @@ declare
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
   v_name text := nullif(btrim(p_name), '');
+  v_names text[] := case when v_name is not null then fhir.name_patterns(v_name, p_name_match) end;
   v_url text;
   v_count bigint;
   v_rows text;
@@ -5626,12 +5645,12 @@ begin
            || case when p_id is not null then '_id=' || p_id || '&' else '' end
            || case when v_name is not null then 'name' || coalesce(':' || p_name_match, '') || '=' || app.url_encode(v_name) || '&' else '' end;
   select count(*) into v_count from app.doctors d
-   where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
+   where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or d.name = v_names[1] or d.name ilike v_names[2] or d.name ilike v_names[3]);
   if v_limit > 0 then
     select string_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)), ', ' order by d.id)
       into v_rows
       from (select * from app.doctors d
-             where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
+             where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or d.name = v_names[1] or d.name ilike v_names[2] or d.name ilike v_names[3])
              order by d.id limit v_limit offset v_offset) d;
   end if;
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
@@ -5644,7 +5663,7 @@ ALTER FUNCTION fhir.practitioner_search(p_id bigint, p_name text, p_name_match t
 -- Name: FUNCTION practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION fhir.practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/Practitioner?_id=&name=&_count=&_offset= (public): a searchset Bundle of the directory, by id; name as fhir.name_matches.';
+COMMENT ON FUNCTION fhir.practitioner_search(p_id bigint, p_name text, p_name_match text, p_count integer, p_offset integer, p_base text) IS 'GET /fhir/Practitioner?_id=&name=&_count=&_offset= (public): a searchset Bundle of the directory, by id; name as fhir.name_patterns.';
 
 --
 -- Name: practitioner_update(bigint, jsonb, integer); Type: FUNCTION; Schema: fhir; Owner: healthcare_access
@@ -8226,6 +8245,13 @@ REVOKE ALL ON FUNCTION app.json_append(p_doc json, p_more json) FROM PUBLIC;
 GRANT ALL ON FUNCTION app.json_append(p_doc json, p_more json) TO healthcare_access;
 
 --
+-- Name: FUNCTION like_literal(p_value text); Type: ACL; Schema: app; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION app.like_literal(p_value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app.like_literal(p_value text) TO healthcare_access;
+
+--
 -- Name: FUNCTION lock_for_admin(p_table regclass, p_id bigint, p_mode text, p_what text, p_timeout text); Type: ACL; Schema: app; Owner: healthcare_owner
 --
 
@@ -8654,11 +8680,11 @@ REVOKE ALL ON FUNCTION fhir.match(p_full_url text, p_resource text) FROM PUBLIC;
 GRANT ALL ON FUNCTION fhir.match(p_full_url text, p_resource text) TO healthcare_access;
 
 --
--- Name: FUNCTION name_matches(p_name text, p_value text, p_match text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+-- Name: FUNCTION name_patterns(p_value text, p_match text); Type: ACL; Schema: fhir; Owner: healthcare_owner
 --
 
-REVOKE ALL ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) FROM PUBLIC;
-GRANT ALL ON FUNCTION fhir.name_matches(p_name text, p_value text, p_match text) TO healthcare_access;
+REVOKE ALL ON FUNCTION fhir.name_patterns(p_value text, p_match text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.name_patterns(p_value text, p_match text) TO healthcare_access;
 
 --
 -- Name: FUNCTION page_bundle(p_type text, p_total bigint, p_url text, p_count integer, p_offset integer, p_entries text); Type: ACL; Schema: fhir; Owner: healthcare_owner

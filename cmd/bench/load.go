@@ -450,7 +450,8 @@ func percentile(sorted []float64, p float64) float64 {
 // routeGroups orders the selected routes into the groups the bench runs
 // round by round: a REST route with the selected FHIR routes that match
 // it, every other route alone, in the order selected (a matched FHIR route
-// joins its REST route's group wherever it was named).
+// joins its REST route's group wherever it was named). A route that adds
+// rows (writes) stays alone, so the data is restored after it.
 func routeGroups(selected []route) [][]route {
 	named := map[string]bool{}
 	for _, r := range selected {
@@ -458,16 +459,27 @@ func routeGroups(selected []route) [][]route {
 	}
 	var groups [][]route
 	for _, r := range selected {
-		if r.rest != "" && named[r.rest] {
-			continue
+		if r.rest != "" && named[r.rest] && !r.writes {
+			if rest, _ := routeByKey(r.rest); !rest.writes {
+				continue
+			}
 		}
 		g := []route{r}
 		for _, f := range selected {
-			if f.rest == r.Key {
+			if f.rest == r.Key && !r.writes && !f.writes {
 				g = append(g, f)
 			}
 		}
 		groups = append(groups, g)
 	}
 	return groups
+}
+
+// groupName names a group's routes for the log.
+func groupName(group []route) string {
+	names := make([]string, len(group))
+	for i, r := range group {
+		names[i] = r.Name
+	}
+	return strings.Join(names, " and ")
 }

@@ -469,15 +469,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
-		for j, r := range group {
+		// The server's peak memory is the group's: its routes took turns.
+		for j := range group {
 			results[j].RSSMiB = mib(srv.peakRSS())
 			summarise(&results[j])
 			res.Routes = append(res.Routes, results[j])
-			logf("server memory after %s: %s", r.Name, srv.memory())
 		}
+		logf("server memory after %s: %s", groupName(group), srv.memory())
 		// Every route writes something (tokens, throttle rows, dead tuples
 		// of the deleted rows): restore ends with a vacuum and a checkpoint
-		// so none of it is flushed during the next measurement.
+		// so none of it is flushed during the next measurement. Routes that
+		// add rows never share a group (routeGroups), so each still sees
+		// the seeded data.
 		if err := e.restore(ctx, ds, writes); err != nil {
 			return err
 		}
@@ -850,8 +853,6 @@ func printTable(w io.Writer, o options, res *result) {
 	fmt.Fprintf(w, "\nserver peak RSS (VmHWM) over the whole run: %.1f MiB\n", res.PeakRSSMiB)
 }
 
-// printFloor adds the floor's lines, when it was measured: the same load
-// against a server that does nothing but route and call the database.
 // printFHIR sets each FHIR route's CPU per request beside its REST route's
 // from the same run: the medians of the per-round ratios FHIR/REST (the
 // two take turns in every round).
@@ -887,6 +888,8 @@ func printFHIR(w io.Writer, routes []routeResult) {
 	}
 }
 
+// printFloor adds the floor's lines, when it was measured: the same load
+// against a server that does nothing but route and call the database.
 func printFloor(w io.Writer, routes []routeResult) {
 	header := false
 	for _, r := range routes {

@@ -274,6 +274,15 @@ func TestPatientSearchPagesAndFilters(t *testing.T) {
 	if b := h.must("GET", "/Patient?name=erson", owner.Access, nil, 200).json(t); b["total"] != 0.0 {
 		t.Errorf("name matches word starts only: %v", b)
 	}
+	if b := h.must("GET", "/Patient?name=PERSON", owner.Access, nil, 200).json(t); b["total"] != 5.0 {
+		t.Errorf("name matches a later word's start, whatever its case: %v", b)
+	}
+	if b := h.must("GET", "/Patient?name:contains=%25", owner.Access, nil, 200).json(t); b["total"] != 0.0 {
+		t.Errorf("a LIKE wildcard in name is literal: %v", b)
+	}
+	if b := h.must("GET", "/Patient?name:exact=pager%20person3", owner.Access, nil, 200).json(t); b["total"] != 0.0 {
+		t.Errorf("name:exact is case-sensitive: %v", b)
+	}
 	if b := h.must("GET", "/Patient?_count=0", owner.Access, nil, 200).json(t); b["total"] != 5.0 || b["entry"] != nil {
 		t.Errorf("_count=0: %v", b)
 	}

@@ -11,7 +11,9 @@ import (
 // TestFHIRQueriesUseIndexes: the plans of the statements the fhir reads
 // and searches run (auto_explain with nested statements, sent to this
 // session as notices), as the REST server's role, use indexes: their cost
-// does not grow with the number of patients, mappings or users.
+// does not grow with the number of patients, mappings or users. The
+// searches run on generic plans from their first call, so these are the
+// plans every later call uses.
 func TestFHIRQueriesUseIndexes(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
@@ -41,7 +43,10 @@ func TestFHIRQueriesUseIndexes(t *testing.T) {
 		{"patient search", `select fhir.patient_search(p_count => 50, p_base => $1)::text`, []any{base}},
 		{"patient search by name", `select fhir.patient_search(p_name => 'p1', p_base => $1)::text`, []any{base}},
 		{"patient read", `select fhir.patient($1::bigint)::text`, []any{pid}},
+		{"patient search by id", `select fhir.patient_search(p_id => $1, p_base => $2)::text`, []any{pid, base}},
 		{"care team search", `select fhir.care_team_search(p_base => $1)::text`, []any{base}},
+		{"care team search by subject", `select fhir.care_team_search(p_patient => $1, p_base => $2)::text`, []any{pid, base}},
+		{"care team search by participant", `select fhir.care_team_search(p_participant => 7, p_base => $1)::text`, []any{base}},
 		{"audit event search", `select fhir.audit_event_search(p_patient => $1, p_base => $2)::text`, []any{pid, base}},
 	}
 	for _, c := range calls {

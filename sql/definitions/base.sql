@@ -68,6 +68,18 @@ comment on function app.page_offset(integer) is
 revoke all on function app.page_offset(integer) from public;
 grant execute on function app.page_offset(integer) to healthcare_access;
 
+-- A text a LIKE pattern matches literally: its wildcards and the escape
+-- character escaped.
+create or replace function app.like_literal(p_value text) returns text
+language sql immutable
+as $$
+  select pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(p_value, '\', '\\'), '%', '\%'), '_', '\_')
+$$;
+comment on function app.like_literal(text) is
+  'p_value with \, % and _ escaped, to put in a LIKE or ILIKE pattern as it is.';
+revoke all on function app.like_literal(text) from public;
+grant execute on function app.like_literal(text) to healthcare_access;
+
 create or replace function app.url_encode(p_value text) returns text
 language sql immutable strict
 as $$

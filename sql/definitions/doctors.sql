@@ -137,7 +137,7 @@ declare
 begin
   if v_search is not null then
     -- Search is a substring match; escape LIKE's wildcards in the input.
-    v_pattern := '%' || replace(replace(replace(v_search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    v_pattern := '%' || app.like_literal(v_search) || '%';
   end if;
   if v_spec is not null then
     v_query := v_query || '&specialization=' || app.url_encode(v_spec);

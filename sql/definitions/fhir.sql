@@ -13,12 +13,13 @@
 -- detail says "via": "fhir" (writes through the row triggers, which read
 -- app.via, set here for the one statement).
 --
--- The searches run on generic plans (plan_cache_mode = force_generic_plan):
--- left to choose, PL/pgSQL planned their statements, policies and all,
--- again on every call, which cost more than running them. So each search
--- writes its conditions for a plan made once per session: the caller's id
--- on its index, _id as a range of the primary key, and no optional
--- condition where an index has to be chosen.
+-- The Patient, Practitioner and CareTeam searches run on generic plans
+-- (plan_cache_mode = force_generic_plan): left to choose, PL/pgSQL planned
+-- their statements, policies and all, again on every call, which cost more
+-- than running them. So they write their conditions for a plan made once
+-- per session: the caller's id on its index, _id as a range of the primary
+-- key, and no optional condition where an index has to be chosen. The
+-- other searches and histories keep custom plans.
 
 set local role healthcare_owner;
 
@@ -126,37 +127,42 @@ comment on function fhir.page_bundle(text,bigint,text,integer,integer,text) is
 revoke all on function fhir.page_bundle(text,bigint,text,integer,integer,text) from public;
 grant execute on function fhir.page_bundle(text,bigint,text,integer,integer,text) to healthcare_access;
 
--- The text of a name search: the start of any word, anywhere, or all of it.
-create or replace function fhir.name_matches(p_name text, p_value text, p_match text) returns boolean
+-- What a name search compares, worked out once per search rather than
+-- for every row: [1] the whole name (:exact), [2] a pattern for the start
+-- of the name (or, for :contains, anywhere in it), [3] one for the start
+-- of a later word; NULL where unused, which matches nothing.
+create or replace function fhir.name_patterns(p_value text, p_match text) returns text[]
 language sql immutable
 as $$
-  select case p_match
-    when 'exact' then p_name = p_value
-    when 'contains' then p_name ilike '%' || replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-    else p_name ilike replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-      or p_name ilike '% ' || replace(replace(replace(p_value, '\', '\\'), '%', '\%'), '_', '\_') || '%' end
+  select array[case when p_match = 'exact' then p_value end,
+               case when p_match = 'contains' then '%' || app.like_literal(p_value) || '%'
+                    when p_match is null then app.like_literal(p_value) || '%' end,
+               case when p_match is null then '% ' || app.like_literal(p_value) || '%' end]
 $$;
-comment on function fhir.name_matches(text,text,text) is
-  'A FHIR string search on a name: p_match exact (all of it), contains (anywhere), or NULL (the start of any word), case-insensitive but for exact.';
-revoke all on function fhir.name_matches(text,text,text) from public;
-grant execute on function fhir.name_matches(text,text,text) to healthcare_access;
+comment on function fhir.name_patterns(text,text) is
+  'A FHIR string search on a name as {exact, pattern, word pattern} for = and ILIKE: p_match exact (all of it, case-sensitive), contains (anywhere), or NULL (the start of any word); case-insensitive but for exact.';
+revoke all on function fhir.name_patterns(text,text) from public;
+grant execute on function fhir.name_patterns(text,text) to healthcare_access;
 
 -- Patient. The resource carries meta (versionId, lastUpdated) right after
 -- its id, where the server finds the ETag and Last-Modified without
 -- parsing the body. FHIR has no age element and the product stores no
 -- birth date, so the age and the gender as sent are extensions. The
 -- builders return JSON text: a search joins its entries as text and parses
--- its Bundle once, a read casts its one resource.
+-- its Bundle once, a read casts its one resource. A version rebuilt from
+-- the trail that lacks a field is no resource (NULL), as with ||, never
+-- JSON with a hole in it (concat() skips NULLs).
 create or replace function fhir.patient_resource(p app.patients) returns text
 language sql stable
 as $$
-  select pg_catalog.concat('{"resourceType" : "Patient", "id" : "', p.id, '", "meta" : {"versionId" : "', p.version,
+  select case when pg_catalog.num_nulls(p.id, p.version, p.updated_at, p.age, p.name, p.gender, p.gender_fhir) = 0 then
+         pg_catalog.concat('{"resourceType" : "Patient", "id" : "', p.id, '", "meta" : {"versionId" : "', p.version,
            '", "lastUpdated" : "', fhir.instant(p.updated_at), '"}, "extension" : [',
            case when p.gender <> '' then pg_catalog.concat('{"url" : "', fhir.canonical('patient-gender-text'), '", "valueString" : ',
                                                             pg_catalog.to_json(p.gender::text), '}, ') end,
            '{"url" : "', fhir.canonical('patient-age'), '", "valueAge" : {"value" : ', p.age,
            ', "unit" : "a", "system" : "http://unitsofmeasure.org", "code" : "a"}}], "name" : [{"text" : ',
-           pg_catalog.to_json(p.name::text), '}], "gender" : ', pg_catalog.to_json(p.gender_fhir), '}')
+           pg_catalog.to_json(p.name::text), '}], "gender" : ', pg_catalog.to_json(p.gender_fhir), '}') end
 $$;
 comment on function fhir.patient_resource(app.patients) is
   'A patient as a FHIR R4 Patient, in JSON text (a read casts it; a search splices it into its Bundle): id, meta (versionId, lastUpdated), the extensions patient-gender-text (gender as sent, left out when empty) and patient-age (valueAge in years), name[0].text, gender (gender_fhir). No birthDate: none is stored.';
@@ -494,6 +500,7 @@ declare
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
   v_name text := nullif(btrim(p_name), '');
+  v_names text[] := case when v_name is not null then fhir.name_patterns(v_name, p_name_match) end;
   v_gender text := nullif(btrim(p_gender), '');
   v_query text := '';
   v_url text;
@@ -524,7 +531,7 @@ begin
   select count(*) into v_count from app.patients p
    where p.owner_id = v_uid
      and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
-     and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
+     and (v_name is null or p.name = v_names[1] or p.name ilike v_names[2] or p.name ilike v_names[3])
      and (v_gender is null or p.gender_fhir = v_gender)
      and (p_updated_from is null or p.updated_at >= p_updated_from)
      and (p_updated_before is null or p.updated_at < p_updated_before);
@@ -535,7 +542,7 @@ begin
       from (select * from app.patients p
              where p.owner_id = v_uid
                and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
-               and (v_name is null or fhir.name_matches(p.name, v_name, p_name_match))
+               and (v_name is null or p.name = v_names[1] or p.name ilike v_names[2] or p.name ilike v_names[3])
                and (v_gender is null or p.gender_fhir = v_gender)
                and (p_updated_from is null or p.updated_at >= p_updated_from)
                and (p_updated_before is null or p.updated_at < p_updated_before)
@@ -807,6 +814,7 @@ declare
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
   v_name text := nullif(btrim(p_name), '');
+  v_names text[] := case when v_name is not null then fhir.name_patterns(v_name, p_name_match) end;
   v_url text;
   v_count bigint;
   v_rows text;
@@ -818,19 +826,19 @@ begin
            || case when p_id is not null then '_id=' || p_id || '&' else '' end
            || case when v_name is not null then 'name' || coalesce(':' || p_name_match, '') || '=' || app.url_encode(v_name) || '&' else '' end;
   select count(*) into v_count from app.doctors d
-   where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match));
+   where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or d.name = v_names[1] or d.name ilike v_names[2] or d.name ilike v_names[3]);
   if v_limit > 0 then
     select string_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)), ', ' order by d.id)
       into v_rows
       from (select * from app.doctors d
-             where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or fhir.name_matches(d.name, v_name, p_name_match))
+             where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or d.name = v_names[1] or d.name ilike v_names[2] or d.name ilike v_names[3])
              order by d.id limit v_limit offset v_offset) d;
   end if;
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
 end
 $$;
 comment on function fhir.practitioner_search(bigint,text,text,integer,integer,text) is
-  'GET /fhir/Practitioner?_id=&name=&_count=&_offset= (public): a searchset Bundle of the directory, by id; name as fhir.name_matches.';
+  'GET /fhir/Practitioner?_id=&name=&_count=&_offset= (public): a searchset Bundle of the directory, by id; name as fhir.name_patterns.';
 revoke all on function fhir.practitioner_search(bigint,text,text,integer,integer,text) from public;
 grant execute on function fhir.practitioner_search(bigint,text,text,integer,integer,text) to healthcare_api, healthcare_user;
 
@@ -986,6 +994,11 @@ declare
   v_base text := fhir.base(p_base);
   v_limit integer := fhir.page_count(p_count);
   v_offset integer := app.page_offset(p_offset);
+  v_own bigint := app.current_doctor_id();
+  -- Which care teams a search covers, in two parts, each one index's
+  -- range: those of doctor v_doc, and those of the patients v_mine with
+  -- any other doctor (p_participant, when given). The policies still
+  -- decide what is read.
   v_doc bigint;
   v_mine bigint[];
   v_url text;
@@ -996,52 +1009,46 @@ begin
   v_url := v_base || '/CareTeam?'
            || case when p_patient is not null then 'subject=Patient%2F' || p_patient || '&' else '' end
            || case when p_participant is not null then 'participant=Practitioner%2F' || p_participant || '&' else '' end;
-  -- Pages are in patient order, then practitioner's, as the REST care
-  -- view's are, so a page reads its own rows from an index and no others.
-  if p_patient is not null or p_participant is not null then
-    -- A search by patient or participant sees what the policies show: the
-    -- caller's patients', its own as a doctor's account, any for admins.
-    select count(*) into v_count from app.patient_doctors m
-     where (m.patient_id = p_patient or m.doctor_id = p_participant)
-       and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant);
-    if v_limit > 0 then
-      select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
-             array_agg(distinct m.patient_id)
-        into v_rows, v_ids
-        from (select * from app.patient_doctors m
-               where (m.patient_id = p_patient or m.doctor_id = p_participant)
-                 and (p_patient is null or m.patient_id = p_patient) and (p_participant is null or m.doctor_id = p_participant)
-               order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
-    end if;
+  if p_patient is not null then
+    -- One patient's care teams: all of them for its owner and admins, its
+    -- own for the doctor's account (the policies).
+    v_mine := array[p_patient];
+  elsif p_participant is not null and (p_participant = v_own or app.current_user_is_admin()) then
+    -- A doctor's care teams: its account's, or any one's for admins.
+    v_doc := p_participant;
+    v_mine := '{}';
   else
-    -- Without one, the caller's care teams as the REST lists have them
-    -- (an admin's too): its doctor record's, then its patients' with
-    -- anyone else, each one index's range with no optional condition, so
-    -- the plans PL/pgSQL keeps for the session stay on those indexes.
-    v_doc := app.current_doctor_id();
+    -- The caller's: its doctor record's (as the REST care view), and its
+    -- patients' (as the REST mappings list), with p_participant only.
+    v_doc := case when p_participant is null then v_own end;
     v_mine := array(select p.id from app.patients p where p.owner_id = v_uid);
-    select (select count(*) from app.patient_doctors m where m.doctor_id = v_doc)
-         + (select count(*) from app.patient_doctors m where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc)
-      into v_count;
-    if v_limit > 0 then
-      select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
-             array_agg(distinct m.patient_id)
-        into v_rows, v_ids
-        from (select * from ((select * from app.patient_doctors m where m.doctor_id = v_doc
-                               order by m.patient_id limit v_limit + v_offset)
-                             union all
-                             (select * from app.patient_doctors m
-                               where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc
-                               order by m.patient_id, m.doctor_id limit v_limit + v_offset)) m
-               order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
-    end if;
+  end if;
+  -- Counted from the indexes alone, and paged in patient order (then
+  -- practitioner's) as the REST care view is, so a page reads its own rows.
+  select (select count(*) from app.patient_doctors m where m.doctor_id = v_doc)
+       + (select count(*) from app.patient_doctors m
+           where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc
+             and (p_participant is null or m.doctor_id = p_participant))
+    into v_count;
+  if v_limit > 0 then
+    select string_agg(fhir.match(v_base || '/CareTeam/' || m.id, fhir.care_team_resource(m)), ', ' order by m.patient_id, m.doctor_id),
+           array_agg(distinct m.patient_id)
+      into v_rows, v_ids
+      from (select * from ((select * from app.patient_doctors m where m.doctor_id = v_doc
+                             order by m.patient_id limit v_limit + v_offset)
+                           union all
+                           (select * from app.patient_doctors m
+                             where m.patient_id = any (v_mine) and m.doctor_id is distinct from v_doc
+                               and (p_participant is null or m.doctor_id = p_participant)
+                             order by m.patient_id, m.doctor_id limit v_limit + v_offset)) m
+             order by m.patient_id, m.doctor_id limit v_limit offset v_offset) m;
   end if;
   perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_ids, '{}'), '{"object": "mapping", "via": "fhir"}');
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
 end
 $$;
 comment on function fhir.care_team_search(bigint,bigint,integer,integer,text) is
-  'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of care teams in patient order, then practitioner''s. Without subject or participant, the caller''s: its doctor record''s and its patients'' (admins too); with them, every match the policies show (the caller''s patients'', its own as a doctor''s linked account, any for admins). Recorded with via fhir and the patients returned.';
+  'GET /fhir/CareTeam?subject=&patient=&participant=&_count=&_offset=: a searchset Bundle of care teams in patient order, then practitioner''s. Without subject or participant, the caller''s: its doctor record''s and its patients'' (admins too). By subject, that patient''s, as the policies show them (all for its owner and admins, its own for a doctor''s account); by participant, that doctor''s for its account and admins, else those of the caller''s patients. Recorded with via fhir and the patients returned.';
 revoke all on function fhir.care_team_search(bigint,bigint,integer,integer,text) from public;
 grant execute on function fhir.care_team_search(bigint,bigint,integer,integer,text) to healthcare_api, healthcare_user;
 
