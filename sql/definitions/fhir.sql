@@ -528,25 +528,38 @@ begin
     v_query := v_query || '_lastUpdated=lt' || app.url_encode(fhir.instant(p_updated_before)) || '&';
   end if;
   v_url := v_base || '/Patient?' || v_query;
-  select count(*) into v_count from app.patients p
-   where p.owner_id = v_uid
-     and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
-     and (v_name is null or p.name = v_names[1] or p.name ilike v_names[2] or p.name ilike v_names[3])
-     and (v_gender is null or p.gender_fhir = v_gender)
-     and (p_updated_from is null or p.updated_at >= p_updated_from)
-     and (p_updated_before is null or p.updated_at < p_updated_before);
-  if v_limit > 0 then
-    select string_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)), ', ' order by p.id),
-           array_agg(p.id order by p.id)
-      into v_rows, v_found
-      from (select * from app.patients p
-             where p.owner_id = v_uid
-               and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
-               and (v_name is null or p.name = v_names[1] or p.name ilike v_names[2] or p.name ilike v_names[3])
-               and (v_gender is null or p.gender_fhir = v_gender)
-               and (p_updated_from is null or p.updated_at >= p_updated_from)
-               and (p_updated_before is null or p.updated_at < p_updated_before)
-             order by p.id limit v_limit offset v_offset) p;
+  if v_query = '' then
+    -- No filter: the statements of the REST list, whose generic plans read
+    -- the count from the index alone and the page in index order (the
+    -- filters' conditions would make both visit the table).
+    select count(*) into v_count from app.patients p where p.owner_id = v_uid;
+    if v_limit > 0 then
+      select string_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)), ', ' order by p.id),
+             array_agg(p.id order by p.id)
+        into v_rows, v_found
+        from (select * from app.patients p where p.owner_id = v_uid order by p.id limit v_limit offset v_offset) p;
+    end if;
+  else
+    select count(*) into v_count from app.patients p
+     where p.owner_id = v_uid
+       and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
+       and (v_name is null or p.name = v_names[1] or p.name ilike v_names[2] or p.name ilike v_names[3])
+       and (v_gender is null or p.gender_fhir = v_gender)
+       and (p_updated_from is null or p.updated_at >= p_updated_from)
+       and (p_updated_before is null or p.updated_at < p_updated_before);
+    if v_limit > 0 then
+      select string_agg(fhir.match(v_base || '/Patient/' || p.id, fhir.patient_resource(p)), ', ' order by p.id),
+             array_agg(p.id order by p.id)
+        into v_rows, v_found
+        from (select * from app.patients p
+               where p.owner_id = v_uid
+                 and p.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
+                 and (v_name is null or p.name = v_names[1] or p.name ilike v_names[2] or p.name ilike v_names[3])
+                 and (v_gender is null or p.gender_fhir = v_gender)
+                 and (p_updated_from is null or p.updated_at >= p_updated_from)
+                 and (p_updated_before is null or p.updated_at < p_updated_before)
+               order by p.id limit v_limit offset v_offset) p;
+    end if;
   end if;
   perform app.audit_as(v_uid, 'list', 'ok', null, coalesce(v_found, '{}'), '{"object": "patient", "via": "fhir"}');
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
@@ -825,14 +838,27 @@ begin
   v_url := v_base || '/Practitioner?'
            || case when p_id is not null then '_id=' || p_id || '&' else '' end
            || case when v_name is not null then 'name' || coalesce(':' || p_name_match, '') || '=' || app.url_encode(v_name) || '&' else '' end;
-  select count(*) into v_count from app.doctors d
-   where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or d.name = v_names[1] or d.name ilike v_names[2] or d.name ilike v_names[3]);
-  if v_limit > 0 then
-    select string_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)), ', ' order by d.id)
-      into v_rows
-      from (select * from app.doctors d
-             where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807) and (v_name is null or d.name = v_names[1] or d.name ilike v_names[2] or d.name ilike v_names[3])
-             order by d.id limit v_limit offset v_offset) d;
+  if p_id is null and v_name is null then
+    -- No filter: the directory's pages, as the REST list reads them (see
+    -- fhir.patient_search).
+    select count(*) into v_count from app.doctors d;
+    if v_limit > 0 then
+      select string_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)), ', ' order by d.id)
+        into v_rows
+        from (select * from app.doctors d order by d.id limit v_limit offset v_offset) d;
+    end if;
+  else
+    select count(*) into v_count from app.doctors d
+     where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
+       and (v_name is null or d.name = v_names[1] or d.name ilike v_names[2] or d.name ilike v_names[3]);
+    if v_limit > 0 then
+      select string_agg(fhir.match(v_base || '/Practitioner/' || d.id, fhir.practitioner_resource(d)), ', ' order by d.id)
+        into v_rows
+        from (select * from app.doctors d
+               where d.id between coalesce(p_id, 1) and coalesce(p_id, 9223372036854775807)
+                 and (v_name is null or d.name = v_names[1] or d.name ilike v_names[2] or d.name ilike v_names[3])
+               order by d.id limit v_limit offset v_offset) d;
+    end if;
   end if;
   return fhir.page_bundle('searchset', v_count, v_url, v_limit, v_offset, v_rows);
 end
