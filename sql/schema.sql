@@ -4390,20 +4390,12 @@ COMMENT ON FUNCTION fhir.audit_event_search(p_patient bigint, p_agent bigint, p_
 --
 
 CREATE FUNCTION fhir.base(p_base text) RETURNS text
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     AS $_$
-declare
-  v_base text := coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''));
-begin
-  if v_base is null then
-    raise exception 'a Bundle needs the server''s base URL: pass it, or set app.fhir_base (for example set app.fhir_base = ''https://records.example.org/fhir'')'
-      using errcode = 'RINVL', column = 'base';
-  end if;
-  if v_base !~ '^https?://[^\s/?#]+(/[^\s?#]*)?$' then
-    raise exception 'the FHIR base URL must be an absolute http(s) URL without query or fragment' using errcode = 'RINVL', column = 'base';
-  end if;
-  return pg_catalog.rtrim(v_base, '/');
-end
+  select case when coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''))
+                   operator(pg_catalog.~) '^https?://[^\s/?#]+(/[^\s?#]*)?$'
+              then pg_catalog.rtrim(coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), '')), '/')
+              else fhir.refuse_base(coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''))) end
 $_$;
 
 ALTER FUNCTION fhir.base(p_base text) OWNER TO healthcare_owner;
@@ -4412,7 +4404,7 @@ ALTER FUNCTION fhir.base(p_base text) OWNER TO healthcare_owner;
 -- Name: FUNCTION base(p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
 --
 
-COMMENT ON FUNCTION fhir.base(p_base text) IS 'The absolute base URL Bundles link to: p_base (the server passes its public base) or else the setting app.fhir_base; error RINVL when neither is set.';
+COMMENT ON FUNCTION fhir.base(p_base text) IS 'The absolute base URL Bundles link to: p_base (the server passes its public base) or else the setting app.fhir_base; error RINVL when neither is set or it is not an absolute http(s) URL without query or fragment.';
 
 --
 -- Name: canonical(text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
@@ -5759,6 +5751,30 @@ ALTER FUNCTION fhir.reference_id(p_ref jsonb, p_type text, p_field text) OWNER T
 --
 
 COMMENT ON FUNCTION fhir.reference_id(p_ref jsonb, p_type text, p_field text) IS 'The id of a literal reference p_type/<id> a client wrote at p_field; RINVL otherwise.';
+
+--
+-- Name: refuse_base(text); Type: FUNCTION; Schema: fhir; Owner: healthcare_owner
+--
+
+CREATE FUNCTION fhir.refuse_base(p_base text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if p_base is null then
+    raise exception 'a Bundle needs the server''s base URL: pass it, or set app.fhir_base (for example set app.fhir_base = ''https://records.example.org/fhir'')'
+      using errcode = 'RINVL', column = 'base';
+  end if;
+  raise exception 'the FHIR base URL must be an absolute http(s) URL without query or fragment' using errcode = 'RINVL', column = 'base';
+end
+$$;
+
+ALTER FUNCTION fhir.refuse_base(p_base text) OWNER TO healthcare_owner;
+
+--
+-- Name: FUNCTION refuse_base(p_base text); Type: COMMENT; Schema: fhir; Owner: healthcare_owner
+--
+
+COMMENT ON FUNCTION fhir.refuse_base(p_base text) IS 'Raises RINVL (column base) for a missing or malformed FHIR base URL; fhir.base calls it.';
 
 --
 -- Name: doctors_id_seq; Type: SEQUENCE; Schema: app; Owner: healthcare_owner
@@ -8893,6 +8909,13 @@ GRANT ALL ON FUNCTION fhir.practitioner_update(p_id bigint, p_resource jsonb, p_
 
 REVOKE ALL ON FUNCTION fhir.reference_id(p_ref jsonb, p_type text, p_field text) FROM PUBLIC;
 GRANT ALL ON FUNCTION fhir.reference_id(p_ref jsonb, p_type text, p_field text) TO healthcare_access;
+
+--
+-- Name: FUNCTION refuse_base(p_base text); Type: ACL; Schema: fhir; Owner: healthcare_owner
+--
+
+REVOKE ALL ON FUNCTION fhir.refuse_base(p_base text) FROM PUBLIC;
+GRANT ALL ON FUNCTION fhir.refuse_base(p_base text) TO healthcare_access;
 
 --
 -- Name: FUNCTION lo_creat(integer); Type: ACL; Schema: pg_catalog; Owner: postgres

@@ -71,6 +71,17 @@ func TestPsqlGetsTheSameResources(t *testing.T) {
 	if want := strings.ReplaceAll(string(search), h.base, other); got != want {
 		t.Errorf("with another base:\n%s\nwant\n%s", got, want)
 	}
+	// The base: a trailing slash is dropped; none, or one that is not an
+	// absolute http(s) URL without query, is refused with a clear error.
+	if got = h.psql(owner.ID, other+"/", "select fhir.patient_search(p_name => 'psql', p_count => 1)::text"); !strings.Contains(got, `"`+other+`/Patient?name=psql&_count=1`) {
+		t.Errorf("a base with a trailing slash: %s", got)
+	}
+	for _, bad := range []string{"", "ftp://records.example.org/fhir", "https://records.example.org/fhir?x=1", "records.example.org"} {
+		_, err := h.psqlErr(owner.ID, bad, "select fhir.patient_search()::text")
+		if e := pgtest.PgError(err); e.Code != "RINVL" || e.ColumnName != "base" || !strings.Contains(e.Message, "base URL") {
+			t.Errorf("base %q: %v; want RINVL on base", bad, err)
+		}
+	}
 	// Another user's psql login gets the refusal, not the patient: at the
 	// psql door a refusal is an error (issue 25).
 	stranger := h.Signup("fhirpsqlother")

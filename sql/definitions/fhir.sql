@@ -47,24 +47,35 @@ comment on function fhir.instant(timestamp with time zone) is
 revoke all on function fhir.instant(timestamp with time zone) from public;
 grant execute on function fhir.instant(timestamp with time zone) to healthcare_access;
 
-create or replace function fhir.base(p_base text) returns text
+-- Why a base URL is refused. Stable, not immutable, so no plan folds a
+-- call in ahead of the check that makes it (and fhir.base stays inlinable).
+create or replace function fhir.refuse_base(p_base text) returns text
 language plpgsql stable
 as $$
-declare
-  v_base text := coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''));
 begin
-  if v_base is null then
+  if p_base is null then
     raise exception 'a Bundle needs the server''s base URL: pass it, or set app.fhir_base (for example set app.fhir_base = ''https://records.example.org/fhir'')'
       using errcode = 'RINVL', column = 'base';
   end if;
-  if v_base !~ '^https?://[^\s/?#]+(/[^\s?#]*)?$' then
-    raise exception 'the FHIR base URL must be an absolute http(s) URL without query or fragment' using errcode = 'RINVL', column = 'base';
-  end if;
-  return pg_catalog.rtrim(v_base, '/');
+  raise exception 'the FHIR base URL must be an absolute http(s) URL without query or fragment' using errcode = 'RINVL', column = 'base';
 end
 $$;
+comment on function fhir.refuse_base(text) is
+  'Raises RINVL (column base) for a missing or malformed FHIR base URL; fhir.base calls it.';
+revoke all on function fhir.refuse_base(text) from public;
+grant execute on function fhir.refuse_base(text) to healthcare_access;
+
+-- One expression, which the searches' PL/pgSQL inlines (no call per search).
+create or replace function fhir.base(p_base text) returns text
+language sql stable
+as $$
+  select case when coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''))
+                   operator(pg_catalog.~) '^https?://[^\s/?#]+(/[^\s?#]*)?$'
+              then pg_catalog.rtrim(coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), '')), '/')
+              else fhir.refuse_base(coalesce(nullif(pg_catalog.btrim(p_base), ''), nullif(pg_catalog.current_setting('app.fhir_base', true), ''))) end
+$$;
 comment on function fhir.base(text) is
-  'The absolute base URL Bundles link to: p_base (the server passes its public base) or else the setting app.fhir_base; error RINVL when neither is set.';
+  'The absolute base URL Bundles link to: p_base (the server passes its public base) or else the setting app.fhir_base; error RINVL when neither is set or it is not an absolute http(s) URL without query or fragment.';
 revoke all on function fhir.base(text) from public;
 grant execute on function fhir.base(text) to healthcare_access;
 
