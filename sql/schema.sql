@@ -3707,17 +3707,20 @@ CREATE FUNCTION app.visible_care_patients() RETURNS TABLE(id bigint, owner_id bi
     AS $$
 declare
   v_doc bigint := app.current_doctor_id();
-  v_ids bigint[];
+  v_ids bigint[] := '{}';
 begin
-  return query
+  -- One query: what is returned is exactly what is recorded (as
+  -- app.visible_patients).
+  for id, owner_id, name, age, gender, gender_fhir, created_at, updated_at, mapping_id, mapped_at in
     select p.id, p.owner_id, p.name::text, p.age, p.gender::text, p.gender_fhir, p.created_at, p.updated_at, m.id, m.created_at
       from app.patient_doctors m join app.patients p on p.id = m.patient_id
      where m.doctor_id = v_doc
-     order by m.patient_id;
-  select array_agg(m.patient_id order by m.patient_id) into v_ids
-    from app.patient_doctors m join app.patients p on p.id = m.patient_id
-   where m.doctor_id = v_doc;
-  perform app.audit('list', 'ok', null, coalesce(v_ids, '{}'),
+     order by m.patient_id
+  loop
+    v_ids := v_ids || id;
+    return next;
+  end loop;
+  perform app.audit('list', 'ok', null, v_ids,
                     pg_catalog.jsonb_build_object('object', 'patient', 'via', 'records.care_patients', 'doctor', v_doc));
 end
 $$;
@@ -3728,7 +3731,7 @@ ALTER FUNCTION app.visible_care_patients() OWNER TO healthcare_access;
 -- Name: FUNCTION visible_care_patients(); Type: COMMENT; Schema: app; Owner: healthcare_access
 --
 
-COMMENT ON FUNCTION app.visible_care_patients() IS 'The patients mapped to the caller''s doctor record, for records.care_patients; records the list. Security definer (owner healthcare_access): nothing of other rows reaches EXPLAIN or statistics.';
+COMMENT ON FUNCTION app.visible_care_patients() IS 'The patients mapped to the caller''s doctor record, for records.care_patients; records what it returns. Security definer (owner healthcare_access): nothing of other rows reaches EXPLAIN or statistics.';
 
 --
 -- Name: visible_doctors(); Type: FUNCTION; Schema: app; Owner: healthcare_access
