@@ -6,8 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"healthcare/internal/dbadmin"
 )
 
@@ -60,13 +58,9 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	if action == "link" && *user == "" {
 		return usagef("doctor link: --user is required")
 	}
-	tools, err := loadTools(ctx, *dbURL, getenv, stderr)
+	conn, err := connectPrivileged(ctx, *dbURL, getenv, stderr)
 	if err != nil {
 		return err
-	}
-	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	if action == "link" {

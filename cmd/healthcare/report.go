@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/jackc/pgx/v5"
-
 	"healthcare/internal/reporting"
 )
 
@@ -29,13 +27,9 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		fs.Usage()
 		return usagef("report: say release")
 	}
-	tools, err := loadTools(ctx, *dbURL, getenv, stderr)
+	conn, err := connectPrivileged(ctx, *dbURL, getenv, stderr)
 	if err != nil {
 		return err
-	}
-	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	r, err := reporting.Release(ctx, conn, true)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jackc/pgx/v5"
+
 	"healthcare/internal/config"
 	"healthcare/internal/dbadmin"
 )
@@ -286,6 +288,20 @@ func loadTools(ctx context.Context, flagURL string, getenv func(string) string, 
 	}
 	fmt.Fprintf(stderr, "healthcare: privileged connection: %s\n", from)
 	return tools, nil
+}
+
+// connectPrivileged connects with loadTools' privileged URL, for the
+// commands that need nothing else of the tools' settings.
+func connectPrivileged(ctx context.Context, flagURL string, getenv func(string) string, stderr io.Writer) (*pgx.Conn, error) {
+	tools, err := loadTools(ctx, flagURL, getenv, stderr)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return conn, nil
 }
 
 func runSecret(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -6,8 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"healthcare/internal/dbadmin"
 )
 
@@ -56,13 +54,9 @@ func runThrottle(ctx context.Context, args []string, getenv func(string) string,
 	if strings.TrimSpace(*user) == "" && strings.TrimSpace(*address) == "" {
 		return usagef("throttle clear: --user NAME or --address IP is required")
 	}
-	tools, err := loadTools(ctx, *dbURL, getenv, stderr)
+	conn, err := connectPrivileged(ctx, *dbURL, getenv, stderr)
 	if err != nil {
 		return err
-	}
-	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	n, err := dbadmin.ClearThrottle(ctx, conn, *user, *address)

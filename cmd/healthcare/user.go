@@ -7,8 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"healthcare/internal/auth"
 	"healthcare/internal/dbadmin"
 )
@@ -84,13 +82,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("hash password: %w", err)
 		}
 	}
-	tools, err := loadTools(ctx, *dbURL, getenv, stderr)
+	conn, err := connectPrivileged(ctx, *dbURL, getenv, stderr)
 	if err != nil {
 		return err
-	}
-	conn, err := pgx.Connect(ctx, tools.MigrationDatabaseURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	c, err := dbadmin.ChangeUser(ctx, conn, *user, userActions[action], hash)
