@@ -38,16 +38,7 @@ func holdCarolsWork(t *testing.T, f *fixture) int {
 func holdWorkAs(t *testing.T, f *fixture, login string) int {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, f.db.LoginURL(login))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	tx := f.db.OpenTx(t, login)
 	var patient int64
 	if err := tx.QueryRow(ctx, "select (api.create_patient('Held Open', 40, 'female') ->> 'id')::bigint").Scan(&patient); err != nil {
 		t.Fatal(err)
@@ -195,16 +186,7 @@ func TestAdminActsAreNotHeldHostage(t *testing.T) {
 		t.Parallel()
 		f := newCareFixture(t)
 		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, f.db.LoginURL(loginPsqlCarol))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = tx.Rollback(ctx) }()
+		tx := f.db.OpenTx(t, loginPsqlCarol)
 		var pid int
 		if err := tx.QueryRow(ctx, fmt.Sprintf("select pg_backend_pid() from (select api.update_doctor(%d, 'Dr Held')) u", f.doctorA)).Scan(&pid); err != nil {
 			t.Fatal(err)

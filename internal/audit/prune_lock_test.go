@@ -46,16 +46,7 @@ func TestPruneNeverStallsTheTrail(t *testing.T) {
 	}
 
 	// The auditor reads the trail and keeps the transaction open.
-	auditor, err := pgx.Connect(ctx, db.LoginURL(auditorLogin))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer auditor.Close(ctx)
-	held, err := auditor.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = held.Rollback(ctx) }()
+	held := db.OpenTx(t, auditorLogin)
 	var n int
 	if err := held.QueryRow(ctx, "select count(*) from audit.events").Scan(&n); err != nil {
 		t.Fatal(err)

@@ -34,16 +34,7 @@ func TestAdminRoutesAreNotHeldHostage(t *testing.T) {
 	if _, err := h.tdb.Pool.Exec(ctx, "update app.users set db_role = $2 where id = $1", doc.ID, login); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, h.tdb.LoginURL(login))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
+	tx := h.tdb.OpenTx(t, login)
 	var pid int
 	if err := tx.QueryRow(ctx, fmt.Sprintf(`select pg_backend_pid() from (select api.create_mapping((api.create_patient('Held', 30, 'female') ->> 'id')::bigint, %d)) m`, doctor)).Scan(&pid); err != nil {
 		t.Fatal(err)

@@ -223,6 +223,25 @@ func (db *DB) LoginPassword(role string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// OpenTx opens a transaction on a connection of its own as the login role
+// (see EnsureLogin), left open until the test ends and then rolled back:
+// the session a lock test holds while another door is served.
+func (db *DB) OpenTx(t testing.TB, role string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.LoginURL(role))
+	if err != nil {
+		t.Fatalf("pgtest: connect as %s: %v", role, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatalf("pgtest: begin as %s: %v", role, err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	return tx
+}
+
 // EnsureLogin creates the login role if it does not exist yet, with
 // LoginPassword(role), as a member of the given group roles, and returns
 // LoginURL(role). It is safe to call concurrently from several tests and
